@@ -1,0 +1,36 @@
+"""The ``xle`` command line (DESIGN section 9): a thin Typer shell over the packages.
+
+Each area owns its commands in a ``commands`` module exporting ``COMMANDS``; this file
+only wires them into one app, so that adding a command never means editing a shared
+file beyond the list below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="xle",
+    help="Cross-exchange liquidity engine: record, replay, measure and watch L2 markets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+for _name in _COMMAND_MODULES:
+    for _command in importlib.import_module(_name).COMMANDS:
+        app.command()(_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

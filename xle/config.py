@@ -1,0 +1,102 @@
+"""Engine configuration: markets, fees, VWAP sizes and thresholds.
+
+Defaults live in ``default_config.toml`` beside this file (documented there); a user
+file passed with ``--config`` overrides any subset of keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xle.errors import ConfigError
+
+__all__ = ["EngineConfig", "load_config"]
+
+# Quote assets recognised at the end of a Binance symbol, longest first so that
+# "FDUSD" wins over "USD".
+_BINANCE_QUOTES: tuple[str, ...] = (
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD", "BTC", "ETH", "BNB", "EUR",
+    "GBP", "TRY", "BRL", "JPY", "AUD", "DAI",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    quote_interval_ns: int = 1_000_000_000
+    stale_after_ns: int = 60_000_000_000
+    imbalance_levels: int = 10
+    arb_threshold_bps: float = 0.0
+    fees: dict[str, float] = field(default_factory=dict)
+    usd_stablecoins: tuple[str, ...] = ()
+    markets: dict[str, str] = field(default_factory=dict)
+    vwap_sizes: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def market_of(self, exchange: str, symbol: str) -> str | None:
+        """Canonical market of a native symbol: explicit mapping, else by its quote suffix."""
+        explicit = self.markets.get(f"{exchange}:{symbol}")
+        if explicit is not None:
+            return explicit
+        if exchange == "coinbase":
+            base, sep, quote = symbol.partition("-")
+            if not sep:
+                return None
+        else:
+            quote = next((q for q in _BINANCE_QUOTES if symbol.endswith(q)), "")
+            base = symbol[: -len(quote)] if quote else ""
+            if not base:
+                return None
+        if quote in self.usd_stablecoins:
+            quote = "USD"
+        return f"{base}/{quote}"
+
+    def sizes_for(self, market: str | None) -> tuple[float, ...]:
+        if market is not None and market in self.vwap_sizes:
+            return self.vwap_sizes[market]
+        return self.vwap_sizes.get("default", (1.0,))
+
+    def fee(self, exchange: str) -> float:
+        return self.fees.get(exchange, 0.0)
+
+
+def _defaults() -> dict[str, Any]:
+    text = resources.files("xle").joinpath("default_config.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path | None = None) -> EngineConfig:
+    """Defaults, overridden by the TOML file at ``path`` if given."""
+    raw = _defaults()
+    if path is not None:
+        try:
+            raw = _merge(raw, tomllib.loads(Path(path).read_text("utf-8")))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return EngineConfig(
+            quote_interval_ns=int(float(raw["quote_interval_ms"]) * 1_000_000),
+            stale_after_ns=int(float(raw["stale_after_s"]) * 1_000_000_000),
+            imbalance_levels=int(raw["imbalance_levels"]),
+            arb_threshold_bps=float(raw["arb_threshold_bps"]),
+            fees={k: float(v) for k, v in raw["fees"].items()},
+            usd_stablecoins=tuple(raw["canonical"]["usd_stablecoins"]),
+            markets=dict(raw["markets"]),
+            vwap_sizes={k: tuple(float(s) for s in v) for k, v in raw["vwap_sizes"].items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"bad config value: {exc}") from exc

@@ -1,0 +1,32 @@
+"""Where things live under a data root (DESIGN section 3 and 4).
+
+``--data DIR`` defaults to ``$XLE_DATA`` or ``./data``; the raw log is ``DIR/raw`` and
+derived outputs are ``DIR/derived/{quotes,arbitrage,integrity}``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["DERIVED_TABLES", "data_root", "derived_dir", "journal_dir", "raw_dir"]
+
+DERIVED_TABLES: tuple[str, ...] = ("quotes", "arbitrage", "integrity")
+
+
+def data_root(option: str | os.PathLike[str] | None = None) -> Path:
+    if option:
+        return Path(option)
+    return Path(os.environ.get("XLE_DATA") or "data")
+
+
+def raw_dir(root: Path) -> Path:
+    return root / "raw"
+
+
+def journal_dir(root: Path) -> Path:
+    return raw_dir(root) / "_journal"
+
+
+def derived_dir(root: Path, table: str) -> Path:
+    return root / "derived" / table
