@@ -131,6 +131,7 @@ class IntegrityKind(StrEnum):
     MALFORMED = "malformed"  # record could not be decoded; nothing applied
     DISCONNECT = "disconnect"  # recorder lost a connection
     RECORDER_ERROR = "recorder_error"  # recorder reported an error event
+    EXCHANGE_ERROR = "exchange_error"  # the venue sent an error message
     CORRUPT_FILE = "corrupt_file"  # a log file could not be read (replay goes on)
 
 

@@ -1,0 +1,135 @@
+"""Cross-venue arbitrage episodes per canonical market and ordered venue pair.
+
+An episode for (buy on A, sell on B) opens when the net edge after taker fees,
+``bid_B*(1-fee_B) - ask_A*(1+fee_A)`` relative to ``ask_A*(1+fee_A)``, exceeds the
+threshold, and closes when it falls back to it or below, or when either book stops being
+synced. While open, the tracker walks both books on every top-of-book change and keeps the
+most profitable executable size it saw: the size a taker could have bought on A and sold
+on B while the marginal unit still profited after both fees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xle.analytics.book import Book
+from xle.analytics.metrics import executable_arbitrage, net_edge_bps
+from xle.records import ArbitrageEpisode
+
+__all__ = ["ArbitrageTracker", "Venue"]
+
+
+@dataclass(slots=True)
+class Venue:
+    """One book taking part in a canonical market."""
+
+    label: str  # "exchange:SYMBOL"
+    exchange: str
+    book: Book
+    fee: float
+
+
+@dataclass(slots=True)
+class _Open:
+    start_ns: int
+    edge_bps: float
+    peak_edge_bps: float
+    size: float
+    profit: float
+
+
+class ArbitrageTracker:
+    def __init__(self, threshold_bps: float) -> None:
+        self.threshold_bps = threshold_bps
+        self._open: dict[tuple[str, str, str], _Open] = {}
+        self.last_edge: dict[tuple[str, str, str], float] = {}
+
+    def open_episodes(self) -> list[tuple[str, str, str]]:
+        return list(self._open)
+
+    def evaluate(
+        self, market: str, changed: Venue, others: list[Venue], recv_ns: int, seq: int
+    ) -> list[ArbitrageEpisode]:
+        """Re-price every pair involving ``changed`` after its top of book moved."""
+        out: list[ArbitrageEpisode] = []
+        for other in others:
+            self._pair(market, changed, other, recv_ns, seq, out)
+            self._pair(market, other, changed, recv_ns, seq, out)
+        return out
+
+    def close_venue(
+        self, market: str, label: str, recv_ns: int, seq: int, reason: str
+    ) -> list[ArbitrageEpisode]:
+        """``label``'s book stopped being trustworthy: close its open episodes."""
+        out: list[ArbitrageEpisode] = []
+        for key in [k for k in self._open if k[0] == market and label in (k[1], k[2])]:
+            out.append(self._close(key, recv_ns, seq, reason))
+        for key in [k for k in self.last_edge if k[0] == market and label in (k[1], k[2])]:
+            del self.last_edge[key]
+        return out
+
+    def finish(self, recv_ns: int, seq: int) -> list[ArbitrageEpisode]:
+        return [self._close(key, recv_ns, seq, "end_of_data") for key in list(self._open)]
+
+    # ------------------------------------------------------------------ internals
+
+    def _pair(
+        self,
+        market: str,
+        buy: Venue,
+        sell: Venue,
+        recv_ns: int,
+        seq: int,
+        out: list[ArbitrageEpisode],
+    ) -> None:
+        ask = buy.book.best_ask()
+        bid = sell.book.best_bid()
+        if ask is None or bid is None:
+            return
+        key = (market, buy.label, sell.label)
+        edge = net_edge_bps(ask, buy.fee, bid, sell.fee)
+        self.last_edge[key] = edge
+        episode = self._open.get(key)
+        if edge > self.threshold_bps:
+            size, profit = executable_arbitrage(buy.book, buy.fee, sell.book, sell.fee)
+            if episode is None:
+                self._open[key] = _Open(recv_ns, edge, edge, size, profit)
+                out.append(self._episode(key, self._open[key], recv_ns, seq, None))
+                return
+            episode.edge_bps = edge
+            if edge > episode.peak_edge_bps:
+                episode.peak_edge_bps = edge
+            if profit > episode.profit:
+                episode.size = size
+                episode.profit = profit
+        elif episode is not None:
+            episode.edge_bps = edge
+            out.append(self._close(key, recv_ns, seq, "edge"))
+
+    def _close(
+        self, key: tuple[str, str, str], recv_ns: int, seq: int, reason: str
+    ) -> ArbitrageEpisode:
+        return self._episode(key, self._open.pop(key), recv_ns, seq, reason)
+
+    @staticmethod
+    def _episode(
+        key: tuple[str, str, str], episode: _Open, recv_ns: int, seq: int, close_reason: str | None
+    ) -> ArbitrageEpisode:
+        market, buy, sell = key
+        closed = close_reason is not None
+        return ArbitrageEpisode(
+            recv_ns=recv_ns,
+            seq=seq,
+            market=market,
+            buy_venue=buy,
+            sell_venue=sell,
+            status="closed" if closed else "open",
+            start_ns=episode.start_ns,
+            end_ns=recv_ns if closed else None,
+            duration_ns=recv_ns - episode.start_ns if closed else None,
+            edge_bps=episode.edge_bps,
+            peak_edge_bps=episode.peak_edge_bps,
+            executable_size=episode.size,
+            profit=episode.profit,
+            close_reason=close_reason,
+        )

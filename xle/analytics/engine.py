@@ -1,0 +1,333 @@
+"""The engine: records in, quotes / arbitrage episodes / integrity events out.
+
+Pure by construction: it reads no clock, socket or file. Time is the ``recv_ns`` of the
+records it is fed, so the same records always give the same outputs, live or replayed::
+
+    engine = Engine(load_config())
+    for rec in source:                   # LogReader or the recorder's live queue
+        for out in engine.on_record(rec):
+            sink(out)
+    for out in engine.finish():
+        sink(out)
+
+Decoders (``xle.exchanges``) own each venue's sync rules; the engine owns the books, the
+metrics and the arbitrage tracker, and turns the decoders' verdicts into outputs.
+Quotes are throttled in record time: at each ``quote_interval`` boundary every book that
+changed since its last quote gets one, stamped with the record that produced that state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import msgspec
+
+from xle.analytics.arbitrage import ArbitrageTracker, Venue
+from xle.analytics.book import Book
+from xle.analytics.metrics import imbalance, vwap
+from xle.config import EngineConfig
+from xle.exchanges import Decoder, make_decoder
+from xle.records import (
+    ArbitrageEpisode,
+    BookReset,
+    BookUpdate,
+    IntegrityEvent,
+    IntegrityKind,
+    Problem,
+    Quote,
+    RawRecord,
+    ResyncRequest,
+    Trade,
+    VwapResult,
+)
+
+__all__ = ["BookView", "Engine", "Output"]
+
+Output = Quote | ArbitrageEpisode | IntegrityEvent | ResyncRequest
+
+#: Recorder control events that are reported as integrity events.
+_CONTROL_INTEGRITY = {
+    "disconnected": IntegrityKind.DISCONNECT,
+    "error": IntegrityKind.RECORDER_ERROR,
+    "corrupt_file": IntegrityKind.CORRUPT_FILE,
+}
+
+
+class BookView(msgspec.Struct, frozen=True):
+    exchange: str
+    symbol: str
+    status: str  # "synced" | "unsynced"
+    bids: list[tuple[float, float]]  # best first
+    asks: list[tuple[float, float]]  # best first
+    last_recv_ns: int | None
+
+
+@dataclass(slots=True)
+class _BookState:
+    venue: Venue
+    market: str | None
+    sizes: tuple[float, ...]
+    synced: bool = False
+    dirty: bool = False
+    stale_reported: bool = False
+    last_recv_ns: int | None = None
+    last_seq: int = 0
+    last_trade: Trade | None = None
+
+
+class Engine:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.stats: Counter[str] = Counter()
+        self.arbitrage = ArbitrageTracker(config.arb_threshold_bps)
+        self._decoders: dict[str, Decoder] = {}
+        self._books: dict[tuple[str, str], _BookState] = {}
+        self._markets: dict[str, list[_BookState]] = {}
+        self._interval = max(1, config.quote_interval_ns)
+        self._next_tick: int | None = None
+        self._last_recv_ns = 0
+        self._last_seq = 0
+
+    # ------------------------------------------------------------------ feeding
+
+    def on_record(self, rec: RawRecord) -> list[Output]:
+        out: list[Output] = []
+        recv_ns = rec.recv_ns
+        next_tick = self._next_tick
+        if next_tick is None or recv_ns >= next_tick:
+            if next_tick is not None:
+                self._tick(rec, out)
+            self._next_tick = (recv_ns // self._interval + 1) * self._interval
+        self._last_recv_ns = recv_ns
+        self._last_seq = rec.seq
+        self.stats["records"] += 1
+        decoder = self._decoders.get(rec.exchange)
+        if decoder is None:
+            try:
+                decoder = self._decoders[rec.exchange] = make_decoder(rec.exchange)
+            except ValueError as exc:
+                out.append(self._integrity(rec, None, IntegrityKind.MALFORMED, str(exc)))
+                return out
+        if rec.kind == "event":
+            kind = _CONTROL_INTEGRITY.get(rec.stream)
+            if kind is not None:
+                detail = rec.payload.decode("utf-8", "replace")
+                out.append(self._integrity(rec, rec.symbol, kind, detail))
+        for event in decoder.feed(rec):
+            self._handle(rec, decoder, event, out)
+        return out
+
+    def finish(self) -> list[Output]:
+        """End of the stream: quote what changed since the last tick, close episodes."""
+        out: list[Output] = []
+        for state in self._books.values():
+            if state.dirty:
+                out.append(self._quote(state))
+        out.extend(self.arbitrage.finish(self._last_recv_ns, self._last_seq))
+        return out
+
+    # ------------------------------------------------------------------ reading state
+
+    def book_keys(self) -> list[tuple[str, str]]:
+        return sorted(self._books)
+
+    def book(self, exchange: str, symbol: str) -> Book | None:
+        state = self._books.get((exchange, symbol))
+        return state.venue.book if state is not None else None
+
+    def is_synced(self, exchange: str, symbol: str) -> bool:
+        state = self._books.get((exchange, symbol))
+        return state is not None and state.synced
+
+    def market_of(self, exchange: str, symbol: str) -> str | None:
+        state = self._books.get((exchange, symbol))
+        return state.market if state is not None else self.config.market_of(exchange, symbol)
+
+    def book_view(self, exchange: str, symbol: str, depth: int | None = None) -> BookView | None:
+        state = self._books.get((exchange, symbol))
+        if state is None:
+            return None
+        book = state.venue.book
+        return BookView(
+            exchange,
+            symbol,
+            "synced" if state.synced else "unsynced",
+            book.top_bids(depth),
+            book.top_asks(depth),
+            state.last_recv_ns,
+        )
+
+    def vwap(self, exchange: str, symbol: str, side: str, size: float) -> VwapResult:
+        state = self._books.get((exchange, symbol))
+        book = state.venue.book if state is not None else Book()
+        return vwap(book, side, size)
+
+    def imbalance(self, exchange: str, symbol: str) -> tuple[float | None, float | None]:
+        state = self._books.get((exchange, symbol))
+        if state is None:
+            return None, None
+        return imbalance(state.venue.book, self.config.imbalance_levels)
+
+    def last_trade(self, exchange: str, symbol: str) -> Trade | None:
+        state = self._books.get((exchange, symbol))
+        return state.last_trade if state is not None else None
+
+    def ignored_streams(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for exchange, decoder in sorted(self._decoders.items()):
+            for stream, n in decoder.ignored.items():
+                counts[f"{exchange}:{stream}"] += n
+        return dict(sorted(counts.items()))
+
+    # ------------------------------------------------------------------ internals
+
+    def _state(self, exchange: str, symbol: str) -> _BookState:
+        key = (exchange, symbol)
+        state = self._books.get(key)
+        if state is None:
+            market = self.config.market_of(exchange, symbol)
+            venue = Venue(f"{exchange}:{symbol}", exchange, Book(), self.config.fee(exchange))
+            state = self._books[key] = _BookState(venue, market, self.config.sizes_for(market))
+            if market is not None:
+                self._markets.setdefault(market, []).append(state)
+        return state
+
+    def _handle(self, rec: RawRecord, decoder: Decoder, event, out: list[Output]) -> None:
+        if type(event) is BookUpdate:
+            state = self._state(event.exchange, event.symbol)
+            book = state.venue.book
+            before = (book.best_bid(), book.best_ask())
+            if event.is_snapshot:
+                book.load(event.bids, event.asks)
+                state.synced = True
+            else:
+                book.apply(event.bids, event.asks)
+            state.dirty = True
+            state.stale_reported = False
+            state.last_recv_ns = rec.recv_ns
+            state.last_seq = rec.seq
+            self.stats["book_updates"] += 1
+            if book.is_crossed():
+                detail = f"best bid {book.best_bid()} >= best ask {book.best_ask()}"
+                out.append(self._integrity(rec, event.symbol, IntegrityKind.CROSSED, detail))
+                for follow in decoder.invalidate(event.symbol, "crossed"):
+                    self._handle(rec, decoder, follow, out)
+                return
+            if state.market is not None and (book.best_bid(), book.best_ask()) != before:
+                others = [
+                    s.venue for s in self._markets[state.market] if s.synced and s is not state
+                ]
+                if others:
+                    out.extend(
+                        self.arbitrage.evaluate(
+                            state.market, state.venue, others, rec.recv_ns, rec.seq
+                        )
+                    )
+        elif type(event) is BookReset:
+            state = self._state(event.exchange, event.symbol)
+            state.venue.book.clear()
+            state.synced = False
+            state.dirty = False
+            self.stats[f"reset_{event.reason}"] += 1
+            if event.reason != "crossed":  # the crossed report was emitted with its detail
+                detail = event.reason
+                if event.expected is not None:
+                    detail = f"{event.reason}: expected {event.expected}, got {event.got}"
+                kind = IntegrityKind.GAP if event.reason == "gap" else event.reason
+                out.append(self._integrity(rec, event.symbol, kind, detail))
+            if state.market is not None:
+                out.extend(
+                    self.arbitrage.close_venue(
+                        state.market, state.venue.label, rec.recv_ns, rec.seq, "book_unsynced"
+                    )
+                )
+        elif type(event) is ResyncRequest:
+            out.append(
+                ResyncRequest(
+                    event.exchange, event.symbol, event.conn, event.reason, rec.recv_ns, rec.seq
+                )
+            )
+        elif type(event) is Problem:
+            out.append(self._integrity(rec, event.symbol, event.kind, event.detail))
+        elif type(event) is Trade:
+            self._state(event.exchange, event.symbol).last_trade = event
+            self.stats["trades"] += 1
+
+    def _tick(self, rec: RawRecord, out: list[Output]) -> None:
+        """A quote interval ended before ``rec``: quote changed books, check staleness."""
+        stale_before = rec.recv_ns - self.config.stale_after_ns
+        for state in self._books.values():
+            if state.dirty:
+                out.append(self._quote(state))
+            if (
+                state.synced
+                and not state.stale_reported
+                and state.last_recv_ns is not None
+                and state.last_recv_ns < stale_before
+            ):
+                state.stale_reported = True
+                seconds = (rec.recv_ns - state.last_recv_ns) / 1e9
+                out.append(
+                    self._integrity(
+                        rec,
+                        state.venue.label.partition(":")[2],
+                        IntegrityKind.STALE,
+                        f"no update for {seconds:.1f} s",
+                        exchange=state.venue.exchange,
+                    )
+                )
+
+    def _quote(self, state: _BookState) -> Quote:
+        state.dirty = False
+        venue = state.venue
+        book = venue.book
+        bid = book.best_bid()
+        ask = book.best_ask()
+        bid_size = book.bids[bid] if bid is not None else None
+        ask_size = book.asks[ask] if ask is not None else None
+        mid = spread = spread_bps = None
+        if bid is not None and ask is not None:
+            mid = (bid + ask) / 2.0
+            spread = ask - bid
+            spread_bps = spread / mid * 1e4
+        imb, ratio = imbalance(book, self.config.imbalance_levels)
+        walks = [vwap(book, side, size) for size in state.sizes for side in ("buy", "sell")]
+        return Quote(
+            state.last_recv_ns or 0,
+            state.last_seq,
+            venue.exchange,
+            venue.label.partition(":")[2],
+            state.market,
+            bid,
+            bid_size,
+            ask,
+            ask_size,
+            mid,
+            spread,
+            spread_bps,
+            imb,
+            ratio,
+            walks,
+        )
+
+    @staticmethod
+    def _integrity(
+        rec: RawRecord,
+        symbol: str | None,
+        kind: str,
+        detail: str,
+        *,
+        exchange: str | None = None,
+    ) -> IntegrityEvent:
+        return IntegrityEvent(
+            rec.recv_ns,
+            rec.seq,
+            rec.run,
+            rec.conn,
+            exchange or rec.exchange,
+            symbol,
+            str(kind),
+            detail,
+            rec.stream,
+        )

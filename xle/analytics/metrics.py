@@ -1,0 +1,107 @@
+"""Book metrics (DESIGN section 4), pure functions of one or two books.
+
+- VWAP(side, q) = sum(p_i * q_i) / filled, walking levels from the best; buying walks the
+  asks, selling walks the bids. If the side holds less than q, the filled quantity is
+  reported and ``insufficient`` is set: never a price for a size the book cannot fill.
+- Slippage is the VWAP's distance from the best price of the walked side, in bps,
+  positive meaning worse for the trader.
+- Imbalance top-N = (B - A) / (B + A) in [-1, 1], with B, A the summed sizes of the best N
+  levels; the plain ratio B / A is reported too (the seed's definition).
+"""
+
+from __future__ import annotations
+
+from xle.analytics.book import Book
+from xle.records import VwapResult
+
+__all__ = ["executable_arbitrage", "imbalance", "net_edge_bps", "vwap"]
+
+
+def vwap(book: Book, side: str, size: float) -> VwapResult:
+    """Walk-the-book price to buy (``side="buy"``) or sell ``size`` base units."""
+    if side == "buy":
+        levels = book.asks
+        prices = book.ask_prices()
+    elif side == "sell":
+        levels = book.bids
+        prices = book.bid_prices()
+    else:
+        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+    remaining = size
+    notional = 0.0
+    best: float | None = None
+    for price in prices:
+        if best is None:
+            best = price
+        qty = levels[price]
+        if qty >= remaining:
+            notional += price * remaining
+            remaining = 0.0
+            break
+        notional += price * qty
+        remaining -= qty
+    filled = size - remaining
+    if best is None or filled <= 0.0:
+        return VwapResult(side, size, None, 0.0, None, size > 0.0)
+    price = notional / filled
+    slippage = (price - best) / best if side == "buy" else (best - price) / best
+    return VwapResult(side, size, price, filled, slippage * 1e4, remaining > 0.0)
+
+
+def imbalance(book: Book, depth: int) -> tuple[float | None, float | None]:
+    """((B - A) / (B + A), B / A) over the best ``depth`` levels; None when undefined."""
+    bid_total = sum(qty for _, qty in book.top_bids(depth))
+    ask_total = sum(qty for _, qty in book.top_asks(depth))
+    total = bid_total + ask_total
+    if total <= 0.0:
+        return None, None
+    ratio = bid_total / ask_total if ask_total > 0.0 else None
+    return (bid_total - ask_total) / total, ratio
+
+
+def net_edge_bps(ask: float, fee_buy: float, bid: float, fee_sell: float) -> float:
+    """Net edge of buying at ``ask`` and selling at ``bid`` after taker fees, in bps.
+
+    ``bid*(1-fee_sell) - ask*(1+fee_buy)`` relative to the cash spent, ``ask*(1+fee_buy)``.
+    """
+    cost = ask * (1.0 + fee_buy)
+    return (bid * (1.0 - fee_sell) - cost) / cost * 1e4
+
+
+def executable_arbitrage(
+    buy_book: Book, fee_buy: float, sell_book: Book, fee_sell: float
+) -> tuple[float, float]:
+    """(size, profit): lift ``buy_book``'s asks and hit ``sell_book``'s bids together while
+    the marginal unit still profits after both taker fees. Profit is in quote currency."""
+    asks = buy_book.ask_prices()
+    bids = sell_book.bid_prices()
+    ask_levels = buy_book.asks
+    bid_levels = sell_book.bids
+    ask = next(asks, None)
+    bid = next(bids, None)
+    if ask is None or bid is None:
+        return 0.0, 0.0
+    ask_left = ask_levels[ask]
+    bid_left = bid_levels[bid]
+    size = 0.0
+    profit = 0.0
+    while True:
+        unit_profit = bid * (1.0 - fee_sell) - ask * (1.0 + fee_buy)
+        if unit_profit <= 0.0:
+            break
+        qty = ask_left if ask_left < bid_left else bid_left
+        size += qty
+        profit += qty * unit_profit
+        ask_left -= qty
+        bid_left -= qty
+        if ask_left <= 0.0:
+            ask = next(asks, None)
+            if ask is None:
+                break
+            ask_left = ask_levels[ask]
+        if bid_left <= 0.0:
+            bid = next(bids, None)
+            if bid is None:
+                break
+            bid_left = bid_levels[bid]
+    return size, profit

@@ -1,0 +1,366 @@
+"""Binance spot and Binance.US: endpoints, wire types, decoding and the depth sync rule.
+
+Everything xle knows about the Binance protocol lives here; the recorder asks this module
+for URLs and subscribe messages, the engine feeds it records. No sockets, no clocks.
+
+Streams used: ``<sym>@depth@100ms`` (diff depth, absolute quantities, ``"0"`` removes a
+level) with REST snapshots ``GET /api/v3/depth``, and ``<sym>@trade``. Other streams a
+recording may hold (bookTicker, aggTrade, kline_*) are counted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from xle.exchanges._common import Event, Number, SyncState
+from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
+
+__all__ = [
+    "ENDPOINTS",
+    "BinanceDecoder",
+    "combined_stream_path",
+    "depth_snapshot_path",
+    "snapshot_symbols",
+    "streams_for",
+]
+
+# ----------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ws: str  # base of /ws/<stream> and /stream?streams=
+    rest: str  # base of /api/v3/depth
+
+
+ENDPOINTS: dict[str, Endpoints] = {
+    "binance": Endpoints("wss://stream.binance.com:9443", "https://api.binance.com"),
+    "binanceus": Endpoints("wss://stream.binance.us:9443", "https://api.binance.us"),
+}
+
+#: A combined-stream connection may carry at most this many streams (Binance limit).
+MAX_STREAMS_PER_CONNECTION = 1024
+#: Snapshot depth requested by the recorder (weight 50; 5000 levels weigh 250).
+SNAPSHOT_LIMIT = 1000
+
+
+def streams_for(symbol: str) -> list[str]:
+    """The streams the recorder subscribes per symbol (lower-case, as Binance requires)."""
+    low = symbol.lower()
+    return [f"{low}@depth@100ms", f"{low}@trade"]
+
+
+def combined_stream_path(streams: list[str]) -> str:
+    return "/stream?streams=" + "/".join(streams)
+
+
+def depth_snapshot_path(symbol: str, limit: int = SNAPSHOT_LIMIT) -> str:
+    return f"/api/v3/depth?symbol={symbol.upper()}&limit={limit}"
+
+
+# ----------------------------------------------------------------------------- wire types
+
+
+class DepthUpdate(msgspec.Struct, gc=False):
+    """``{"e":"depthUpdate","E":1633998512068,"s":"NKNUSDT","U":499869750,"u":499869752,
+    "b":[["0.35130000","6195.00000000"]],"a":[]}``"""
+
+    s: str  # symbol
+    U: int  # first update id in this event
+    u: int  # final update id in this event
+    b: list[tuple[Number, Number]]  # bids to update: [price, absolute qty]
+    a: list[tuple[Number, Number]]  # asks to update
+
+
+class _CombinedDepth(msgspec.Struct, gc=False):
+    data: DepthUpdate  # {"stream":"nknusdt@depth@100ms","data":{...}}
+
+
+class DepthSnapshot(msgspec.Struct, gc=False):
+    """``GET /api/v3/depth`` -> ``{"lastUpdateId":499869752,"bids":[[p,q],...],"asks":[...]}``"""
+
+    lastUpdateId: int
+    bids: list[tuple[Number, Number]]
+    asks: list[tuple[Number, Number]]
+
+
+class TradeMsg(msgspec.Struct, gc=False):
+    """``{"e":"trade","E":…,"s":"BTCUSDT","t":12345,"p":"0.001","q":"100","T":…,"m":true}``"""
+
+    s: str  # symbol
+    t: int  # trade id
+    p: Number  # price
+    q: Number  # quantity
+    m: bool  # buyer is the maker (so the taker sold)
+
+
+class _CombinedTrade(msgspec.Struct, gc=False):
+    data: TradeMsg
+
+
+class _BareHeader(msgspec.Struct, gc=False):
+    """Enough of an unlabelled frame to route it: event type, or a wrapper's stream."""
+
+    e: str | None = None
+    stream: str | None = None
+
+
+_depth_bare = msgspec.json.Decoder(DepthUpdate, strict=False)
+_depth_combined = msgspec.json.Decoder(_CombinedDepth, strict=False)
+_snapshot = msgspec.json.Decoder(DepthSnapshot, strict=False)
+_trade_bare = msgspec.json.Decoder(TradeMsg, strict=False)
+_trade_combined = msgspec.json.Decoder(_CombinedTrade, strict=False)
+_header = msgspec.json.Decoder(_BareHeader)
+
+_WRAPPED = b'{"stream"'
+
+
+def _is_wrapped(payload: bytes) -> bool:
+    """Binance always writes ``stream`` first in the combined wrapper."""
+    return payload[:9] == _WRAPPED
+
+
+def snapshot_symbols(rec: RawRecord) -> tuple[str, ...]:
+    """Symbols whose full book this record carries (a REST depth snapshot)."""
+    if rec.kind == "rest" and rec.stream.startswith("/api/v3/depth"):
+        symbol = _rest_symbol(rec)
+        return (symbol,) if symbol else ()
+    return ()
+
+
+def _rest_symbol(rec: RawRecord) -> str | None:
+    if rec.symbol:
+        return rec.symbol
+    values = parse_qs(urlsplit(rec.stream).query).get("symbol")
+    return values[0].upper() if values else None
+
+
+# ----------------------------------------------------------------------------- sync
+
+
+@dataclass(slots=True)
+class _SymbolSync:
+    """Sync state of one symbol's book (see ``BinanceDecoder._on_depth``)."""
+
+    state: SyncState = SyncState.AWAITING_SNAPSHOT
+    update_id: int = 0  # id of the last update applied to the book (``u``)
+    buffer: deque[DepthUpdate] = field(default_factory=deque)
+    conn: tuple[str, int] | None = None  # (run, conn) of the last frame for this symbol
+
+
+class BinanceDecoder:
+    """Turns Binance / Binance.US records into book events under the official sync rule.
+
+    The rule (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams,
+    "How to manage a local order book correctly"), as this class applies it:
+
+    1. Buffer depth events until a snapshot arrives.
+    2. If the snapshot's ``lastUpdateId`` leaves a hole before the first buffered event
+       (``lastUpdateId + 1 < U``), it is too old: report it and ask for another.
+       ``lastUpdateId + 1 == U`` is contiguous and accepted.
+    3. Drop buffered events with ``u <= lastUpdateId``; the book id is ``lastUpdateId``.
+    4. For each event, buffered or live: ``u <= id`` -> stale, ignore (this also covers
+       events older than the snapshot that arrive *after* it); ``U > id + 1`` -> gap:
+       report, discard this one book, ask for a resync and keep buffering; else apply and
+       set ``id = u``. So the first applied event is the one with ``U <= id + 1 <= u``.
+
+    A snapshot that arrives while the book is live re-bases it when it is at least as new
+    as the book, and is ignored when older.
+    """
+
+    #: Buffered events kept per symbol while waiting for a snapshot; older ones are
+    #: dropped first (a later snapshot supersedes them anyway).
+    BUFFER_LIMIT = 10_000
+
+    def __init__(self, exchange: str = "binance") -> None:
+        self.exchange = exchange
+        self.ignored: Counter[str] = Counter()
+        self.stale_events = 0
+        self._syncs: dict[str, _SymbolSync] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, rec: RawRecord) -> list[Event]:
+        kind = rec.kind
+        if kind == "ws":
+            channel = rec.stream.partition("@")[2]
+            handler = _WS_HANDLERS.get(channel)
+            if handler is not None:
+                return handler(self, rec)
+            if not rec.stream:
+                return self._on_unlabelled(rec)
+            self.ignored[channel.partition("_")[0] or rec.stream] += 1
+            return []
+        if kind == "rest":
+            if rec.stream.startswith("/api/v3/depth"):
+                return self._on_snapshot(rec)
+            self.ignored["rest"] += 1
+            return []
+        if kind == "event" and rec.stream == "disconnected":
+            return self._on_disconnected(rec)
+        return []
+
+    def state(self, symbol: str) -> SyncState:
+        sync = self._syncs.get(symbol)
+        return sync.state if sync is not None else SyncState.AWAITING_SNAPSHOT
+
+    def invalidate(self, symbol: str, reason: str) -> list[Event]:
+        """The engine found the book wrong (e.g. crossed): drop it and resync."""
+        sync = self._sync(symbol)
+        return self._reset(symbol, sync, reason, None, None)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_depth(self, rec: RawRecord) -> list[Event]:
+        try:
+            payload = rec.payload
+            if _is_wrapped(payload):
+                event = _depth_combined.decode(payload).data
+            else:
+                event = _depth_bare.decode(payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return [self._malformed(rec, exc)]
+        sync = self._syncs.get(event.s)
+        if sync is None:
+            sync = self._syncs[event.s] = _SymbolSync()
+        sync.conn = (rec.run, rec.conn)
+        if sync.state is SyncState.LIVE:
+            return self._apply(event.s, sync, event)
+        buffer = sync.buffer
+        if len(buffer) >= self.BUFFER_LIMIT:
+            buffer.popleft()
+        buffer.append(event)
+        return []
+
+    def _on_snapshot(self, rec: RawRecord) -> list[Event]:
+        symbol = _rest_symbol(rec)
+        try:
+            snap = _snapshot.decode(rec.payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return [self._malformed(rec, exc, symbol)]
+        if symbol is None:
+            return [Problem("malformed", self.exchange, None, "depth snapshot without symbol")]
+        sync = self._sync(symbol)
+        last_id = snap.lastUpdateId
+        if sync.state is SyncState.LIVE:
+            if last_id < sync.update_id:
+                self.ignored["old_snapshot"] += 1
+                return []
+            sync.update_id = last_id
+            return [BookUpdate(self.exchange, symbol, True, snap.bids, snap.asks, last_id)]
+        buffer = sync.buffer
+        if buffer and last_id + 1 < buffer[0].U:
+            detail = f"snapshot lastUpdateId {last_id} older than first buffered U {buffer[0].U}"
+            return [
+                Problem("stale_snapshot", self.exchange, symbol, detail),
+                self._resync_request(symbol, sync, "stale_snapshot"),
+            ]
+        was_resyncing = sync.state is SyncState.RESYNCING
+        sync.state = SyncState.LIVE
+        sync.update_id = last_id
+        events: list[Event] = [
+            BookUpdate(self.exchange, symbol, True, snap.bids, snap.asks, last_id)
+        ]
+        if was_resyncing:
+            events.append(Problem("resync", self.exchange, symbol, f"synced at {last_id}"))
+        pending = list(buffer)
+        buffer.clear()
+        for event in pending:
+            if sync.state is SyncState.LIVE:
+                events.extend(self._apply(symbol, sync, event))
+            else:  # a gap inside the buffer: keep the rest for the next snapshot
+                buffer.append(event)
+        return events
+
+    def _apply(self, symbol: str, sync: _SymbolSync, event: DepthUpdate) -> list[Event]:
+        book_id = sync.update_id
+        if event.u <= book_id:
+            self.stale_events += 1
+            return []
+        if event.U > book_id + 1:
+            events = self._reset(symbol, sync, "gap", book_id + 1, event.U)
+            sync.buffer.append(event)
+            return events
+        sync.update_id = event.u
+        return [BookUpdate(self.exchange, symbol, False, event.b, event.a, event.u)]
+
+    def _on_trade(self, rec: RawRecord) -> list[Event]:
+        try:
+            payload = rec.payload
+            if _is_wrapped(payload):
+                msg = _trade_combined.decode(payload).data
+            else:
+                msg = _trade_bare.decode(payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return [self._malformed(rec, exc)]
+        side = "sell" if msg.m else "buy"
+        return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t))]
+
+    def _on_unlabelled(self, rec: RawRecord) -> list[Event]:
+        """A frame recorded without a stream name: route by its own fields."""
+        try:
+            header = _header.decode(rec.payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return [self._malformed(rec, exc)]
+        if header.stream is not None:
+            channel = header.stream.partition("@")[2]
+        else:
+            channel = {"depthUpdate": "depth", "trade": "trade"}.get(header.e or "", "")
+        handler = _WS_HANDLERS.get(channel)
+        if handler is None:
+            self.ignored[channel.partition("_")[0] or "control"] += 1
+            return []
+        return handler(self, rec)
+
+    def _on_disconnected(self, rec: RawRecord) -> list[Event]:
+        """Books fed by a lost connection stop being maintained: unsync them."""
+        key = (rec.run, rec.conn)
+        events: list[Event] = []
+        for symbol, sync in self._syncs.items():
+            if sync.conn == key and sync.state is SyncState.LIVE:
+                events.extend(self._reset(symbol, sync, "disconnect", None, None, request=False))
+        return events
+
+    # ------------------------------------------------------------------ helpers
+
+    def _sync(self, symbol: str) -> _SymbolSync:
+        sync = self._syncs.get(symbol)
+        if sync is None:
+            sync = self._syncs[symbol] = _SymbolSync()
+        return sync
+
+    def _reset(
+        self,
+        symbol: str,
+        sync: _SymbolSync,
+        reason: str,
+        expected: int | None,
+        got: int | None,
+        *,
+        request: bool = True,
+    ) -> list[Event]:
+        sync.state = SyncState.RESYNCING
+        sync.buffer.clear()
+        events: list[Event] = [BookReset(self.exchange, symbol, reason, expected, got)]
+        if request:
+            events.append(self._resync_request(symbol, sync, reason))
+        return events
+
+    def _resync_request(self, symbol: str, sync: _SymbolSync, reason: str) -> ResyncRequest:
+        conn = sync.conn[1] if sync.conn is not None else 0
+        return ResyncRequest(self.exchange, symbol, conn, reason)
+
+    def _malformed(self, rec: RawRecord, exc: Exception, symbol: str | None = None) -> Problem:
+        return Problem("malformed", self.exchange, symbol or rec.symbol, f"{rec.stream}: {exc}")
+
+
+_WS_HANDLERS = {
+    "depth@100ms": BinanceDecoder._on_depth,
+    "depth@1000ms": BinanceDecoder._on_depth,
+    "depth": BinanceDecoder._on_depth,
+    "trade": BinanceDecoder._on_trade,
+}

@@ -1,0 +1,301 @@
+"""Coinbase Advanced Trade: endpoint, subscribe messages, decoding and the sequence rule.
+
+Everything xle knows about the Coinbase protocol lives here. Market data needs no
+authentication. One channel per subscribe message, sent within 5 s of connecting:
+``level2`` (``l2_data`` snapshot then updates, absolute quantities, ``"0"`` removes),
+``market_trades`` and ``heartbeats`` (keeps quiet connections open).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import msgspec
+
+from xle.exchanges._common import Event, Number, SyncState
+from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
+
+__all__ = [
+    "CHANNELS",
+    "MAX_FRAME_BYTES",
+    "WS_URL",
+    "CoinbaseDecoder",
+    "snapshot_symbols",
+    "subscribe_message",
+    "unsubscribe_message",
+]
+
+WS_URL = "wss://advanced-trade-ws.coinbase.com"
+#: Channels the recorder subscribes, one subscribe message each.
+CHANNELS: tuple[str, ...] = ("level2", "market_trades", "heartbeats")
+#: A BTC-USD level2 snapshot is several MB: the WebSocket client must accept this much.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+
+def subscribe_message(channel: str, product_ids: list[str]) -> bytes:
+    body: dict[str, object] = {"type": "subscribe", "channel": channel}
+    if channel != "heartbeats":
+        body["product_ids"] = product_ids
+    return msgspec.json.encode(body)
+
+
+def unsubscribe_message(channel: str, product_ids: list[str]) -> bytes:
+    body: dict[str, object] = {"type": "unsubscribe", "channel": channel}
+    if channel != "heartbeats":
+        body["product_ids"] = product_ids
+    return msgspec.json.encode(body)
+
+
+# ----------------------------------------------------------------------------- wire types
+
+
+class L2Level(msgspec.Struct, gc=False):
+    side: str  # "bid" | "offer"
+    price_level: Number
+    new_quantity: Number  # absolute; "0" removes the level
+
+
+class L2Event(msgspec.Struct, gc=False):
+    type: str  # "snapshot" | "update"
+    product_id: str
+    updates: list[L2Level]
+
+
+class L2Data(msgspec.Struct, tag="l2_data", tag_field="channel", gc=False):
+    """``{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z",
+    "sequence_num":0,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[
+    {"side":"bid","event_time":"1970-01-01T00:00:00Z","price_level":"21921.73",
+    "new_quantity":"0.06317902"}, ...]}]}``"""
+
+    sequence_num: int
+    events: list[L2Event]
+
+
+class MarketTrade(msgspec.Struct, gc=False):
+    trade_id: str
+    product_id: str
+    price: Number
+    size: Number
+    side: str  # "BUY" | "SELL"
+
+
+class TradeEvent(msgspec.Struct, gc=False):
+    trades: list[MarketTrade]
+
+
+class MarketTrades(msgspec.Struct, tag="market_trades", tag_field="channel", gc=False):
+    """``{"channel":"market_trades","sequence_num":0,"events":[{"type":"update","trades":[
+    {"trade_id":"000000000","product_id":"ETH-USD","price":"1260.01","size":"0.3",
+    "side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}``"""
+
+    sequence_num: int
+    events: list[TradeEvent]
+
+
+class Heartbeats(msgspec.Struct, tag="heartbeats", tag_field="channel", gc=False):
+    """``{"channel":"heartbeats","sequence_num":0,"events":[{"current_time":"…",
+    "heartbeat_counter":3049}]}``"""
+
+    sequence_num: int
+
+
+class Subscriptions(msgspec.Struct, tag="subscriptions", tag_field="channel", gc=False):
+    """``{"channel":"subscriptions","sequence_num":1,"events":[{"subscriptions":{…}}]}``"""
+
+    sequence_num: int
+
+
+class _Header(msgspec.Struct, gc=False):
+    """What can still be read of a frame the typed decoder rejected."""
+
+    channel: str | None = None
+    type: str | None = None
+    sequence_num: int | None = None
+    message: str | None = None
+
+
+_Message = L2Data | MarketTrades | Heartbeats | Subscriptions
+_decoder = msgspec.json.Decoder(_Message, strict=False)
+_header = msgspec.json.Decoder(_Header)
+
+
+def snapshot_symbols(rec: RawRecord) -> tuple[str, ...]:
+    """Products whose full book this record carries (an ``l2_data`` snapshot event)."""
+    if rec.kind != "ws" or b'"snapshot"' not in rec.payload:
+        return ()
+    try:
+        msg = _decoder.decode(rec.payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return ()
+    if not isinstance(msg, L2Data):
+        return ()
+    return tuple(e.product_id for e in msg.events if e.type == "snapshot")
+
+
+# ----------------------------------------------------------------------------- sync
+
+
+@dataclass(slots=True)
+class _ProductSync:
+    state: SyncState = SyncState.AWAITING_SNAPSHOT
+    conn: tuple[str, int] | None = None  # the connection whose snapshot the book is built on
+
+
+class CoinbaseDecoder:
+    """Turns Coinbase Advanced Trade records into book events under the sequence rule.
+
+    The rule (https://docs.cdp.coinbase.com/advanced-trade/docs/ws-overview, "Sequence
+    Numbers"): ``sequence_num`` counts every message of one connection, across channels.
+    xle checks it per ``(run, conn)``; a new connection starts a new count. A jump (or a
+    number going backwards) means lost messages: every book built on that connection is
+    reset and a level2 resubscribe is requested, which makes Coinbase send a fresh
+    snapshot. A book only takes updates from the connection its snapshot came from.
+    """
+
+    exchange = "coinbase"
+
+    def __init__(self) -> None:
+        self.ignored: Counter[str] = Counter()
+        self._last_seq: dict[tuple[str, int], int] = {}
+        self._products: dict[str, _ProductSync] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, rec: RawRecord) -> list[Event]:
+        if rec.kind == "ws":
+            return self._on_frame(rec)
+        if rec.kind == "event" and rec.stream == "disconnected":
+            key = (rec.run, rec.conn)
+            self._last_seq.pop(key, None)
+            return self._reset_connection(key, "disconnect", None, None, request=False)
+        return []
+
+    def state(self, symbol: str) -> SyncState:
+        sync = self._products.get(symbol)
+        return sync.state if sync is not None else SyncState.AWAITING_SNAPSHOT
+
+    def invalidate(self, symbol: str, reason: str) -> list[Event]:
+        sync = self._products.setdefault(symbol, _ProductSync())
+        return self._reset(symbol, sync, reason, None, None)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_frame(self, rec: RawRecord) -> list[Event]:
+        key = (rec.run, rec.conn)
+        try:
+            msg = _decoder.decode(rec.payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return self._on_undecodable(rec, key, exc)
+        events = self._check_sequence(key, msg.sequence_num)
+        if isinstance(msg, L2Data):
+            for l2 in msg.events:
+                events.extend(self._on_l2_event(key, l2))
+        elif isinstance(msg, MarketTrades):
+            for trade_event in msg.events:
+                for t in trade_event.trades:
+                    side = t.side.lower()
+                    events.append(
+                        Trade(self.exchange, t.product_id, t.price, t.size, side, t.trade_id)
+                    )
+        else:
+            self.ignored[type(msg).__name__.lower()] += 1
+        return events
+
+    def _on_l2_event(self, key: tuple[str, int], l2: L2Event) -> list[Event]:
+        product = l2.product_id
+        sync = self._products.get(product)
+        if sync is None:
+            sync = self._products[product] = _ProductSync()
+        bids = [(u.price_level, u.new_quantity) for u in l2.updates if u.side == "bid"]
+        asks = [(u.price_level, u.new_quantity) for u in l2.updates if u.side == "offer"]
+        if len(bids) + len(asks) != len(l2.updates):
+            sides = sorted({u.side for u in l2.updates} - {"bid", "offer"})
+            detail = f"l2_data {product}: unknown side {sides}"
+            problem = Problem("malformed", self.exchange, product, detail)
+            return [problem, *self._reset(product, sync, "malformed", None, None)]
+        if l2.type == "snapshot":
+            was_resyncing = sync.state is SyncState.RESYNCING
+            sync.state = SyncState.LIVE
+            sync.conn = key
+            events: list[Event] = [BookUpdate(self.exchange, product, True, bids, asks, 0)]
+            if was_resyncing:
+                events.append(Problem("resync", self.exchange, product, "fresh snapshot"))
+            return events
+        if sync.state is SyncState.LIVE and sync.conn == key:
+            return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+        self.ignored["l2_update_unsynced"] += 1
+        return []
+
+    def _check_sequence(self, key: tuple[str, int], seq: int) -> list[Event]:
+        last = self._last_seq.get(key)
+        self._last_seq[key] = seq
+        if last is None or seq == last + 1:
+            return []
+        return self._reset_connection(key, "gap", last + 1, seq)
+
+    def _on_undecodable(self, rec: RawRecord, key: tuple[str, int], exc: Exception) -> list[Event]:
+        try:
+            header = _header.decode(rec.payload)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            header = None
+        if header is not None and header.type == "error":
+            detail = f"exchange error: {header.message}"
+            return [Problem("exchange_error", self.exchange, rec.symbol, detail)]
+        if (
+            header is not None
+            and header.channel is not None
+            and header.channel
+            not in (
+                "l2_data",
+                "market_trades",
+                "heartbeats",
+                "subscriptions",
+            )
+        ):
+            self.ignored[header.channel] += 1
+            return self._check_sequence(key, header.sequence_num) if header.sequence_num else []
+        events: list[Event] = [
+            Problem("malformed", self.exchange, rec.symbol, f"{rec.stream}: {exc}")
+        ]
+        if header is not None and header.sequence_num is not None:
+            # The frame used up a sequence number but its content is lost: the books of
+            # this connection may have missed an update, exactly as after a gap.
+            events.extend(self._check_sequence(key, header.sequence_num))
+            if header.channel in ("l2_data", None):
+                events.extend(self._reset_connection(key, "malformed", None, None))
+        return events
+
+    # ------------------------------------------------------------------ helpers
+
+    def _reset_connection(
+        self,
+        key: tuple[str, int],
+        reason: str,
+        expected: int | None,
+        got: int | None,
+        *,
+        request: bool = True,
+    ) -> list[Event]:
+        events: list[Event] = []
+        for product, sync in self._products.items():
+            if sync.conn == key and sync.state is SyncState.LIVE:
+                events.extend(self._reset(product, sync, reason, expected, got, request=request))
+        return events
+
+    def _reset(
+        self,
+        product: str,
+        sync: _ProductSync,
+        reason: str,
+        expected: int | None,
+        got: int | None,
+        *,
+        request: bool = True,
+    ) -> list[Event]:
+        sync.state = SyncState.RESYNCING
+        events: list[Event] = [BookReset(self.exchange, product, reason, expected, got)]
+        if request:
+            conn = sync.conn[1] if sync.conn is not None else 0
+            events.append(ResyncRequest(self.exchange, product, conn, reason))
+        return events
