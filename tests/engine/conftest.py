@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from xle.analytics.engine import Engine
+from xle.config import load_config
+from xle.records import IntegrityEvent, ResyncRequest
+
+
+class Harness:
+    """An engine plus everything it said, with small readers for assertions."""
+
+    def __init__(self, **overrides):
+        config = load_config()
+        if overrides:
+            from dataclasses import replace
+
+            config = replace(config, **overrides)
+        self.engine = Engine(config)
+        self.outputs = []
+
+    def feed(self, *records):
+        for rec in records:
+            self.outputs.extend(self.engine.on_record(rec))
+        return self
+
+    def integrity(self, kind=None):
+        return [
+            o
+            for o in self.outputs
+            if isinstance(o, IntegrityEvent) and (kind is None or o.kind == kind)
+        ]
+
+    def resyncs(self):
+        return [o for o in self.outputs if isinstance(o, ResyncRequest)]
+
+    def book(self, exchange="binance", symbol="BTCUSDT"):
+        return self.engine.book_view(exchange, symbol)
+
+    def status(self, exchange="binance", symbol="BTCUSDT"):
+        view = self.book(exchange, symbol)
+        return view.status if view is not None else None
+
+
+@pytest.fixture
+def harness():
+    return Harness()
+
+
+@pytest.fixture(scope="session")
+def make_harness():
+    return Harness
+
+
+@pytest.fixture(scope="session")
+def real_records():
+    """The real Binance + Binance.US recording, in replay order, as RawRecords."""
+    from pathlib import Path
+
+    import pyarrow.dataset as ds
+
+    from xle.records import RawRecord
+
+    root = Path(__file__).resolve().parents[1] / "data" / "real" / "raw"
+    rows = ds.dataset(root, partitioning="hive").to_table().to_pylist()
+    rows.sort(key=lambda r: (r["recv_ns"], r["exchange"], r["run"], r["seq"]))
+    return [
+        RawRecord(
+            r["recv_ns"],
+            r["exchange"],
+            r["run"],
+            r["conn"],
+            r["seq"],
+            r["kind"],
+            r["stream"],
+            r["symbol"],
+            r["payload"],
+        )
+        for r in rows
+    ]
