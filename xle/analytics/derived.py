@@ -1,0 +1,423 @@
+"""Derived outputs on disk: quotes, arbitrage episodes and integrity events as Parquet.
+
+Layout (hive partitions; the keys live in the path, never inside the files, exactly like
+the raw log, so DuckDB's ``hive_partitioning`` reads them back as columns)::
+
+    DIR/derived/quotes/exchange=<ex>/date=YYYY-MM-DD/<scope>.parquet
+    DIR/derived/integrity/exchange=<ex>/date=YYYY-MM-DD/<scope>.parquet
+    DIR/derived/arbitrage/date=YYYY-MM-DD/<scope>.parquet
+
+``date`` is the UTC day of the row's ``recv_ns``. Arbitrage is not split by market
+because canonical markets contain a ``/`` (``BTC/USD``); ``market`` is a column.
+``Quote.vwap`` is stored as it is, a ``list<struct<side, size, price, filled,
+slippage_bps, insufficient>>`` column, one element per configured size and side
+(DuckDB: ``SELECT v.price FROM quotes, UNNEST(vwap) AS u(v)``).
+
+Re-runs and overlapping ranges -- **the newest replay owns its scope**. A replay's scope
+is its closed time window ``[T0, T1]`` plus its ``--exchange``/``--symbol`` filters.
+
+1. A replay stores only rows inside its scope: ``T0 <= recv_ns <= T1`` and the row's
+   book is selected by the filters (arbitrage: both legs; with a ``--symbol`` filter,
+   rows without a symbol, e.g. a connection-level disconnect, are outside the scope).
+2. Before its files become visible it removes every row of earlier outputs that lies
+   inside its scope: files with no such rows are left alone, files with some are
+   rewritten without them, files left empty are deleted.
+3. Its own files are named after the scope (``w<T0>-<T1>-<hash of the filters>``), so
+   running the same replay again replaces its files instead of adding new ones.
+
+Hence no instant of a book is ever stored twice: the same replay run twice gives the same
+files, a wider replay absorbs the narrower ones inside it, a narrower replay carves its
+window out of an earlier wider one, and disjoint replays accumulate. Every file is
+written to a hidden temporary name and ``os.replace``d, so a concurrent DuckDB reader
+never sees half a file. The bytes depend only on the rows (no wall-clock stamps), so
+the same replay always writes byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from xle.errors import DataError
+from xle.paths import derived_dir
+from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
+
+__all__ = [
+    "PARTITION_KEYS",
+    "SCHEMAS",
+    "DerivedWriter",
+    "Scope",
+    "partition_dirs",
+]
+
+_VWAP = pa.struct(
+    [
+        ("side", pa.string()),
+        ("size", pa.float64()),
+        ("price", pa.float64()),
+        ("filled", pa.float64()),
+        ("slippage_bps", pa.float64()),
+        ("insufficient", pa.bool_()),
+    ]
+)
+
+#: Column schemas of the files (partition keys excluded: they live in the path).
+SCHEMAS: dict[str, pa.Schema] = {
+    "quotes": pa.schema(
+        [
+            ("recv_ns", pa.int64()),
+            ("seq", pa.int64()),
+            ("symbol", pa.string()),
+            ("market", pa.string()),
+            ("bid", pa.float64()),
+            ("bid_size", pa.float64()),
+            ("ask", pa.float64()),
+            ("ask_size", pa.float64()),
+            ("mid", pa.float64()),
+            ("spread", pa.float64()),
+            ("spread_bps", pa.float64()),
+            ("imbalance", pa.float64()),
+            ("ratio", pa.float64()),
+            ("vwap", pa.list_(_VWAP)),
+        ]
+    ),
+    "arbitrage": pa.schema(
+        [
+            ("recv_ns", pa.int64()),
+            ("seq", pa.int64()),
+            ("market", pa.string()),
+            ("buy_venue", pa.string()),
+            ("sell_venue", pa.string()),
+            ("status", pa.string()),
+            ("start_ns", pa.int64()),
+            ("end_ns", pa.int64()),
+            ("duration_ns", pa.int64()),
+            ("edge_bps", pa.float64()),
+            ("peak_edge_bps", pa.float64()),
+            ("executable_size", pa.float64()),
+            ("profit", pa.float64()),
+            ("close_reason", pa.string()),
+        ]
+    ),
+    "integrity": pa.schema(
+        [
+            ("recv_ns", pa.int64()),
+            ("seq", pa.int64()),
+            ("run", pa.string()),
+            ("conn", pa.int32()),
+            ("symbol", pa.string()),
+            ("kind", pa.string()),
+            ("detail", pa.string()),
+            ("stream", pa.string()),
+        ]
+    ),
+}
+
+#: Hive partition keys per table, outermost first.
+PARTITION_KEYS: dict[str, tuple[str, ...]] = {
+    "quotes": ("exchange", "date"),
+    "arbitrage": ("date",),
+    "integrity": ("exchange", "date"),
+}
+
+#: Rows buffered per partition before a row group is written.
+ROW_GROUP_ROWS = 65_536
+
+
+def _day(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one replay covers: a closed record-time window and optional book filters."""
+
+    start_ns: int
+    end_ns: int
+    exchanges: tuple[str, ...] | None = None
+    symbols: tuple[str, ...] | None = None
+
+    @property
+    def stem(self) -> str:
+        """File stem shared by every file of this scope, e.g. ``w163…-163…-3f2a9c01d4``."""
+        filters = {
+            "exchanges": sorted(self.exchanges) if self.exchanges else None,
+            "symbols": sorted(self.symbols) if self.symbols else None,
+        }
+        digest = hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()
+        return f"w{self.start_ns}-{self.end_ns}-{digest[:10]}"
+
+    def covers_time(self, recv_ns: int) -> bool:
+        return self.start_ns <= recv_ns <= self.end_ns
+
+    def covers_book(self, exchange: str, symbol: str | None) -> bool:
+        if self.exchanges and exchange not in self.exchanges:
+            return False
+        if self.symbols:
+            return symbol is not None and symbol in self.symbols
+        return True
+
+    def covers_venue(self, label: str) -> bool:
+        """``label`` is an arbitrage leg, ``exchange:SYMBOL``."""
+        exchange, _, symbol = label.partition(":")
+        return self.covers_book(exchange, symbol)
+
+    def overlaps_window(self, start_ns: int, end_ns: int) -> bool:
+        return start_ns <= self.end_ns and self.start_ns <= end_ns
+
+    def covers(self, out: object) -> bool:
+        """Whether an engine output belongs to this scope (rule 1 of the module docstring).
+
+        ``ResyncRequest``s are never stored: they only mean something to a live recorder.
+        """
+        if isinstance(out, Quote | IntegrityEvent):
+            return self.covers_time(out.recv_ns) and self.covers_book(out.exchange, out.symbol)
+        if isinstance(out, ArbitrageEpisode):
+            return (
+                self.covers_time(out.recv_ns)
+                and self.covers_venue(out.buy_venue)
+                and self.covers_venue(out.sell_venue)
+            )
+        return False
+
+
+def partition_dirs(table_dir: Path, table: str) -> list[tuple[dict[str, str], Path]]:
+    """Existing partition directories of a table with their key values, sorted."""
+    found: list[tuple[dict[str, str], Path]] = [({}, table_dir)]
+    for key in PARTITION_KEYS[table]:
+        deeper: list[tuple[dict[str, str], Path]] = []
+        for values, directory in found:
+            if not directory.is_dir():
+                continue
+            for child in sorted(directory.iterdir()):
+                name, sep, value = child.name.partition("=")
+                if sep and name == key and child.is_dir():
+                    deeper.append(({**values, key: value}, child))
+        found = deeper
+    return found
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _quote_row(q: Quote) -> dict[str, object]:
+    return {
+        "recv_ns": q.recv_ns,
+        "seq": q.seq,
+        "symbol": q.symbol,
+        "market": q.market,
+        "bid": q.bid,
+        "bid_size": q.bid_size,
+        "ask": q.ask,
+        "ask_size": q.ask_size,
+        "mid": q.mid,
+        "spread": q.spread,
+        "spread_bps": q.spread_bps,
+        "imbalance": q.imbalance,
+        "ratio": q.ratio,
+        "vwap": [
+            {
+                "side": v.side,
+                "size": v.size,
+                "price": v.price,
+                "filled": v.filled,
+                "slippage_bps": v.slippage_bps,
+                "insufficient": v.insufficient,
+            }
+            for v in q.vwap
+        ],
+    }
+
+
+def _episode_row(e: ArbitrageEpisode) -> dict[str, object]:
+    return {name: getattr(e, name) for name in SCHEMAS["arbitrage"].names}
+
+
+def _integrity_row(e: IntegrityEvent) -> dict[str, object]:
+    return {name: getattr(e, name) for name in SCHEMAS["integrity"].names}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class _Partition:
+    """One output file being written: a hidden temp file and its pending rows."""
+
+    final: Path
+    temp: Path
+    schema: pa.Schema
+    rows: list[dict[str, object]] = field(default_factory=list)
+    writer: pq.ParquetWriter | None = None
+    count: int = 0
+
+    def add(self, row: dict[str, object]) -> None:
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        if self.writer is None:
+            self.temp.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.temp, self.schema, compression="zstd")
+        self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.temp.unlink(missing_ok=True)
+
+
+class DerivedWriter:
+    """Streams one replay's outputs into Parquet and publishes them with ``commit()``.
+
+    ``add`` keeps only the outputs ``Scope.covers``. Nothing is visible to readers before
+    ``commit``; ``abort`` throws the temporary files away.
+    """
+
+    def __init__(self, data_root: Path, scope: Scope) -> None:
+        self.data_root = data_root
+        self.scope = scope
+        self.rows: dict[str, int] = dict.fromkeys(SCHEMAS, 0)
+        self._parts: dict[tuple[str, tuple[str, ...]], _Partition] = {}
+
+    def add(self, out: object) -> bool:
+        """Buffer one engine output; True when it was in scope and will be stored."""
+        if not self.scope.covers(out):
+            return False
+        if isinstance(out, Quote):
+            self._part("quotes", (out.exchange, _day(out.recv_ns))).add(_quote_row(out))
+            self.rows["quotes"] += 1
+        elif isinstance(out, ArbitrageEpisode):
+            self._part("arbitrage", (_day(out.recv_ns),)).add(_episode_row(out))
+            self.rows["arbitrage"] += 1
+        elif isinstance(out, IntegrityEvent):
+            row = _integrity_row(out)
+            self._part("integrity", (out.exchange, _day(out.recv_ns))).add(row)
+            self.rows["integrity"] += 1
+        return True
+
+    def commit(self) -> list[Path]:
+        """Trim earlier outputs inside the scope, then publish this replay's files."""
+        for part in self._parts.values():
+            part.close()
+        finals = {part.final for part in self._parts.values()}
+        for table in SCHEMAS:
+            _trim_table(self.data_root, table, self.scope, finals)
+        published: list[Path] = []
+        for part in self._parts.values():
+            os.replace(part.temp, part.final)
+            published.append(part.final)
+        self._parts.clear()
+        return sorted(published)
+
+    def abort(self) -> None:
+        for part in self._parts.values():
+            part.discard()
+        self._parts.clear()
+
+    def _part(self, table: str, values: tuple[str, ...]) -> _Partition:
+        key = (table, values)
+        part = self._parts.get(key)
+        if part is None:
+            directory = derived_dir(self.data_root, table)
+            for name, value in zip(PARTITION_KEYS[table], values, strict=True):
+                directory = directory / f"{name}={value}"
+            stem = self.scope.stem
+            part = self._parts[key] = _Partition(
+                directory / f"{stem}.parquet", directory / f".{stem}.parquet.tmp", SCHEMAS[table]
+            )
+        return part
+
+
+# --------------------------------------------------------------------------- trimming
+
+
+def _file_window(path: Path) -> tuple[int, int] | None:
+    """The window encoded in a file name written by this module, else None."""
+    head, _, _ = path.stem.rpartition("-")
+    start, sep, end = head.removeprefix("w").partition("-")
+    if path.stem.startswith("w") and sep and start.isdigit() and end.isdigit():
+        return int(start), int(end)
+    return None
+
+
+def _in_scope_mask(table: str, data: pa.Table, values: dict[str, str], scope: Scope) -> pa.Array:
+    recv = data.column("recv_ns")
+    mask = pc.and_(
+        pc.greater_equal(recv, scope.start_ns), pc.less_equal(recv, scope.end_ns)
+    ).fill_null(False)
+    if table == "arbitrage":
+        books: Iterable[bool] = (
+            scope.covers_venue(b) and scope.covers_venue(s)
+            for b, s in zip(
+                data.column("buy_venue").to_pylist(),
+                data.column("sell_venue").to_pylist(),
+                strict=True,
+            )
+        )
+    else:
+        exchange = values["exchange"]
+        books = (scope.covers_book(exchange, s) for s in data.column("symbol").to_pylist())
+    return pc.and_(mask, pa.array(list(books), pa.bool_()))
+
+
+def _trim_table(data_root: Path, table: str, scope: Scope, replaced: set[Path]) -> None:
+    """Remove the rows inside ``scope`` from every earlier file of ``table``.
+
+    Files in ``replaced`` are about to be overwritten by ``os.replace`` and are skipped.
+    """
+    first_day, last_day = _day(scope.start_ns), _day(scope.end_ns)
+    for values, directory in partition_dirs(derived_dir(data_root, table), table):
+        if not first_day <= values["date"] <= last_day:
+            continue
+        if (
+            scope.exchanges
+            and values.get("exchange", "") not in scope.exchanges
+            and ("exchange" in values)
+        ):
+            continue
+        for path in sorted(directory.glob("*.parquet")):
+            if path in replaced:
+                continue
+            if path.stem == scope.stem:
+                path.unlink()  # this scope's previous run, with no rows here this time
+                continue
+            window = _file_window(path)
+            if window is not None and not scope.overlaps_window(*window):
+                continue
+            try:
+                data = pq.ParquetFile(path).read()
+            except (OSError, pa.ArrowException) as exc:
+                raise DataError(f"cannot read derived file {path}: {exc}") from exc
+            mask = _in_scope_mask(table, data, values, scope)
+            removed = pc.sum(mask).as_py() or 0
+            if removed == 0:
+                continue
+            kept = data.filter(pc.invert(mask))
+            if kept.num_rows == 0:
+                path.unlink()
+                continue
+            temp = path.with_name(f".{path.name}.tmp")
+            pq.write_table(kept, temp, compression="zstd")
+            os.replace(temp, path)

@@ -1,0 +1,99 @@
+"""DuckDB over the Parquet store: the views ``raw``, ``quotes``, ``arbitrage``, ``integrity``.
+
+No second database: an in-memory DuckDB connection whose views read the files in place
+(DESIGN section 4). Each view has a fixed column list, the file columns followed by the
+hive partition keys, so that queries and scripts see the same shape whether the table
+has files or not: a table without files becomes an empty view with the same columns
+(a query over it returns no rows instead of failing, and the other views still work).
+
+``raw`` globs ``raw/exchange=*/date=*/hour=*/*.parquet``, which leaves out the recorder's
+``raw/_journal`` and any temporary file a writer has not yet renamed into place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from xle.analytics.derived import PARTITION_KEYS, SCHEMAS
+from xle.paths import derived_dir, raw_dir
+
+__all__ = ["RAW_SCHEMA", "VIEW_NAMES", "connect", "view_columns"]
+
+#: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
+RAW_SCHEMA = pa.schema(
+    [
+        ("recv_ns", pa.int64()),
+        ("run", pa.string()),
+        ("conn", pa.int32()),
+        ("seq", pa.int64()),
+        ("kind", pa.string()),
+        ("stream", pa.string()),
+        ("symbol", pa.string()),
+        ("payload", pa.binary()),
+    ]
+)
+
+VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity")
+
+_HIVE_TYPES = {"exchange": "VARCHAR", "date": "DATE", "hour": "INTEGER"}
+_PARTITIONS: dict[str, tuple[str, ...]] = {"raw": ("exchange", "date", "hour"), **PARTITION_KEYS}
+_PARTITION_ARROW = {"exchange": pa.string(), "date": pa.date32(), "hour": pa.int32()}
+
+
+def _file_schema(view: str) -> pa.Schema:
+    return RAW_SCHEMA if view == "raw" else SCHEMAS[view]
+
+
+def view_columns(view: str) -> list[str]:
+    """Column names of a view, in order: file columns then partition keys."""
+    return [*_file_schema(view).names, *_PARTITIONS[view]]
+
+
+def _table_dir(root: Path, view: str) -> Path:
+    return raw_dir(root) if view == "raw" else derived_dir(root, view)
+
+
+def _glob(root: Path, view: str) -> str:
+    pattern = "/".join(f"{key}=*" for key in _PARTITIONS[view])
+    return f"{_table_dir(root, view).as_posix()}/{pattern}/*.parquet"
+
+
+def _has_files(root: Path, view: str) -> bool:
+    directory = _table_dir(root, view)
+    pattern = "/".join(f"{key}=*" for key in _PARTITIONS[view]) + "/*.parquet"
+    return directory.is_dir() and next(directory.glob(pattern), None) is not None
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _empty_table(view: str) -> pa.Table:
+    schema = _file_schema(view)
+    for key in _PARTITIONS[view]:
+        schema = schema.append(pa.field(key, _PARTITION_ARROW[key]))
+    return schema.empty_table()
+
+
+def connect(root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the four views over the data root ``root``.
+
+    Nothing is persisted: the database lives in memory and the views only read files.
+    """
+    con = duckdb.connect(":memory:")
+    for view in VIEW_NAMES:
+        columns = ", ".join(f'"{c}"' for c in view_columns(view))
+        if _has_files(root, view):
+            types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
+            source = (
+                f"read_parquet({_quote(_glob(root, view))}, hive_partitioning = true, "
+                f"union_by_name = true, hive_types = {{{types}}})"
+            )
+        else:
+            source = f"_empty_{view}"
+            con.register(source, _empty_table(view))
+        con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+    return con

@@ -1,0 +1,341 @@
+"""The replay driver: raw log -> engine -> derived Parquet, paced by record time.
+
+``run_replay`` is what ``xle replay`` does (DESIGN section 5)::
+
+    replay_from(data root, T0, T1)  ->  Engine.on_record  ->  Scope.covers  ->  DerivedWriter
+          (warm-up from each book's                 (outputs of warm-up records
+           latest snapshot before T0)                are computed and discarded)
+
+Warm-up records (before ``T0``) rebuild every book exactly as a full replay has it at
+``T0``; their outputs are thrown away. Records after ``T1`` are never fed. Pacing uses
+record time only: ``speed=N`` sleeps so that one second of ``recv_ns`` takes ``1/N``
+seconds of wall time; ``speed=None`` runs flat out (with a progress bar if asked).
+
+``book_at`` is the engine state after every record with ``recv_ns <= T`` (``xle book``).
+The helpers ``check_*`` turn bad command-line input into one-line ``XleError``s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xle.analytics.derived import DerivedWriter, Scope
+from xle.analytics.engine import BookView, Engine
+from xle.config import EngineConfig
+from xle.errors import DataError, UsageError
+from xle.paths import raw_dir
+from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
+from xle.timeutil import format_ns
+
+__all__ = [
+    "Pacer",
+    "ReplaySummary",
+    "book_at",
+    "check_data_root",
+    "check_exchanges",
+    "check_range",
+    "corrupt_file_detail",
+    "raw_exchanges",
+    "replay_records",
+    "run_replay",
+]
+
+CORRUPT_FILE = "corrupt_file"
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def check_data_root(root: Path) -> None:
+    """The data root must exist and hold a raw log."""
+    if not root.is_dir():
+        raise DataError(f"data directory not found: {root}")
+    if not raw_dir(root).is_dir():
+        raise DataError(f"no raw log in {root} (expected {raw_dir(root)}); is --data right?")
+
+
+def check_exchanges(exchanges: list[str] | None) -> tuple[str, ...] | None:
+    """Validate ``--exchange`` values; None (no filter) when none were given."""
+    if not exchanges:
+        return None
+    for name in exchanges:
+        if name not in EXCHANGES:
+            raise UsageError(f"unknown exchange {name!r} (known: {', '.join(EXCHANGES)})")
+    return tuple(sorted(set(exchanges)))
+
+
+def check_range(start_ns: int, end_ns: int) -> None:
+    if end_ns <= start_ns:
+        raise UsageError(
+            f"empty time range: --to {format_ns(end_ns)} is not after --from {format_ns(start_ns)}"
+        )
+
+
+def raw_exchanges(root: Path) -> tuple[list[str], list[str]]:
+    """(known, unknown) exchange partitions present under ``root/raw``, sorted."""
+    known: list[str] = []
+    unknown: list[str] = []
+    directory = raw_dir(root)
+    if directory.is_dir():
+        for child in sorted(directory.iterdir()):
+            key, sep, value = child.name.partition("=")
+            if sep and key == "exchange" and child.is_dir():
+                (known if value in EXCHANGES else unknown).append(value)
+    return known, unknown
+
+
+def corrupt_file_detail(rec: RawRecord) -> str:
+    """A corrupt-file event's payload as one line: the file and why it is unreadable."""
+    text = rec.payload.decode("utf-8", "replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(doc, dict):
+        path = doc.get("path") or doc.get("file")
+        error = doc.get("error") or doc.get("reason") or doc.get("detail")
+        if path:
+            return f"{path}: {error}" if error else str(path)
+    return text
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def replay_records(
+    root: Path,
+    start_ns: int,
+    end_ns: int,
+    exchanges: tuple[str, ...] | None,
+    symbols: tuple[str, ...] | None,
+) -> Iterator[tuple[RawRecord, bool]]:
+    """``(record, warm_up)`` in replay order, up to and including ``end_ns``.
+
+    ``exchanges=None`` reads every *known* exchange partition (unknown ones are skipped;
+    see ``raw_exchanges``). A record is warm-up when the reader says so or when it is
+    older than ``start_ns``.
+    """
+    from xle.replay.reader import replay_from
+
+    if exchanges is None:
+        exchanges = tuple(raw_exchanges(root)[0])
+        if not exchanges:
+            return
+    for rec, warm in replay_from(root, start_ns, end_ns, exchanges=exchanges, symbols=symbols):
+        if rec.recv_ns > end_ns:
+            break
+        yield rec, warm or rec.recv_ns < start_ns
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """Sleeps so that record time advances ``speed`` times faster than wall time.
+
+    Anchored on the first record it sees; ``clock`` and ``sleep`` are injectable so that
+    pacing can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        speed: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if speed <= 0:
+            raise UsageError(f"--speed must be positive or 'max', not {speed}")
+        self.speed = speed
+        self._clock = clock
+        self._sleep = sleep
+        self._anchor: tuple[int, float] | None = None
+
+    def wait(self, recv_ns: int) -> None:
+        if self._anchor is None:
+            self._anchor = (recv_ns, self._clock())
+            return
+        first_ns, first_wall = self._anchor
+        due = first_wall + (recv_ns - first_ns) / 1e9 / self.speed
+        delay = due - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay saw and stored; printed by ``xle replay``."""
+
+    scope: Scope
+    dry_run: bool = False
+    records: int = 0  # records inside [T0, T1]
+    warmup_records: int = 0  # records before T0 fed to rebuild the books
+    quotes: int = 0
+    episodes_opened: int = 0
+    episodes_closed: int = 0
+    integrity: Counter[str] = field(default_factory=Counter)
+    books: dict[str, str] = field(default_factory=dict)  # "exchange:SYMBOL" -> status
+    ignored: dict[str, int] = field(default_factory=dict)
+    corrupt_files: list[str] = field(default_factory=list)
+    skipped_exchanges: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def synced(self) -> int:
+        return sum(1 for status in self.books.values() if status == "synced")
+
+    @property
+    def unsynced(self) -> int:
+        return len(self.books) - self.synced
+
+    def count(self, out: object) -> None:
+        if isinstance(out, Quote):
+            self.quotes += 1
+        elif isinstance(out, ArbitrageEpisode):
+            if out.status == "open":
+                self.episodes_opened += 1
+            else:
+                self.episodes_closed += 1
+        elif isinstance(out, IntegrityEvent):
+            self.integrity[out.kind] += 1
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]replay[/bold]"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[records]:,} records"),
+        TextColumn("{task.fields[at]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def run_replay(
+    root: Path,
+    scope: Scope,
+    config: EngineConfig,
+    *,
+    speed: float | None = None,
+    dry_run: bool = False,
+    progress: Console | None = None,
+    pacer: Pacer | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> ReplaySummary:
+    """Replay ``scope`` of the raw log under ``root``; store its outputs unless ``dry_run``.
+
+    ``speed=None`` is ``--speed max``; ``progress`` is the console to draw a progress
+    bar on (max speed only). A file the reader cannot open becomes a ``corrupt_file``
+    integrity event (the replay goes on) and a call of ``on_warning``. Raises
+    ``DataError`` when the window holds no record; nothing is written then.
+    """
+    check_data_root(root)
+    check_range(scope.start_ns, scope.end_ns)
+    known, unknown = raw_exchanges(root)
+    summary = ReplaySummary(scope, dry_run)
+    exchanges = scope.exchanges
+    if exchanges is None:
+        summary.skipped_exchanges = unknown
+        for name in unknown:
+            if on_warning is not None:
+                on_warning(f"skipping raw partition exchange={name}: not a known exchange")
+        exchanges = tuple(known)
+    engine = Engine(config)
+    writer = None if dry_run else DerivedWriter(root, scope)
+    if pacer is None and speed is not None:
+        pacer = Pacer(speed)
+    bar: AbstractContextManager[Progress | None] = nullcontext()
+    if progress is not None and speed is None and progress.is_terminal:
+        bar = _progress(progress)
+    try:
+        with bar as shown:
+            task = None
+            if shown is not None:
+                total = scope.end_ns - scope.start_ns
+                task = shown.add_task("replay", total=total, records=0, at="")
+            records = replay_records(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
+            for rec, warm in records:
+                if rec.kind == "event" and rec.stream == CORRUPT_FILE:
+                    detail = corrupt_file_detail(rec)
+                    summary.corrupt_files.append(detail)
+                    if on_warning is not None:
+                        on_warning(f"cannot read {detail}; replay goes on")
+                outputs = engine.on_record(rec)
+                if warm:
+                    summary.warmup_records += 1
+                    continue
+                summary.records += 1
+                if pacer is not None:
+                    pacer.wait(rec.recv_ns)
+                for out in outputs:
+                    _sink(out, scope, summary, writer)
+                if task is not None and shown is not None and summary.records % 2048 == 1:
+                    shown.update(
+                        task,
+                        completed=rec.recv_ns - scope.start_ns,
+                        records=summary.records,
+                        at=format_ns(rec.recv_ns)[:19],
+                    )
+            for out in engine.finish():
+                _sink(out, scope, summary, writer)
+        if summary.records == 0:
+            raise DataError(
+                f"no records between {format_ns(scope.start_ns)} and {format_ns(scope.end_ns)}"
+                f" in {raw_dir(root)}"
+            )
+        if writer is not None:
+            summary.files = writer.commit()
+    finally:
+        if writer is not None:
+            writer.abort()
+    for exchange, symbol in engine.book_keys():
+        if scope.covers_book(exchange, symbol):
+            view = engine.book_view(exchange, symbol, 0)
+            summary.books[f"{exchange}:{symbol}"] = view.status if view else "unsynced"
+    summary.ignored = engine.ignored_streams()
+    return summary
+
+
+def _sink(out: object, scope: Scope, summary: ReplaySummary, writer: DerivedWriter | None) -> None:
+    if scope.covers(out):
+        summary.count(out)
+        if writer is not None:
+            writer.add(out)
+
+
+# --------------------------------------------------------------------------- book at T
+
+
+def book_at(
+    root: Path, exchange: str, symbol: str, at_ns: int, config: EngineConfig
+) -> tuple[Engine, BookView]:
+    """The engine after every record of ``exchange`` with ``recv_ns <= at_ns``.
+
+    Raises ``DataError`` naming the file when a log file of that exchange cannot be
+    read (a book built around a hole would be silently wrong), or when the log holds no
+    book for ``exchange:symbol`` up to ``at_ns``.
+    """
+    check_data_root(root)
+    check_exchanges([exchange])
+    engine = Engine(config)
+    for rec, _warm in replay_records(root, at_ns, at_ns, (exchange,), None):
+        if rec.kind == "event" and rec.stream == CORRUPT_FILE:
+            raise DataError(f"cannot read {corrupt_file_detail(rec)}")
+        engine.on_record(rec)
+    view = engine.book_view(exchange, symbol)
+    if view is None:
+        raise DataError(f"no book for {exchange} {symbol} at or before {format_ns(at_ns)}")
+    return engine, view
