@@ -7,7 +7,8 @@ has files or not: a table without files becomes an empty view with the same colu
 (a query over it returns no rows instead of failing, and the other views still work).
 
 ``raw`` globs ``raw/exchange=*/date=*/hour=*/*.parquet``, which leaves out the recorder's
-``raw/_journal`` and any temporary file a writer has not yet renamed into place.
+``raw/_journal`` and any temporary file a writer has not yet renamed into place (those
+start with ``.`` and end in ``.tmp``).
 """
 
 from __future__ import annotations
@@ -61,10 +62,27 @@ def _glob(root: Path, view: str) -> str:
     return f"{_table_dir(root, view).as_posix()}/{pattern}/*.parquet"
 
 
-def _has_files(root: Path, view: str) -> bool:
+def _files(root: Path, view: str) -> list[Path]:
     directory = _table_dir(root, view)
+    if not directory.is_dir():
+        return []
     pattern = "/".join(f"{key}=*" for key in _PARTITIONS[view]) + "/*.parquet"
-    return directory.is_dir() and next(directory.glob(pattern), None) is not None
+    return sorted(p for p in directory.glob(pattern) if not p.name.startswith((".", "_")))
+
+
+def _raw_source(root: Path, found: list[Path]) -> str:
+    """The glob, or the explicit file list when a compaction left superseded files.
+
+    The reader's ``LogReader.files()`` leaves out files whose rows a compacted file
+    already holds (an interrupted ``xle compact``); the view must not count them twice.
+    The glob is kept for the common case because the list can be long.
+    """
+    from xle.replay.reader import LogReader
+
+    live = LogReader(root).files()
+    if len(live) == len(found):
+        return _quote(_glob(root, "raw"))
+    return "[" + ", ".join(_quote(p.as_posix()) for p in sorted(live)) + "]"
 
 
 def _quote(text: str) -> str:
@@ -86,10 +104,12 @@ def connect(root: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     for view in VIEW_NAMES:
         columns = ", ".join(f'"{c}"' for c in view_columns(view))
-        if _has_files(root, view):
+        found = _files(root, view)
+        if found:
             types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
+            files = _raw_source(root, found) if view == "raw" else _quote(_glob(root, view))
             source = (
-                f"read_parquet({_quote(_glob(root, view))}, hive_partitioning = true, "
+                f"read_parquet({files}, hive_partitioning = true, "
                 f"union_by_name = true, hive_types = {{{types}}})"
             )
         else:

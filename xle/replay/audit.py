@@ -44,10 +44,6 @@ AUDIT_COLUMNS: dict[str, str] = {
     IntegrityKind.DISCONNECT: "disconnects",
 }
 
-#: Widest representable window: audit without --from/--to covers the whole log.
-_FIRST_NS = 0
-_LAST_NS = 2**63 - 1
-
 
 @dataclass
 class BookAudit:
@@ -121,9 +117,8 @@ def run_audit(
     Raises ``DataError`` when the range holds no record.
     """
     check_data_root(root)
-    first = _FIRST_NS if start_ns is None else start_ns
-    last = _LAST_NS if end_ns is None else end_ns
-    check_range(first, last)
+    if start_ns is not None and end_ns is not None:
+        check_range(start_ns, end_ns)
     known, unknown = raw_exchanges(root)
     skipped: list[str] = []
     if exchanges is None:
@@ -139,7 +134,7 @@ def run_audit(
             found = rows[key] = BookAudit(exchange, symbol)
         return found
 
-    for rec, warm in replay_records(root, first, last, exchanges, None):
+    for rec, warm in replay_records(root, start_ns, end_ns, exchanges, None):
         outputs = engine.on_record(rec)
         if warm:
             continue
@@ -151,8 +146,7 @@ def run_audit(
         if isinstance(out, IntegrityEvent):
             row(out.exchange, out.symbol).events[out.kind] += 1
     if not rows:
-        span = "" if start_ns is None and end_ns is None else f" between {_span(first, last)}"
-        raise DataError(f"no records{span} in {raw_dir(root)}")
+        raise DataError(f"no records{_span(start_ns, end_ns)} in {raw_dir(root)}")
     for (exchange, symbol), audit in rows.items():
         if symbol is None:
             continue
@@ -162,6 +156,9 @@ def run_audit(
     return AuditReport(start_ns, end_ns, ordered, skipped)
 
 
-def _span(first: int, last: int) -> str:
-    end = "the end" if last == _LAST_NS else format_ns(last)
-    return f"{format_ns(first)} and {end}"
+def _span(start_ns: int | None, end_ns: int | None) -> str:
+    if start_ns is None and end_ns is None:
+        return ""
+    first = format_ns(start_ns) if start_ns is not None else "the start"
+    last = format_ns(end_ns) if end_ns is not None else "the end"
+    return f" between {first} and {last}"

@@ -93,7 +93,7 @@ def _symbols(symbols: list[str] | None) -> tuple[str, ...] | None:
 
 def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, width=None if stream.isatty() else 160, soft_wrap=False)
+    return Console(file=stream, width=None if stream.isatty() else 240, soft_wrap=False)
 
 
 def _query_root(data: Path | None) -> Path:
@@ -347,6 +347,11 @@ def arb(
         )
         for r in rows
     ]
+    if fmt is Format.TABLE:  # the columns a reader needs; scripts get them all
+        keep = [i for i, c in enumerate(columns) if c not in ("edge_bps", "start_ns", "end_ns")]
+        columns = [columns[i] for i in keep]
+        shaped = [tuple(row[i] for i in keep) for row in shaped]
+        shaped = [(r[0][:23], (r[1] or "")[:23], *r[2:]) for r in shaped]
     print_rows(columns, shaped, fmt, _console())
 
 

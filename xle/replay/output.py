@@ -3,6 +3,7 @@
 CSV and JSON are for scripts: JSON is one array of objects keyed by column name; nested
 values (the ``vwap`` list of structs) stay nested in JSON and become JSON text in a CSV
 cell; binary payloads are shown as UTF-8 text (bytes that are not UTF-8 as ``\\xNN``).
+The table rounds floats to 10 significant digits for reading; CSV and JSON keep them exact.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, *, human: bool = False) -> str:
     value = jsonable(value)
     if value is None:
         return ""
+    if human and isinstance(value, float):
+        return format(value, ".10g")  # a table is for reading: CSV and JSON stay exact
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
@@ -71,6 +74,6 @@ def print_rows(
         for name in columns:
             table.add_column(escape(name), overflow="fold")
         for row in rows:
-            table.add_row(*(escape(_cell(v)) for v in row))
+            table.add_row(*(escape(_cell(v, human=True)) for v in row))
         console.print(table)
         console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")

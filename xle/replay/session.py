@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from msgspec.structs import replace
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -113,25 +114,38 @@ def corrupt_file_detail(rec: RawRecord) -> str:
 
 def replay_records(
     root: Path,
-    start_ns: int,
-    end_ns: int,
+    start_ns: int | None,
+    end_ns: int | None,
     exchanges: tuple[str, ...] | None,
     symbols: tuple[str, ...] | None,
 ) -> Iterator[tuple[RawRecord, bool]]:
-    """``(record, warm_up)`` in replay order, up to and including ``end_ns``.
+    """``(record, warm_up)`` in replay order from ``start_ns`` up to and including ``end_ns``.
 
-    ``exchanges=None`` reads every *known* exchange partition (unknown ones are skipped;
-    see ``raw_exchanges``). A record is warm-up when the reader says so or when it is
-    older than ``start_ns``.
+    ``start_ns=None`` reads from the beginning of the log (no warm-up), ``end_ns=None``
+    to its end. ``exchanges=None`` reads every *known* exchange partition (unknown ones
+    are skipped; see ``raw_exchanges``). A record is warm-up when it is older than
+    ``start_ns``: it must be fed to the engine, but its outputs are not the replay's.
+
+    ``symbols`` only prunes the read for Binance venues: Coinbase's ``sequence_num``
+    counts every message of a connection across products, so dropping the frames of
+    other products would look like gaps. Callers filter outputs by ``Scope`` anyway.
     """
-    from xle.replay.reader import replay_from
+    from xle.replay.reader import LogReader, replay_from
 
     if exchanges is None:
         exchanges = tuple(raw_exchanges(root)[0])
         if not exchanges:
             return
-    for rec, warm in replay_from(root, start_ns, end_ns, exchanges=exchanges, symbols=symbols):
-        if rec.recv_ns > end_ns:
+    if symbols is not None and "coinbase" in exchanges:
+        symbols = None
+    stop = None if end_ns is None else end_ns + 1  # the reader's end is exclusive
+    if start_ns is None:
+        reader = LogReader(root, exchanges=exchanges, symbols=symbols, end_ns=stop)
+        for rec in reader:
+            yield rec, False
+        return
+    for rec, warm in replay_from(root, start_ns, stop, exchanges=exchanges, symbols=symbols):
+        if end_ns is not None and rec.recv_ns > end_ns:
             break
         yield rec, warm or rec.recv_ns < start_ns
 
@@ -239,7 +253,8 @@ def run_replay(
 
     ``speed=None`` is ``--speed max``; ``progress`` is the console to draw a progress
     bar on (max speed only). A file the reader cannot open becomes a ``corrupt_file``
-    integrity event (the replay goes on) and a call of ``on_warning``. Raises
+    integrity event (the replay goes on) and a call of ``on_warning``; if the file lies
+    in the warm-up, its event is stamped ``T0``, since the books at ``T0`` lack it. Raises
     ``DataError`` when the window holds no record; nothing is written then.
     """
     check_data_root(root)
@@ -268,7 +283,8 @@ def run_replay(
                 task = shown.add_task("replay", total=total, records=0, at="")
             records = replay_records(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
             for rec, warm in records:
-                if rec.kind == "event" and rec.stream == CORRUPT_FILE:
+                corrupt = rec.kind == "event" and rec.stream == CORRUPT_FILE
+                if corrupt:
                     detail = corrupt_file_detail(rec)
                     summary.corrupt_files.append(detail)
                     if on_warning is not None:
@@ -276,6 +292,9 @@ def run_replay(
                 outputs = engine.on_record(rec)
                 if warm:
                     summary.warmup_records += 1
+                    if corrupt:  # the books at T0 lack this file: report it at T0
+                        for out in outputs:
+                            _sink(replace(out, recv_ns=scope.start_ns), scope, summary, writer)
                     continue
                 summary.records += 1
                 if pacer is not None:
