@@ -1,0 +1,371 @@
+"""Read the raw event log back in replay order (DESIGN sections 3 and 5).
+
+``LogReader`` prunes partitions by path (exchange, date, hour), so a one-hour query never
+opens another hour's files, then merges the files of each hour in replay order
+``(recv_ns, exchange, run, seq)`` (see ``xle.replay.merge``). Hours never overlap in
+``recv_ns``, so they are read one after the other; only the files of the current hour
+are open, each holding one Arrow batch: memory does not grow with the length of the log.
+
+A file that cannot be read becomes a control record (``kind="event"``,
+``stream="corrupt_file"``, payload ``{"file", "error"}``) and the replay goes on;
+``check_files`` reports the same problems up front for a CLI that prefers to stop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from xle.errors import DataError
+from xle.paths import raw_dir
+from xle.rawlog import (
+    COMPACTED_FROM_KEY,
+    HOUR_NS,
+    RAW_SCHEMA,
+    Partition,
+    is_log_file,
+    parse_partition,
+)
+from xle.records import RawRecord
+from xle.replay.merge import (
+    COLUMNS,
+    INF,
+    FileProblem,
+    LogFile,
+    Stream,
+    chain_files,
+    describe_error,
+    file_batches,
+    merge_streams,
+    open_log_file,
+    records_from_table,
+    sort_permutation,
+)
+
+if TYPE_CHECKING:
+    from xle.replay.seek import SeekPlan
+
+__all__ = [
+    "FileProblem",
+    "LogReader",
+    "check_files",
+    "corrupt_record",
+    "hour_dirs",
+    "live_files",
+    "read_merged",
+    "replay_from",
+]
+
+#: Rows converted to records at a time: small enough to stay in the CPU cache, which
+#: measurably speeds up building the records (about 380 vs 700 ns/record at 64k).
+_CHUNK = 4096
+
+
+def corrupt_record(data_root: Path, problem: FileProblem, recv_ns: int) -> RawRecord:
+    """The control record standing in for an unreadable file in the replay."""
+    try:
+        name = problem.path.relative_to(data_root).as_posix()
+    except ValueError:
+        name = problem.path.as_posix()
+    body = {"file": name, "error": problem.error}
+    if problem.rows_read:
+        body["rows_read"] = problem.rows_read
+    payload = json.dumps(body, sort_keys=True).encode()
+    return RawRecord(
+        recv_ns, problem.partition.exchange, "", 0, 0, "event", "corrupt_file", None, payload
+    )
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def hour_dirs(
+    data_root: Path, exchanges: Sequence[str] | None, start_ns: int | None, end_ns: int | None
+) -> dict[int, list[tuple[Partition, Path]]]:
+    """Partition directories inside the time range, by hour index, from the paths alone."""
+    root = raw_dir(Path(data_root))
+    lo = (start_ns // HOUR_NS) if start_ns is not None else None
+    hi = ((end_ns - 1) // HOUR_NS) if end_ns is not None else None
+    wanted = set(exchanges) if exchanges is not None else None
+    found: dict[int, list[tuple[Partition, Path]]] = {}
+    if not root.is_dir():
+        return found
+    for ex_dir in sorted(root.iterdir()):
+        if not ex_dir.name.startswith("exchange=") or not ex_dir.is_dir():
+            continue
+        if wanted is not None and ex_dir.name.removeprefix("exchange=") not in wanted:
+            continue
+        for date_dir in sorted(ex_dir.iterdir()):
+            day = parse_partition(date_dir / "hour=00")
+            if day is None or not date_dir.is_dir():
+                continue
+            first = day.hour_index
+            if (hi is not None and first > hi) or (lo is not None and first + 23 < lo):
+                continue
+            for hour_dir in sorted(date_dir.iterdir()):
+                partition = parse_partition(hour_dir)
+                if partition is None or not hour_dir.is_dir():
+                    continue
+                index = partition.hour_index
+                if (lo is None or index >= lo) and (hi is None or index <= hi):
+                    found.setdefault(index, []).append((partition, hour_dir))
+    return dict(sorted(found.items()))
+
+
+def _compacted_sources(pf: pq.ParquetFile) -> set[str]:
+    meta = pf.metadata.metadata or {}
+    raw = meta.get(COMPACTED_FROM_KEY)
+    return set(json.loads(raw)) if raw else set()
+
+
+def live_files(directory: Path) -> list[Path]:
+    """Finished files of a partition, minus those a compacted file already holds."""
+    names = sorted(p for p in directory.iterdir() if is_log_file(p))
+    covered: set[str] = set()
+    for path in names:
+        if path.name.startswith("compacted-"):
+            try:
+                covered |= _compacted_sources(pq.ParquetFile(path))
+            except Exception:  # reported when the file itself is read
+                continue
+    return [p for p in names if p.name not in covered]
+
+
+# --------------------------------------------------------------------------- reader
+
+
+class LogReader:
+    """The raw log of ``data_root`` as RawRecords in replay order, streamed.
+
+    ``start_ns`` is inclusive, ``end_ns`` exclusive. With ``symbols``, records without a
+    symbol (control events) are kept. Unreadable files yield a ``corrupt_file`` control
+    record at ``max(start of the file's hour, start_ns)`` if they fail to open, or at
+    the current position of the replay if they fail part-way (so ``recv_ns`` never goes
+    back); they are also collected in ``problems``.
+    """
+
+    def __init__(
+        self,
+        data_root: Path,
+        *,
+        exchanges: Sequence[str] | None = None,
+        symbols: Sequence[str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        batch_size: int = 16_384,
+    ) -> None:
+        self.data_root = Path(data_root)
+        self.exchanges = tuple(exchanges) if exchanges is not None else None
+        self.symbols = tuple(symbols) if symbols is not None else None
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.batch_size = batch_size
+        self.problems: list[FileProblem] = []
+        self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols else None
+
+    # ----------------------------------------------------------------- listing
+
+    def partitions(self) -> list[tuple[Partition, Path]]:
+        """Partition directories the query touches, in (hour, exchange) order."""
+        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns)
+        return [entry for entries in hours.values() for entry in entries]
+
+    def files(self) -> list[Path]:
+        """The files the query would read (after partition pruning), in hour order."""
+        return [path for _, directory in self.partitions() for path in live_files(directory)]
+
+    # ----------------------------------------------------------------- reading
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        return chain.from_iterable(self.chunks())
+
+    def chunks(self) -> Iterator[list[RawRecord]]:
+        """The records in replay order, a few thousand at a time (cheaper to loop over)."""
+        watermark = self.start_ns if self.start_ns is not None else -INF
+        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns)
+        for entries in hours.values():
+            streams, problems = self._open_hour(entries)
+            first = max(entries[0][0].start_ns, watermark)
+            for problem in problems:
+                self.problems.append(problem)
+                yield [corrupt_record(self.data_root, problem, first)]
+            for problems, parts in merge_streams(streams):
+                for problem in problems:
+                    self.problems.append(problem)
+                    at = max(watermark, problem.partition.start_ns)
+                    yield [corrupt_record(self.data_root, problem, at)]
+                if not parts:
+                    continue
+                for records in self._records(parts):
+                    if records:
+                        watermark = records[-1].recv_ns
+                        yield records
+
+    def _records(self, parts: list[tuple[str, pa.Table]]) -> Iterator[list[RawRecord]]:
+        if len(parts) == 1:
+            exchange, table = parts[0]
+            for offset in range(0, table.num_rows, _CHUNK):
+                yield records_from_table(table.slice(offset, _CHUNK), exchange)
+            return
+        perm = sort_permutation(parts).to_pylist()
+        merged = list(chain.from_iterable(records_from_table(t, ex) for ex, t in parts))
+        yield list(map(merged.__getitem__, perm))
+
+    def _open_hour(
+        self, entries: list[tuple[Partition, Path]]
+    ) -> tuple[list[Stream], list[FileProblem]]:
+        """Open every file of one hour (holding them open survives a concurrent
+        compaction deleting them) and group them into streams."""
+        streams: list[Stream] = []
+        problems: list[FileProblem] = []
+        for partition, directory in entries:
+            opened, failed = self._open_partition(partition, directory)
+            problems.extend(failed)
+            for files in chain_files(opened):
+                stream = Stream(partition.exchange, files)
+                stream.batches = file_batches(files, self.batch_size, self._filter)
+                streams.append(stream)
+        return streams, problems
+
+    def _open_partition(
+        self, partition: Partition, directory: Path
+    ) -> tuple[list[LogFile], list[FileProblem]]:
+        for attempt in range(3):
+            opened: list[LogFile] = []
+            failed: list[FileProblem] = []
+            vanished = False
+            for path in live_files(directory):
+                try:
+                    file = open_log_file(path, partition, self.start_ns, self.end_ns)
+                except FileNotFoundError:
+                    vanished = True  # compacted away between listing and opening
+                    break
+                except Exception as exc:  # any unreadable file is reported
+                    failed.append(FileProblem(path, partition, describe_error(exc)))
+                    continue
+                if file.row_groups:
+                    opened.append(file)
+            if not vanished or attempt == 2:
+                return opened, failed
+        raise AssertionError("unreachable")
+
+    def _filter(self, batch: pa.RecordBatch) -> pa.Table | None:
+        if batch.num_rows == 0:
+            return None
+        table = pa.Table.from_batches([batch])
+        recv = batch.column(0)
+        mask = None
+        if self.start_ns is not None and recv[0].as_py() < self.start_ns:
+            mask = pc.greater_equal(recv, self.start_ns)
+        if self.end_ns is not None and recv[-1].as_py() >= self.end_ns:
+            below = pc.less(recv, self.end_ns)
+            mask = below if mask is None else pc.and_(mask, below)
+        if self._symbol_set is not None:
+            symbol = batch.column(6)
+            keep = pc.or_(pc.is_in(symbol, value_set=self._symbol_set), pc.is_null(symbol))
+            mask = keep if mask is None else pc.and_(mask, keep)
+        if mask is not None:
+            table = table.filter(mask)
+        return table if table.num_rows else None
+
+
+def check_files(
+    data_root: Path,
+    *,
+    exchanges: Sequence[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    deep: bool = False,
+) -> list[FileProblem]:
+    """Problems of the files a query would read: footers only, or every page with ``deep``.
+
+    For a CLI that prefers a one-line error (``problem.message()``) to a replay that
+    carries on past a bad file.
+    """
+    reader = LogReader(data_root, exchanges=exchanges, start_ns=start_ns, end_ns=end_ns)
+    problems: list[FileProblem] = []
+    for partition, directory in reader.partitions():
+        for path in live_files(directory):
+            try:
+                file = open_log_file(path, partition, start_ns, end_ns)
+                if deep:
+                    for _ in file.pf.iter_batches(65_536, use_threads=False):
+                        pass
+                file.pf.close()
+            except Exception as exc:  # reporting is the point
+                problems.append(FileProblem(path, partition, describe_error(exc)))
+    return problems
+
+
+def read_merged(
+    files: Sequence[Path], partition: Partition, *, batch_size: int = 65_536
+) -> Iterator[pa.Table]:
+    """Every row of exactly ``files`` (all of ``partition``) in replay order, as tables.
+
+    For compaction, which must account for each input file: no time or symbol filter,
+    no pruning, and an unreadable file raises ``DataError`` instead of being skipped.
+    """
+    opened = []
+    for path in files:
+        try:
+            opened.append(open_log_file(Path(path), partition, None, None))
+        except Exception as exc:
+            raise DataError(
+                FileProblem(Path(path), partition, describe_error(exc)).message()
+            ) from exc
+    streams = [
+        Stream(partition.exchange, chained, batches=file_batches(chained, batch_size))
+        for chained in chain_files([f for f in opened if f.row_groups])
+    ]
+    for problems, parts in merge_streams(streams):
+        if problems:
+            raise DataError(problems[0].message())
+        if not parts:
+            continue
+        table = pa.concat_tables([t.select(COLUMNS).cast(RAW_SCHEMA) for _, t in parts])
+        yield table if len(parts) == 1 else table.take(sort_permutation(parts))
+
+
+def replay_from(
+    data_root: Path,
+    start_ns: int,
+    end_ns: int | None,
+    *,
+    exchanges: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    margin_ns: int = 5_000_000_000,
+    max_lookback_ns: int | None = None,
+    plan: SeekPlan | None = None,
+) -> Iterator[tuple[RawRecord, bool]]:
+    """``(record, warm_up)`` from the point that rebuilds every book as of ``start_ns``.
+
+    Warm-up records (``recv_ns < start_ns``) must be fed to the engine but their outputs
+    dropped. Where reading starts is ``xle.replay.seek.plan_seek``: the earliest latest
+    snapshot at or before ``start_ns`` over all books, minus ``margin_ns``. Records of
+    every book are fed from that one point on (never a per-book cut: Coinbase counts
+    ``sequence_num`` per connection across products, so a cut would look like a gap).
+    """
+    from xle.replay.seek import plan_seek
+
+    if plan is None:
+        plan = plan_seek(
+            data_root,
+            start_ns,
+            exchanges=exchanges,
+            symbols=symbols,
+            margin_ns=margin_ns,
+            max_lookback_ns=max_lookback_ns,
+        )
+    reader = LogReader(
+        data_root, exchanges=exchanges, symbols=symbols, start_ns=plan.read_from_ns, end_ns=end_ns
+    )
+    for chunk in reader.chunks():
+        for rec in chunk:
+            yield rec, rec.recv_ns < start_ns
