@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES: tuple[str, ...] = ("xle.replay.commands",)
+_COMMAND_MODULES: tuple[str, ...] = ("xle.replay.commands", "xle.simulator.commands")
 
 for _name in _COMMAND_MODULES:
     for _command in importlib.import_module(_name).COMMANDS:

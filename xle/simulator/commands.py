@@ -1,0 +1,116 @@
+"""``xle simulate``: serve the simulated exchanges on 127.0.0.1 until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xle.simulator.config import DEFAULT_MARKETS, SimConfig
+from xle.simulator.faults import FaultConfig
+from xle.simulator.server import Simulator
+
+__all__ = ["COMMANDS", "simulate"]
+
+
+def _markets(specs: list[str]) -> dict[str, float]:
+    if not specs:
+        return dict(DEFAULT_MARKETS)
+    markets: dict[str, float] = {}
+    for spec in specs:
+        name, sep, price = spec.partition("=")
+        base, slash, quote = name.partition("/")
+        try:
+            value = float(price)
+        except ValueError:
+            value = 0.0
+        if not (sep and slash and base and quote) or value <= 0:
+            raise typer.BadParameter(f"{spec!r}: use BASE/QUOTE=PRICE, e.g. BTC/USD=60000")
+        markets[name.upper()] = value
+    return markets
+
+
+def simulate(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: pick a free one).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the market model and the faults.")] = 1,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME:VALUE, repeatable: drop, disconnect, disconnect_after, malformed,"
+            " latency, latency_ms, snapshot_delay, snapshot_fail (e.g. drop:0.01)."
+        ),
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Depth messages/s per Binance book.")] = 10.0,
+    coinbase_rate: Annotated[
+        float, typer.Option(help="level2 updates/s per Coinbase product.")
+    ] = 20.0,
+    trade_rate: Annotated[float, typer.Option(help="Trades/s per book.")] = 2.0,
+    levels: Annotated[int, typer.Option(help="Levels per side of every book.")] = 300,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(help="Canonical market and start price, repeatable (BTC/USD=60000)."),
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Write the ground truth (true books) to this directory.")
+    ] = None,
+    ping_interval: Annotated[float, typer.Option(help="Server ping period (s).")] = 20.0,
+    max_lifetime: Annotated[float, typer.Option(help="Connection lifetime (s).")] = 86_400.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Serve simulated Binance, Binance.US and Coinbase feeds on 127.0.0.1; print their URLs."""
+    try:
+        faults = FaultConfig.parse(fault or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    try:
+        config = SimConfig(
+            seed=seed,
+            port=port,
+            markets=_markets(market or []),
+            levels=levels,
+            binance_rate=rate,
+            coinbase_rate=coinbase_rate,
+            trade_rate=trade_rate,
+            ping_interval=ping_interval,
+            max_lifetime=max_lifetime,
+            faults=faults,
+            truth_dir=truth,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config, duration))
+    except OSError as exc:
+        typer.echo(
+            f"xle simulate: cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}", err=True
+        )
+        raise typer.Exit(1) from None
+
+
+async def _serve(config: SimConfig, duration: float | None) -> None:
+    async with Simulator(config) as sim:
+        for venue, urls in sim.urls.items():
+            symbols = ", ".join(sim.symbols(venue))
+            if urls.rest is not None:
+                typer.echo(f"{venue:<10} ws   {urls.ws}/ws/<stream>  {urls.ws}/stream?streams=a/b")
+                typer.echo(f"{'':<10} rest {urls.rest}/api/v3/depth?symbol=SYMBOL&limit=1000")
+            else:
+                typer.echo(f"{venue:<10} ws   {urls.ws}")
+            typer.echo(f"{'':<10} symbols {symbols}")
+        if config.truth_dir is not None:
+            typer.echo(f"ground truth -> {config.truth_dir}")
+        typer.echo(f"record it with: xle record --simulator 127.0.0.1:{sim.port}")
+        typer.echo("serving until Ctrl-C" if duration is None else f"serving for {duration:g} s")
+        if duration is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(duration)
+
+
+COMMANDS = [simulate]

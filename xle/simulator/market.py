@@ -1,0 +1,178 @@
+"""The seeded market model: every venue's true book, stepped in model time.
+
+``MarketModel`` is pure: no sockets, no clocks. ``advance(t_ns)`` returns every message
+worth of change (a ``Step``) due up to model time ``t_ns``, in time order, with prices and
+sizes already printed the way each venue prints them. The servers only decide *when* to
+call it and whom to send the result to, so one step serves every subscriber, and two
+models with the same seed produce the same steps whatever the wall clock does.
+
+Step ``k`` of a book happens at model time ``k / rate`` (Binance books at
+``binance_rate``, Coinbase at ``coinbase_rate``). Binance steps consume a contiguous
+range of update ids ``[first_id, last_id]`` (``U``/``u``); a Coinbase step is one
+``l2_data`` update and its id is simply the step number (the venue itself numbers
+messages per connection, not per book).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass
+
+from xle.simulator.book import BookModel, Instrument, instrument_for
+from xle.simulator.config import SimConfig
+from xle.simulator.prices import VENUE_PROFILES, FairPrices
+
+__all__ = ["BookSnapshot", "MarketModel", "Step", "TradePrint"]
+
+
+@dataclass(frozen=True, slots=True)
+class TradePrint:
+    trade_id: int
+    side: str  # taker side: "buy" lifted the ask, "sell" hit the bid
+    price: str
+    qty: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One message worth of change to one book (venue-native strings)."""
+
+    venue: str
+    symbol: str
+    time_ns: int  # model time (ns since the model started)
+    first_id: int  # Binance U; Coinbase: the step number
+    last_id: int  # Binance u; Coinbase: the step number
+    bids: list[tuple[str, str]]  # (price, absolute qty), best first; qty "0" removes
+    asks: list[tuple[str, str]]
+    trades: list[TradePrint]
+    top: tuple[str, str, str, str] | None  # new (bid, bid qty, ask, ask qty) if it changed
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    update_id: int  # Binance lastUpdateId / Coinbase step number
+    bids: list[tuple[str, str]]  # best first
+    asks: list[tuple[str, str]]
+
+
+class _Clock:
+    """One book plus where it stands in model time and update ids."""
+
+    __slots__ = ("book", "index", "last_id", "period_ns", "step_no", "trade_id", "trade_rate")
+
+    def __init__(self, book: BookModel, rate: float, last_id: int, trade_rate: float) -> None:
+        self.book = book
+        self.period_ns = 1e9 / rate
+        self.step_no = 0
+        self.last_id = last_id
+        self.trade_rate = trade_rate / rate  # expected trades per step
+        self.trade_id = 0
+
+    def next_time(self) -> int:
+        return int((self.step_no + 1) * self.period_ns)
+
+
+class MarketModel:
+    """All venues' true books for the configured markets, deterministic given the seed."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.fair = FairPrices(config.seed, dict(config.markets), config.venues)
+        self._clocks: dict[tuple[str, str], _Clock] = {}
+        self.instruments: dict[tuple[str, str], Instrument] = {}
+        for venue in config.venues:
+            rate = config.coinbase_rate if venue == "coinbase" else config.binance_rate
+            changes = config.coinbase_changes if venue == "coinbase" else config.changes
+            for market, base in config.markets.items():
+                inst = instrument_for(venue, market, base)
+                rng = random.Random(f"{config.seed}:book:{venue}:{inst.symbol}")
+                book = BookModel(
+                    inst,
+                    rng,
+                    config.levels,
+                    self.fair.fair(venue, market, 0),
+                    changes,
+                    VENUE_PROFILES[venue].half_spread_ticks,
+                )
+                first = 0 if venue == "coinbase" else rng.randrange(10**9, 5 * 10**10)
+                clock = _Clock(book, rate, first, config.trade_rate)
+                clock.trade_id = rng.randrange(10**8, 4 * 10**9)
+                self._clocks[(venue, inst.symbol)] = clock
+                self.instruments[(venue, inst.symbol)] = inst
+
+    # ------------------------------------------------------------------ queries
+
+    def symbols(self, venue: str) -> list[str]:
+        return [s for (v, s) in self._clocks if v == venue]
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return self.instruments[(venue, symbol)]
+
+    def has(self, venue: str, symbol: str) -> bool:
+        return (venue, symbol) in self._clocks
+
+    def snapshot(self, venue: str, symbol: str, limit: int | None = None) -> BookSnapshot:
+        """The current true book (at most ``limit`` levels a side), best first."""
+        clock = self._clocks[(venue, symbol)]
+        inst = clock.book.instrument
+        price, qty = inst.price_str, inst.qty_str
+        return BookSnapshot(
+            clock.last_id,
+            [(price(t), qty(q)) for t, q in clock.book.side_levels("bid", limit)],
+            [(price(t), qty(q)) for t, q in clock.book.side_levels("ask", limit)],
+        )
+
+    def last_id(self, venue: str, symbol: str) -> int:
+        return self._clocks[(venue, symbol)].last_id
+
+    # ------------------------------------------------------------------ stepping
+
+    def advance(self, t_ns: int) -> list[Step]:
+        """Every step due at or before model time ``t_ns``, ordered by time.
+
+        Books are stepped in time order (a heap), never one book far ahead of the others:
+        the fair prices they read are only kept for a window around "now".
+        """
+        heap = [
+            (clock.next_time(), order, clock)
+            for order, clock in enumerate(self._clocks.values())
+            if clock.next_time() <= t_ns
+        ]
+        heapq.heapify(heap)
+        steps: list[Step] = []
+        while heap:
+            _, order, clock = heap[0]
+            steps.append(self._step(clock))
+            due = clock.next_time()
+            if due <= t_ns:
+                heapq.heapreplace(heap, (due, order, clock))
+            else:
+                heapq.heappop(heap)
+        return steps
+
+    def _step(self, clock: _Clock) -> Step:
+        book = clock.book
+        inst = book.instrument
+        venue, symbol = inst.venue, inst.symbol
+        clock.step_no += 1
+        time_ns = int(clock.step_no * clock.period_ns)
+        expected = clock.trade_rate
+        n_trades = int(expected) + (book.rng.random() < expected - int(expected))
+        before = book.best()
+        raw = book.step(self.fair.fair(venue, inst.market, time_ns), n_trades)
+        price, qty = inst.price_str, inst.qty_str
+        bids = [(price(t), qty(raw.bids[t])) for t in sorted(raw.bids, reverse=True)]
+        asks = [(price(t), qty(raw.asks[t])) for t in sorted(raw.asks)]
+        trades = []
+        for side, tick, units in raw.trades:
+            clock.trade_id += 1
+            trades.append(TradePrint(clock.trade_id, side, price(tick), qty(units)))
+        n_ids = 1 if venue == "coinbase" else raw.n_ids
+        first_id = clock.last_id + 1
+        clock.last_id += n_ids
+        after = book.best()
+        top = None
+        if after is not None and after != before:
+            top = (price(after[0]), qty(after[1]), price(after[2]), qty(after[3]))
+        return Step(venue, symbol, time_ns, first_id, clock.last_id, bids, asks, trades, top)
