@@ -21,7 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES: tuple[str, ...] = ("xle.replay.commands", "xle.simulator.commands")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "xle.replay.commands",
+    "xle.simulator.commands",
+    "xle.recorder.commands",
+)
 
 for _name in _COMMAND_MODULES:
     for _command in importlib.import_module(_name).COMMANDS:

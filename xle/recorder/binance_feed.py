@@ -1,0 +1,338 @@
+"""Binance / Binance.US live capture: combined-stream connections and REST depth snapshots.
+
+The socket side knows nothing about books. Per connection slot it connects to
+``<ws base>/stream?streams=…`` (at most 1024 streams per connection, symbols split across
+slots), logs every frame with its stream name read from the ``{"stream":"…"`` prefix (no
+JSON parse), and after every handshake fetches one REST depth snapshot per symbol, so the
+WebSocket events are already flowing (and being logged) when the snapshot is taken; the
+engine's sync rule stitches the two together. The engine's ``ResyncRequest`` comes back
+as ``request_resync(symbol)`` and triggers one more snapshot for that symbol.
+
+Reconnects use exponential backoff with jitter; a connection is renewed before Binance's
+24 h limit. We send nothing on these connections (the streams are in the URL), and
+websockets answers the server's pings by itself. REST requests share a request-weight
+budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from xle.exchanges.binance import (
+    MAX_STREAMS_PER_CONNECTION,
+    SNAPSHOT_LIMIT,
+    combined_stream_path,
+    depth_snapshot_path,
+    streams_for,
+)
+from xle.recorder.feedbase import (
+    Backoff,
+    FeedOptions,
+    RestGate,
+    Sink,
+    VenueStats,
+    is_loopback,
+)
+
+__all__ = ["BinanceFeed", "snapshot_weight", "stream_of"]
+
+_PREFIX = b'{"stream":"'
+_PREFIX_LEN = len(_PREFIX)
+#: Distinct stream names remembered for the cheap frame labelling; frames beyond (only a
+#: misbehaving server sends that many names) are labelled without caching.
+_NAME_CACHE_LIMIT = 8192
+#: A connection that lived this long resets the reconnect backoff.
+_HEALTHY_AFTER_S = 10.0
+
+
+def snapshot_weight(limit: int) -> int:
+    """Request weight of ``GET /api/v3/depth`` by ``limit`` (Binance spot's table)."""
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
+def stream_of(payload: bytes) -> str:
+    """The stream name of a combined-stream frame, or "" if it does not start with one."""
+    if payload[:_PREFIX_LEN] != _PREFIX:
+        return ""
+    end = payload.find(b'"', _PREFIX_LEN)
+    return payload[_PREFIX_LEN:end].decode("utf-8", "replace") if end > 0 else ""
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One combined-stream connection and the symbols it carries."""
+
+    symbols: list[str]
+    streams: list[str]
+    conn: int = 0  # current (or last) connection number
+    ws: ClientConnection | None = None
+    snapshots: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class BinanceFeed:
+    """All connections and snapshots of one Binance-protocol venue (binance, binanceus)."""
+
+    def __init__(
+        self,
+        exchange: str,
+        symbols: list[str],
+        *,
+        ws_base: str,
+        rest_base: str,
+        sink: Sink,
+        stats: VenueStats,
+        options: FeedOptions | None = None,
+        streams_per_connection: int = MAX_STREAMS_PER_CONNECTION,
+        snapshot_limit: int = SNAPSHOT_LIMIT,
+        rest_weight_per_minute: float = 3000.0,
+    ) -> None:
+        if not symbols:
+            raise ValueError(f"{exchange}: no symbols to record")
+        self.exchange = exchange
+        self.ws_base = ws_base.rstrip("/")
+        self.rest_base = rest_base.rstrip("/")
+        self.options = options or FeedOptions()
+        self.snapshot_limit = snapshot_limit
+        self._sink = sink
+        self._stats = stats
+        self._gate = RestGate(rest_weight_per_minute)
+        self._http: httpx.AsyncClient | None = None
+        self._names: dict[bytes, tuple[str, str | None]] = {}
+        per_symbol = len(streams_for(symbols[0]))
+        per_conn = max(1, min(streams_per_connection, MAX_STREAMS_PER_CONNECTION) // per_symbol)
+        self._slots: list[_Slot] = []
+        self._slot_of: dict[str, _Slot] = {}
+        unique = list(dict.fromkeys(s.upper() for s in symbols))
+        for start in range(0, len(unique), per_conn):
+            chunk = unique[start : start + per_conn]
+            streams = [name for sym in chunk for name in streams_for(sym)]
+            slot = _Slot(chunk, streams)
+            self._slots.append(slot)
+            for sym in chunk:
+                self._slot_of[sym] = slot
+                for name in streams_for(sym):
+                    self._names[name.encode()] = (name, sym)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._slot_of)
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._slots)
+
+    def url_of(self, slot_index: int) -> str:
+        return self.ws_base + combined_stream_path(self._slots[slot_index].streams)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Keep every connection slot connected until cancelled."""
+        opts = self.options
+        async with httpx.AsyncClient(
+            timeout=opts.rest_timeout, trust_env=not is_loopback(self.rest_base)
+        ) as http:
+            self._http = http
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for index in range(len(self._slots)):
+                        group.create_task(self._keep_connected(index))
+            finally:
+                self._http = None
+
+    def request_resync(self, symbol: str, reason: str) -> None:
+        """The engine lost this book: fetch a fresh snapshot (once at a time per symbol)."""
+        slot = self._slot_of.get(symbol)
+        if slot is None or slot.ws is None:
+            return  # not ours, or disconnected: the reconnect fetches snapshots anyway
+        running = slot.snapshots.get(symbol)
+        if running is not None and not running.done():
+            return
+        self._stats.resyncs += 1
+        self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason)
+        self._start_snapshot(slot, symbol)
+
+    # ------------------------------------------------------------------ connections
+
+    async def _keep_connected(self, index: int) -> None:
+        slot = self._slots[index]
+        url = self.url_of(index)
+        opts = self.options
+        backoff = Backoff(opts.backoff_initial, opts.backoff_max)
+        sink, stats, ex = self._sink, self._stats, self.exchange
+        handshakes = 0
+        while True:
+            conn = sink.new_conn()
+            slot.conn = conn
+            try:
+                ws = await connect(
+                    url,
+                    compression=None,
+                    proxy=None if is_loopback(url) else True,
+                    open_timeout=opts.open_timeout,
+                    ping_interval=opts.ping_interval,
+                    ping_timeout=opts.ping_timeout,
+                    close_timeout=2.0,
+                    max_size=None,
+                    max_queue=opts.max_queue,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+                delay = backoff.next_delay()
+                sink.event(
+                    ex, conn, "error", None, what="connect", url=url,
+                    error=_describe(exc), retry_in=round(delay, 3),
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
+            handshakes += 1
+            stats.connects += 1
+            if handshakes > 1:
+                stats.reconnects += 1
+            stats.open_connections += 1
+            opened = time.monotonic()
+            slot.ws = ws
+            sink.event(ex, conn, "connected", None, url=url, streams=len(slot.streams))
+            for symbol in slot.symbols:
+                self._start_snapshot(slot, symbol)
+            reason, code = "closed", None
+            try:
+                async with asyncio.timeout(opts.max_connection_age):
+                    await self._receive(ws, conn)
+            except ConnectionClosed as exc:
+                reason = "closed"
+                code = exc.rcvd.code if exc.rcvd is not None else None
+            except TimeoutError:
+                reason = "max_age"
+            except asyncio.CancelledError:
+                self._drop(slot)
+                sink.event(ex, conn, "closed", None, reason="stop")
+                await ws.close()
+                raise
+            finally:
+                stats.open_connections -= 1
+            self._drop(slot)
+            await ws.close()
+            stats.disconnects += 1
+            lived = time.monotonic() - opened
+            if lived >= _HEALTHY_AFTER_S:
+                backoff.reset()
+            delay = 0.0 if reason == "max_age" else backoff.next_delay()
+            sink.event(
+                ex, conn, "disconnected", None, reason=reason, code=code,
+                lived_s=round(lived, 3), retry_in=round(delay, 3),
+            )  # fmt: skip
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _receive(self, ws: ClientConnection, conn: int) -> None:
+        """The hot loop: one ``recv`` and one ``sink.frame`` per frame, nothing parsed."""
+        recv = ws.recv
+        frame = self._sink.frame
+        stats = self._stats
+        names = self._names
+        ex = self.exchange
+        while True:
+            payload = await recv(False)
+            if payload[:_PREFIX_LEN] == _PREFIX:
+                end = payload.find(b'"', _PREFIX_LEN)
+                key = payload[_PREFIX_LEN:end]
+                label = names.get(key)
+                if label is None:
+                    label = self._learn(key)
+                frame(ex, conn, label[0], label[1], payload)
+            else:
+                frame(ex, conn, "", None, payload)
+            stats.frames += 1
+            stats.bytes += len(payload)
+
+    def _learn(self, key: bytes) -> tuple[str, str | None]:
+        name = key.decode("utf-8", "replace")
+        symbol = name.partition("@")[0].upper() or None
+        label = (name, symbol)
+        if len(self._names) < _NAME_CACHE_LIMIT:
+            self._names[key] = label
+        return label
+
+    def _drop(self, slot: _Slot) -> None:
+        slot.ws = None
+        for task in slot.snapshots.values():
+            task.cancel()
+        slot.snapshots.clear()
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _start_snapshot(self, slot: _Slot, symbol: str) -> None:
+        running = slot.snapshots.get(symbol)
+        if running is not None:
+            running.cancel()
+        slot.snapshots[symbol] = asyncio.get_running_loop().create_task(
+            self._fetch_snapshot(slot, symbol), name=f"{self.exchange}-snapshot-{symbol}"
+        )
+
+    async def _fetch_snapshot(self, slot: _Slot, symbol: str) -> None:
+        """GET the depth snapshot until it succeeds; log the body exactly as received."""
+        http = self._http
+        assert http is not None, "snapshots are fetched only while run() is active"
+        opts = self.options
+        path = depth_snapshot_path(symbol, self.snapshot_limit)
+        weight = snapshot_weight(self.snapshot_limit)
+        retry = Backoff(opts.rest_retry_initial, opts.rest_retry_max)
+        while True:
+            await self._gate.acquire(weight)
+            try:
+                response = await http.get(self.rest_base + path)
+                body = response.content
+            except httpx.HTTPError as exc:
+                delay = retry.next_delay()
+                self._rest_error(slot, symbol, path, delay, error=_describe(exc))
+            else:
+                status = response.status_code
+                if status == 200:
+                    self._stats.snapshot_fetches += 1
+                    self._stats.rest_responses += 1
+                    self._sink.rest(self.exchange, slot.conn, path, symbol, body)
+                    return
+                delay = retry.next_delay()
+                if status in (418, 429):
+                    pause = _retry_after(response)
+                    if pause is None:
+                        pause = opts.ban_backoff if status == 418 else opts.rate_limit_backoff
+                    self._gate.block(pause)
+                    delay = max(delay, pause)
+                text = body[:500].decode("utf-8", "replace")
+                self._rest_error(slot, symbol, path, delay, status=status, body=text)
+            await asyncio.sleep(delay)
+
+    def _rest_error(self, slot: _Slot, symbol: str, path: str, delay: float, **fields) -> None:
+        self._stats.rest_errors += 1
+        self._sink.event(
+            self.exchange, slot.conn, "error", symbol, what="snapshot", path=path,
+            retry_in=round(delay, 3), **fields,
+        )  # fmt: skip
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,302 @@
+"""``xle record``: capture live feeds into the raw log until Ctrl-C or ``--duration``.
+
+A thin Typer layer over ``xle.recorder.live.Recorder``: it resolves which symbols of
+which venues to record, recovers leftover journals of a crashed run, installs SIGINT /
+SIGTERM handlers that stop the recorder gracefully (flush and close the log), shows a
+live status table while recording and a summary at the end.
+
+``--stats-file PATH`` makes the run observable from outside: once a second the recorder
+flushes the log (fsync) and then rewrites PATH atomically with its counters, including
+``durable_seq``, the last ``seq`` that was on disk when the file was written. A crash test
+can kill the process at any moment and check that every record up to the last
+``durable_seq`` it read is in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from xle.analytics.engine import Engine, Output
+from xle.config import load_config
+from xle.errors import UsageError, XleError
+from xle.paths import data_root
+from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
+from xle.recorder.logwriter import LogWriter
+from xle.records import EXCHANGES, IntegrityEvent, RawRecord
+
+__all__ = ["COMMANDS", "record", "resolve_symbols"]
+
+
+def resolve_symbols(exchanges: list[str] | None, symbols: list[str] | None) -> dict[str, list[str]]:
+    """Which symbols to record per venue.
+
+    ``EX:SYM`` applies to that venue, a plain ``SYM`` to every selected venue. Venues are
+    those given with ``--exchange``; without it, those named in ``EX:SYM``; without
+    either, all three. A venue left without symbols records its defaults.
+    """
+    for ex in exchanges or []:
+        if ex not in EXCHANGES:
+            raise UsageError(f"unknown exchange {ex!r} (known: {', '.join(EXCHANGES)})")
+    explicit: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for item in symbols or []:
+        venue, sep, sym = item.partition(":")
+        if sep:
+            if venue not in EXCHANGES:
+                raise UsageError(
+                    f"--symbol {item!r}: unknown exchange {venue!r} (use EX:SYM or SYM)"
+                )
+            if not sym.strip():
+                raise UsageError(f"--symbol {item!r}: empty symbol")
+            explicit.setdefault(venue, []).append(sym.strip().upper())
+        elif item.strip():
+            plain.append(item.strip().upper())
+    venues = list(dict.fromkeys(exchanges or [])) or [v for v in EXCHANGES if v in explicit]
+    if not venues:
+        venues = list(EXCHANGES)
+    stray = sorted(set(explicit) - set(venues))
+    if stray:
+        raise UsageError(f"--symbol names {stray} but --exchange does not select them")
+    chosen: dict[str, list[str]] = {}
+    for venue in venues:
+        wanted = explicit.get(venue, []) + plain
+        chosen[venue] = list(dict.fromkeys(wanted)) or list(DEFAULT_SYMBOLS[venue])
+    return chosen
+
+
+class _Status:
+    """Counts what the engine reports and renders the live table / plain status lines."""
+
+    def __init__(self, recorder: Recorder, engine: Engine | None) -> None:
+        self.recorder = recorder
+        self.engine = engine
+        self.integrity: Counter[tuple[str, str]] = Counter()
+        self.started = time.monotonic()
+        self._last_frames = {v: 0 for v in recorder.venues}
+        self._last_time = self.started
+        self.rates = {v: 0.0 for v in recorder.venues}
+
+    def listener(self, rec: RawRecord, outputs: list[Output]) -> None:
+        for out in outputs:
+            if type(out) is IntegrityEvent:
+                self.integrity[(out.exchange, out.kind)] += 1
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        span = max(now - self._last_time, 1e-9)
+        for venue, stats in self.recorder.stats.items():
+            self.rates[venue] = (stats.frames - self._last_frames[venue]) / span
+            self._last_frames[venue] = stats.frames
+        self._last_time = now
+
+    def books(self, venue: str) -> tuple[int, int]:
+        if self.engine is None:
+            return 0, 0
+        keys = [k for k in self.engine.book_keys() if k[0] == venue]
+        return sum(self.engine.is_synced(*k) for k in keys), len(keys)
+
+    def table(self, *, final: bool = False) -> Table:
+        elapsed = time.monotonic() - self.started
+        title = f"xle record  run {self.recorder.run_id}  {elapsed:,.0f} s"
+        table = Table(title=title, title_justify="left")
+        columns = ["venue", "conns", "frames", "frames/s" if not final else "avg/s", "MB"]
+        columns += ["snapshots", "resyncs", "reconnects", "books synced", "gaps", "errors"]
+        for name in columns:
+            table.add_column(name, justify="left" if name == "venue" else "right")
+        for venue, s in self.recorder.stats.items():
+            synced, total = self.books(venue)
+            rate = s.frames / max(elapsed, 1e-9) if final else self.rates[venue]
+            errors = self.integrity[(venue, "recorder_error")] + s.rest_errors
+            table.add_row(
+                venue, str(s.open_connections), f"{s.frames:,}", f"{rate:,.0f}",
+                f"{s.bytes / 1e6:,.1f}", str(s.snapshot_fetches), str(s.resyncs),
+                str(s.reconnects), f"{synced}/{total}" if self.engine else "-",
+                str(self.integrity[(venue, "gap")]), str(errors),
+            )  # fmt: skip
+        return table
+
+    def line(self) -> str:
+        parts = [f"run {self.recorder.run_id}", f"records {self.recorder.records:,}"]
+        for venue, s in self.recorder.stats.items():
+            synced, total = self.books(venue)
+            books = f" books {synced}/{total}" if self.engine else ""
+            parts.append(f"{venue} {s.frames:,} ({self.rates[venue]:,.0f}/s){books}")
+        return "  ".join(parts)
+
+    def snapshot(self, durable_seq: int) -> dict[str, Any]:
+        data = self.recorder.stats_dict()
+        data["time_ns"] = time.time_ns()
+        data["durable_seq"] = durable_seq
+        data["books"] = {
+            v: dict(zip(("synced", "total"), self.books(v), strict=True))
+            for v in self.recorder.venues
+        }
+        data["integrity"] = {f"{ex}:{kind}": n for (ex, kind), n in sorted(self.integrity.items())}
+        return data
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+async def _main(
+    recorder: Recorder, status: _Status, console: Console, stats_file: Path | None, every: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, recorder.stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform
+            pass
+    task = asyncio.create_task(recorder.run())
+    live = (
+        Live(status.table(), console=console, auto_refresh=False) if console.is_terminal else None
+    )
+    last_line = time.monotonic()
+    try:
+        if live is not None:
+            live.start()
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            if task.done():
+                break
+            durable = await recorder.checkpoint() if stats_file is not None else recorder.records
+            status.tick()
+            if stats_file is not None:
+                _write_atomic(stats_file, msgspec.json.encode(status.snapshot(durable)))
+            if live is not None:
+                live.update(status.table(), refresh=True)
+            elif time.monotonic() - last_line >= every:
+                last_line = time.monotonic()
+                console.print(status.line(), highlight=False)
+    finally:
+        if live is not None:
+            live.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    await task
+    status.tick()
+    if stats_file is not None:
+        _write_atomic(stats_file, msgspec.json.encode(status.snapshot(recorder.records)))
+
+
+def record(
+    exchange: Annotated[
+        list[str] | None,
+        typer.Option("--exchange", "-e", help="binance, binanceus or coinbase (repeatable)."),
+    ] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbol",
+            "-s",
+            help="EX:SYM for one exchange or SYM for every selected one (repeatable). "
+            "Default: BTC and ETH against USD(T) on each exchange.",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after S seconds (default: Ctrl-C).")
+    ] = None,
+    simulator: Annotated[
+        str | None,
+        typer.Option("--simulator", help="HOST:PORT of `xle simulate`: every venue goes there."),
+    ] = None,
+    binance_ws: Annotated[str | None, typer.Option(help="Binance WebSocket base URL.")] = None,
+    binance_rest: Annotated[str | None, typer.Option(help="Binance REST base URL.")] = None,
+    binanceus_ws: Annotated[str | None, typer.Option(help="Binance.US WebSocket base.")] = None,
+    binanceus_rest: Annotated[str | None, typer.Option(help="Binance.US REST base URL.")] = None,
+    coinbase_ws: Annotated[str | None, typer.Option(help="Coinbase WebSocket URL.")] = None,
+    roll_seconds: Annotated[
+        float, typer.Option("--roll-seconds", help="Roll the journal into Parquet every N s.")
+    ] = 60.0,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Data root (default: $XLE_DATA, else ./data).", show_default=False
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Engine config TOML overriding the defaults.")
+    ] = None,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Capture only: no live gap detection/resync.")
+    ] = False,
+    products_per_connection: Annotated[
+        int, typer.Option(help="Coinbase products per WebSocket connection.")
+    ] = 10,
+    stats_file: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite this JSON file every second with counters and durable_seq."),
+    ] = None,
+    status_every: Annotated[
+        float, typer.Option(help="Seconds between status lines when not on a terminal.")
+    ] = 5.0,
+) -> None:
+    """Capture live feeds into the raw log until Ctrl-C or --duration."""
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    try:
+        chosen = resolve_symbols(exchange, symbol)
+        if duration is not None and duration <= 0:
+            raise UsageError("--duration must be positive")
+        if roll_seconds <= 0:
+            raise UsageError("--roll-seconds must be positive")
+        overrides = {
+            "ws": {"binance": binance_ws, "binanceus": binanceus_ws, "coinbase": coinbase_ws},
+            "rest": {"binance": binance_rest, "binanceus": binanceus_rest},
+        }
+        root = data_root(data)
+        cfg = RecorderConfig(
+            data_root=root,
+            symbols=chosen,
+            simulator=simulator,
+            ws_urls={k: v for k, v in overrides["ws"].items() if v},
+            rest_urls={k: v for k, v in overrides["rest"].items() if v},
+            roll_seconds=roll_seconds,
+            duration=duration,
+            products_per_connection=products_per_connection,
+        )
+        engine = None if no_engine else Engine(load_config(config))
+        recovered = LogWriter.recover(root)
+        if recovered:
+            console.print(
+                f"recovered {recovered:,} records from leftover journals", highlight=False
+            )
+        recorder = Recorder(cfg, engine=engine)
+        status = _Status(recorder, engine)
+        recorder.listener = status.listener
+        venues = ", ".join(f"{v} {' '.join(s)}" for v, s in chosen.items())
+        console.print(f"recording {venues} -> {root}/raw  (run {recorder.run_id})", highlight=False)
+        asyncio.run(_main(recorder, status, console, stats_file, status_every))
+    except XleError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # a signal before the handlers were installed
+        raise typer.Exit(130) from None
+    console.print(status.table(final=True))
+    total = sum(n for n in status.integrity.values())
+    summary = ", ".join(f"{ex} {kind} {n}" for (ex, kind), n in sorted(status.integrity.items()))
+    console.print(
+        f"{recorder.records:,} records in run {recorder.run_id}; "
+        f"integrity events: {total}{' (' + summary + ')' if summary else ''}",
+        highlight=False,
+    )
+
+
+COMMANDS = [record]

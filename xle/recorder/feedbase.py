@@ -1,0 +1,175 @@
+"""What the Binance and Coinbase connection loops share: the sink they write into,
+per-venue counters, reconnect backoff, and pacing for what the recorder sends.
+
+The loops know sockets and HTTP, never books: every frame, REST response and control
+event goes to a ``Sink`` (the ``Recorder``), which stamps it, logs it and feeds the
+engine. The engine's verdicts come back as ``request_resync`` calls on the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import msgspec
+
+__all__ = [
+    "Backoff",
+    "FeedOptions",
+    "RestGate",
+    "SendPacer",
+    "Sink",
+    "VenueStats",
+    "event_payload",
+    "is_loopback",
+]
+
+
+class Sink(Protocol):
+    """Where a feed puts what it receives; implemented by ``xle.recorder.live.Recorder``."""
+
+    def new_conn(self) -> int:
+        """A connection number unique within the run (increments on every (re)connect)."""
+        ...
+
+    def frame(
+        self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
+    ) -> None:
+        """A received WebSocket frame, exact bytes."""
+        ...
+
+    def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:
+        """A REST response body, exact bytes; ``path`` is the request path with its query."""
+        ...
+
+    def event(self, exchange: str, conn: int, name: str, symbol: str | None, **fields: Any) -> None:
+        """A control event (connected, subscribed, disconnected, resync, error, closed)."""
+        ...
+
+
+@dataclass(slots=True)
+class VenueStats:
+    """Counters of one venue, read by the status display and the tests (never reset)."""
+
+    frames: int = 0  # WebSocket frames received and logged
+    bytes: int = 0  # their payload bytes
+    rest_responses: int = 0  # REST responses logged (snapshots)
+    events: int = 0  # control events logged
+    connects: int = 0  # successful WebSocket handshakes
+    reconnects: int = 0  # handshakes after the first one of a connection slot
+    disconnects: int = 0  # connections lost (not counting a requested stop)
+    resyncs: int = 0  # snapshot refetches / level2 resubscribes asked by the engine
+    snapshot_fetches: int = 0  # REST snapshots received (any reason)
+    rest_errors: int = 0  # REST requests that failed or returned an error status
+    open_connections: int = 0  # WebSocket connections open right now
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """Connection tuning shared by both feeds (defaults suit the real venues)."""
+
+    backoff_initial: float = 0.5  # first reconnect delay, seconds
+    backoff_max: float = 30.0  # reconnect delays double up to this
+    open_timeout: float = 10.0  # WebSocket handshake timeout
+    ping_interval: float | None = 20.0  # client keepalive pings (the venues ping too)
+    ping_timeout: float | None = 20.0
+    max_connection_age: float = 23.5 * 3600  # Binance drops connections at 24 h: go first
+    sends_per_second: float = 5.0  # Binance: <= 5 incoming messages/s per connection
+    max_queue: int = 4096  # frames buffered by websockets before TCP backpressure
+    rest_timeout: float = 10.0
+    rest_retry_initial: float = 1.0  # first retry delay of a failed REST request
+    rest_retry_max: float = 60.0
+    ban_backoff: float = 120.0  # pause of all REST after a 418 (IP ban) without Retry-After
+    rate_limit_backoff: float = 30.0  # pause after a 429 without Retry-After
+
+
+class Backoff:
+    """Exponential backoff with full jitter; ``reset()`` after a connection that worked."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._next = initial
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        """Jittered delay in [next/2, next], then double ``next`` (capped)."""
+        base = self._next
+        self._next = min(self.maximum, base * 2.0)
+        return base * (0.5 + 0.5 * self._rng.random())
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+class SendPacer:
+    """Spaces out the messages we send on one connection (Binance: at most 5 per second).
+
+    Control frames answered by websockets itself (pongs) are not paced: the venues ping
+    every 20 s, far below the limit.
+    """
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next_ok = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if now < self._next_ok:
+                await asyncio.sleep(self._next_ok - now)
+                now = self._next_ok
+            self._next_ok = now + self._interval
+
+
+class RestGate:
+    """Request-weight budget and venue-wide pause for one venue's REST API.
+
+    Binance counts request weight per IP per minute (a 1000-level depth snapshot weighs
+    50) and answers 429 when it is exceeded, 418 (a ban) if the client keeps going; both
+    may carry ``Retry-After``. After either, every request of the venue waits.
+    """
+
+    def __init__(self, weight_per_minute: float) -> None:
+        self._rate = weight_per_minute / 60.0
+        self._capacity = weight_per_minute
+        self._tokens = weight_per_minute
+        self._stamp = time.monotonic()
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def block(self, seconds: float) -> None:
+        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    async def acquire(self, weight: float) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._blocked_until:
+                    await asyncio.sleep(self._blocked_until - now)
+                    continue
+                self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+                self._stamp = now
+                if self._tokens >= weight or self._rate <= 0:
+                    self._tokens -= weight
+                    return
+                await asyncio.sleep((weight - self._tokens) / self._rate)
+
+
+def event_payload(fields: dict[str, Any]) -> bytes:
+    """The small JSON document of a control event."""
+    return msgspec.json.encode(fields)
+
+
+def is_loopback(url: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: such URLs never go through a proxy."""
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")

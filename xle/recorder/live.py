@@ -1,0 +1,372 @@
+"""The live recorder: venue feeds -> RawRecords -> raw log, and the engine in-process.
+
+::
+
+    cfg = RecorderConfig(data_root=Path("data"), symbols={"binance": ["BTCUSDT"]})
+    recorder = Recorder(cfg, engine=Engine(load_config()), listener=on_record)
+    await recorder.run()                 # until cfg.duration or recorder.stop()
+    handle = recorder.start_in_thread()  # or: own event loop in a daemon thread
+
+Every frame, REST response and control event becomes one ``RawRecord``: stamped with
+``recv_ns`` from a clock anchored once per run, numbered with ``seq`` in arrival order
+(one event loop, so arrival order is well defined), appended to the ``LogWriter``
+*first* -- the log is the product, nothing may be lost because an analysis crashed --
+then fed to the engine (under ``lock`` when the engine is shared with another thread),
+so gaps are caught live. The engine's ``ResyncRequest`` outputs go back to the venue's
+feed: a Binance snapshot refetch or a Coinbase level2 resubscribe. ``listener(rec,
+outputs)`` runs after each record, in the recorder's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xle.analytics.engine import Engine, Output
+from xle.errors import UsageError
+from xle.exchanges.binance import ENDPOINTS, MAX_STREAMS_PER_CONNECTION, SNAPSHOT_LIMIT
+from xle.exchanges.coinbase import WS_URL as COINBASE_WS_URL
+from xle.rawlog import new_run_id
+from xle.recorder.binance_feed import BinanceFeed
+from xle.recorder.clock import RecvClock
+from xle.recorder.coinbase_feed import CoinbaseCredentials, CoinbaseFeed
+from xle.recorder.feedbase import FeedOptions, VenueStats, event_payload
+from xle.recorder.logwriter import LogWriter
+from xle.records import EXCHANGES, RawRecord, ResyncRequest
+
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "Listener",
+    "Recorder",
+    "RecorderConfig",
+    "RecorderHandle",
+    "venue_endpoints",
+]
+
+Listener = Callable[[RawRecord, list[Output]], None]
+
+#: What ``xle record`` captures when no symbol is given (also what the simulator serves).
+DEFAULT_SYMBOLS: dict[str, list[str]] = {
+    "binance": ["BTCUSDT", "ETHUSDT"],
+    "binanceus": ["BTCUSD", "ETHUSD"],
+    "coinbase": ["BTC-USD", "ETH-USD"],
+}
+
+#: Binance REST request weight per minute the recorder allows itself (half the limits).
+_REST_WEIGHT_PER_MINUTE = {"binance": 3000.0, "binanceus": 600.0}
+#: Internal errors (engine or listener exceptions) recorded as "error" events, at most.
+_MAX_ERROR_EVENTS = 20
+
+
+@dataclass
+class RecorderConfig:
+    """What to record, where from and where to.
+
+    ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>/…`` and
+    ``http://127.0.0.1:P/<venue>/…`` (DESIGN section 7). ``ws_urls`` / ``rest_urls``
+    override single venues: for Binance venues the WebSocket base (``/stream?streams=…``
+    is appended) and the REST base (``/api/v3/depth…`` is appended), for Coinbase the
+    full WebSocket URL.
+    """
+
+    data_root: Path
+    symbols: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
+    simulator: str | None = None
+    ws_urls: dict[str, str] = field(default_factory=dict)
+    rest_urls: dict[str, str] = field(default_factory=dict)
+    roll_seconds: float = 60.0
+    duration: float | None = None
+    run: str | None = None
+    flush_seconds: float = 1.0
+    options: FeedOptions = field(default_factory=FeedOptions)
+    streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+    products_per_connection: int = 10
+    snapshot_limit: int = SNAPSHOT_LIMIT
+
+
+def venue_endpoints(config: RecorderConfig, venue: str) -> tuple[str, str | None]:
+    """(WebSocket base or URL, REST base) of one venue under ``config``."""
+    if venue not in EXCHANGES:
+        raise UsageError(f"unknown exchange {venue!r} (known: {', '.join(EXCHANGES)})")
+    if venue == "coinbase":
+        ws, rest = COINBASE_WS_URL, None
+    else:
+        ws, rest = ENDPOINTS[venue].ws, ENDPOINTS[venue].rest
+    if config.simulator:
+        host = config.simulator.removeprefix("ws://").removeprefix("http://").rstrip("/")
+        ws = f"ws://{host}/{venue}"
+        rest = None if venue == "coinbase" else f"http://{host}/{venue}"
+    ws = config.ws_urls.get(venue, ws)
+    if venue != "coinbase":
+        rest = config.rest_urls.get(venue, rest)
+    return ws, rest
+
+
+class Recorder:
+    """Captures the configured venues into the raw log; see the module docstring."""
+
+    def __init__(
+        self,
+        config: RecorderConfig,
+        engine: Engine | None = None,
+        listener: Listener | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.listener = listener
+        self.lock = lock
+        self.run_id = config.run or new_run_id()
+        unknown = sorted(set(config.symbols) - set(EXCHANGES))
+        if unknown:
+            raise UsageError(f"unknown exchange(s) {unknown} (known: {', '.join(EXCHANGES)})")
+        self.venues = [v for v in EXCHANGES if config.symbols.get(v)]
+        if not self.venues:
+            raise UsageError("nothing to record: no symbols given for any exchange")
+        #: Per-venue counters (frames, bytes, reconnects, resyncs, snapshot fetches, ...).
+        self.stats: dict[str, VenueStats] = {v: VenueStats() for v in self.venues}
+        self.clock = RecvClock()
+        self.internal_errors = 0
+        self._seq = 0
+        self._conn = 0
+        self._writer: LogWriter | None = None
+        self._append: Callable[[RawRecord], None] | None = None
+        self._feeds: dict[str, BinanceFeed | CoinbaseFeed] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._stop_requested = False
+        self._reporting_error = False
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def records(self) -> int:
+        """Records logged so far in this run (== the last ``seq``)."""
+        return self._seq
+
+    async def run(self) -> None:
+        """Record until ``config.duration`` elapses or ``stop()``; then close the log."""
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
+        cfg = self.config
+        self._writer = LogWriter(
+            Path(cfg.data_root), self.run_id, cfg.roll_seconds, cfg.flush_seconds
+        )
+        self._append = self._writer.append
+        failure: BaseException | None = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            self._feeds = self._build_feeds()
+            tasks = [
+                asyncio.create_task(feed.run(), name=f"xle-feed-{venue}")
+                for venue, feed in self._feeds.items()
+            ]
+            stopper = asyncio.create_task(self._stop_event.wait())
+            done, _ = await asyncio.wait(
+                [stopper, *tasks], timeout=cfg.duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            stopper.cancel()
+            for task in done:
+                if task is not stopper and not task.cancelled() and task.exception():
+                    failure = task.exception()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await task
+                    except Exception as exc:  # already reported as `failure` or secondary
+                        failure = failure or exc
+            self._append = None
+            self._writer.close()
+        if failure is not None:
+            raise failure
+
+    def stop(self) -> None:
+        """Ask ``run()`` to finish: feeds close, the log is flushed and closed (any thread)."""
+        self._stop_requested = True
+        loop, event = self._loop, self._stop_event
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed: nothing to stop
+                loop.call_soon_threadsafe(event.set)
+
+    def start_in_thread(self) -> RecorderHandle:
+        """Run in a daemon thread with its own event loop; see ``RecorderHandle``."""
+        handle = RecorderHandle(self)
+        handle.start()
+        return handle
+
+    async def checkpoint(self) -> int:
+        """Flush the log to disk now; returns the last ``seq`` that is durable."""
+        writer = self._writer
+        if writer is None or writer.closed:
+            return self._seq
+        seq = self._seq
+        await asyncio.to_thread(writer.flush)
+        return seq
+
+    def stats_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy of the counters: run, records, and per venue."""
+        return {
+            "run": self.run_id,
+            "records": self._seq,
+            "internal_errors": self.internal_errors,
+            "venues": {v: s.as_dict() for v, s in self.stats.items()},
+        }
+
+    # ------------------------------------------------------------------ Sink (hot path)
+
+    def new_conn(self) -> int:
+        self._conn += 1
+        return self._conn
+
+    def frame(
+        self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
+    ) -> None:
+        self._seq = seq = self._seq + 1
+        rec = RawRecord(
+            self.clock(), exchange, self.run_id, conn, seq, "ws", stream, symbol, payload
+        )
+        self._append(rec)  # type: ignore[misc]  # set while run() is active
+        if self.engine is not None or self.listener is not None:
+            self._dispatch(rec)
+
+    def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:
+        self._record(exchange, conn, "rest", path, symbol, payload)
+
+    def event(self, exchange: str, conn: int, name: str, symbol: str | None, **fields: Any) -> None:
+        stats = self.stats.get(exchange)
+        if stats is not None:
+            stats.events += 1
+        self._record(exchange, conn, "event", name, symbol, event_payload(fields))
+
+    # ------------------------------------------------------------------ internals
+
+    def _record(
+        self, exchange: str, conn: int, kind: str, stream: str, symbol: str | None, payload: bytes
+    ) -> None:
+        if self._append is None:
+            return  # after close (a late callback): nothing more goes into this run
+        self._seq = seq = self._seq + 1
+        rec = RawRecord(
+            self.clock(), exchange, self.run_id, conn, seq, kind, stream, symbol, payload
+        )
+        self._append(rec)
+        if self.engine is not None or self.listener is not None:
+            self._dispatch(rec)
+
+    def _dispatch(self, rec: RawRecord) -> None:
+        """Engine, then listener, then the engine's resync requests (in that order)."""
+        outputs: list[Output] = []
+        engine = self.engine
+        if engine is not None:
+            try:
+                if self.lock is not None:
+                    with self.lock:
+                        outputs = engine.on_record(rec)
+                else:
+                    outputs = engine.on_record(rec)
+            except Exception as exc:
+                self._internal_error("engine", rec, exc)
+        if self.listener is not None:
+            try:
+                self.listener(rec, outputs)
+            except Exception as exc:
+                self._internal_error("listener", rec, exc)
+        for out in outputs:
+            if type(out) is ResyncRequest:
+                feed = self._feeds.get(out.exchange)
+                if feed is not None:
+                    feed.request_resync(out.symbol, out.reason)
+
+    def _internal_error(self, where: str, rec: RawRecord, exc: Exception) -> None:
+        """An analysis bug must not stop the capture: log it as an error event and go on."""
+        self.internal_errors += 1
+        if self._reporting_error or self.internal_errors > _MAX_ERROR_EVENTS:
+            return
+        self._reporting_error = True
+        try:
+            last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+            at = f"{last[0].filename}:{last[0].lineno}" if last[0] is not None else ""
+            self.event(
+                rec.exchange, rec.conn, "error", rec.symbol, what=where, seq=rec.seq,
+                error=f"{type(exc).__name__}: {exc}", at=at,
+            )  # fmt: skip
+        finally:
+            self._reporting_error = False
+
+    def _build_feeds(self) -> dict[str, BinanceFeed | CoinbaseFeed]:
+        cfg = self.config
+        feeds: dict[str, BinanceFeed | CoinbaseFeed] = {}
+        for venue in self.venues:
+            ws, rest = venue_endpoints(cfg, venue)
+            symbols = list(cfg.symbols[venue])
+            if venue == "coinbase":
+                feeds[venue] = CoinbaseFeed(
+                    symbols,
+                    ws_url=ws,
+                    sink=self,
+                    stats=self.stats[venue],
+                    options=cfg.options,
+                    products_per_connection=cfg.products_per_connection,
+                    credentials=CoinbaseCredentials.from_env(),
+                )
+            else:
+                assert rest is not None
+                feeds[venue] = BinanceFeed(
+                    venue,
+                    symbols,
+                    ws_base=ws,
+                    rest_base=rest,
+                    sink=self,
+                    stats=self.stats[venue],
+                    options=cfg.options,
+                    streams_per_connection=cfg.streams_per_connection,
+                    snapshot_limit=cfg.snapshot_limit,
+                    rest_weight_per_minute=_REST_WEIGHT_PER_MINUTE[venue],
+                )
+        return feeds
+
+
+class RecorderHandle:
+    """A recorder running in a daemon thread with its own event loop.
+
+    ``stop()`` asks it to finish (graceful: the log is closed), ``join()`` waits;
+    ``error`` holds what ``run()`` raised, if anything.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._main, name=f"xle-recorder-{recorder.run_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.recorder.run())
+        except BaseException as exc:
+            self.error = exc
+
+    def stop(self) -> None:
+        self.recorder.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has finished."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
