@@ -428,8 +428,10 @@ def compact(
     before_ns = _time(before, "--before") if before else None
     names = check_exchanges(exchange)
     for name in names or (None,):
-        result = compact_log(root, exchange=name, before_ns=before_ns)
-        typer.echo(f"{name or 'all exchanges'}: {result}")
+        summary = compact_log(root, exchange=name, before_ns=before_ns)
+        for result in summary.compacted:
+            typer.echo(str(result))
+        typer.echo(f"{name or 'all exchanges'}: {summary}")
 
 
 COMMANDS = [replay, book, query, arb, audit, compact]

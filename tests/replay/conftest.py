@@ -1,0 +1,77 @@
+"""Fixtures of the replay-side tests: copies of the golden logs and a CLI runner.
+
+``pytest tests/replay --regen-golden`` (or ``XLE_REGEN_GOLDEN=1``) rewrites the expected
+files under ``tests/data/expected/`` from the current code instead of comparing; review
+the diff before committing it (see tests/data/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xle.cli import app
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXPECTED = DATA / "expected"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/data/expected/* from the current code instead of comparing",
+    )
+
+
+@pytest.fixture
+def regen_golden(request: pytest.FixtureRequest) -> bool:
+    flag = request.config.getoption("--regen-golden", default=False)
+    return bool(flag) or os.environ.get("XLE_REGEN_GOLDEN") == "1"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Cli:
+    """Runs ``xle …`` in-process with Typer's runner; stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self._runner = CliRunner()
+
+    def __call__(self, *args: str | Path) -> Result:
+        result = self._runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(DATA / name, target)
+    return target
+
+
+@pytest.fixture
+def golden_root(tmp_path: Path) -> Path:
+    """A private copy of the hand-made Binance + Coinbase log (tests/data/golden)."""
+    return _copy("golden", tmp_path)
+
+
+@pytest.fixture
+def real_root(tmp_path: Path) -> Path:
+    """A private copy of the real Binance / Binance.US capture (tests/data/real)."""
+    return _copy("real", tmp_path)
