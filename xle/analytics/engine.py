@@ -197,12 +197,13 @@ class Engine:
         if type(event) is BookUpdate:
             state = self._state(event.exchange, event.symbol)
             book = state.venue.book
-            before = (book.best_bid(), book.best_ask())
             if event.is_snapshot:
+                before = book.top()
                 book.load(event.bids, event.asks)
                 state.synced = True
+                moved = book.top() != before
             else:
-                book.apply(event.bids, event.asks)
+                moved = book.apply(event.bids, event.asks)
             state.dirty = True
             state.stale_reported = False
             state.last_recv_ns = rec.recv_ns
@@ -214,7 +215,7 @@ class Engine:
                 for follow in decoder.invalidate(event.symbol, "crossed"):
                     self._handle(rec, decoder, follow, out)
                 return
-            if state.market is not None and (book.best_bid(), book.best_ask()) != before:
+            if moved and state.market is not None:
                 others = [
                     s.venue for s in self._markets[state.market] if s.synced and s is not state
                 ]
@@ -284,8 +285,8 @@ class Engine:
         book = venue.book
         bid = book.best_bid()
         ask = book.best_ask()
-        bid_size = book.bids[bid] if bid is not None else None
-        ask_size = book.asks[ask] if ask is not None else None
+        bid_size = book.best_bid_size()
+        ask_size = book.best_ask_size()
         mid = spread = spread_bps = None
         if bid is not None and ask is not None:
             mid = (bid + ask) / 2.0

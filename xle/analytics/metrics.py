@@ -11,35 +11,25 @@
 
 from __future__ import annotations
 
-from xle.analytics.book import Book
+from xle.analytics.book import COMPILED, Book, PyBook
 from xle.records import VwapResult
 
 __all__ = ["executable_arbitrage", "imbalance", "net_edge_bps", "vwap"]
+
+if COMPILED:
+    from xle.analytics._fastbook import executable_arbitrage as _compiled_arbitrage
+else:
+    _compiled_arbitrage = None
 
 
 def vwap(book: Book, side: str, size: float) -> VwapResult:
     """Walk-the-book price to buy (``side="buy"``) or sell ``size`` base units."""
     if side == "buy":
-        levels = book.asks
-        prices = book.ask_prices()
+        notional, remaining, best = book.walk(True, size)
     elif side == "sell":
-        levels = book.bids
-        prices = book.bid_prices()
+        notional, remaining, best = book.walk(False, size)
     else:
         raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
-    remaining = size
-    notional = 0.0
-    best: float | None = None
-    for price in prices:
-        if best is None:
-            best = price
-        qty = levels[price]
-        if qty >= remaining:
-            notional += price * remaining
-            remaining = 0.0
-            break
-        notional += price * qty
-        remaining -= qty
     filled = size - remaining
     if best is None or filled <= 0.0:
         return VwapResult(side, size, None, 0.0, None, size > 0.0)
@@ -50,8 +40,7 @@ def vwap(book: Book, side: str, size: float) -> VwapResult:
 
 def imbalance(book: Book, depth: int) -> tuple[float | None, float | None]:
     """((B - A) / (B + A), B / A) over the best ``depth`` levels; None when undefined."""
-    bid_total = sum(qty for _, qty in book.top_bids(depth))
-    ask_total = sum(qty for _, qty in book.top_asks(depth))
+    bid_total, ask_total = book.depth_sums(depth)
     total = bid_total + ask_total
     if total <= 0.0:
         return None, None
@@ -73,6 +62,15 @@ def executable_arbitrage(
 ) -> tuple[float, float]:
     """(size, profit): lift ``buy_book``'s asks and hit ``sell_book``'s bids together while
     the marginal unit still profits after both taker fees. Profit is in quote currency."""
+    if _compiled_arbitrage is not None and type(buy_book) is Book and type(sell_book) is Book:
+        return _compiled_arbitrage(buy_book, fee_buy, sell_book, fee_sell)
+    return _executable_arbitrage(buy_book, fee_buy, sell_book, fee_sell)
+
+
+def _executable_arbitrage(
+    buy_book: PyBook, fee_buy: float, sell_book: PyBook, fee_sell: float
+) -> tuple[float, float]:
+    """The pure-Python walk (the compiled one performs the same operations in order)."""
     asks = buy_book.ask_prices()
     bids = sell_book.bid_prices()
     ask_levels = buy_book.asks

@@ -1,0 +1,191 @@
+"""The replay pipeline cut into cumulative passes, one pass per process.
+
+Why cumulative passes rather than timers around each call: a ``perf_counter`` pair per
+message and stage costs about as much as the cheapest stages themselves, so instead
+every pass runs the pipeline *up to* a stage over the whole log, flat out, and the cost
+of a stage is the difference between its pass and the previous one.
+
+Passes (each includes everything above it):
+
+``read``     Parquet ``iter_batches`` -> ``RawRecord`` in replay order
+``decode``   + msgspec typed decode of every payload (the decoders' own wire structs)
+``sync``     + the venue decoders' ``feed``: decode, U/u and sequence_num checks
+``book``     + applying the resulting book events to the L2 books
+``engine``   + everything else ``Engine.on_record`` does: top-of-book arbitrage
+             evaluation, quotes with VWAP and imbalance at the quote interval
+``full``     ``xle replay --speed max``'s driver (``run_replay``): reader, engine,
+             derived Parquet written and committed
+
+    python benchmarks/stages.py PASS LOG_ROOT      -> one JSON line on stdout
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from itertools import repeat
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xle.records import RawRecord
+
+PASSES = ("read", "decode", "sync", "book", "engine", "full")
+BATCH_ROWS = 65_536
+#: Rows turned into records at a time: Python objects for a whole 64k-row batch would
+#: cost a hundred MB and fall out of the CPU cache.
+CHUNK_ROWS = 4096
+_COLUMNS = ["recv_ns", "run", "conn", "seq", "kind", "stream", "symbol", "payload"]
+
+
+def _pylist(column: pa.Array) -> list:
+    """``to_pylist``, but a dictionary column is expanded from its few distinct values
+    (pyarrow's own ``to_pylist`` builds each element separately, about 50x slower)."""
+    if pa.types.is_dictionary(column.type):
+        values = column.dictionary.to_pylist()
+        return [None if i is None else values[i] for i in column.indices.to_pylist()]
+    return column.to_pylist()
+
+
+def _file_records(exchange: str, files: list[Path]) -> Iterator[RawRecord]:
+    """One exchange's records, file after file, streamed in batches (flat memory)."""
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=_COLUMNS):
+            for start in range(0, batch.num_rows, CHUNK_ROWS):
+                chunk = batch.slice(start, CHUNK_ROWS)
+                cols = [_pylist(chunk.column(i)) for i in range(8)]
+                yield from map(RawRecord, cols[0], repeat(exchange), *cols[1:])
+
+
+def read_records(root: Path) -> Iterator[RawRecord]:
+    """Every record under ``root/raw`` in replay order ``(recv_ns, exchange, run, seq)``.
+
+    The benchmark's own minimal reader, used for the stage passes and the ceiling: it
+    assumes each exchange's files are already in order by name (true of the generated
+    log), where the project's reader also prunes partitions and seeks to snapshots.
+    """
+    streams = []
+    for exdir in sorted((root / "raw").glob("exchange=*")):
+        exchange = exdir.name.partition("=")[2]
+        files = sorted(exdir.glob("date=*/hour=*/*.parquet"))
+        streams.append(_file_records(exchange, files))
+    return heapq.merge(*streams, key=lambda r: (r.recv_ns, r.exchange, r.run, r.seq))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _pass_read(root: Path) -> int:
+    n = 0
+    for _ in read_records(root):
+        n += 1
+    return n
+
+
+def _pass_decode(root: Path) -> int:
+    from xle.exchanges import binance, coinbase
+
+    depth = binance._depth_combined.decode
+    snapshot = binance._snapshot.decode
+    l2 = coinbase._decoder.decode
+    n = 0
+    for rec in read_records(root):
+        if rec.exchange == "coinbase":
+            l2(rec.payload)
+        elif rec.kind == "rest":
+            snapshot(rec.payload)
+        else:
+            depth(rec.payload)
+        n += 1
+    return n
+
+
+def _pass_sync(root: Path) -> int:
+    from xle.exchanges import make_decoder
+
+    decoders = {}
+    n = 0
+    for rec in read_records(root):
+        decoder = decoders.get(rec.exchange)
+        if decoder is None:
+            decoder = decoders[rec.exchange] = make_decoder(rec.exchange)
+        decoder.feed(rec)
+        n += 1
+    return n
+
+
+def _pass_book(root: Path) -> int:
+    from xle.analytics.book import Book
+    from xle.exchanges import make_decoder
+    from xle.records import BookUpdate
+
+    decoders = {}
+    books: dict[tuple[str, str], Book] = {}
+    n = 0
+    for rec in read_records(root):
+        decoder = decoders.get(rec.exchange)
+        if decoder is None:
+            decoder = decoders[rec.exchange] = make_decoder(rec.exchange)
+        for event in decoder.feed(rec):
+            if type(event) is BookUpdate:
+                book = books.get((event.exchange, event.symbol))
+                if book is None:
+                    book = books[(event.exchange, event.symbol)] = Book()
+                if event.is_snapshot:
+                    book.load(event.bids, event.asks)
+                else:
+                    book.apply(event.bids, event.asks)
+                book.best_bid()
+                book.best_ask()
+        n += 1
+    return n
+
+
+def _pass_engine(root: Path) -> int:
+    from xle.analytics.engine import Engine
+    from xle.config import load_config
+
+    engine = Engine(load_config(None))
+    on_record = engine.on_record
+    n = 0
+    for rec in read_records(root):
+        on_record(rec)
+        n += 1
+    engine.finish()
+    return n
+
+
+def _pass_full(root: Path) -> int:
+    """The project's own replay driver, exactly what ``xle replay --speed max`` runs."""
+    from xle.analytics.derived import Scope
+    from xle.config import load_config
+    from xle.replay.session import run_replay
+
+    summary = run_replay(root, Scope(0, 2**62), load_config(None), speed=None)
+    return summary.records + summary.warmup_records
+
+
+def run_pass(name: str, root: Path) -> dict[str, object]:
+    func = globals()[f"_pass_{name}"]
+    started = time.perf_counter()
+    records = func(root)
+    seconds = time.perf_counter() - started
+    return {"pass": name, "records": records, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def main() -> None:
+    name, root = sys.argv[1], Path(sys.argv[2])
+    if name not in PASSES:
+        raise SystemExit(f"unknown pass {name!r}; one of {', '.join(PASSES)}")
+    print(json.dumps(run_pass(name, root)))
+
+
+if __name__ == "__main__":
+    main()
