@@ -55,9 +55,14 @@ def test_replayed_table_matches_expected(
 
 @pytest.mark.parametrize(("log", "exchange", "symbol", "at", "extra"), BOOKS)
 def test_book_json_matches_expected(
-    cli: Cli, log: str, exchange: str, symbol: str, at: str, extra: tuple[str, ...],
+    cli: Cli,
+    log: str,
+    exchange: str,
+    symbol: str,
+    at: str,
+    extra: tuple[str, ...],
     regen_golden: bool,
-) -> None:  # fmt: skip
+) -> None:
     args = ["book", "--data", DATA / log, "--exchange", exchange, "--symbol", symbol, "--at", at]
     result = cli(*args, *extra, "--json")
     assert result.exit_code == 0, result.stderr

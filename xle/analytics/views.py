@@ -96,6 +96,21 @@ def _empty_table(view: str) -> pa.Table:
     return schema.empty_table()
 
 
+def _failing_view(con: duckdb.DuckDBPyConnection, view: str, columns: str, reason: str) -> None:
+    """A view with the right columns that raises ``reason`` only when it is read.
+
+    One unreadable file must not take the other views down with it: ``SELECT … FROM
+    quotes`` still works while ``raw`` has a corrupt file, and a query of ``raw`` fails
+    with the reader's one-line message naming the file.
+    """
+    table = _empty_table(view)
+    source = f"_broken_{view}"
+    nulls = {name: pa.nulls(1, table.schema.field(name).type) for name in table.column_names}
+    con.register(source, pa.table(nulls, schema=table.schema))
+    fail = f"error({_quote(reason)}) IS NULL"
+    con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source} WHERE {fail}")
+
+
 def connect(root: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the four views over the data root ``root``.
 
@@ -105,15 +120,17 @@ def connect(root: Path) -> duckdb.DuckDBPyConnection:
     for view in VIEW_NAMES:
         columns = ", ".join(f'"{c}"' for c in view_columns(view))
         found = _files(root, view)
-        if found:
-            types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
-            files = _raw_source(root, found) if view == "raw" else _quote(_glob(root, view))
-            source = (
-                f"read_parquet({files}, hive_partitioning = true, "
-                f"union_by_name = true, hive_types = {{{types}}})"
-            )
-        else:
+        if not found:
             source = f"_empty_{view}"
             con.register(source, _empty_table(view))
-        con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+            con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+            continue
+        types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
+        files = _raw_source(root, found) if view == "raw" else _quote(_glob(root, view))
+        source = f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
+        try:
+            con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+        except duckdb.Error as exc:  # the files DuckDB reads to bind the view are bad
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            _failing_view(con, view, columns, reason)
     return con
