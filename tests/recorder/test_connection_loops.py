@@ -7,6 +7,7 @@ Coinbase client sends. Books and faults end to end are in test_e2e_simulator.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import msgspec
@@ -49,7 +50,7 @@ def test_every_frame_is_logged_and_conn_increments_on_each_reconnect(data_root):
     frames = [r for r in records if r.kind == "ws"]
     assert len(frames) == stats.frames
     assert [r.seq for r in records] == list(range(1, len(records) + 1))
-    assert all(a.recv_ns <= b.recv_ns for a, b in zip(records, records[1:], strict=False))
+    assert all(a.recv_ns <= b.recv_ns for a, b in itertools.pairwise(records))
     assert {r.stream for r in frames} == {"btcusdt@trade"}
     assert {r.symbol for r in frames} == {"BTCUSDT"}
     connected = [r for r in records if r.stream == "connected"]

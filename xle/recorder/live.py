@@ -88,6 +88,9 @@ class RecorderConfig:
     streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     products_per_connection: int = 10
     snapshot_limit: int = SNAPSHOT_LIMIT
+    #: A book still unsynced this long after its resync was asked for is asked again
+    #: (a lost Coinbase snapshot, a snapshot that never came): seconds.
+    resync_timeout: float = 10.0
 
 
 def venue_endpoints(config: RecorderConfig, venue: str) -> tuple[str, str | None]:
@@ -142,6 +145,7 @@ class Recorder:
         self._stop_event: asyncio.Event | None = None
         self._stop_requested = False
         self._reporting_error = False
+        self._resync_watch: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -187,6 +191,9 @@ class Recorder:
                     except Exception as exc:  # already reported as `failure` or secondary
                         failure = failure or exc
             self._append = None
+            for timer in self._resync_watch.values():
+                timer.cancel()
+            self._resync_watch.clear()
             self._writer.close()
         if failure is not None:
             raise failure
@@ -284,9 +291,32 @@ class Recorder:
                 self._internal_error("listener", rec, exc)
         for out in outputs:
             if type(out) is ResyncRequest:
-                feed = self._feeds.get(out.exchange)
-                if feed is not None:
-                    feed.request_resync(out.symbol, out.reason)
+                self._resync(out.exchange, out.symbol, out.reason)
+
+    def _resync(self, exchange: str, symbol: str, reason: str) -> None:
+        """Hand the request to the venue's feed and watch that the book syncs again."""
+        feed = self._feeds.get(exchange)
+        if feed is None:
+            return
+        feed.request_resync(symbol, reason)
+        key = (exchange, symbol)
+        if key not in self._resync_watch and self._loop is not None:
+            self._resync_watch[key] = self._loop.call_later(
+                self.config.resync_timeout, self._check_resynced, key
+            )
+
+    def _check_resynced(self, key: tuple[str, str]) -> None:
+        self._resync_watch.pop(key, None)
+        engine = self.engine
+        if engine is None or self._append is None:
+            return
+        if self.lock is not None:
+            with self.lock:
+                synced = engine.is_synced(*key)
+        else:
+            synced = engine.is_synced(*key)
+        if not synced:
+            self._resync(key[0], key[1], "resync_timeout")
 
     def _internal_error(self, where: str, rec: RawRecord, exc: Exception) -> None:
         """An analysis bug must not stop the capture: log it as an error event and go on."""
