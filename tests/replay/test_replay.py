@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
+
+from rich.console import Console
 
 from tests.replay.conftest import Cli
 from tests.replay.golden import TABLES, count_rows, export, tree_bytes
 from xle.analytics.derived import Scope
 from xle.analytics.views import connect
-from xle.replay.session import Pacer
+from xle.config import load_config
+from xle.replay.session import Pacer, run_replay
 from xle.timeutil import parse_time
 
 T0 = "2024-01-02T03:00:00Z"
@@ -191,3 +195,12 @@ def test_scope_file_stem_depends_on_window_and_filters_only() -> None:
     assert a.stem != Scope(1, 3, ("binance", "coinbase")).stem
     assert a.stem != Scope(1, 2, None, ("BTCUSDT",)).stem
     assert a.stem.startswith("w1-2-")
+
+
+def test_max_speed_replay_draws_a_progress_bar_on_a_terminal(golden_root: Path) -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    scope = Scope(parse_time(T0), parse_time(T1))
+    summary = run_replay(golden_root, scope, load_config(), progress=console)
+    assert summary.records == 30
+    assert "replay" in screen.getvalue() and "records" in screen.getvalue()
