@@ -161,3 +161,18 @@ def test_unknown_exchange_partition_is_skipped_with_a_warning(
 def test_bad_sql_is_one_line(cli: Cli, golden_root: Path) -> None:
     _fails(cli("query", "--data", golden_root, "SELEC 1"), "Parser Error")
     _fails(cli("query", "--data", golden_root, "SELECT * FROM nope"), "nope")
+
+
+def test_replay_refuses_to_publish_over_an_unreadable_derived_file(
+    cli: Cli, golden_root: Path
+) -> None:
+    args = ("replay", "--data", golden_root, "--from", T0, "--to", T1)
+    assert cli(*args).exit_code == 0
+    victim = next((golden_root / "derived" / "integrity").rglob("*.parquet"))
+    victim.write_bytes(b"garbage")
+    assert cli(*args).exit_code == 0  # the same scope simply replaces its own files
+    victim.write_bytes(b"garbage")
+    overlapping = ("replay", "--data", golden_root, "--from", "2024-01-02T03:00:05Z", "--to", T1)
+    _fails(cli(*overlapping), "cannot read derived file", victim.name, "delete it")
+    leftovers = [p.name for p in (golden_root / "derived").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []

@@ -391,11 +391,8 @@ def _trim_table(data_root: Path, table: str, scope: Scope, replaced: set[Path]) 
     for values, directory in partition_dirs(derived_dir(data_root, table), table):
         if not first_day <= values["date"] <= last_day:
             continue
-        if (
-            scope.exchanges
-            and values.get("exchange", "") not in scope.exchanges
-            and ("exchange" in values)
-        ):
+        exchange = values.get("exchange")
+        if exchange is not None and scope.exchanges and exchange not in scope.exchanges:
             continue
         for path in sorted(directory.glob("*.parquet")):
             if path in replaced:
@@ -409,7 +406,9 @@ def _trim_table(data_root: Path, table: str, scope: Scope, replaced: set[Path]) 
             try:
                 data = pq.ParquetFile(path).read()
             except (OSError, pa.ArrowException) as exc:
-                raise DataError(f"cannot read derived file {path}: {exc}") from exc
+                raise DataError(
+                    f"cannot read derived file {path} ({exc}); delete it and replay again"
+                ) from exc
             mask = _in_scope_mask(table, data, values, scope)
             removed = pc.sum(mask).as_py() or 0
             if removed == 0:
