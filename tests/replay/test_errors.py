@@ -176,3 +176,15 @@ def test_replay_refuses_to_publish_over_an_unreadable_derived_file(
     _fails(cli(*overlapping), "cannot read derived file", victim.name, "delete it")
     leftovers = [p.name for p in (golden_root / "derived").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_missing_config_file_is_one_line(cli: Cli, golden_root: Path, tmp_path: Path) -> None:
+    args = ("replay", "--data", golden_root, "--from", T0, "--to", T1)
+    _fails(cli(*args, "--config", tmp_path / "none.toml"), "config file not found")
+
+
+def test_config_file_changes_the_replay(cli: Cli, golden_root: Path, tmp_path: Path) -> None:
+    config = tmp_path / "fees.toml"
+    config.write_text("arb_threshold_bps = 40.0\n")
+    args = ("replay", "--data", golden_root, "--from", T0, "--to", T1, "--config", config)
+    assert "1 opened, 1 closed" in cli(*args).stdout
