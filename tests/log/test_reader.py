@@ -1,0 +1,231 @@
+"""LogReader: replay order, pruning, filters, unreadable files (DESIGN sections 3 and 5)."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xle.paths import journal_dir
+from xle.rawlog import partition_dir
+from xle.replay.reader import LogReader, check_files
+
+from .conftest import DAY0, HOUR, REAL_ROOT, SECOND, make_records, replay_key, write_log_file
+
+
+def corrupt_page_of_row_group(path: Path, group: int) -> None:
+    """Overwrite the start of a payload page of one row group (a bad disk block)."""
+    column = pq.ParquetFile(path).metadata.row_group(group).column(7)
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset + 40
+    data[start : start + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+
+
+def test_files_of_several_exchanges_and_runs_merge_in_replay_order(root: Path):
+    a = make_records(500, run="runA", step_ns=SECOND // 100)
+    b = make_records(300, run="runB", start_ns=DAY0 + 7, step_ns=SECOND // 60)
+    c = make_records(400, exchange="coinbase", run="runA", start_ns=DAY0, step_ns=SECOND // 80)
+    write_log_file(root, a[:250], "runA-0.parquet")
+    write_log_file(root, a[250:], "runA-1.parquet")
+    write_log_file(root, b, "runB-0.parquet")
+    write_log_file(root, c, "runA-0.parquet")
+    assert list(LogReader(root)) == sorted(a + b + c, key=replay_key)
+
+
+def test_equal_recv_ns_are_ordered_by_exchange_then_run_then_seq(root: Path):
+    same = DAY0 + SECOND
+    recs = [
+        *make_records(3, exchange="coinbase", run="r1", start_ns=same, step_ns=0),
+        *make_records(3, exchange="binance", run="r2", start_ns=same, step_ns=0),
+        *make_records(3, exchange="binance", run="r1", start_ns=same, step_ns=0, first_seq=5),
+    ]
+    write_log_file(root, recs[0:3], "r1-0.parquet")
+    write_log_file(root, recs[3:6], "r2-0.parquet")
+    write_log_file(root, recs[6:9], "r1-0.parquet")
+    got = [(r.exchange, r.run, r.seq) for r in LogReader(root, batch_size=2)]
+    assert got == [
+        ("binance", "r1", 5),
+        ("binance", "r1", 6),
+        ("binance", "r1", 7),
+        ("binance", "r2", 0),
+        ("binance", "r2", 1),
+        ("binance", "r2", 2),
+        ("coinbase", "r1", 0),
+        ("coinbase", "r1", 1),
+        ("coinbase", "r1", 2),
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    files=st.integers(1, 5),
+    batch_size=st.sampled_from([1, 2, 3, 7, 64, 4096]),
+)
+def test_merge_matches_a_full_sort_for_any_overlap_and_batch_size(seed, files, batch_size):
+    """Random runs with clustered timestamps (many ties) against ``sorted``."""
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        expected = []
+        for index in range(files):
+            exchange = rng.choice(["binance", "binanceus", "coinbase"])
+            run = f"run{rng.randint(0, 2)}-{index}"
+            clock = DAY0 + rng.randint(0, 50)
+            recs = []
+            for seq in range(rng.randint(1, 60)):
+                clock += rng.choice([0, 0, 1, 2, 5])
+                recs.extend(
+                    make_records(1, exchange=exchange, run=run, start_ns=clock, first_seq=seq)
+                )
+            write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
+            expected.extend(recs)
+        got = list(LogReader(root, batch_size=batch_size))
+        assert got == sorted(expected, key=replay_key)
+
+
+def test_records_of_one_connection_keep_seq_order(root: Path):
+    recs = make_records(200, step_ns=0, conn=3)  # every record at the same instant
+    write_log_file(root, recs[:100], "run1-0.parquet")
+    write_log_file(root, recs[100:], "run1-1.parquet")
+    write_log_file(root, make_records(50, run="other", step_ns=0), "other-0.parquet")
+    mine = [r.seq for r in LogReader(root, batch_size=16) if r.run == "run1"]
+    assert mine == list(range(200))
+
+
+def test_a_one_hour_query_lists_only_that_hours_files(root: Path):
+    for hour in range(4):
+        for exchange in ("binance", "coinbase"):
+            write_log_file(
+                root, make_records(5, exchange=exchange, start_ns=DAY0 + hour * HOUR), "r-0.parquet"
+            )
+    files = LogReader(root, start_ns=DAY0 + 2 * HOUR, end_ns=DAY0 + 3 * HOUR).files()
+    assert [f.relative_to(root).as_posix() for f in files] == [
+        "raw/exchange=binance/date=2021-10-12/hour=02/r-0.parquet",
+        "raw/exchange=coinbase/date=2021-10-12/hour=02/r-0.parquet",
+    ]
+
+
+def test_a_one_hour_query_never_opens_other_hours_files(root: Path):
+    """Other hours hold garbage: opening any of them would yield a corrupt_file record."""
+    for hour in (0, 1, 3):
+        directory = partition_dir(root, "binance", DAY0 + hour * HOUR)
+        directory.mkdir(parents=True)
+        (directory / "bad-0.parquet").write_bytes(b"not parquet at all")
+    good = make_records(20, start_ns=DAY0 + 2 * HOUR)
+    write_log_file(root, good, "good-0.parquet")
+    assert list(LogReader(root, start_ns=DAY0 + 2 * HOUR, end_ns=DAY0 + 3 * HOUR)) == good
+
+
+def test_exchange_filter_prunes_other_exchanges(root: Path):
+    write_log_file(root, make_records(5, exchange="coinbase"), "r-0.parquet")
+    binance = make_records(5)
+    write_log_file(root, binance, "r-0.parquet")
+    reader = LogReader(root, exchanges=["binance"])
+    assert all("exchange=binance" in f.as_posix() for f in reader.files())
+    assert list(reader) == binance
+
+
+def test_time_filter_is_start_inclusive_and_end_exclusive(root: Path):
+    recs = make_records(100, step_ns=SECOND)
+    write_log_file(root, recs, "r-0.parquet", row_group_size=10)
+    got = list(LogReader(root, start_ns=DAY0 + 10 * SECOND, end_ns=DAY0 + 20 * SECOND))
+    assert [r.seq for r in got] == list(range(10, 20))
+
+
+def test_time_range_spanning_hours_reads_across_partitions(root: Path):
+    recs = make_records(7200, step_ns=SECOND)
+    first, second = recs[:3600], recs[3600:]
+    write_log_file(root, first, "r-0.parquet")
+    write_log_file(root, second, "r-0.parquet")
+    got = list(LogReader(root, start_ns=DAY0 + 3000 * SECOND, end_ns=DAY0 + 4000 * SECOND))
+    assert [r.seq for r in got] == list(range(3000, 4000))
+
+
+def test_symbol_filter_keeps_control_events(root: Path):
+    recs = make_records(30, symbols=("BTCUSDT", "ETHUSDT", None))
+    write_log_file(root, recs, "r-0.parquet")
+    got = list(LogReader(root, symbols=["ETHUSDT"]))
+    assert {r.symbol for r in got} == {"ETHUSDT", None}
+    assert len(got) == 20
+
+
+def test_a_truncated_file_yields_a_corrupt_file_record_and_the_rest_still_reads(root: Path):
+    good = make_records(50, exchange="coinbase", start_ns=DAY0 + 5 * SECOND)
+    write_log_file(root, good, "r-0.parquet")
+    bad = write_log_file(root, make_records(50, start_ns=DAY0 + 5 * SECOND), "r-0.parquet")
+    bad.write_bytes(bad.read_bytes()[:-100])
+    got = list(LogReader(root))
+    assert got[1:] == good
+    marker = got[0]
+    assert (marker.kind, marker.stream, marker.exchange) == ("event", "corrupt_file", "binance")
+    assert (marker.run, marker.conn, marker.seq, marker.symbol) == ("", 0, 0, None)
+    assert marker.recv_ns == DAY0  # start of the file's hour
+    body = json.loads(marker.payload)
+    assert body["file"] == "raw/exchange=binance/date=2021-10-12/hour=00/r-0.parquet"
+    assert body["error"]
+
+
+def test_a_file_failing_part_way_keeps_its_good_rows_and_time_order(root: Path):
+    recs = make_records(15_000)
+    path = write_log_file(root, recs, "r-0.parquet", row_group_size=5000)
+    corrupt_page_of_row_group(path, 2)
+    later = make_records(10, start_ns=DAY0 + HOUR, run="next")
+    write_log_file(root, later, "next-0.parquet")
+    reader = LogReader(root)
+    got = list(reader)
+    markers = [r for r in got if r.stream == "corrupt_file"]
+    assert len(markers) == 1 and len(reader.problems) == 1
+    before = got[: got.index(markers[0])]
+    assert before == recs[: len(before)] and len(before) >= 5000
+    assert json.loads(markers[0].payload)["rows_read"] >= len(before)
+    assert [r.recv_ns for r in got] == sorted(r.recv_ns for r in got)
+    assert got[-10:] == later
+
+
+def test_check_files_names_the_bad_file_in_one_line(root: Path):
+    write_log_file(root, make_records(5), "good-0.parquet")
+    bad = write_log_file(root, make_records(5, run="bad"), "bad-0.parquet")
+    bad.write_bytes(b"PAR1garbage")
+    (problem,) = check_files(root)
+    assert problem.path == bad
+    assert "\n" not in problem.message() and "bad-0.parquet" in problem.message()
+
+
+def test_check_files_deep_finds_a_bad_page_the_footer_does_not_show(root: Path):
+    path = write_log_file(root, make_records(15_000), "r-0.parquet", row_group_size=5000)
+    corrupt_page_of_row_group(path, 2)
+    assert check_files(root) == []
+    assert [p.path for p in check_files(root, deep=True)] == [path]
+
+
+def test_temporary_journal_and_hidden_files_are_ignored(root: Path):
+    recs = make_records(5)
+    path = write_log_file(root, recs, "r-0.parquet")
+    (path.parent / ".r-1.parquet.123.tmp").write_bytes(b"half written")
+    (path.parent / "_partial.parquet").write_bytes(b"x")
+    journal_dir(root).mkdir(parents=True)
+    (journal_dir(root) / "r-000001.arrow").write_bytes(b"journal")
+    reader = LogReader(root)
+    assert reader.files() == [path]
+    assert list(reader) == recs
+
+
+def test_an_empty_or_missing_data_root_reads_nothing(tmp_path: Path):
+    assert list(LogReader(tmp_path / "nowhere")) == []
+    assert LogReader(tmp_path / "nowhere").files() == []
+
+
+def test_reads_the_real_captures_in_replay_order():
+    records = list(LogReader(REAL_ROOT))
+    assert len(records) == 270 + 485
+    assert [replay_key(r) for r in records] == sorted(replay_key(r) for r in records)
+    assert {r.exchange for r in records} == {"binance", "binanceus"}
+    rest = [r for r in records if r.kind == "rest"]
+    assert len(rest) == 8 and all(r.payload.startswith(b'{"lastUpdateId"') for r in rest)

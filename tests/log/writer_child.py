@@ -1,0 +1,62 @@
+"""A recorder stand-in for the crash tests: a real LogWriter fed at a steady rate.
+
+    python writer_child.py ROOT RUN RATE FLUSH ROLL [LIMIT] [--exit-after-flush]
+
+Appends records (recv_ns = wall clock at append, payload = b"<run>:<seq>") and prints
+``seq recv_ns`` after every 50th append so the parent knows what was appended when.
+With LIMIT it stops after that many records; ``--exit-after-flush`` then flushes and
+leaves with ``os._exit`` (a crash that left a complete journal behind).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from xle.recorder.logwriter import LogWriter
+from xle.records import RawRecord
+
+
+def main() -> None:
+    root, run = Path(sys.argv[1]), sys.argv[2]
+    rate, flush, roll = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    limit = int(sys.argv[6]) if len(sys.argv) > 6 else None
+    crash = "--exit-after-flush" in sys.argv
+    writer = LogWriter(root, run, roll_seconds=roll, flush_seconds=flush)
+    exchanges = ("binance", "coinbase")
+    seq = 0
+    start = time.monotonic()
+    print("ready", flush=True)
+    while limit is None or seq < limit:
+        due = start + seq / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        recv_ns = time.time_ns()
+        symbol = "BTCUSDT" if seq % 2 else "BTC-USD"
+        writer.append(
+            RawRecord(
+                recv_ns,
+                exchanges[seq % 2],
+                run,
+                0,
+                seq,
+                "ws",
+                "depth",
+                symbol,
+                f"{run}:{seq}".encode(),
+            )
+        )
+        if seq % 50 == 0:
+            print(seq, recv_ns, flush=True)
+        seq += 1
+    if crash:
+        writer.flush()
+        os._exit(0)
+    writer.close()
+
+
+if __name__ == "__main__":
+    main()
