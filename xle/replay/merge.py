@@ -30,6 +30,7 @@ __all__ = [
     "LogFile",
     "Stream",
     "chain_files",
+    "concat_parts",
     "describe_error",
     "file_batches",
     "merge_streams",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 INF = 1 << 63
+_READ_BUFFER = 1 << 20
 COLUMNS: list[str] = RAW_SCHEMA.names
 
 
@@ -85,14 +87,20 @@ def _pylist(column: pa.Array | pa.ChunkedArray) -> list:
     return column.to_pylist()
 
 
-def records_from_table(table: pa.Table | pa.RecordBatch, exchange: str) -> list[RawRecord]:
-    """RAW_SCHEMA rows of one exchange -> RawRecords, converting whole columns at once."""
+def records_from_table(
+    table: pa.Table | pa.RecordBatch, exchange: str | None = None
+) -> list[RawRecord]:
+    """RAW_SCHEMA rows -> RawRecords, converting whole columns at once.
+
+    ``exchange`` is the one exchange of every row, or None to take it from an
+    ``exchange`` column (rows merged from several exchanges).
+    """
     c = [table.column(name) for name in COLUMNS]
     return list(
         map(
             RawRecord,
             c[0].to_pylist(),
-            repeat(exchange),
+            repeat(exchange) if exchange is not None else _pylist(table.column("exchange")),
             _pylist(c[1]),
             c[2].to_pylist(),
             c[3].to_pylist(),
@@ -120,7 +128,9 @@ class LogFile:
 def open_log_file(
     path: Path, partition: Partition, start_ns: int | None, end_ns: int | None
 ) -> LogFile:
-    pf = pq.ParquetFile(path)
+    # No pre-buffering and a read buffer: column chunks are streamed instead of loaded
+    # whole, so memory follows the batch size, not the row-group size (same speed).
+    pf = pq.ParquetFile(path, buffer_size=_READ_BUFFER, pre_buffer=False)
     schema = pf.schema_arrow
     missing = [name for name in COLUMNS if schema.get_field_index(name) < 0]
     if missing:
@@ -271,6 +281,18 @@ def sort_permutation(parts: list[tuple[str, pa.Table]]) -> pa.Array:
     )
     order = [(name, "ascending") for name in ("recv_ns", "exchange", "run", "seq")]
     return pc.sort_indices(keys, sort_keys=order)
+
+
+def concat_parts(parts: list[tuple[str, pa.Table]]) -> pa.Table:
+    """The parts of a round as one table (RAW_SCHEMA plus a dictionary ``exchange``)."""
+    return pa.concat_tables(
+        [
+            t.select(COLUMNS)
+            .cast(RAW_SCHEMA)
+            .append_column("exchange", pa.repeat(pa.scalar(ex), t.num_rows).dictionary_encode())
+            for ex, t in parts
+        ]
+    )
 
 
 def chain_files(files: list[LogFile]) -> list[list[LogFile]]:

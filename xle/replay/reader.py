@@ -41,6 +41,7 @@ from xle.replay.merge import (
     LogFile,
     Stream,
     chain_files,
+    concat_parts,
     describe_error,
     file_batches,
     merge_streams,
@@ -159,7 +160,7 @@ class LogReader:
         symbols: Sequence[str] | None = None,
         start_ns: int | None = None,
         end_ns: int | None = None,
-        batch_size: int = 16_384,
+        batch_size: int = 4096,
     ) -> None:
         self.data_root = Path(data_root)
         self.exchanges = tuple(exchanges) if exchanges is not None else None
@@ -214,9 +215,9 @@ class LogReader:
             for offset in range(0, table.num_rows, _CHUNK):
                 yield records_from_table(table.slice(offset, _CHUNK), exchange)
             return
-        perm = sort_permutation(parts).to_pylist()
-        merged = list(chain.from_iterable(records_from_table(t, ex) for ex, t in parts))
-        yield list(map(merged.__getitem__, perm))
+        merged = concat_parts(parts).take(sort_permutation(parts))
+        for offset in range(0, merged.num_rows, _CHUNK):
+            yield records_from_table(merged.slice(offset, _CHUNK))
 
     def _open_hour(
         self, entries: list[tuple[Partition, Path]]
@@ -329,8 +330,10 @@ def read_merged(
             raise DataError(problems[0].message())
         if not parts:
             continue
-        table = pa.concat_tables([t.select(COLUMNS).cast(RAW_SCHEMA) for _, t in parts])
-        yield table if len(parts) == 1 else table.take(sort_permutation(parts))
+        if len(parts) == 1:
+            yield parts[0][1].select(COLUMNS).cast(RAW_SCHEMA)
+        else:
+            yield concat_parts(parts).take(sort_permutation(parts)).select(COLUMNS)
 
 
 def replay_from(
