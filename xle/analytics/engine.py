@@ -79,7 +79,9 @@ class _BookState:
 class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        self.stats: Counter[str] = Counter()
+        self._stats: Counter[str] = Counter()
+        self._records = 0  # hot counters live in ints; ``stats`` folds them in
+        self._book_updates = 0
         self.arbitrage = ArbitrageTracker(config.arb_threshold_bps)
         self._decoders: dict[str, Decoder] = {}
         self._books: dict[tuple[str, str], _BookState] = {}
@@ -101,7 +103,7 @@ class Engine:
             self._next_tick = (recv_ns // self._interval + 1) * self._interval
         self._last_recv_ns = recv_ns
         self._last_seq = rec.seq
-        self.stats["records"] += 1
+        self._records += 1
         decoder = self._decoders.get(rec.exchange)
         if decoder is None:
             try:
@@ -114,8 +116,9 @@ class Engine:
             if kind is not None:
                 detail = rec.payload.decode("utf-8", "replace")
                 out.append(self._integrity(rec, rec.symbol, kind, detail))
+        handle = self._handle
         for event in decoder.feed(rec):
-            self._handle(rec, decoder, event, out)
+            handle(rec, decoder, event, out)
         return out
 
     def finish(self) -> list[Output]:
@@ -128,6 +131,16 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ reading state
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Counters: records, book_updates, trades, reset_<reason>, ..."""
+        stats = self._stats
+        if self._records:
+            stats["records"] = self._records
+        if self._book_updates:
+            stats["book_updates"] = self._book_updates
+        return stats
 
     def book_keys(self) -> list[tuple[str, str]]:
         return sorted(self._books)
@@ -208,14 +221,16 @@ class Engine:
             state.stale_reported = False
             state.last_recv_ns = rec.recv_ns
             state.last_seq = rec.seq
-            self.stats["book_updates"] += 1
+            self._book_updates += 1
+            if not moved:  # same best prices: not crossed now, nothing to re-price
+                return
             if book.is_crossed():
                 detail = f"best bid {book.best_bid()} >= best ask {book.best_ask()}"
                 out.append(self._integrity(rec, event.symbol, IntegrityKind.CROSSED, detail))
                 for follow in decoder.invalidate(event.symbol, "crossed"):
                     self._handle(rec, decoder, follow, out)
                 return
-            if moved and state.market is not None:
+            if state.market is not None:
                 others = [
                     s.venue for s in self._markets[state.market] if s.synced and s is not state
                 ]
@@ -230,7 +245,7 @@ class Engine:
             state.venue.book.clear()
             state.synced = False
             state.dirty = False
-            self.stats[f"reset_{event.reason}"] += 1
+            self._stats[f"reset_{event.reason}"] += 1
             if event.reason != "crossed":  # the crossed report was emitted with its detail
                 detail = event.reason
                 if event.expected is not None:
@@ -253,7 +268,7 @@ class Engine:
             out.append(self._integrity(rec, event.symbol, event.kind, event.detail))
         elif type(event) is Trade:
             self._state(event.exchange, event.symbol).last_trade = event
-            self.stats["trades"] += 1
+            self._stats["trades"] += 1
 
     def _tick(self, rec: RawRecord, out: list[Output]) -> None:
         """A quote interval ended before ``rec``: quote changed books, check staleness."""

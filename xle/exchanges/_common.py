@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated
 
 import msgspec
 
+from xle.analytics.book import COMPILED
 from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, Trade
 
-__all__ = ["Event", "Number", "SyncState"]
+__all__ = ["Event", "Number", "SyncState", "fast_binance_depth", "fast_coinbase_l2"]
 
 #: A price or quantity as the venues send it: a decimal string, decoded to float in C by
 #: msgspec (``strict=False``). Negative, NaN and infinite values fail validation, so a
@@ -17,6 +19,15 @@ __all__ = ["Event", "Number", "SyncState"]
 Number = Annotated[float, msgspec.Meta(ge=0.0, lt=1e300)]
 
 Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
+
+#: Compiled parsers of the two hot frames (``xle.analytics._fastbook``), or None when the
+#: extension is not built or ``XLE_PURE_PYTHON`` is set. They return None for anything
+#: but the exact shape the venue sends, and the decoder then takes its msgspec path.
+fast_binance_depth: Callable[[bytes], tuple | None] | None = None
+fast_coinbase_l2: Callable[[bytes], tuple | None] | None = None
+if COMPILED:
+    from xle.analytics._fastbook import parse_binance_depth as fast_binance_depth
+    from xle.analytics._fastbook import parse_coinbase_l2 as fast_coinbase_l2
 
 
 class SyncState(Enum):

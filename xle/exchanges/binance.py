@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState
+from xle.exchanges._common import Event, Number, SyncState, fast_binance_depth
 from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -216,14 +216,16 @@ class BinanceDecoder:
     # ------------------------------------------------------------------ handlers
 
     def _on_depth(self, rec: RawRecord) -> list[Event]:
-        try:
-            payload = rec.payload
-            if _is_wrapped(payload):
-                event = _depth_combined.decode(payload).data
-            else:
-                event = _depth_bare.decode(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            return [self._malformed(rec, exc)]
+        payload = rec.payload
+        parsed = None
+        if fast_binance_depth is not None and type(payload) is bytes:
+            parsed = fast_binance_depth(payload)
+        if parsed is not None:
+            event = DepthUpdate(*parsed)
+        else:
+            event = self._decode_depth(payload)
+            if type(event) is not DepthUpdate:
+                return [self._malformed(rec, event)]
         sync = self._syncs.get(event.s)
         if sync is None:
             sync = self._syncs[event.s] = _SymbolSync()
@@ -235,6 +237,16 @@ class BinanceDecoder:
             buffer.popleft()
         buffer.append(event)
         return []
+
+    @staticmethod
+    def _decode_depth(payload: bytes) -> DepthUpdate | Exception:
+        """The msgspec path: any frame, with msgspec's own words for what is wrong."""
+        try:
+            if _is_wrapped(payload):
+                return _depth_combined.decode(payload).data
+            return _depth_bare.decode(payload)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return exc
 
     def _on_snapshot(self, rec: RawRecord) -> list[Event]:
         symbol = _rest_symbol(rec)

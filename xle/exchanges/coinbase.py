@@ -9,12 +9,13 @@ authentication. One channel per subscribe message, sent within 5 s of connecting
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState
-from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
+from xle.exchanges._common import Event, Number, SyncState, fast_coinbase_l2
+from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
     "CHANNELS",
@@ -183,6 +184,15 @@ class CoinbaseDecoder:
 
     def _on_frame(self, rec: RawRecord) -> list[Event]:
         key = (rec.run, rec.conn)
+        payload = rec.payload
+        if fast_coinbase_l2 is not None and type(payload) is bytes:
+            parsed = fast_coinbase_l2(payload)
+            if parsed is not None:
+                seq, l2_events = parsed
+                events = self._check_sequence(key, seq)
+                for kind, product, bids, asks in l2_events:
+                    events.extend(self._on_l2_levels(key, kind, product, bids, asks))
+                return events
         try:
             msg = _decoder.decode(rec.payload)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -214,7 +224,23 @@ class CoinbaseDecoder:
             detail = f"l2_data {product}: unknown side {sides}"
             problem = Problem("malformed", self.exchange, product, detail)
             return [problem, *self._reset(product, sync, "malformed", None, None)]
-        if l2.type == "snapshot":
+        return self._on_l2_levels(key, l2.type, product, bids, asks, sync)
+
+    def _on_l2_levels(
+        self,
+        key: tuple[str, int],
+        kind: str,
+        product: str,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        sync: _ProductSync | None = None,
+    ) -> list[Event]:
+        """One ``l2_data`` event, its updates already split into bids and offers."""
+        if sync is None:
+            sync = self._products.get(product)
+            if sync is None:
+                sync = self._products[product] = _ProductSync()
+        if kind == "snapshot":
             was_resyncing = sync.state is SyncState.RESYNCING
             sync.state = SyncState.LIVE
             sync.conn = key
