@@ -1,0 +1,111 @@
+"""The compiled frame parsers agree with the msgspec decoders, or step aside.
+
+For every frame they accept they must produce exactly the doubles msgspec produces; for
+anything unusual they return None so that the msgspec path (and its error wording)
+decides.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xle.analytics import book as book_module
+from xle.exchanges import binance, coinbase
+
+pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
+
+if book_module.COMPILED:
+    from xle.analytics._fastbook import parse_binance_depth, parse_coinbase_l2
+
+_int_part = st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True))
+_frac = st.from_regex(r"[0-9]{0,14}", fullmatch=True)
+_decimal = st.builds(lambda i, f: f"{i}.{f}" if f else i, _int_part, _frac)
+_pairs = st.lists(st.tuples(_decimal, _decimal), max_size=30)
+
+
+def _depth(bids, asks, wrapped=True, spaced=False):
+    data = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 10, "u": 12, "b": bids, "a": asks}
+    body = {"stream": "btcusdt@depth@100ms", "data": data} if wrapped else data
+    return json.dumps(body, separators=(", ", ": ") if spaced else (",", ":")).encode()
+
+
+def _l2(updates, kind="update"):
+    body = {
+        "channel": "l2_data",
+        "client_id": "",
+        "timestamp": "2023-02-09T20:32:50.714964855Z",
+        "sequence_num": 7,
+        "events": [{"type": kind, "product_id": "BTC-USD", "updates": updates}],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pairs, _pairs, st.booleans(), st.booleans())
+def test_binance_depth_parses_to_the_same_doubles_as_msgspec(bids, asks, wrapped, spaced):
+    payload = _depth([list(p) for p in bids], [list(p) for p in asks], wrapped, spaced)
+    reference = binance.BinanceDecoder._decode_depth(payload)
+    symbol, first, last, fast_bids, fast_asks = parse_binance_depth(payload)
+    assert (symbol, first, last) == (reference.s, reference.U, reference.u)
+    assert list(fast_bids) == list(reference.b)
+    assert list(fast_asks) == list(reference.a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["bid", "offer"]), _decimal, _decimal), max_size=30))
+def test_coinbase_l2_parses_to_the_same_doubles_as_msgspec(levels):
+    updates = [
+        {"side": s, "event_time": "2023-02-09T20:32:50Z", "price_level": p, "new_quantity": q}
+        for s, p, q in levels
+    ]
+    payload = _l2(updates)
+    reference = coinbase._decoder.decode(payload)
+    seq, events = parse_coinbase_l2(payload)
+    assert seq == reference.sequence_num
+    (kind, product, bids, asks) = events[0]
+    ref = reference.events[0]
+    assert (kind, product) == (ref.type, ref.product_id)
+    assert list(bids) == [(u.price_level, u.new_quantity) for u in ref.updates if u.side == "bid"]
+    assert list(asks) == [(u.price_level, u.new_quantity) for u in ref.updates if u.side == "offer"]
+
+
+@pytest.mark.parametrize(
+    "level",
+    [
+        ["-1.5", "1"],  # negative: msgspec's constraint rejects it
+        ["1e5", "1"],  # exponent
+        ["01.5", "1"],  # leading zero
+        ["1.", "1"],  # no fraction digits
+        ["1.5", 1],  # a JSON number instead of a string
+        ["1\\u0030", "1"],  # an escape
+        ["1.5", "1", "extra"],
+    ],
+)
+def test_binance_depth_steps_aside_for_unusual_levels(level):
+    assert parse_binance_depth(_depth([level], [])) is None
+
+
+def test_binance_depth_steps_aside_for_unknown_keys_and_trailing_bytes():
+    body = json.loads(_depth([], [], wrapped=False))
+    body["x"] = 1
+    assert parse_binance_depth(json.dumps(body).encode()) is None
+    assert parse_binance_depth(_depth([], []) + b"x") is None
+    del body["x"], body["U"]
+    assert parse_binance_depth(json.dumps(body).encode()) is None
+
+
+def test_coinbase_l2_steps_aside_for_other_channels_and_unknown_sides():
+    update = {"side": "ask", "event_time": "t", "price_level": "1", "new_quantity": "1"}
+    assert parse_coinbase_l2(_l2([update])) is None
+    heartbeat = b'{"channel":"heartbeats","sequence_num":1,"events":[]}'
+    assert parse_coinbase_l2(heartbeat) is None
+
+
+def test_long_decimals_take_the_correctly_rounded_slow_path():
+    price = "0.1000000000000000055511151231257827"  # more digits than a uint64 holds
+    _, _, _, bids, _ = parse_binance_depth(_depth([[price, "12345678901234567890.5"]], []))
+    assert list(bids) == [(float(price), float("12345678901234567890.5"))]
