@@ -17,6 +17,7 @@ wrapper is built once per frame too, only if some subscriber needs it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from xle.simulator.clients import Client
 from xle.simulator.config import SimConfig
@@ -209,15 +211,16 @@ class BinanceVenue:
         """Answer the client's requests; enforce the incoming message rate limit."""
         limit = self.config.max_incoming_per_s
         recent: deque[float] = deque()
-        async for message in client.ws:
-            now = time.monotonic()
-            recent.append(now)
-            while recent and recent[0] <= now - 1.0:
-                recent.popleft()
-            if limit is not None and len(recent) > limit:
-                await client.ws.close(1008, "too many requests")
-                return
-            client.send_control(self._request(client, message))
+        with contextlib.suppress(ConnectionClosed):
+            async for message in client.ws:
+                now = time.monotonic()
+                recent.append(now)
+                while recent and recent[0] <= now - 1.0:
+                    recent.popleft()
+                if limit is not None and len(recent) > limit:
+                    await client.ws.close(1008, "too many requests")
+                    return
+                client.send_control(self._request(client, message))
 
     def _request(self, client: _BinanceClient, message: str | bytes) -> bytes:
         """``{"method":"SUBSCRIBE","params":[…],"id":1}`` -> ``{"result":null,"id":1}``."""

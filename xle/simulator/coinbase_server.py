@@ -22,6 +22,7 @@ once per step as a prefix and a suffix around that number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from xle.simulator.clients import Client
 from xle.simulator.config import SimConfig
@@ -168,8 +170,9 @@ class CoinbaseVenue:
             self._forget(client)
 
     async def _read(self, client: _CoinbaseClient) -> None:
-        async for message in client.ws:
-            self._request(client, message)
+        with contextlib.suppress(ConnectionClosed):
+            async for message in client.ws:
+                self._request(client, message)
 
     def _request(self, client: _CoinbaseClient, message: str | bytes) -> None:
         try:
