@@ -277,3 +277,24 @@ def test_records_keep_replay_order_across_rolls_and_exchanges(root: Path):
     assert len(parquet_files(root)) > 2
     back = list(LogReader(root))
     assert back == sorted(records, key=replay_key)
+
+
+def test_recover_removes_the_lock_of_a_run_that_died_before_writing(root: Path):
+    run_child(root, "stillborn", "5000", "0.05", "3600", "0", "--exit-after-flush")
+    assert (journal_dir(root) / "stillborn.lock").exists()
+    assert LogWriter.recover(root) == 0
+    assert list(journal_dir(root).iterdir()) == []
+
+
+def test_stats_count_journal_bytes_across_segments(root: Path):
+    writer = LogWriter(root, "run1", roll_seconds=3600, flush_seconds=3600)
+    for rec in make_records(100):
+        writer.append(rec)
+    writer.roll()
+    assert wait_for(lambda: writer.stats.rolled == 100)  # first segment converted, deleted
+    for rec in make_records(100, first_seq=100, start_ns=DAY0 + SECOND):
+        writer.append(rec)
+    writer.flush()
+    assert writer.stats.journal_bytes > sum(p.stat().st_size for p in journal_files(root))
+    writer.close()
+    assert writer.stats.rolls == 2 and writer.stats.rolled == 200

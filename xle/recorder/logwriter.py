@@ -353,7 +353,6 @@ class LogWriter:
         self._segment = 0
         self._sink = None
         self._ipc: ipc.RecordBatchStreamWriter | None = None
-        self._dirty = False
         self._error: BaseException | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -439,6 +438,11 @@ class LogWriter:
         """
         jdir = journal_dir(Path(data_root))
         total = 0
+        if jdir.is_dir():  # lock files of dead runs that never wrote a segment
+            for lock_path in jdir.glob("*.lock"):
+                run = lock_path.stem
+                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
+                    lock.release(remove=not _segments_of(jdir, run))
         for run in sorted({run for run, _, _ in _segments_of(jdir)}):
             lock = _RunLock.try_acquire(jdir, run)
             if lock is None:
@@ -469,19 +473,17 @@ class LogWriter:
             with self._pending_lock:
                 pending, self._pending = self._pending, []
             if pending:
-                if self._ipc is None:
+                if self._ipc is None or self._sink is None:
                     self._open_segment()
-                assert self._ipc is not None
+                assert self._ipc is not None and self._sink is not None
+                before = self._sink.tell()
                 for batch in _records_to_batches(pending):
                     self._ipc.write_batch(batch)
-                self._dirty = True
-            if self._dirty and self._sink is not None:
                 self._sink.flush()
                 os.fsync(self._sink.fileno())
-                self._dirty = False
                 with self._stats_lock:
                     self._stats.journaled += len(pending)
-                    self._stats.journal_bytes = self._sink.tell()
+                    self._stats.journal_bytes += self._sink.tell() - before
                     self._stats.flushes += 1
 
     def _open_segment(self) -> None:
