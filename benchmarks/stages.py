@@ -16,6 +16,10 @@ Passes (each includes everything above it):
 ``full``     ``xle replay --speed max``'s driver (``run_replay``): reader, engine,
              derived Parquet written and committed
 
+and, to split ``full`` the same way, ``read_xle`` (the project's reader,
+``xle.replay.reader`` through ``replay_records``, alone) and ``engine_xle`` (that reader
+feeding the engine, outputs dropped).
+
     python benchmarks/stages.py PASS LOG_ROOT      -> one JSON line on stdout
 """
 
@@ -26,7 +30,7 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import repeat
 from pathlib import Path
 
@@ -35,7 +39,7 @@ import pyarrow.parquet as pq
 
 from xle.records import RawRecord
 
-PASSES = ("read", "decode", "sync", "book", "engine", "full")
+PASSES = ("read", "decode", "sync", "book", "engine", "read_xle", "engine_xle", "full")
 BATCH_ROWS = 65_536
 #: Rows turned into records at a time: Python objects for a whole 64k-row batch would
 #: cost a hundred MB and fall out of the CPU cache.
@@ -89,12 +93,20 @@ def _pass_read(root: Path) -> int:
     return n
 
 
-def _pass_decode(root: Path) -> int:
-    from xle.exchanges import binance, coinbase
+def fastest_decoders() -> tuple[Callable, Callable, str]:
+    """(Binance depth, Coinbase l2_data) decoders the project uses, and their name."""
+    from xle.exchanges import _common, binance, coinbase
 
-    depth = binance._depth_combined.decode
+    if _common.fast_binance_depth is not None and _common.fast_coinbase_l2 is not None:
+        return _common.fast_binance_depth, _common.fast_coinbase_l2, "compiled"
+    return binance._depth_combined.decode, coinbase._decoder.decode, "msgspec"
+
+
+def _pass_decode(root: Path) -> int:
+    from xle.exchanges import binance
+
+    depth, l2, _ = fastest_decoders()
     snapshot = binance._snapshot.decode
-    l2 = coinbase._decoder.decode
     n = 0
     for rec in read_records(root):
         if rec.exchange == "coinbase":
@@ -172,12 +184,51 @@ def _pass_full(root: Path) -> int:
     return summary.records + summary.warmup_records
 
 
+def _project_records(root: Path) -> Iterator[RawRecord]:
+    """The project's reader, as ``xle replay`` calls it over the whole log."""
+    from xle.replay.session import raw_exchanges, replay_records
+
+    exchanges = tuple(raw_exchanges(root)[0])
+    for rec, _warm in replay_records(root, 0, 2**62, exchanges, None):
+        yield rec
+
+
+def _pass_read_xle(root: Path) -> int:
+    n = 0
+    for _ in _project_records(root):
+        n += 1
+    return n
+
+
+def _pass_engine_xle(root: Path) -> int:
+    from xle.analytics.engine import Engine
+    from xle.config import load_config
+
+    engine = Engine(load_config(None))
+    on_record = engine.on_record
+    n = 0
+    for rec in _project_records(root):
+        on_record(rec)
+        n += 1
+    engine.finish()
+    return n
+
+
 def run_pass(name: str, root: Path) -> dict[str, object]:
     func = globals()[f"_pass_{name}"]
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     records = func(root)
     seconds = time.perf_counter() - started
-    return {"pass": name, "records": records, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "pass": name,
+        "records": records,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def main() -> None:
