@@ -1,0 +1,174 @@
+"""The Coinbase Advanced Trade protocol over real WebSockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.simulator.conftest import MakeSim
+from tests.simulator.helpers import apply, best_first, drain, recv_json, until, ws_connect
+from xle.simulator import final_truth
+
+ENVELOPE = {"channel", "client_id", "timestamp", "sequence_num", "events"}
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6,9}Z$")
+
+
+def _subscribe(channel: str, *products: str) -> str:
+    body: dict[str, object] = {"type": "subscribe", "channel": channel}
+    if products:
+        body["product_ids"] = list(products)
+    return json.dumps(body)
+
+
+async def test_level2_subscribe_sends_a_snapshot_then_updates(make_sim: MakeSim) -> None:
+    sim = await make_sim(coinbase_rate=50.0)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("level2", "BTC-USD"))
+        frames = [await recv_json(ws) for _ in range(10)]
+    snapshot, ack, updates = frames[0], frames[1], frames[2:]
+    assert all(set(f) == ENVELOPE and f["client_id"] == "" for f in frames)
+    assert all(STAMP.match(f["timestamp"]) for f in frames)
+    assert snapshot["channel"] == "l2_data"
+    assert snapshot["events"][0]["type"] == "snapshot"
+    assert snapshot["events"][0]["product_id"] == "BTC-USD"
+    assert len(snapshot["events"][0]["updates"]) >= 500
+    assert ack["channel"] == "subscriptions"
+    assert ack["events"] == [{"subscriptions": {"level2": ["BTC-USD"]}}]
+    assert all(u["channel"] == "l2_data" and u["events"][0]["type"] == "update" for u in updates)
+    level = updates[0]["events"][0]["updates"][0]
+    assert set(level) == {"side", "event_time", "price_level", "new_quantity"}
+    assert level["side"] in ("bid", "offer") and STAMP.match(level["event_time"])
+
+
+async def test_sequence_num_counts_every_message_of_the_connection(make_sim: MakeSim) -> None:
+    sim = await make_sim(coinbase_rate=50.0, trade_rate=20.0, heartbeat_interval=0.1)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("level2", "BTC-USD", "ETH-USD"))
+        await ws.send(_subscribe("market_trades", "ETH-USD"))
+        await ws.send(_subscribe("heartbeats"))
+        frames = [await recv_json(ws) for _ in range(80)]
+    assert [f["sequence_num"] for f in frames] == list(range(80))
+    assert {f["channel"] for f in frames} == {
+        "l2_data",
+        "subscriptions",
+        "market_trades",
+        "heartbeats",
+    }
+
+
+async def test_snapshot_plus_updates_rebuild_the_true_book(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    sim = await make_sim(coinbase_rate=50.0, truth_dir=tmp_path)
+    book: dict[str, dict[str, str]] = {"bids": {}, "asks": {}}
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("level2", "ETH-USD"))
+        frames = [await recv_json(ws) for _ in range(20)]
+        sim.pause()
+        frames += await drain(ws, 0.3)
+    for frame in frames:
+        if frame["channel"] != "l2_data":
+            continue
+        for event in frame["events"]:
+            if event["type"] == "snapshot":
+                book = {"bids": {}, "asks": {}}
+            for u in event["updates"]:
+                side = book["bids"] if u["side"] == "bid" else book["asks"]
+                apply(side, [(u["price_level"], u["new_quantity"])])
+    await asyncio.sleep(0.2)  # the truth file is flushed every 0.1 s
+    truth = final_truth(tmp_path, "coinbase", "ETH-USD")
+    assert best_first(book) == (truth.bids, truth.asks)
+    last_update = frames[-1]["events"][0]["updates"][0]["event_time"]
+    assert truth.event_time == last_update
+
+
+async def test_resubscribing_sends_a_fresh_snapshot(make_sim: MakeSim) -> None:
+    sim = await make_sim()
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("level2", "BTC-USD"))
+        await until(ws, lambda f: f["channel"] == "subscriptions")
+        await ws.send(_subscribe("level2", "BTC-USD"))
+        frames = await until(ws, lambda f: f["channel"] == "subscriptions")
+    snapshots = [f for f in frames if f["events"][0].get("type") == "snapshot"]
+    assert len(snapshots) == 1
+
+
+async def test_unsubscribe_stops_the_updates(make_sim: MakeSim) -> None:
+    sim = await make_sim(coinbase_rate=50.0)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("level2", "BTC-USD"))
+        await until(ws, lambda f: f["channel"] == "subscriptions")
+        unsubscribe = {"type": "unsubscribe", "product_ids": ["BTC-USD"], "channel": "level2"}
+        await ws.send(json.dumps(unsubscribe))
+        ack = (await until(ws, lambda f: f["channel"] == "subscriptions"))[-1]
+        assert ack["events"] == [{"subscriptions": {}}]
+        assert await drain(ws, 0.3) == []
+
+
+async def test_heartbeats_arrive_with_a_rising_counter(make_sim: MakeSim) -> None:
+    sim = await make_sim(heartbeat_interval=0.1)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("heartbeats"))
+        ack = await recv_json(ws)
+        beats = [await recv_json(ws) for _ in range(3)]
+    assert ack["events"] == [{"subscriptions": {"heartbeats": ["heartbeats"]}}]
+    assert all(b["channel"] == "heartbeats" for b in beats)
+    counters = [b["events"][0]["heartbeat_counter"] for b in beats]
+    assert all(b == a + 1 for a, b in itertools.pairwise(counters))
+    assert " +0000 UTC m=+" in beats[0]["events"][0]["current_time"]
+
+
+async def test_market_trades_start_with_a_snapshot_then_updates(make_sim: MakeSim) -> None:
+    sim = await make_sim(trade_rate=30.0)
+    await asyncio.sleep(0.3)  # let some trades happen before subscribing
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("market_trades", "BTC-USD"))
+        frames = [await recv_json(ws) for _ in range(4)]
+    assert frames[0]["channel"] == "market_trades"
+    assert frames[0]["events"][0]["type"] == "snapshot"
+    assert frames[0]["events"][0]["trades"]
+    updates = [f for f in frames[2:] if f["channel"] == "market_trades"]
+    assert updates and updates[0]["events"][0]["type"] == "update"
+    trade = updates[0]["events"][0]["trades"][0]
+    assert set(trade) == {"trade_id", "product_id", "price", "size", "side", "time"}
+    assert trade["product_id"] == "BTC-USD" and trade["side"] in ("BUY", "SELL")
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"type": "subscribe", "channel": "level2"},
+        {"type": "subscribe", "channel": "level2", "product_ids": ["DOGE-USD"]},
+        {"type": "subscribe", "channel": "candles", "product_ids": ["BTC-USD"]},
+        {"type": "explode", "channel": "level2", "product_ids": ["BTC-USD"]},
+    ],
+)
+async def test_bad_subscribe_requests_get_an_error(make_sim: MakeSim, request_: dict) -> None:
+    sim = await make_sim()
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(json.dumps(request_))
+        reply = await recv_json(ws)
+    assert reply["type"] == "error" and reply["message"]
+
+
+async def test_a_client_that_never_subscribes_is_disconnected(make_sim: MakeSim) -> None:
+    sim = await make_sim(subscribe_timeout=0.3)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_a_subscribed_client_outlives_the_subscribe_timeout(make_sim: MakeSim) -> None:
+    sim = await make_sim(subscribe_timeout=0.2, heartbeat_interval=0.1)
+    async with ws_connect(sim.urls["coinbase"].ws) as ws:
+        await ws.send(_subscribe("heartbeats"))
+        await asyncio.sleep(0.5)
+        frames = await until(ws, lambda f: f["channel"] == "heartbeats")
+    assert frames[-1]["channel"] == "heartbeats"
