@@ -120,20 +120,23 @@ def hour_dirs(
     return dict(sorted(found.items()))
 
 
-def _compacted_sources(pf: pq.ParquetFile) -> set[str]:
-    meta = pf.metadata.metadata or {}
+def _compacted_sources(path: Path) -> set[str]:
+    meta = pq.read_metadata(path).metadata or {}
     raw = meta.get(COMPACTED_FROM_KEY)
     return set(json.loads(raw)) if raw else set()
 
 
 def live_files(directory: Path) -> list[Path]:
     """Finished files of a partition, minus those a compacted file already holds."""
-    names = sorted(p for p in directory.iterdir() if is_log_file(p))
+    try:
+        names = sorted(p for p in directory.iterdir() if is_log_file(p))
+    except FileNotFoundError:
+        return []
     covered: set[str] = set()
     for path in names:
         if path.name.startswith("compacted-"):
             try:
-                covered |= _compacted_sources(pq.ParquetFile(path))
+                covered |= _compacted_sources(path)
             except Exception:  # reported when the file itself is read
                 continue
     return [p for p in names if p.name not in covered]
