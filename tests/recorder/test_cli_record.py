@@ -148,3 +148,29 @@ def test_coinbase_credentials_never_reach_the_log_or_the_output(tmp_path):
         for path in data.rglob("*"):
             if path.is_file():
                 assert needle.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_gracefully_with_everything_in_parquet(tmp_path, sig):
+    data, stats_file = tmp_path / "data", tmp_path / "stats.json"
+    with start_in_thread(SimConfig(seed=4, levels=20)) as sim:
+        proc = subprocess.Popen(
+            [*XLE, "record", "--simulator", f"127.0.0.1:{sim.port}", "--data", str(data),
+             "--stats-file", str(stats_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        )  # fmt: skip
+        _wait_for(lambda: (_read_stats(stats_file) or {}).get("records", 0) > 100, 30, proc)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "records in run" in out
+    final = _read_stats(stats_file)
+    records = read_log(data)
+    assert len(records) == final["records"] == final["durable_seq"]
+    for venue, counters in final["venues"].items():
+        assert (
+            len([r for r in records if r.kind == "ws" and r.exchange == venue])
+            == counters["frames"]
+        )
+    assert {r.stream for r in records if r.kind == "event"} >= {"connected", "closed"}
+    assert not list((data / "raw" / "_journal").iterdir())

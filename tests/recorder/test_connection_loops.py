@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 
 import msgspec
 
@@ -109,6 +110,31 @@ def test_rate_limited_snapshot_is_recorded_as_error_and_retried_after_retry_afte
     assert recorder.stats["binance"].rest_errors == 1
 
 
+def test_connection_is_renewed_before_its_maximum_age_without_backoff(data_root):
+    script = Script(rest=[RestReply(200, SNAPSHOT)])
+    with TinyServer(script) as server:
+        cfg = _binance_config(data_root, server.port)
+        cfg.options = replace(FAST, max_connection_age=0.3, backoff_initial=30.0)
+        recorder = Recorder(cfg)
+        run_until(recorder, lambda: recorder.stats["binance"].reconnects >= 2)
+    disconnected = [r for r in read_log(data_root) if r.stream == "disconnected"]
+    details = [json.loads(r.payload) for r in disconnected]
+    assert all(d["reason"] == "max_age" and d["retry_in"] == 0 for d in details)
+    assert len(server.rest_requests) >= 3  # a fresh snapshot on every new connection
+
+
+def test_truncated_frames_are_logged_unlabelled(data_root):
+    frames = [b'{"stream":"btcu', _trade(1)]
+    script = Script(
+        frames=lambda path, n: frames if n == 1 else [], rest=[RestReply(200, SNAPSHOT)]
+    )
+    with TinyServer(script) as server:
+        recorder = Recorder(_binance_config(data_root, server.port))
+        run_until(recorder, lambda: recorder.stats["binance"].frames >= 2)
+    logged = [(r.stream, r.symbol, r.payload) for r in read_log(data_root) if r.kind == "ws"]
+    assert logged == [("", None, frames[0]), ("btcusdt@trade", "BTCUSDT", frames[1])]
+
+
 def test_unreachable_venue_is_retried_with_error_events_and_nothing_else(data_root):
     cfg = RecorderConfig(
         data_root=data_root,
@@ -166,6 +192,21 @@ def test_coinbase_subscribes_each_channel_and_resubscribes_level2_after_a_gap(da
     resync = next(r for r in records if r.stream == "resync")
     assert resync.symbol == "BTC-USD" and json.loads(resync.payload)["reason"] == "gap"
     assert recorder.stats["coinbase"].resyncs == 1
+
+
+def test_coinbase_messages_are_paced_at_most_five_per_second(data_root):
+    with TinyServer(Script()) as server:
+        cfg = RecorderConfig(
+            data_root=data_root,
+            symbols={"coinbase": ["BTC-USD"]},
+            simulator=f"127.0.0.1:{server.port}",
+            options=replace(FAST, sends_per_second=5.0),
+        )
+        recorder = Recorder(cfg)
+        run_until(recorder, lambda: len(server.received) >= 3)
+    times = server.received_at
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
+    assert times[-1] - times[0] < 5.0  # all three within the 5 s Coinbase allows
 
 
 def test_coinbase_products_are_spread_over_connections(data_root):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ class TinyServer:
         self.connections = 0
         self.paths: list[str] = []
         self.received: list[tuple[int, str]] = []  # (connection number, text message)
+        self.received_at: list[float] = []  # time.monotonic() of each received message
         self.rest_requests: list[str] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,6 +104,7 @@ class TinyServer:
             async for message in ws:
                 text = message if isinstance(message, str) else message.decode()
                 self.received.append((number, text))
+                self.received_at.append(time.monotonic())
                 if self.script.on_message is not None:
                     for reply in self.script.on_message(text, number):
                         await ws.send(reply.decode())

@@ -44,6 +44,9 @@ __all__ = ["BinanceFeed", "snapshot_weight", "stream_of"]
 
 _PREFIX = b'{"stream":"'
 _PREFIX_LEN = len(_PREFIX)
+#: A stream name ends within this many bytes of the frame start, or the frame is unlabelled.
+_NAME_END = _PREFIX_LEN + 128
+_UNLABELLED: tuple[str, str | None] = ("", None)
 #: Distinct stream names remembered for the cheap frame labelling; frames beyond (only a
 #: misbehaving server sends that many names) are labelled without caching.
 _NAME_CACHE_LIMIT = 8192
@@ -66,7 +69,7 @@ def stream_of(payload: bytes) -> str:
     """The stream name of a combined-stream frame, or "" if it does not start with one."""
     if payload[:_PREFIX_LEN] != _PREFIX:
         return ""
-    end = payload.find(b'"', _PREFIX_LEN)
+    end = payload.find(b'"', _PREFIX_LEN, _NAME_END)
     return payload[_PREFIX_LEN:end].decode("utf-8", "replace") if end > 0 else ""
 
 
@@ -245,15 +248,13 @@ class BinanceFeed:
         ex = self.exchange
         while True:
             payload = await recv(False)
+            label = _UNLABELLED
             if payload[:_PREFIX_LEN] == _PREFIX:
-                end = payload.find(b'"', _PREFIX_LEN)
-                key = payload[_PREFIX_LEN:end]
-                label = names.get(key)
-                if label is None:
-                    label = self._learn(key)
-                frame(ex, conn, label[0], label[1], payload)
-            else:
-                frame(ex, conn, "", None, payload)
+                end = payload.find(b'"', _PREFIX_LEN, _NAME_END)
+                if end > 0:
+                    key = payload[_PREFIX_LEN:end]
+                    label = names.get(key) or self._learn(key)
+            frame(ex, conn, label[0], label[1], payload)
             stats.frames += 1
             stats.bytes += len(payload)
 

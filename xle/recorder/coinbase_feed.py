@@ -34,6 +34,7 @@ __all__ = ["CoinbaseCredentials", "CoinbaseFeed", "CredentialsError", "channel_o
 
 _CHANNEL = b'{"channel":"'
 _CHANNEL_LEN = len(_CHANNEL)
+_NAME_END = _CHANNEL_LEN + 64
 _PRODUCT = b'"product_id":"'
 _PRODUCT_LEN = len(_PRODUCT)
 #: How far into a frame the product id is looked for (it sits in the first event).
@@ -109,7 +110,7 @@ def channel_of(payload: bytes) -> str:
     """The ``channel`` of a Coinbase frame when it comes first (as Coinbase sends it)."""
     if payload[:_CHANNEL_LEN] != _CHANNEL:
         return ""
-    end = payload.find(b'"', _CHANNEL_LEN)
+    end = payload.find(b'"', _CHANNEL_LEN, _NAME_END)
     return payload[_CHANNEL_LEN:end].decode("utf-8", "replace") if end > 0 else ""
 
 
@@ -147,7 +148,7 @@ class CoinbaseFeed:
         self._stats = stats
         self._credentials = credentials
         self._credentials_failed = False
-        self._labels: dict[bytes, tuple[str, str | None]] = {}
+        self._labels: dict[bytes, str] = {}
         self._products: dict[bytes, str] = {}
         unique = list(dict.fromkeys(p.upper() for p in products))
         per_conn = max(1, products_per_connection)
@@ -255,34 +256,33 @@ class CoinbaseFeed:
         frame = self._sink.frame
         stats = self._stats
         labels = self._labels
+        products = self._products
         ex = self.exchange
         while True:
             payload = await recv(False)
             channel = ""
             if payload[:_CHANNEL_LEN] == _CHANNEL:
-                end = payload.find(b'"', _CHANNEL_LEN)
-                key = payload[_CHANNEL_LEN:end]
-                label = labels.get(key)
-                if label is None:
-                    label = self._learn(key)
-                channel = label[0]
+                end = payload.find(b'"', _CHANNEL_LEN, _NAME_END)
+                if end > 0:
+                    key = payload[_CHANNEL_LEN:end]
+                    channel = labels.get(key) or self._learn(key)
             symbol = None
             at = payload.find(_PRODUCT, 0, _PRODUCT_WINDOW)
             if at >= 0:
                 start = at + _PRODUCT_LEN
-                key = payload[start : payload.find(b'"', start, start + 64)]
-                symbol = self._products.get(key)
-                if symbol is None:
-                    symbol = self._product(key)
+                end = payload.find(b'"', start, start + 64)
+                if end > 0:
+                    key = payload[start:end]
+                    symbol = products.get(key) or self._product(key)
             frame(ex, conn, channel, symbol, payload)
             stats.frames += 1
             stats.bytes += len(payload)
 
-    def _learn(self, key: bytes) -> tuple[str, str | None]:
-        label = (key.decode("utf-8", "replace"), None)
+    def _learn(self, key: bytes) -> str:
+        channel = key.decode("utf-8", "replace")
         if len(self._labels) < _LABEL_CACHE_LIMIT:
-            self._labels[key] = label
-        return label
+            self._labels[key] = channel
+        return channel
 
     def _product(self, key: bytes) -> str:
         name = key.decode("utf-8", "replace")
