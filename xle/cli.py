@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "xle.replay.commands",
     "xle.simulator.commands",
     "xle.recorder.commands",
+    "xle.dashboard.commands",
 )
 
 for _name in _COMMAND_MODULES:

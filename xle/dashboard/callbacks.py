@@ -1,0 +1,348 @@
+"""Dash callbacks: the browser polls, the server answers with only what changed.
+
+Three pollers share the work: ``tick`` (fast, ~400 ms) refreshes the books (ladders, BBO,
+depth, imbalance gauge) and extends the time series by the history frames the page has
+not drawn yet (``extendData``); ``slow-tick`` (1 s) refreshes the market list, integrity
+events and the episode table. Each keeps a small cursor in a ``dcc.Store`` -- the last
+frame drawn, the generation of the state, the market and theme the figures were built
+for -- and rebuilds a figure only when one of those changed (new market, new theme, a
+venue appeared, a replay scrub reset the state). Everything else is a ``Patch``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, Patch, State, html, no_update
+
+from xle.dashboard import figures, panels
+from xle.dashboard.history import EpisodeHistory
+from xle.dashboard.sessions import ReplaySession, Session
+from xle.dashboard.state import DEFAULT_HISTORY, DashboardState
+
+__all__ = ["register_callbacks"]
+
+#: Seconds an arbitrage toast stays up, and how many show at once.
+TOAST_SECONDS = 8.0
+MAX_TOASTS = 2
+#: Levels read per side for the depth chart (the ladder shows fewer).
+DEPTH_LEVELS = 50
+
+_TOGGLE_THEME = """
+function(n, theme) { return theme === 'light' ? 'dark' : 'light'; }
+"""
+_APPLY_THEME = """
+function(theme) {
+    const t = theme === 'light' ? 'light' : 'dark';
+    document.documentElement.setAttribute('data-theme', t);
+    return t === 'light' ? '☾' : '☀';
+}
+"""
+
+
+def register_callbacks(app: Dash, session: Session, history: EpisodeHistory) -> None:
+    state = session.state
+    app.clientside_callback(
+        _TOGGLE_THEME,
+        Output("theme", "data"),
+        Input("theme-toggle", "n_clicks"),
+        State("theme", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _APPLY_THEME, Output("theme-toggle", "children"), Input("theme", "data")
+    )
+    _register_markets(app, state)
+    _register_books(app, state)
+    _register_series(app, state)
+    _register_slow(app, state, history)
+    _register_vwap(app, state)
+    if isinstance(session, ReplaySession):
+        _register_replay(app, session)
+
+
+# --------------------------------------------------------------------------- markets
+
+
+def _register_markets(app: Dash, state: DashboardState) -> None:
+    @app.callback(
+        Output("market", "options"),
+        Output("market", "value"),
+        Input("slow-tick", "n_intervals"),
+        State("market", "options"),
+        State("market", "value"),
+    )
+    def markets(_n: int | None, options: list[dict[str, str]] | None, value: str | None):
+        found = state.markets()
+        fresh = [{"label": m, "value": m} for m in found]
+        chosen = value if value in found else (found[0] if found else None)
+        return (
+            fresh if fresh != (options or []) else no_update,
+            chosen if chosen != value else no_update,
+        )
+
+
+# --------------------------------------------------------------------------- books
+
+
+def _register_books(app: Dash, state: DashboardState) -> None:
+    @app.callback(
+        Output("ladders", "children"),
+        Output("bbo", "children"),
+        Output("depth-chart", "figure"),
+        Output("imb-gauge", "figure"),
+        Output("clock", "children"),
+        Output("stats", "children"),
+        Output("feed-status", "children"),
+        Output("books-cursor", "data"),
+        Input("tick", "n_intervals"),
+        Input("market", "value"),
+        Input("theme", "data"),
+        Input("ladder-depth", "value"),
+        State("books-cursor", "data"),
+    )
+    def books(_n, market, theme, depth, cursor):
+        depth = int(depth or 15)
+        keys = state.books_of(market)
+        with state.lock:
+            engine = state.engine
+            views = [engine.book_view(ex, sym, max(depth, DEPTH_LEVELS)) for ex, sym in keys]
+            imbalances = [engine.imbalance(ex, sym)[0] for ex, sym in keys]
+            now_ns = state.counters.last_recv_ns
+            records = state.counters.records
+        labels = [f"{ex}:{sym}" for ex, sym in keys]
+        ladders: Any = [
+            panels.ladder(view, label, depth, now_ns)
+            for view, label in zip(views, labels, strict=True)
+        ] or html.Div("waiting for books…", className="empty")
+        ladder_pairs = [(view.bids, view.asks) if view is not None else ([], []) for view in views]
+        structure = {"market": market, "theme": theme, "books": labels}
+        cursor = cursor or {}
+        if cursor.get("structure") != structure:
+            depth_fig: Any = figures.depth_figure(theme, keys, ladder_pairs)
+            gauge: Any = figures.imbalance_gauge(theme, keys, imbalances)
+        else:
+            depth_fig = Patch()
+            for i, (xs, ys) in enumerate(figures.depth_data(ladder_pairs)):
+                depth_fig["data"][i]["x"] = xs
+                depth_fig["data"][i]["y"] = ys
+            gauge = Patch()
+            palette = figures.theme_of(theme)
+            for i, value in enumerate(imbalances):
+                color = palette.bid if (value or 0.0) >= 0 else palette.ask
+                gauge["data"][i]["value"] = value if value is not None else 0.0
+                gauge["data"][i]["gauge"]["bar"]["color"] = color
+                gauge["data"][i]["number"]["font"]["color"] = color
+        status = [
+            html.Span(
+                [
+                    html.Span(className=f"venue-dot v-{label.partition(':')[0]}"),
+                    label.partition(":")[0],
+                ],
+                className=f"chip {'ok' if v is not None and v.status == 'synced' else 'bad'}",
+                title=f"{label}: {v.status if v is not None else 'no book'}",
+            )
+            for label, v in zip(labels, views, strict=True)
+        ]
+        rate = state.records_per_second()
+        stats = f"{records:,} rec · {rate:,.0f}/s"
+        return (
+            ladders,
+            panels.bbo_table(list(zip(labels, views, strict=True))),
+            depth_fig,
+            gauge,
+            panels.clock_text(now_ns).removesuffix(" UTC"),
+            stats,
+            status,
+            {"structure": structure},
+        )
+
+
+# --------------------------------------------------------------------------- time series
+
+
+def _extend(xs: list[list[float]], ys: list[list[Any]]) -> Any:
+    if not ys:
+        return no_update
+    return [{"x": xs, "y": ys}, list(range(len(ys))), DEFAULT_HISTORY]
+
+
+def _register_series(app: Dash, state: DashboardState) -> None:
+    @app.callback(
+        Output("mid-chart", "figure"),
+        Output("mid-chart", "extendData"),
+        Output("gap-chart", "figure"),
+        Output("gap-chart", "extendData"),
+        Output("imb-chart", "figure"),
+        Output("imb-chart", "extendData"),
+        Output("toasts", "children"),
+        Output("series-cursor", "data"),
+        Input("tick", "n_intervals"),
+        Input("market", "value"),
+        Input("theme", "data"),
+        State("series-cursor", "data"),
+    )
+    def series(_n, market, theme, cursor):
+        cursor = dict(cursor or {})
+        keys = state.books_of(market)
+        pairs = state.pairs_of(market)
+        threshold = state.engine.config.arb_threshold_bps
+        structure = {
+            "generation": state.generation,
+            "market": market,
+            "theme": theme,
+            "books": [list(k) for k in keys],
+            "pairs": [list(p) for p in pairs],
+        }
+        out: list[Any] = [no_update] * 6
+        if cursor.get("structure") != structure:
+            frames = state.frames_after(0)
+            out[0] = figures.mid_spread_figure(theme, keys, frames)
+            out[2] = figures.gap_figure(theme, pairs, frames, threshold)
+            out[4] = figures.imbalance_history(theme, keys, frames)
+        else:
+            frames = state.frames_after(int(cursor.get("frame", 0)))
+            if frames:
+                out[1] = _extend(*figures.mid_spread_rows(keys, frames))
+                out[3] = _extend(*figures.gap_rows(pairs, frames, threshold))
+                out[5] = _extend(*figures.imbalance_rows(keys, frames))
+        last = frames[-1].frame_id if frames else cursor.get("frame", 0)
+        toasts, shown = _toasts(state, cursor.get("toasts"))
+        cursor.update(structure=structure, frame=last, toasts=shown)
+        return (*out, toasts, cursor)
+
+
+def _toasts(state: DashboardState, shown: list[int] | None) -> tuple[Any, list[int]]:
+    """Toasts of the episodes opened in the last few seconds (newest first)."""
+    import time
+
+    now = time.monotonic()
+    recent = [a for a in state.alerts_after(0) if now - a.wall < TOAST_SECONDS]
+    recent = recent[-MAX_TOASTS:][::-1]
+    ids = [a.alert_id for a in recent]
+    if ids == (shown or []):
+        return no_update, ids
+    return [panels.toast(a.episode, a.alert_id) for a in recent], ids
+
+
+# --------------------------------------------------------------------------- slow panels
+
+
+def _register_slow(app: Dash, state: DashboardState, history: EpisodeHistory) -> None:
+    @app.callback(
+        Output("integrity", "children"),
+        Output("arb-table", "rowData"),
+        Output("arb-note", "children"),
+        Output("slow-cursor", "data"),
+        Input("slow-tick", "n_intervals"),
+        State("slow-cursor", "data"),
+    )
+    def slow(_n, cursor):
+        cursor = dict(cursor or {})
+        integrity_key = [state.generation, state.integrity_version]
+        events: Any = no_update
+        if cursor.get("integrity") != integrity_key:
+            events = panels.integrity_list(state.integrity_events(100))
+        rows = history.rows(state.episodes())
+        signature = [len(rows), *(f"{r['key']}|{r['status']}|{r['source']}" for r in rows[:50])]
+        table: Any = no_update
+        if cursor.get("episodes") != signature:
+            table = rows
+        n_open = sum(1 for r in rows if r["status"] == "open")
+        note = history.error or f"{len(rows)} episodes · {n_open} open"
+        cursor.update(integrity=integrity_key, episodes=signature)
+        return events, table, note, cursor
+
+
+# --------------------------------------------------------------------------- VWAP
+
+
+def _register_vwap(app: Dash, state: DashboardState) -> None:
+    @app.callback(
+        Output("vwap-out", "children"),
+        Input("tick", "n_intervals"),
+        Input("vwap-size", "value"),
+        Input("vwap-side", "value"),
+        Input("market", "value"),
+    )
+    def vwap(_n, size, side, market):
+        try:
+            amount = float(size)
+        except (TypeError, ValueError):
+            amount = 0.0
+        if amount <= 0.0:
+            return html.Div("enter a positive size", className="empty")
+        side = "sell" if side == "sell" else "buy"
+        keys = state.books_of(market)
+        with state.lock:
+            engine = state.engine
+            results = [(f"{ex}:{sym}", engine.vwap(ex, sym, side, amount)) for ex, sym in keys]
+        return panels.vwap_table(results, side)
+
+
+# --------------------------------------------------------------------------- replay controls
+
+
+def _register_replay(app: Dash, session: ReplaySession) -> None:
+    span_s = max(1e-3, (session.end_ns - session.start_ns) / 1e9)
+    step = span_s / 10_000
+
+    def label() -> str:
+        return "❚❚ pause" if session.playing else "▶ play"
+
+    @app.callback(
+        Output("replay-time", "children"),
+        Output("replay-scrub", "value"),
+        Output("scrub-shadow", "data"),
+        Output("replay-play", "children"),
+        Input("tick", "n_intervals"),
+        State("replay-scrub", "value"),
+        State("replay-scrub", "drag_value"),
+    )
+    def progress(_n, value, drag_value):
+        position = session.position_ns
+        offset = (position - session.start_ns) / 1e9
+        dragging = drag_value is not None and value is not None and drag_value != value
+        text = f"{panels.day_time(position)} / {panels.day_time(session.end_ns)}"
+        if session.loading:
+            text += " · loading"
+        elif session.finished:
+            text += " · end"
+        if dragging:
+            return text, no_update, no_update, label()
+        return text, offset, offset, label()
+
+    @app.callback(
+        Output("replay-play", "children", allow_duplicate=True),
+        Input("replay-play", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def toggle(_n):
+        if session.playing:
+            session.pause()
+        else:
+            session.play()
+        return label()
+
+    @app.callback(
+        Output("replay-ack", "data"),
+        Input("replay-speed", "value"),
+        prevent_initial_call=True,
+    )
+    def speed(value):
+        if value is None:
+            return no_update
+        session.set_speed(None if value == "max" else float(value))
+        return value
+
+    @app.callback(
+        Output("replay-ack", "data", allow_duplicate=True),
+        Input("replay-scrub", "value"),
+        State("scrub-shadow", "data"),
+        prevent_initial_call=True,
+    )
+    def scrub(value, shadow):
+        if value is None or (shadow is not None and abs(float(value) - float(shadow)) <= step):
+            return no_update
+        session.seek(session.start_ns + int(float(value) * 1e9))
+        return value

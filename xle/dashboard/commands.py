@@ -1,0 +1,295 @@
+"""``xle dashboard`` and ``xle demo`` (DESIGN sections 8 and 9).
+
+``dashboard --live`` runs the recorder in-process (real venues, or ``--simulator``) and
+feeds its engine to the page; ``dashboard --replay --from T0 --to T1`` feeds the same
+engine from the raw log with play, pause, speed and a scrubber. ``demo`` needs no
+internet: simulator -> recorder -> engine -> dashboard in one process, until Ctrl-C,
+then everything is stopped in reverse order and the log is closed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from xle.analytics.engine import Engine
+from xle.config import EngineConfig, load_config
+from xle.errors import UsageError, XleError
+from xle.paths import data_root
+from xle.timeutil import format_ns, parse_time
+
+__all__ = ["COMMANDS", "dashboard", "demo"]
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data root (default: $XLE_DATA, else ./data).", show_default=False),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Engine config TOML overriding the defaults.")
+]
+PortOption = Annotated[int, typer.Option("--port", help="HTTP port of the dashboard.")]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Interface to bind (keep 127.0.0.1 unless you mean it).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _time(text: str | None, option: str) -> int:
+    if text is None:
+        raise UsageError(f"--replay needs {option}")
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _speed(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--speed must be 'max' or a positive number, not {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"--speed must be 'max' or a positive number, not {text!r}")
+    return value
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Let ``kill`` stop the dashboard as cleanly as Ctrl-C does."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_until_interrupted(alive: Callable[[], bool]) -> None:
+    with _sigterm_as_interrupt(), suppress(KeyboardInterrupt):
+        while alive():
+            time.sleep(0.5)
+
+
+def _live_session(
+    config: EngineConfig,
+    root: Path,
+    symbols: dict[str, list[str]],
+    simulator: str | None,
+    roll_seconds: float,
+) -> Any:
+    from xle.dashboard.sessions import LiveSession
+    from xle.dashboard.state import DashboardState
+    from xle.recorder.live import RecorderConfig
+    from xle.recorder.logwriter import LogWriter
+
+    recovered = LogWriter.recover(root)
+    if recovered:
+        typer.echo(f"recovered {recovered:,} records from leftover journals")
+    cfg = RecorderConfig(
+        data_root=root, symbols=symbols, simulator=simulator, roll_seconds=roll_seconds
+    )
+    return LiveSession.from_config(DashboardState(Engine(config)), cfg)
+
+
+def _serve(session: Any, history: Any, host: str, port: int) -> Any:
+    from xle.dashboard.app import create_app
+    from xle.dashboard.server import DashboardServer
+
+    try:
+        return DashboardServer(create_app(session, history=history), host, port).start()
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def dashboard(
+    live: Annotated[
+        bool, typer.Option("--live", help="Feed the engine from the recorder.")
+    ] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Feed the engine from the raw log (--from/--to).")
+    ] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Replay start T0: ISO 8601 (UTC) or epoch ns.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Replay end T1 (inclusive).")] = None,
+    speed: Annotated[
+        str, typer.Option("--speed", help="Replay speed: N x record time, or 'max'.")
+    ] = "1",
+    paused: Annotated[bool, typer.Option("--paused", help="Open a replay paused at T0.")] = False,
+    simulator: Annotated[
+        str | None,
+        typer.Option("--simulator", help="Live: HOST:PORT of `xle simulate` instead of venues."),
+    ] = None,
+    exchange: Annotated[
+        list[str] | None,
+        typer.Option("--exchange", "-e", help="binance, binanceus or coinbase (repeatable)."),
+    ] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option("--symbol", "-s", help="EX:SYM or SYM (repeatable)."),
+    ] = None,
+    port: PortOption = 8050,
+    host: HostOption = "127.0.0.1",
+    roll_seconds: Annotated[
+        float, typer.Option("--roll-seconds", help="Live: roll the log every N s.")
+    ] = 60.0,
+    data: DataOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The Dash dashboard: --live (recorder) or --replay --from T0 --to T1 (the log)."""
+    from xle.dashboard.history import EpisodeHistory
+
+    try:
+        if live == replay:
+            raise UsageError("choose one of --live or --replay")
+        engine_config = load_config(config)
+        root = data_root(data)
+        if live:
+            from xle.recorder.commands import resolve_symbols
+
+            if start is not None or end is not None:
+                raise UsageError("--from/--to belong to --replay")
+            session = _live_session(
+                engine_config, root, resolve_symbols(exchange, symbol), simulator, roll_seconds
+            )
+            history = EpisodeHistory(root)
+            server = _serve(session, history, host, port)
+            session.start()
+            where = f"simulator {simulator}" if simulator else "live venues"
+            typer.echo(f"recording from {where} into {root}/raw")
+        else:
+            session, history = _replay_session(
+                engine_config, root, start, end, speed, paused, exchange, symbol
+            )
+            server = _serve(session, history, host, port)
+            session.start()
+            assert start is not None and end is not None
+            typer.echo(f"replaying {root}/raw from {start} to {end}")
+    except XleError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
+    try:
+        _run_until_interrupted(lambda: True)
+    finally:
+        typer.echo("stopping…")
+        server.stop()
+        session.stop()
+    typer.echo("stopped")
+
+
+def _replay_session(
+    engine_config: EngineConfig,
+    root: Path,
+    start: str | None,
+    end: str | None,
+    speed: str,
+    paused: bool,
+    exchange: list[str] | None,
+    symbol: list[str] | None,
+) -> tuple[Any, Any]:
+    from xle.dashboard.history import EpisodeHistory
+    from xle.dashboard.sessions import ReplaySession, log_source
+    from xle.dashboard.state import DashboardState
+    from xle.replay.session import check_data_root, check_exchanges, check_range
+
+    start_ns, end_ns = _time(start, "--from"), _time(end, "--to")
+    check_range(start_ns, end_ns)
+    check_data_root(root)
+    exchanges = check_exchanges(exchange)
+    symbols = tuple(sorted({s.upper() for s in symbol})) if symbol else None
+    session = ReplaySession(
+        DashboardState(Engine(engine_config)),
+        log_source(root, end_ns, exchanges, symbols),
+        start_ns,
+        end_ns,
+        lambda: Engine(engine_config),
+        speed=_speed(speed),
+        playing=not paused,
+    )
+    return session, EpisodeHistory(root, start_ns, end_ns)
+
+
+def demo(
+    port: PortOption = 8050,
+    host: HostOption = "127.0.0.1",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Data root; the demo records into its 'demo' folder "
+            "(default: $XLE_DATA/demo, else ./data/demo).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated market.")] = 1,
+    sim_port: Annotated[
+        int, typer.Option("--sim-port", help="Simulator port (0: any free port).")
+    ] = 0,
+    roll_seconds: Annotated[
+        float, typer.Option("--roll-seconds", help="Roll the log every N s.")
+    ] = 60.0,
+    config: ConfigOption = None,
+) -> None:
+    """Simulator + recorder + engine + dashboard in one process; no internet needed."""
+    from xle.dashboard.history import EpisodeHistory
+    from xle.recorder.live import DEFAULT_SYMBOLS
+    from xle.simulator import SimConfig, start_in_thread
+
+    try:
+        engine_config = load_config(config)
+        root = data_root(data) / "demo"
+        sim = start_in_thread(SimConfig(seed=seed, port=sim_port))
+    except (XleError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot start the simulator on port {sim_port}: {exc}") from None
+    session = server = None
+    try:
+        symbols = {venue: list(syms) for venue, syms in DEFAULT_SYMBOLS.items()}
+        session = _live_session(engine_config, root, symbols, f"127.0.0.1:{sim.port}", roll_seconds)
+        server = _serve(session, EpisodeHistory(root), host, port)
+        session.start()
+        typer.echo(f"simulator: 127.0.0.1:{sim.port}  (binance, binanceus, coinbase)")
+        typer.echo(f"recording: {root}/raw  (run {session.recorder.run_id})")
+        typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
+        sys.stdout.flush()
+        _run_until_interrupted(session.is_alive)
+    except XleError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        typer.echo("stopping…")
+        if server is not None:
+            server.stop()
+        if session is not None:
+            session.stop()
+        sim.stop()
+    typer.echo(
+        f"stopped: {session.recorder.records:,} records in run "
+        f"{session.recorder.run_id}; log closed"
+    )
+    first = session.state.counters.first_recv_ns
+    last = session.state.counters.last_recv_ns
+    if first is not None and last is not None:
+        typer.echo(
+            f"replay it: xle dashboard --replay --data {root} --from {format_ns(first)} "
+            f"--to {format_ns(last)}"
+        )
+
+
+COMMANDS = [dashboard, demo]
