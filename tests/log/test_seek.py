@@ -157,3 +157,19 @@ def test_t0_before_any_record_needs_no_warm_up():
     t0 = REAL[0].recv_ns - 1
     plan = plan_seek(REAL_ROOT, t0)
     assert plan.read_from_ns == t0 and not plan.books
+
+
+def test_plan_takes_the_latest_snapshot_when_two_runs_share_an_hour(root: Path):
+    later = 30 * 60 * 10**9  # still inside hour 00
+    binance = [r for r in REAL if r.exchange == "binance"]
+    again = [
+        r.__replace__(recv_ns=r.recv_ns + later, run="restart", payload=_later_ids(r.payload))
+        for r in binance
+    ]
+    write_log_file(root, binance, "early-0.parquet")  # listed (and scanned) first
+    write_log_file(root, again, "late-0.parquet")
+    t0 = again[-1].recv_ns
+    plan = plan_seek(root, t0, margin_ns=0)
+    assert plan.snapshots == {(r.exchange, r.symbol): r.recv_ns for r in again if r.kind == "rest"}
+    seek, _ = seek_replay_until(root, t0)
+    assert_same_books(full_replay_until(root, t0), seek)

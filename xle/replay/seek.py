@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +43,7 @@ DEFAULT_MARGIN_NS = 5_000_000_000
 _WS_SNAPSHOT_EXCHANGES = frozenset({"coinbase"})
 
 Book = tuple[str, str]
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,19 +82,22 @@ def plan_seek(
     seen: set[Book] = set()
     found: dict[Book, int] = {}
     for entries in reversed(hours.values()):
-        settled = seen <= found.keys()
-        for partition, directory in entries:
-            for path in live_files(directory):
-                try:
-                    pf = pq.ParquetFile(path)
-                except Exception:  # the replay itself reports unreadable files
-                    continue
-                with pf:
-                    books = _books_in(pf, partition, start_ns, wanted)
-                    if settled and books <= seen:
-                        continue
-                    seen |= books
-                    _scan_snapshots(pf, partition, start_ns, wanted, floor, found, snapshot_symbols)
+        files = [(partition, path) for partition, d in entries for path in live_files(d)]
+        books: set[Book] = set()
+        for partition, path in files:
+            books |= _read(path, lambda pf, p=partition: _books_in(pf, p, start_ns, wanted), set())
+        # Snapshots in this hour matter only for a book without a later one.
+        if not (books - seen) and seen <= found.keys():
+            continue
+        seen |= books
+        for partition, path in files:
+            _read(
+                path,
+                lambda pf, p=partition: _scan_snapshots(
+                    pf, p, start_ns, wanted, floor, found, snapshot_symbols
+                ),
+                None,
+            )
     without = {book for book in seen if book not in found}
     if without:
         read_from = floor
@@ -103,6 +108,15 @@ def plan_seek(
     else:
         read_from = start_ns
     return SeekPlan(start_ns, read_from, found, without)
+
+
+def _read(path: Path, use: Callable[[pq.ParquetFile], T], default: T) -> T:
+    """``use(file)``, or ``default`` when the file is unreadable (the replay reports it)."""
+    try:
+        with pq.ParquetFile(path) as pf:
+            return use(pf)
+    except (OSError, pa.ArrowException):
+        return default
 
 
 def _row_groups(pf: pq.ParquetFile, start_ns: int, floor: int | None) -> list[int]:
