@@ -153,6 +153,9 @@ class LogReader:
     record at ``max(start of the file's hour, start_ns)`` if they fail to open, or at
     the current position of the replay if they fail part-way (so ``recv_ns`` never goes
     back); they are also collected in ``problems``.
+
+    Memory: one hour's files are open at a time, each stream holding about
+    ``batch_size`` rows, whatever the length of the log.
     """
 
     def __init__(
@@ -172,7 +175,7 @@ class LogReader:
         self.end_ns = end_ns
         self.batch_size = batch_size
         self.problems: list[FileProblem] = []
-        self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols else None
+        self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols is not None else None
 
     # ----------------------------------------------------------------- listing
 
