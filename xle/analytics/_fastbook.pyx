@@ -43,10 +43,18 @@ cdef int _cmp_entry(const void* a, const void* b) noexcept nogil:
 
 
 cdef class _Side:
-    """Keys ascending, best last; ``sign`` turns a price into its key (+1 bids, -1 asks)."""
+    """Keys ascending, best last; ``sign`` turns a price into its key (+1 bids, -1 asks).
 
-    cdef double* keys
+    The live levels are ``K[0:n]`` / ``Q[0:n]``, a window into buffers with free room at
+    both ends: an insert or delete moves whichever part of the window is shorter, so
+    changes at the touch (the end) and trims at the far end (the start) both stay cheap.
+    """
+
+    cdef double* keys  # buffers
     cdef double* qtys
+    cdef double* K  # = keys + lo: the live window
+    cdef double* Q
+    cdef Py_ssize_t lo
     cdef Py_ssize_t n
     cdef Py_ssize_t cap
     cdef double sign
@@ -55,32 +63,44 @@ cdef class _Side:
         self.sign = sign
         self.n = 0
         self.cap = 64
+        self.lo = 32
         self.keys = <double*>malloc(self.cap * sizeof(double))
         self.qtys = <double*>malloc(self.cap * sizeof(double))
         if self.keys == NULL or self.qtys == NULL:
             raise MemoryError()
+        self.K = self.keys + self.lo
+        self.Q = self.qtys + self.lo
 
     def __dealloc__(self):
         free(self.keys)
         free(self.qtys)
 
-    cdef int _reserve(self, Py_ssize_t need) except -1:
+    cdef int _recentre(self, Py_ssize_t need) except -1:
+        """Buffers of at least twice ``need`` with the window in the middle."""
         cdef Py_ssize_t cap = self.cap
+        cdef Py_ssize_t lo
         cdef double* keys
         cdef double* qtys
-        if need <= cap:
-            return 0
-        while cap < need:
+        while cap < 2 * need + 16:
             cap *= 2
-        keys = <double*>realloc(self.keys, cap * sizeof(double))
-        if keys == NULL:
+        keys = <double*>malloc(cap * sizeof(double))
+        qtys = <double*>malloc(cap * sizeof(double))
+        if keys == NULL or qtys == NULL:
+            free(keys)
+            free(qtys)
             raise MemoryError()
+        lo = (cap - need) // 2
+        if self.n:
+            memcpy(keys + lo, self.K, self.n * sizeof(double))
+            memcpy(qtys + lo, self.Q, self.n * sizeof(double))
+        free(self.keys)
+        free(self.qtys)
         self.keys = keys
-        qtys = <double*>realloc(self.qtys, cap * sizeof(double))
-        if qtys == NULL:
-            raise MemoryError()
         self.qtys = qtys
         self.cap = cap
+        self.lo = lo
+        self.K = keys + lo
+        self.Q = qtys + lo
         return 0
 
     cdef inline Py_ssize_t _find(self, double key) noexcept:
@@ -88,9 +108,13 @@ cdef class _Side:
         cdef Py_ssize_t lo = 0
         cdef Py_ssize_t hi = self.n
         cdef Py_ssize_t mid
-        cdef double* keys = self.keys
-        # Updates cluster at the touch (the end): try the last slots first.
-        if hi > 0 and keys[hi - 1] < key:
+        cdef Py_ssize_t stop = hi - 48 if hi > 48 else 0
+        cdef double* keys = self.K
+        # Updates cluster at the touch (the end): walk back from there first. A short
+        # predictable scan beats a binary search whose every branch is a coin toss.
+        while hi > stop and keys[hi - 1] >= key:
+            hi -= 1
+        if hi > stop or hi == 0:
             return hi
         while lo < hi:
             mid = (lo + hi) >> 1
@@ -100,30 +124,60 @@ cdef class _Side:
                 hi = mid
         return lo
 
+    cdef int _insert(self, Py_ssize_t i, double key, double qty) except -1:
+        cdef Py_ssize_t n = self.n
+        if i < n - i:  # nearer the start: move the prefix one slot left
+            if self.lo == 0:
+                self._recentre(n + 1)
+            if i:
+                memmove(self.K - 1, self.K, i * sizeof(double))
+                memmove(self.Q - 1, self.Q, i * sizeof(double))
+            self.lo -= 1
+            self.K -= 1
+            self.Q -= 1
+        else:  # nearer the end: move the suffix one slot right
+            if self.lo + n >= self.cap:
+                self._recentre(n + 1)
+            if n - i:
+                memmove(self.K + i + 1, self.K + i, (n - i) * sizeof(double))
+                memmove(self.Q + i + 1, self.Q + i, (n - i) * sizeof(double))
+        self.K[i] = key
+        self.Q[i] = qty
+        self.n = n + 1
+        return 0
+
+    cdef inline void _delete(self, Py_ssize_t i) noexcept:
+        cdef Py_ssize_t n = self.n
+        if i < n - 1 - i:  # move the prefix one slot right
+            if i:
+                memmove(self.K + 1, self.K, i * sizeof(double))
+                memmove(self.Q + 1, self.Q, i * sizeof(double))
+            self.lo += 1
+            self.K += 1
+            self.Q += 1
+        elif n - 1 - i:
+            memmove(self.K + i, self.K + i + 1, (n - 1 - i) * sizeof(double))
+            memmove(self.Q + i, self.Q + i + 1, (n - 1 - i) * sizeof(double))
+        self.n = n - 1
+
     cdef int set(self, double price, double qty) except -1:
         cdef double key = self.sign * price
         cdef Py_ssize_t i = self._find(key)
-        cdef Py_ssize_t tail
-        if qty == 0.0:
-            if i < self.n and self.keys[i] == key:
-                tail = self.n - i - 1
-                if tail:
-                    memmove(self.keys + i, self.keys + i + 1, tail * sizeof(double))
-                    memmove(self.qtys + i, self.qtys + i + 1, tail * sizeof(double))
-                self.n -= 1
+        if i < self.n and self.K[i] == key:
+            if qty == 0.0:
+                self._delete(i)
+            else:
+                self.Q[i] = qty
             return 0
-        if i < self.n and self.keys[i] == key:
-            self.qtys[i] = qty
-            return 0
-        self._reserve(self.n + 1)
-        tail = self.n - i
-        if tail:
-            memmove(self.keys + i + 1, self.keys + i, tail * sizeof(double))
-            memmove(self.qtys + i + 1, self.qtys + i, tail * sizeof(double))
-        self.keys[i] = key
-        self.qtys[i] = qty
-        self.n += 1
+        if qty != 0.0:
+            self._insert(i, key, qty)
         return 0
+
+    cdef void clear(self) noexcept:
+        self.n = 0
+        self.lo = self.cap // 2
+        self.K = self.keys + self.lo
+        self.Q = self.qtys + self.lo
 
     cdef int load(self, object levels) except -1:
         """Replace the side: positive quantities only, the last duplicate price wins."""
@@ -143,13 +197,14 @@ cdef class _Side:
                     entries[k].order = i
                     k += 1
             qsort(entries, k, sizeof(_Entry), _cmp_entry)
-            self._reserve(k if k else 1)
+            self.n = 0
+            self._recentre(k)
             j = 0
             for i in range(k):
                 if i + 1 < k and entries[i + 1].key == entries[i].key:
                     continue  # a later duplicate of this price follows: it wins
-                self.keys[j] = entries[i].key
-                self.qtys[j] = entries[i].qty
+                self.K[j] = entries[i].key
+                self.Q[j] = entries[i].qty
                 j += 1
             self.n = j
         finally:
@@ -187,7 +242,7 @@ cdef class _Side:
     cdef inline object best(self):
         if self.n == 0:
             return None
-        return PyFloat_FromDouble(self.sign * self.keys[self.n - 1])
+        return PyFloat_FromDouble(self.sign * self.K[self.n - 1])
 
     cdef list top(self, Py_ssize_t depth):
         cdef Py_ssize_t i, stop
@@ -195,7 +250,7 @@ cdef class _Side:
         stop = 0 if depth < 0 or depth >= self.n else self.n - depth
         i = self.n - 1
         while i >= stop:
-            out.append((self.sign * self.keys[i], self.qtys[i]))
+            out.append((self.sign * self.K[i], self.Q[i]))
             i -= 1
         return out
 
@@ -205,7 +260,7 @@ cdef class _Side:
         stop = 0 if depth < 0 or depth >= self.n else self.n - depth
         i = self.n - 1
         while i >= stop:
-            total += self.qtys[i]
+            total += self.Q[i]
             i -= 1
         return total
 
@@ -228,8 +283,8 @@ cdef class Book:
     # ------------------------------------------------------------------ mutation
 
     def clear(self):
-        self._bids.n = 0
-        self._asks.n = 0
+        self._bids.clear()
+        self._asks.clear()
 
     def load(self, bids, asks):
         """Replace the whole book (a snapshot); zero quantities are left out."""
@@ -242,13 +297,13 @@ cdef class Book:
         cdef _Side a = self._asks
         cdef Py_ssize_t bn = b.n
         cdef Py_ssize_t an = a.n
-        cdef double bk = b.keys[bn - 1] if bn else 0.0
-        cdef double ak = a.keys[an - 1] if an else 0.0
+        cdef double bk = b.K[bn - 1] if bn else 0.0
+        cdef double ak = a.K[an - 1] if an else 0.0
         b.apply(bids)
         a.apply(asks)
         if (bn == 0) != (b.n == 0) or (an == 0) != (a.n == 0):
             return True
-        return (b.n != 0 and b.keys[b.n - 1] != bk) or (a.n != 0 and a.keys[a.n - 1] != ak)
+        return (b.n != 0 and b.K[b.n - 1] != bk) or (a.n != 0 and a.K[a.n - 1] != ak)
 
     # ------------------------------------------------------------------ reading
 
@@ -260,11 +315,11 @@ cdef class Book:
 
     def best_bid_size(self):
         cdef _Side s = self._bids
-        return s.qtys[s.n - 1] if s.n else None
+        return s.Q[s.n - 1] if s.n else None
 
     def best_ask_size(self):
         cdef _Side s = self._asks
-        return s.qtys[s.n - 1] if s.n else None
+        return s.Q[s.n - 1] if s.n else None
 
     def top(self):
         """(best bid, best ask), None for an empty side."""
@@ -273,7 +328,7 @@ cdef class Book:
     def is_crossed(self):
         cdef _Side b = self._bids
         cdef _Side a = self._asks
-        return b.n != 0 and a.n != 0 and b.keys[b.n - 1] >= -a.keys[a.n - 1]
+        return b.n != 0 and a.n != 0 and b.K[b.n - 1] >= -a.K[a.n - 1]
 
     def bid_prices(self):
         """Bid prices from the best down."""
@@ -312,8 +367,8 @@ cdef class Book:
         if i < 0:
             return notional, remaining, None
         while i >= 0:
-            price = s.sign * s.keys[i]
-            qty = s.qtys[i]
+            price = s.sign * s.K[i]
+            qty = s.Q[i]
             if qty >= remaining:
                 notional += price * remaining
                 remaining = 0.0
@@ -321,7 +376,7 @@ cdef class Book:
             notional += price * qty
             remaining -= qty
             i -= 1
-        return notional, remaining, s.sign * s.keys[s.n - 1]
+        return notional, remaining, s.sign * s.K[s.n - 1]
 
     def __len__(self):
         return self._bids.n + self._asks.n
@@ -338,10 +393,10 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
     cdef double profit = 0.0
     if ai < 0 or bi < 0:
         return 0.0, 0.0
-    ask = -asks.keys[ai]
-    bid = bids.keys[bi]
-    ask_left = asks.qtys[ai]
-    bid_left = bids.qtys[bi]
+    ask = -asks.K[ai]
+    bid = bids.K[bi]
+    ask_left = asks.Q[ai]
+    bid_left = bids.Q[bi]
     while True:
         unit_profit = bid * (1.0 - fee_sell) - ask * (1.0 + fee_buy)
         if unit_profit <= 0.0:
@@ -355,14 +410,14 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
             ai -= 1
             if ai < 0:
                 break
-            ask = -asks.keys[ai]
-            ask_left = asks.qtys[ai]
+            ask = -asks.K[ai]
+            ask_left = asks.Q[ai]
         if bid_left <= 0.0:
             bi -= 1
             if bi < 0:
                 break
-            bid = bids.keys[bi]
-            bid_left = bids.qtys[bi]
+            bid = bids.K[bi]
+            bid_left = bids.Q[bi]
     return size, profit
 
 
@@ -377,7 +432,7 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
 # ``float(s)``; anything outside that exact range goes through ``PyOS_string_to_double``.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, object overflow_exception) except? -1.0
@@ -492,14 +547,9 @@ cdef Py_ssize_t _int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, long lo
 
 cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2:
     """A string holding a plain non-negative decimal (``"43000.10000000"``) -> double."""
-    cdef Py_ssize_t start
-    cdef Py_ssize_t digits_start = 0
+    cdef Py_ssize_t start, int_end, frac_start
     cdef unsigned long long m = 0
-    cdef int frac = 0
-    cdef int digits = 0
-    cdef bint dot = False
-    cdef bint exact = True
-    cdef unsigned char c
+    cdef Py_ssize_t frac = 0
     cdef char buf[64]
     cdef double value
     i = _ws(p, i, n)
@@ -507,31 +557,24 @@ cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, dou
         return -1
     i += 1
     start = i
-    while i < n:
-        c = p[i]
-        if 48 <= c <= 57:
-            if digits == 1 and not dot and m == 0:
-                return -1  # a leading zero followed by a digit: leave it to msgspec
-            if m > 1844674407370955160ULL:
-                exact = False
-            else:
-                m = m * 10 + (c - 48)
-            digits += 1
-            if dot:
-                frac += 1
-        elif c == 46 and not dot:
-            if digits == 0:
-                return -1
-            dot = True
-            digits_start = i
-        elif c == 34:
-            break
-        else:
-            return -1
+    while i < n and 48 <= p[i] <= 57:
+        m = m * 10 + (p[i] - 48)  # may wrap past 19 digits: then the slow path is taken
         i += 1
-    if i >= n or digits == 0 or (dot and i == digits_start + 1):
+    int_end = i
+    if int_end == start or (p[start] == 48 and int_end - start > 1):
+        return -1  # no digits, or a leading zero followed by a digit: msgspec decides
+    if i < n and p[i] == 46:
+        i += 1
+        frac_start = i
+        while i < n and 48 <= p[i] <= 57:
+            m = m * 10 + (p[i] - 48)
+            i += 1
+        frac = i - frac_start
+        if frac == 0:
+            return -1
+    if i >= n or p[i] != 34:
         return -1
-    if exact and m <= 9007199254740992ULL and frac <= 22:
+    if (int_end - start) + frac <= 19 and m <= 9007199254740992ULL and frac <= 22:
         value = <double>m
         if frac:
             value = value / _POW10[frac]
@@ -545,6 +588,29 @@ cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, dou
             return -1
     out[0] = value
     return i + 1
+
+
+cdef inline Py_ssize_t _lit(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* text, Py_ssize_t size) noexcept:
+    """``i`` past ``text`` if the bytes at ``i`` are exactly ``text``, else -1."""
+    if i + size <= n and memcmp(p + i, text, size) == 0:
+        return i + size
+    return -1
+
+
+cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """From inside a string to just past its closing quote; -1 on an escape or control
+    character (the generic path, and then msgspec, decide those)."""
+    cdef const unsigned char* end = <const unsigned char*>memchr(p + i, 34, n - i)
+    cdef Py_ssize_t stop, k
+    cdef int bad = 0
+    if end == NULL:
+        return -1
+    stop = end - p
+    for k in range(i, stop):
+        bad |= (p[k] < 32) | (p[k] == 92)
+    if bad:
+        return -1
+    return stop + 1
 
 
 cdef inline bint _key(const unsigned char* p, Py_ssize_t start, Py_ssize_t end, bytes name) noexcept:
@@ -688,11 +754,53 @@ def parse_binance_depth(bytes payload):
     return tuple(out)
 
 
+cdef Py_ssize_t _l2_update_compact(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
+    """The layout Coinbase always sends, matched literally; -1 sends it to the generic path:
+    ``{"side":"bid","event_time":"…","price_level":"…","new_quantity":"…"}``."""
+    cdef Levels levels
+    cdef double price, qty
+    cdef Py_ssize_t j = _lit(p, i, n, b'{"side":"', 9)
+    if j < 0:
+        return -1
+    if _lit(p, j, n, b'bid"', 4) > 0:
+        j += 4
+        levels = bids
+    elif _lit(p, j, n, b'offer"', 6) > 0:
+        j += 6
+        levels = asks
+    else:
+        return -1
+    j = _lit(p, j, n, b',"event_time":"', 15)
+    if j < 0:
+        return -1
+    j = _skip_string_body(p, j, n)
+    if j < 0:
+        return -1
+    j = _lit(p, j, n, b',"price_level":', 15)
+    if j < 0:
+        return -1
+    j = _decimal(p, j, n, &price)
+    if j < 0:
+        return -1
+    j = _lit(p, j, n, b',"new_quantity":', 16)
+    if j < 0:
+        return -1
+    j = _decimal(p, j, n, &qty)
+    if j < 0 or j >= n or p[j] != 125:
+        return -1
+    levels.push(price, qty)
+    return j + 1
+
+
 cdef Py_ssize_t _l2_update(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
     cdef Py_ssize_t start, end
     cdef int seen = 0
     cdef int side = 0  # 1 bid, 2 offer
     cdef double price = 0.0, qty = 0.0
+    i = _ws(p, i, n)
+    end = _l2_update_compact(p, i, n, bids, asks)
+    if end > 0:
+        return end
     i = _expect(p, i, n, 123)
     if i < 0:
         return -1

@@ -19,7 +19,7 @@ changed since its last quote gets one, stamped with the record that produced tha
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -74,6 +74,7 @@ class _BookState:
     last_recv_ns: int | None = None
     last_seq: int = 0
     last_trade: Trade | None = None
+    peers: list[_BookState] = field(default_factory=list)  # other books of its market
 
 
 class Engine:
@@ -203,12 +204,18 @@ class Engine:
             venue = Venue(f"{exchange}:{symbol}", exchange, Book(), self.config.fee(exchange))
             state = self._books[key] = _BookState(venue, market, self.config.sizes_for(market))
             if market is not None:
-                self._markets.setdefault(market, []).append(state)
+                members = self._markets.setdefault(market, [])
+                for other in members:
+                    other.peers.append(state)
+                    state.peers.append(other)
+                members.append(state)
         return state
 
     def _handle(self, rec: RawRecord, decoder: Decoder, event, out: list[Output]) -> None:
         if type(event) is BookUpdate:
-            state = self._state(event.exchange, event.symbol)
+            state = self._books.get((event.exchange, event.symbol))
+            if state is None:
+                state = self._state(event.exchange, event.symbol)
             book = state.venue.book
             if event.is_snapshot:
                 before = book.top()
@@ -230,10 +237,8 @@ class Engine:
                 for follow in decoder.invalidate(event.symbol, "crossed"):
                     self._handle(rec, decoder, follow, out)
                 return
-            if state.market is not None:
-                others = [
-                    s.venue for s in self._markets[state.market] if s.synced and s is not state
-                ]
+            if state.peers:
+                others = [s.venue for s in state.peers if s.synced]
                 if others:
                     out.extend(
                         self.arbitrage.evaluate(

@@ -11,6 +11,7 @@ recording may hold (bookTicker, aggTrade, kline_*) are counted and ignored.
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -187,9 +188,14 @@ class BinanceDecoder:
     def feed(self, rec: RawRecord) -> list[Event]:
         kind = rec.kind
         if kind == "ws":
+            handler = _WS_ROUTES.get(rec.stream)  # exact stream name -> handler, cached
+            if handler is not None:
+                return handler(self, rec)
             channel = rec.stream.partition("@")[2]
             handler = _WS_HANDLERS.get(channel)
             if handler is not None:
+                if len(_WS_ROUTES) < _WS_ROUTES_MAX:
+                    _WS_ROUTES[rec.stream] = handler
                 return handler(self, rec)
             if not rec.stream:
                 return self._on_unlabelled(rec)
@@ -369,6 +375,12 @@ class BinanceDecoder:
     def _malformed(self, rec: RawRecord, exc: Exception, symbol: str | None = None) -> Problem:
         return Problem("malformed", self.exchange, symbol or rec.symbol, f"{rec.stream}: {exc}")
 
+
+#: Handlers by full stream name (``btcusdt@depth@100ms``), filled from ``_WS_HANDLERS`` as
+#: streams are met: one dict lookup per frame instead of a split and a lookup. Bounded, so
+#: a log with endless distinct stream names cannot grow it without limit.
+_WS_ROUTES: dict[str, Callable[[BinanceDecoder, RawRecord], list[Event]]] = {}
+_WS_ROUTES_MAX = 100_000
 
 _WS_HANDLERS = {
     "depth@100ms": BinanceDecoder._on_depth,
