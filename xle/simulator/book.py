@@ -21,11 +21,13 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left, insort
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-__all__ = ["BookModel", "Instrument", "RawStep"]
+__all__ = ["BookModel", "Instrument", "Printer", "RawStep", "instrument_for"]
 
 _UNITS = 100_000_000  # quantity units per 1 base unit (1e-8 resolution)
+_POOL = 256  # sizes drawn per distance bucket
+_BUCKETS = 24  # distance buckets of resting sizes (the last covers everything deeper)
 
 
 @dataclass(frozen=True)
@@ -38,33 +40,62 @@ class Instrument:
     base_price: float  # starting price of the market
     price_decimals: int  # tick = 10**-price_decimals
     lot: int  # size step in 1e-8 units
-    _price_cache: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tick(self) -> float:
         return 10.0**-self.price_decimals
 
-    def price_str(self, ticks: int) -> str:
-        """Price as this venue prints it (cached: the same ticks recur all the time)."""
-        cached = self._price_cache.get(ticks)
-        if cached is not None:
-            return cached
-        whole, frac = divmod(ticks, 10**self.price_decimals)
-        if self.venue == "coinbase":
-            text = f"{whole}.{frac:0{self.price_decimals}d}".rstrip("0").rstrip(".")
-        else:
-            text = f"{whole}.{frac:0{self.price_decimals}d}" + "0" * (8 - self.price_decimals)
-        if len(self._price_cache) > 200_000:
-            self._price_cache.clear()
-        self._price_cache[ticks] = text
+
+class Printer:
+    """Prints ticks and units the way one venue does: Binance ``"60000.01000000"`` /
+    ``"0.50000000"``, Coinbase ``"60000.01"`` / ``"0.5"``.
+
+    Cached, because the same prices and sizes recur all the time and formatting is a
+    good part of a step's cost.
+    """
+
+    _LIMIT = 200_000  # entries per cache before it is cleared
+
+    def __init__(self, instrument: Instrument) -> None:
+        self._decimals = instrument.price_decimals
+        self._coinbase = instrument.venue == "coinbase"
+        self._prices: dict[int, str] = {}
+        self._qtys: dict[int, str] = {}
+
+    def price(self, ticks: int) -> str:
+        text = self._prices.get(ticks)
+        if text is None:
+            whole, frac = divmod(ticks, 10**self._decimals)
+            text = f"{whole}.{frac:0{self._decimals}d}"
+            if self._coinbase:
+                text = text.rstrip("0").rstrip(".")
+            else:
+                text += "0" * (8 - self._decimals)
+            if len(self._prices) > self._LIMIT:
+                self._prices.clear()
+            self._prices[ticks] = text
         return text
 
-    def qty_str(self, units: int) -> str:
-        """Size as this venue prints it: Binance ``"0.50000000"``, Coinbase ``"0.5"``."""
-        whole, frac = divmod(units, _UNITS)
-        if self.venue == "coinbase":
-            return f"{whole}.{frac:08d}".rstrip("0").rstrip(".") if frac else str(whole)
-        return f"{whole}.{frac:08d}"
+    def qty(self, units: int) -> str:
+        text = self._qtys.get(units)
+        if text is None:
+            whole, frac = divmod(units, _UNITS)
+            text = f"{whole}.{frac:08d}"
+            if self._coinbase:
+                text = text.rstrip("0").rstrip(".") if frac else str(whole)
+            if len(self._qtys) > self._LIMIT:
+                self._qtys.clear()
+            self._qtys[units] = text
+        return text
+
+    def levels(self, changes: dict[int, int], descending: bool) -> list[tuple[str, str]]:
+        """(price, qty) strings of ``changes`` sorted best first for its side."""
+        prices, qtys = self._prices, self._qtys
+        out = []
+        for tick in sorted(changes, reverse=descending):
+            units = changes[tick]
+            out.append((prices.get(tick) or self.price(tick), qtys.get(units) or self.qty(units)))
+        return out
 
 
 def instrument_for(venue: str, market: str, base_price: float) -> Instrument:
@@ -115,7 +146,7 @@ class BookModel:
         tick = instrument.tick
         # Typical gap between neighbouring levels near the touch: a quarter of a bp.
         self.gap = max(1, round(instrument.base_price * 0.25e-4 / tick))
-        self.notional = 8_000.0  # typical resting size near the touch, in quote currency
+        self._sizes = self._size_table(8_000.0)
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.bid_ticks: list[int] = []  # ascending: best bid is the last
@@ -165,11 +196,7 @@ class BookModel:
         trades = [t for t in (self._trade() for _ in range(n_trades)) if t is not None]
 
         # 3. Random changes until the message carries its share.
-        wanted = rng.randint(*self.changes)
-        for _ in range(4 * wanted):
-            if len(self._changes_b) + len(self._changes_a) >= wanted:
-                break
-            self._random_change(bid_cap, ask_floor)
+        self._random_changes(bid_cap, ask_floor, rng.randint(*self.changes))
 
         # 4. Keep the touch near the fair price and each side near its target depth.
         self._refill_touch(bid_cap, ask_floor)
@@ -201,16 +228,29 @@ class BookModel:
             return int(rng.expovariate(1.0 / (6 * self.gap)))
         return int(rng.uniform(0, 1.5 * self.target * self.gap))
 
-    def _rank(self, n: int) -> int:
-        """Rank of an existing level to touch: geometric, so activity sits near the touch."""
-        return min(int(self.rng.expovariate(1.0 / 12.0)), n - 1)
+    def _size_table(self, notional: float) -> list[list[int]]:
+        """Resting sizes to draw from, per distance bucket (a quarter of 40 gaps each).
+
+        Drawn once from the book's generator: lognormal notional around ``notional``
+        (quote currency), larger away from the touch, rounded to the lot. A table keeps
+        the per-change cost at one random draw, which matters at 50 000 messages/s.
+        """
+        inst, rng = self.instrument, self.rng
+        base = [rng.lognormvariate(math.log(notional), 1.0) for _ in range(_POOL)]
+        table = []
+        for bucket in range(_BUCKETS):
+            factor = 1.0 + bucket / 4.0
+            table.append(
+                [
+                    max(1, round(n * factor / inst.base_price * _UNITS / inst.lot)) * inst.lot
+                    for n in base
+                ]
+            )
+        return table
 
     def _size(self, distance: int) -> int:
-        inst = self.instrument
-        notional = self.rng.lognormvariate(math.log(self.notional), 1.0)
-        notional *= 1.0 + distance / (40.0 * self.gap)
-        lots = max(1, round(notional / inst.base_price * _UNITS / inst.lot))
-        return lots * inst.lot
+        bucket = min(distance // (10 * self.gap), _BUCKETS - 1)
+        return self._sizes[bucket][int(self.rng.random() * _POOL)]
 
     def _set_bid(self, tick: int, units: int) -> None:
         self._changes_b[tick] = units
@@ -242,24 +282,51 @@ class BookModel:
         (self._set_ask if buy else self._set_bid)(tick, left)
         return ("buy" if buy else "sell", tick, taken)
 
-    def _random_change(self, bid_cap: int, ask_floor: int) -> None:
-        rng = self.rng
-        is_bid = rng.random() < 0.5
-        ticks = self.bid_ticks if is_bid else self.ask_ticks
-        setter = self._set_bid if is_bid else self._set_ask
-        roll = rng.random()
-        if roll < 0.03 and len(ticks) > self.target // 2:
-            rank = self._rank(len(ticks))
-            setter(ticks[-1 - rank] if is_bid else ticks[rank], 0)
-        elif roll < 0.90 and ticks:
-            rank = self._rank(len(ticks))
-            tick = ticks[-1 - rank] if is_bid else ticks[rank]
-            setter(tick, self._size(abs(tick - (bid_cap if is_bid else ask_floor))))
-        else:
-            d = self._distance()
-            tick = bid_cap - d if is_bid else ask_floor + d
-            if tick > 0:
-                setter(tick, self._size(d))
+    def _random_changes(self, bid_cap: int, ask_floor: int, wanted: int) -> None:
+        """Random changes until the message carries ``wanted`` distinct levels.
+
+        Per change: a side at random; 3 % delete and 87 % resize an existing level whose
+        rank from the touch is geometric (mean 12), 10 % add a level at a fresh distance.
+        Written as one loop with local names: this is the model's hot path.
+        """
+        rnd = self.rng.random
+        log = math.log
+        sizes, bucket_width, last_bucket = self._sizes, 10 * self.gap, _BUCKETS - 1
+        changes_b, changes_a = self._changes_b, self._changes_a
+        bids, asks = self.bids, self.asks
+        bid_ticks, ask_ticks = self.bid_ticks, self.ask_ticks
+        half_target = self.target // 2
+        for _ in range(4 * wanted):
+            if len(changes_b) + len(changes_a) >= wanted:
+                return
+            is_bid = rnd() < 0.5
+            ticks = bid_ticks if is_bid else ask_ticks
+            roll = rnd()
+            if roll < 0.90 and ticks:
+                # An existing level: resize it in place, or (3 %) delete it.
+                rank = min(int(-12.0 * log(1.0 - rnd())), len(ticks) - 1)
+                if is_bid:
+                    tick, book, changes = ticks[-1 - rank], bids, changes_b
+                    distance = bid_cap - tick
+                else:
+                    tick, book, changes = ticks[rank], asks, changes_a
+                    distance = tick - ask_floor
+                if roll < 0.03 and len(ticks) > half_target:
+                    changes[tick] = 0
+                    del book[tick]
+                    del ticks[bisect_left(ticks, tick)]
+                else:
+                    bucket = min(distance // bucket_width, last_bucket)
+                    book[tick] = changes[tick] = sizes[bucket][int(rnd() * _POOL)]
+            else:
+                d = self._distance()
+                tick = bid_cap - d if is_bid else ask_floor + d
+                if tick <= 0:
+                    continue
+                if is_bid:
+                    self._set_bid(tick, self._size(d))
+                else:
+                    self._set_ask(tick, self._size(d))
 
     def _keep_depth(self) -> None:
         """Trim or extend the far end, with some slack so depth is not churned every step."""

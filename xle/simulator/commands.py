@@ -33,6 +33,13 @@ def _markets(specs: list[str]) -> dict[str, float]:
     return markets
 
 
+def _changes(spec: str) -> tuple[int, int]:
+    low, sep, high = spec.partition("-")
+    if not (sep and low.isdigit() and high.isdigit()) or not 1 <= int(low) <= int(high):
+        raise typer.BadParameter(f"{spec!r}: use LO-HI with 1 <= LO <= HI, e.g. 5-40")
+    return int(low), int(high)
+
+
 def simulate(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: pick a free one).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the market model and the faults.")] = 1,
@@ -49,6 +56,13 @@ def simulate(
     ] = 20.0,
     trade_rate: Annotated[float, typer.Option(help="Trades/s per book.")] = 2.0,
     levels: Annotated[int, typer.Option(help="Levels per side of every book.")] = 300,
+    changes: Annotated[
+        str | None,
+        typer.Option(
+            help="LO-HI level changes per message on every venue"
+            " (default: Binance 5-40, Coinbase 1-12); small messages model faster."
+        ),
+    ] = None,
     market: Annotated[
         list[str] | None,
         typer.Option(help="Canonical market and start price, repeatable (BTC/USD=60000)."),
@@ -67,6 +81,7 @@ def simulate(
         faults = FaultConfig.parse(fault or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    per_message = _changes(changes) if changes else None
     try:
         config = SimConfig(
             seed=seed,
@@ -80,6 +95,7 @@ def simulate(
             max_lifetime=max_lifetime,
             faults=faults,
             truth_dir=truth,
+            **({"changes": per_message, "coinbase_changes": per_message} if per_message else {}),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -19,7 +19,7 @@ import heapq
 import random
 from dataclasses import dataclass
 
-from xle.simulator.book import BookModel, Instrument, instrument_for
+from xle.simulator.book import BookModel, Instrument, Printer, instrument_for
 from xle.simulator.config import SimConfig
 from xle.simulator.prices import VENUE_PROFILES, FairPrices
 
@@ -59,10 +59,11 @@ class BookSnapshot:
 class _Clock:
     """One book plus where it stands in model time and update ids."""
 
-    __slots__ = ("book", "index", "last_id", "period_ns", "step_no", "trade_id", "trade_rate")
+    __slots__ = ("book", "last_id", "period_ns", "printer", "step_no", "trade_id", "trade_rate")
 
     def __init__(self, book: BookModel, rate: float, last_id: int, trade_rate: float) -> None:
         self.book = book
+        self.printer = Printer(book.instrument)
         self.period_ns = 1e9 / rate
         self.step_no = 0
         self.last_id = last_id
@@ -115,8 +116,7 @@ class MarketModel:
     def snapshot(self, venue: str, symbol: str, limit: int | None = None) -> BookSnapshot:
         """The current true book (at most ``limit`` levels a side), best first."""
         clock = self._clocks[(venue, symbol)]
-        inst = clock.book.instrument
-        price, qty = inst.price_str, inst.qty_str
+        price, qty = clock.printer.price, clock.printer.qty
         return BookSnapshot(
             clock.last_id,
             [(price(t), qty(q)) for t, q in clock.book.side_levels("bid", limit)],
@@ -128,11 +128,12 @@ class MarketModel:
 
     # ------------------------------------------------------------------ stepping
 
-    def advance(self, t_ns: int) -> list[Step]:
-        """Every step due at or before model time ``t_ns``, ordered by time.
+    def advance(self, t_ns: int, limit: int | None = None) -> list[Step]:
+        """Steps due at or before model time ``t_ns``, ordered by time; at most ``limit``.
 
         Books are stepped in time order (a heap), never one book far ahead of the others:
-        the fair prices they read are only kept for a window around "now".
+        the fair prices they read are only kept for a window around "now". With a
+        ``limit``, the next call carries on where this one stopped.
         """
         heap = [
             (clock.next_time(), order, clock)
@@ -141,7 +142,7 @@ class MarketModel:
         ]
         heapq.heapify(heap)
         steps: list[Step] = []
-        while heap:
+        while heap and (limit is None or len(steps) < limit):
             _, order, clock = heap[0]
             steps.append(self._step(clock))
             due = clock.next_time()
@@ -150,6 +151,10 @@ class MarketModel:
             else:
                 heapq.heappop(heap)
         return steps
+
+    def behind_ns(self, t_ns: int) -> int:
+        """How far the slowest book lags model time ``t_ns`` (0 when none is due)."""
+        return max(0, t_ns - min(c.next_time() for c in self._clocks.values()))
 
     def _step(self, clock: _Clock) -> Step:
         book = clock.book
@@ -161,9 +166,10 @@ class MarketModel:
         n_trades = int(expected) + (book.rng.random() < expected - int(expected))
         before = book.best()
         raw = book.step(self.fair.fair(venue, inst.market, time_ns), n_trades)
-        price, qty = inst.price_str, inst.qty_str
-        bids = [(price(t), qty(raw.bids[t])) for t in sorted(raw.bids, reverse=True)]
-        asks = [(price(t), qty(raw.asks[t])) for t in sorted(raw.asks)]
+        printer = clock.printer
+        price, qty = printer.price, printer.qty
+        bids = printer.levels(raw.bids, descending=True)
+        asks = printer.levels(raw.asks, descending=False)
         trades = []
         for side, tick, units in raw.trades:
             clock.trade_id += 1

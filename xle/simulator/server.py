@@ -37,7 +37,7 @@ from websockets.http11 import Request, Response
 from xle.simulator.binance_server import BinanceVenue, RestAnswer
 from xle.simulator.coinbase_server import CoinbaseVenue, iso_time
 from xle.simulator.config import SimConfig
-from xle.simulator.market import BookSnapshot, MarketModel
+from xle.simulator.market import BookSnapshot, MarketModel, Step
 from xle.simulator.truth import TruthWriter
 
 __all__ = ["HOST", "SimHandle", "Simulator", "VenueUrls", "start_in_thread"]
@@ -45,6 +45,8 @@ __all__ = ["HOST", "SimHandle", "Simulator", "VenueUrls", "start_in_thread"]
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+#: Steps published per turn of the clock before it yields to the sockets.
+_BATCH = 256
 _T = TypeVar("_T")
 
 
@@ -194,25 +196,27 @@ class Simulator:
         return now - self._t0 - self._paused_total
 
     async def _clock(self) -> None:
+        """Advance the model to "now" and publish; yield to the sockets between batches.
+
+        At most ``_BATCH`` steps are published before the loop yields, so clients keep
+        being served when the configured rates exceed what the CPU can model; the model
+        then lags the wall clock (and says so once) rather than starving the sockets.
+        """
         cfg = self.config
         loop = asyncio.get_running_loop()
         next_heartbeat = loop.time() + cfg.heartbeat_interval
         next_flush = loop.time()
+        warned = False
         while True:
+            steps = []
             if self._paused_at is None:
-                for step in self.model.advance(self._model_ns()):
-                    wall = self._offset_ns + step.time_ns
-                    if step.venue == "coinbase":
-                        assert self._coinbase is not None
-                        event_time = iso_time(wall, 6)
-                        if self._truth is not None:
-                            self._truth.write(step, wall, event_time)
-                        self._coinbase.publish(step, wall, event_time)
-                    else:
-                        if self._truth is not None:
-                            self._truth.write(step, wall)
-                        self._binance[step.venue].publish(step, wall)
-                    self.steps += 1
+                now_ns = self._model_ns()
+                steps = self.model.advance(now_ns, _BATCH)
+                for step in steps:
+                    self._publish(step)
+                if not warned and self.model.behind_ns(now_ns) > 2_000_000_000:
+                    warned = True
+                    log.warning("simulator: the market model lags the clock; rates too high")
             now = loop.time()
             if self._coinbase is not None and now >= next_heartbeat:
                 self._coinbase.heartbeat()
@@ -220,7 +224,21 @@ class Simulator:
             if self._truth is not None and now >= next_flush:
                 self._truth.flush()
                 next_flush = now + 0.1
-            await asyncio.sleep(cfg.tick_s)
+            await asyncio.sleep(0 if len(steps) == _BATCH else cfg.tick_s)
+
+    def _publish(self, step: Step) -> None:
+        wall = self._offset_ns + step.time_ns
+        if step.venue == "coinbase":
+            assert self._coinbase is not None
+            event_time = iso_time(wall, 6)
+            if self._truth is not None:
+                self._truth.write(step, wall, event_time)
+            self._coinbase.publish(step, wall, event_time)
+        else:
+            if self._truth is not None:
+                self._truth.write(step, wall)
+            self._binance[step.venue].publish(step, wall)
+        self.steps += 1
 
     # ------------------------------------------------------------------ routing
 
