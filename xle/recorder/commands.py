@@ -167,7 +167,9 @@ async def _main(
             pass
     task = asyncio.create_task(recorder.run())
     live = (
-        Live(status.table(), console=console, auto_refresh=False) if console.is_terminal else None
+        Live(status.table(), console=console, auto_refresh=False, transient=True)
+        if console.is_terminal
+        else None
     )
     last_line = time.monotonic()
     try:
