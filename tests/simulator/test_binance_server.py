@@ -22,7 +22,7 @@ async def _depth_frames(url: str, count: int) -> list[dict]:
 
 
 async def test_diff_stream_update_ids_are_contiguous(make_sim: MakeSim) -> None:
-    sim = await make_sim(binance_rate=50.0)
+    sim = await make_sim(binance_rate=200.0)
     frames = await _depth_frames(sim.urls["binance"].ws + "/ws/btcusdt@depth@100ms", 30)
     assert all(f["e"] == "depthUpdate" and f["s"] == "BTCUSDT" for f in frames)
     assert all(f["u"] >= f["U"] for f in frames)
@@ -32,7 +32,7 @@ async def test_diff_stream_update_ids_are_contiguous(make_sim: MakeSim) -> None:
 async def test_official_sync_procedure_rebuilds_the_true_book(
     make_sim: MakeSim, tmp_path: Path
 ) -> None:
-    sim = await make_sim(binance_rate=50.0, truth_dir=tmp_path)
+    sim = await make_sim(binance_rate=200.0, truth_dir=tmp_path)
     urls = sim.urls["binance"]
     book: dict[str, dict[str, str]] = {"bids": {}, "asks": {}}
     async with ws_connect(urls.ws + "/ws/btcusdt@depth@100ms") as ws:
@@ -106,7 +106,7 @@ async def test_unknown_paths_are_not_found(make_sim: MakeSim) -> None:
 
 
 async def test_combined_stream_wraps_every_payload_with_its_stream(make_sim: MakeSim) -> None:
-    sim = await make_sim(binance_rate=50.0, trade_rate=20.0)
+    sim = await make_sim(binance_rate=200.0, trade_rate=20.0)
     streams = ["btcusdt@depth@100ms", "btcusdt@trade", "btcusdt@bookTicker"]
     url = sim.urls["binance"].ws + "/stream?streams=" + "/".join(streams)
     frames = await _depth_frames(url, 60)
@@ -124,7 +124,7 @@ async def test_combined_stream_wraps_every_payload_with_its_stream(make_sim: Mak
 
 
 async def test_raw_payloads_are_sent_verbatim_without_a_wrapper(make_sim: MakeSim) -> None:
-    sim = await make_sim(binance_rate=50.0)
+    sim = await make_sim(binance_rate=200.0)
     async with ws_connect(sim.urls["binance"].ws + "/ws/ethusdt@depth@100ms") as ws:
         text = await asyncio.wait_for(ws.recv(), 5)
     assert text.startswith('{"e":"depthUpdate","E":')
@@ -149,7 +149,7 @@ async def test_one_second_depth_stream_aggregates_contiguous_ranges(make_sim: Ma
 
 
 async def test_subscribe_and_unsubscribe_methods_change_the_streams(make_sim: MakeSim) -> None:
-    sim = await make_sim(binance_rate=50.0)
+    sim = await make_sim(binance_rate=200.0)
     async with ws_connect(sim.urls["binance"].ws + "/ws") as ws:
         await ws.send(
             json.dumps({"method": "SUBSCRIBE", "params": ["ethusdt@depth@100ms"], "id": 1})

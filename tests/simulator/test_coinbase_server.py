@@ -27,7 +27,7 @@ def _subscribe(channel: str, *products: str) -> str:
 
 
 async def test_level2_subscribe_sends_a_snapshot_then_updates(make_sim: MakeSim) -> None:
-    sim = await make_sim(coinbase_rate=50.0)
+    sim = await make_sim(coinbase_rate=200.0)
     async with ws_connect(sim.urls["coinbase"].ws) as ws:
         await ws.send(_subscribe("level2", "BTC-USD"))
         frames = [await recv_json(ws) for _ in range(10)]
@@ -47,7 +47,7 @@ async def test_level2_subscribe_sends_a_snapshot_then_updates(make_sim: MakeSim)
 
 
 async def test_sequence_num_counts_every_message_of_the_connection(make_sim: MakeSim) -> None:
-    sim = await make_sim(coinbase_rate=50.0, trade_rate=20.0, heartbeat_interval=0.1)
+    sim = await make_sim(coinbase_rate=200.0, trade_rate=20.0, heartbeat_interval=0.1)
     async with ws_connect(sim.urls["coinbase"].ws) as ws:
         await ws.send(_subscribe("level2", "BTC-USD", "ETH-USD"))
         await ws.send(_subscribe("market_trades", "ETH-USD"))
@@ -65,7 +65,7 @@ async def test_sequence_num_counts_every_message_of_the_connection(make_sim: Mak
 async def test_snapshot_plus_updates_rebuild_the_true_book(
     make_sim: MakeSim, tmp_path: Path
 ) -> None:
-    sim = await make_sim(coinbase_rate=50.0, truth_dir=tmp_path)
+    sim = await make_sim(coinbase_rate=200.0, truth_dir=tmp_path)
     book: dict[str, dict[str, str]] = {"bids": {}, "asks": {}}
     async with ws_connect(sim.urls["coinbase"].ws) as ws:
         await ws.send(_subscribe("level2", "ETH-USD"))
@@ -100,7 +100,7 @@ async def test_resubscribing_sends_a_fresh_snapshot(make_sim: MakeSim) -> None:
 
 
 async def test_unsubscribe_stops_the_updates(make_sim: MakeSim) -> None:
-    sim = await make_sim(coinbase_rate=50.0)
+    sim = await make_sim(coinbase_rate=200.0)
     async with ws_connect(sim.urls["coinbase"].ws) as ws:
         await ws.send(_subscribe("level2", "BTC-USD"))
         await until(ws, lambda f: f["channel"] == "subscriptions")

@@ -340,7 +340,8 @@ class BookModel:
                 while len(ticks) > self.target:
                     setter(ticks[far_end], 0)
             elif len(ticks) < self.target - slack:
-                for _ in range(2):
+                # Refill faster the more is missing (a dislocation can wipe out a side).
+                for _ in range(max(2, (self.target - len(ticks)) // 10)):
                     worst = ticks[far_end]
                     tick = worst + sign * (1 + int(rng.expovariate(1.0 / self.gap)))
                     if tick > 0:
