@@ -221,6 +221,7 @@ def create_app(
             "theme": {"function": _GRID_THEME},
             "animateRows": False,
             "suppressCellFocus": True,
+            "suppressColumnVirtualisation": True,
             "rowClassRules": {"row-open": "params.data.status == 'open'"},
         },
         style={"height": "100%", "width": "100%"},

@@ -1,0 +1,107 @@
+"""``xle dashboard`` argument checks and ``xle demo`` end to end (a real process)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xle.cli import app
+
+from .conftest import T0_NS, T1_NS
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("flags", [[], ["--live", "--replay"]])
+def test_dashboard_needs_exactly_one_mode(flags):
+    result = _run("dashboard", *flags)
+    assert result.exit_code == 2
+    assert "choose one of --live or --replay" in result.output
+
+
+def test_dashboard_replay_needs_a_time_range(golden_copy):
+    result = _run("dashboard", "--replay", "--from", str(T0_NS), "--data", str(golden_copy))
+    assert result.exit_code == 2
+    assert "--replay needs --to" in result.output
+
+
+def test_dashboard_replay_rejects_an_empty_range(golden_copy):
+    result = _run(
+        "dashboard", "--replay", "--from", str(T1_NS), "--to", str(T0_NS),
+        "--data", str(golden_copy),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "empty time range" in result.output
+
+
+def test_dashboard_replay_rejects_a_missing_data_dir(tmp_path):
+    result = _run(
+        "dashboard", "--replay", "--from", str(T0_NS), "--to", str(T1_NS),
+        "--data", str(tmp_path / "nowhere"),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "data directory not found" in result.output
+
+
+def test_dashboard_rejects_a_bad_speed(golden_copy):
+    result = _run(
+        "dashboard", "--replay", "--from", str(T0_NS), "--to", str(T1_NS),
+        "--speed", "fast", "--data", str(golden_copy),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--speed" in result.output
+
+
+def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xle.cli", "demo", "--port", "0", "--data", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            found = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/)", line)
+            url = found.group(1) if found else None
+        assert url is not None, "".join(lines)
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+            assert "xle" in response.read().decode()
+        time.sleep(1.5)  # let the recorder capture something
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output
+    assert "log closed" in output
+    raw = Path(tmp_path) / "demo" / "raw"
+    assert sorted(p.name for p in raw.glob("exchange=*")) == [
+        "exchange=binance",
+        "exchange=binanceus",
+        "exchange=coinbase",
+    ]
+    assert list(raw.glob("exchange=*/date=*/hour=*/*.parquet"))
+    assert not list(raw.glob("_journal/*.arrow")), "a closed log leaves no journal behind"

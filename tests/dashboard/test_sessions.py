@@ -1,0 +1,100 @@
+"""ReplaySession over the golden log: seek, play, pause, speed, end of data."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from xle.analytics.engine import Engine
+from xle.config import load_config
+from xle.replay.session import replay_records
+
+from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay
+
+
+def _reference_engine(before_ns: int) -> Engine:
+    """A full replay from the start of the log up to (not including) ``before_ns``."""
+    engine = Engine(load_config())
+    for rec, _ in replay_records(GOLDEN, T0_NS - 10**9, T1_NS, None, None):
+        if rec.recv_ns >= before_ns:
+            break
+        engine.on_record(rec)
+    return engine
+
+
+def _views(engine: Engine):
+    return {key: engine.book_view(*key) for key in engine.book_keys()}
+
+
+@pytest.mark.parametrize("offset_s", [3.5, 5.0, 9.2])
+def test_seek_gives_the_state_a_full_replay_has_at_that_time(replay_session, offset_s):
+    target = T0_NS + int(offset_s * 1e9)
+    replay_session.seek(target)
+    assert replay_session.wait_idle()
+    with replay_session.state.lock:
+        shown = _views(replay_session.state.engine)
+    assert shown == _views(_reference_engine(target))
+    assert replay_session.position_ns == target
+
+
+def test_seek_is_clamped_to_the_replay_range(replay_session):
+    replay_session.seek(T0_NS - 10**12)
+    assert replay_session.wait_idle()
+    assert replay_session.position_ns == T0_NS
+    replay_session.seek(T1_NS + 10**12)
+    assert replay_session.wait_idle()
+    assert replay_session.position_ns == T1_NS
+
+
+def test_a_paused_replay_does_not_move(replay_session):
+    records = replay_session.state.counters.records
+    time.sleep(0.3)
+    assert replay_session.position_ns == T0_NS
+    assert replay_session.state.counters.records == records
+
+
+def test_play_moves_the_position_and_pause_freezes_it(replay_session):
+    replay_session.set_speed(10.0)
+    replay_session.play()
+    eventually(lambda: replay_session.position_ns > T0_NS + 10**9)
+    replay_session.pause()
+    frozen = replay_session.position_ns
+    time.sleep(0.3)
+    assert replay_session.position_ns == frozen
+    assert not replay_session.playing
+
+
+def test_max_speed_runs_to_the_end_and_closes_open_episodes(golden_copy):
+    session = make_replay(golden_copy, speed=None, playing=True)
+    try:
+        eventually(lambda: session.finished)
+        state = session.state
+        assert session.position_ns == T1_NS
+        assert not session.playing
+        assert not state.open_episodes
+        reasons = sorted(e.close_reason for e in state.episodes())
+        assert reasons == ["book_unsynced", "edge", "end_of_data"]
+    finally:
+        session.stop()
+
+
+def test_play_after_the_end_starts_over(golden_copy):
+    session = make_replay(golden_copy, speed=None, playing=True)
+    try:
+        eventually(lambda: session.finished)
+        generation = session.state.generation
+        session.pause()
+        session.set_speed(1.0)
+        session.play()
+        eventually(lambda: session.state.generation > generation and not session.loading)
+        assert session.position_ns < T0_NS + 5 * 10**9
+    finally:
+        session.stop()
+
+
+def test_speed_must_be_positive(replay_session):
+    with pytest.raises(ValueError):
+        replay_session.set_speed(0.0)
+    with pytest.raises(ValueError):
+        replay_session.set_speed(float("nan"))
