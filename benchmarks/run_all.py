@@ -56,7 +56,9 @@ def table(results: dict[str, object]) -> str:
         ),
     ]
     for row in r["split"]:
-        rows.append(("replay", f"stage: {row['stage']}", "", "", f"{row['us_per_msg']:.2f} µs/msg"))
+        rows.append(
+            ("replay", f"stage: {row['stage']}", "", "", f"{row['us_per_msg']:.2f} µs/msg CPU")
+        )
     rows += [
         (
             "ceiling",

@@ -227,7 +227,18 @@ class BinanceDecoder:
         if fast_binance_depth is not None and type(payload) is bytes:
             parsed = fast_binance_depth(payload)
         if parsed is not None:
-            event = DepthUpdate(*parsed)
+            symbol, first, last, bids, asks = parsed
+            sync = self._syncs.get(symbol)
+            if sync is not None and sync.state is SyncState.LIVE and first <= sync.update_id + 1:
+                # The common case, decided without building a DepthUpdate: the rule of
+                # ``_apply`` (stale -> ignore, else apply) with the gap branch left to it.
+                sync.conn = (rec.run, rec.conn)
+                if last <= sync.update_id:
+                    self.stale_events += 1
+                    return []
+                sync.update_id = last
+                return [BookUpdate(self.exchange, symbol, False, bids, asks, last)]
+            event = DepthUpdate(symbol, first, last, bids, asks)
         else:
             event = self._decode_depth(payload)
             if type(event) is not DepthUpdate:
