@@ -84,6 +84,8 @@ def run(
         split.append({"stage": label, "seconds": cost, "us_per_msg": cost / messages * 1e6})
     short = ensure_log(messages // 4, seed, quiet=True)
     short_full = best_pass("full", short, repeat, pure=pure)
+    short_engine = run_pass("engine_xle", short, pure=pure)
+    fallback = None if pure else best_pass("full", root, repeat, pure=True)
     return {
         "messages": stats["messages"],
         "level_updates": stats["level_updates"],
@@ -96,6 +98,11 @@ def run(
         "short_messages": messages // 4,
         "short_peak_rss_mb": short_full["peak_rss_mb"],
         "short_msgs_per_s": (messages // 4) / float(short_full["seconds"]),
+        "engine_peak_rss_mb": passes["engine_xle"]["peak_rss_mb"],
+        "short_engine_peak_rss_mb": short_engine["peak_rss_mb"],
+        "pure_python_msgs_per_s": (
+            None if fallback is None else stats["messages"] / float(fallback["seconds"])
+        ),
         "split": split,
         "passes": passes,
     }

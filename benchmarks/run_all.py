@@ -55,6 +55,26 @@ def table(results: dict[str, object]) -> str:
             f"{r['short_peak_rss_mb']:.0f} MB)",
         ),
     ]
+    rows.append(
+        (
+            "replay",
+            "reader + engine only (no derived outputs)",
+            "",
+            "",
+            f"peak RSS {r['engine_peak_rss_mb']:.0f} MB ({r['short_messages']:,} msgs: "
+            f"{r['short_engine_peak_rss_mb']:.0f} MB)",
+        )
+    )
+    if r.get("pure_python_msgs_per_s"):
+        rows.append(
+            (
+                "replay",
+                "full pipeline, pure-Python fallback (`XLE_PURE_PYTHON=1`)",
+                f"{r['pure_python_msgs_per_s']:,.0f}",
+                f"{r['pure_python_msgs_per_s'] * r['level_updates'] / r['messages'] / 1e6:.2f} M",
+                "same outputs, no compiled core",
+            )
+        )
     for row in r["split"]:
         rows.append(
             ("replay", f"stage: {row['stage']}", "", "", f"{row['us_per_msg']:.2f} µs/msg CPU")
