@@ -100,8 +100,10 @@ def replay_session(golden_copy: Path) -> Iterator[ReplaySession]:
 # --------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, which would break every later test calling asyncio.run()."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing in CI (install Debian's chromium package)")
