@@ -79,3 +79,13 @@ def test_public_names_are_pinned() -> None:
         "truth_book_at",
         "truth_path",
     }
+
+
+def test_simulate_command_reports_a_busy_port() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["simulate", "--duration", "0.1", "--port", str(port)])
+    assert result.exit_code == 1
+    assert "cannot serve on 127.0.0.1:" in result.output

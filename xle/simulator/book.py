@@ -1,13 +1,14 @@
 """The true L2 book of one venue's symbol, and how it changes from one message to the next.
 
 Prices are integer ticks and quantities integer units of 1e-8, so the book is exact and
-the level strings a venue would print follow from it (``Instrument.binance_price`` and
-friends). One call to ``BookModel.step`` is one exchange message worth of change:
+the level strings a venue would print follow from it (``Printer``). One call to
+``BookModel.step`` is one exchange message worth of change:
 
 1. levels the moving fair price has run through are removed (cancelled or filled),
 2. trades take liquidity at the touch,
-3. 5-40 random changes, concentrated near the touch (rank drawn geometrically): about a
-   fifth deletions, the rest new sizes or new levels,
+3. random changes up to the configured count (5-40 on Binance by default), concentrated
+   near the touch (rank drawn geometrically): mostly new sizes, some new levels, a few
+   deletions -- with steps 1 and 4 about a fifth of all changes are deletions,
 4. the touch is refilled close to the fair price, and the far end is trimmed or extended
    so each side keeps about ``levels`` levels.
 
@@ -229,7 +230,7 @@ class BookModel:
         return int(rng.uniform(0, 1.5 * self.target * self.gap))
 
     def _size_table(self, notional: float) -> list[list[int]]:
-        """Resting sizes to draw from, per distance bucket (a quarter of 40 gaps each).
+        """Resting sizes to draw from, per distance bucket of 10 gaps from the touch.
 
         Drawn once from the book's generator: lognormal notional around ``notional``
         (quote currency), larger away from the touch, rounded to the lot. A table keeps

@@ -99,18 +99,19 @@ def simulate(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, duration))
-    except OSError as exc:
-        typer.echo(
-            f"xle simulate: cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}", err=True
-        )
-        raise typer.Exit(1) from None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config, duration))
 
 
 async def _serve(config: SimConfig, duration: float | None) -> None:
-    async with Simulator(config) as sim:
+    sim = Simulator(config)
+    try:
+        await sim.start()
+    except OSError as exc:
+        where = f"127.0.0.1:{config.port}"
+        typer.echo(f"xle simulate: cannot serve on {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
         for venue, urls in sim.urls.items():
             symbols = ", ".join(sim.symbols(venue))
             if urls.rest is not None:
@@ -127,6 +128,8 @@ async def _serve(config: SimConfig, duration: float | None) -> None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(duration)
+    finally:
+        await sim.stop()
 
 
 COMMANDS = [simulate]
