@@ -194,17 +194,23 @@ class BookModel:
         self._refill_touch(bid_cap, ask_floor)
 
         # 2. Takers hit the touch.
-        trades = [t for t in (self._trade() for _ in range(n_trades)) if t is not None]
+        trades = []
+        for _ in range(n_trades):
+            trade = self._trade()
+            if trade is not None:
+                trades.append(trade)
 
         # 3. Random changes until the message carries its share.
-        self._random_changes(bid_cap, ask_floor, rng.randint(*self.changes))
+        low, high = self.changes
+        self._random_changes(bid_cap, ask_floor, low + int(rng.random() * (high - low + 1)))
 
         # 4. Keep the touch near the fair price and each side near its target depth.
         self._refill_touch(bid_cap, ask_floor)
         self._keep_depth()
         n_changes = len(self._changes_b) + len(self._changes_a)
-        n_ids = max(1, n_changes + int(rng.expovariate(1.0 / (1 + n_changes / 2))))
-        return RawStep(self._changes_b, self._changes_a, trades, n_ids)
+        # Several updates to one level collapse into one change: ids outnumber changes.
+        extra = -(1 + n_changes / 2) * math.log(1.0 - rng.random())
+        return RawStep(self._changes_b, self._changes_a, trades, max(1, n_changes + int(extra)))
 
     # ------------------------------------------------------------------ internals
 
@@ -331,8 +337,14 @@ class BookModel:
 
     def _keep_depth(self) -> None:
         """Trim or extend the far end, with some slack so depth is not churned every step."""
+        target = self.target
+        slack = max(1, target // 50)
+        if (
+            target - slack <= len(self.bid_ticks) <= target + slack
+            and target - slack <= len(self.ask_ticks) <= target + slack
+        ):
+            return
         rng = self.rng
-        slack = max(1, self.target // 50)
         for ticks, far_end, setter, sign in (
             (self.bid_ticks, 0, self._set_bid, -1),
             (self.ask_ticks, -1, self._set_ask, 1),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,8 +46,13 @@ _CHANNELS = ("level2", "market_trades", "heartbeats")
 def iso_time(ns: int, digits: int = 9) -> str:
     """``2023-02-09T20:32:50.714964855Z`` (``digits`` fractional digits)."""
     seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{frac:09d}"[: len(stamp) + 1 + digits] + "Z"
+    return f"{_second(seconds)}.{frac:09d}"[: 20 + digits] + "Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    """The whole-second part of a timestamp; cached, since it changes once a second."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _go_time(ns: int, since_start_ns: int) -> str:

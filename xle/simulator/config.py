@@ -43,7 +43,7 @@ class SimConfig:
     heartbeat_interval: float = 1.0  # Coinbase heartbeats channel period (s)
     max_incoming_per_s: float | None = 5.0  # Binance: more client messages/s -> disconnect
     max_streams: int = 1024  # Binance: streams per connection
-    max_backlog: int = 200_000  # frames queued for a client that does not keep up -> drop it
+    max_backlog: int = 100_000  # frames queued for a client that does not keep up -> cut it
     recent_trades: int = 50  # Coinbase market_trades snapshot length
     faults: FaultConfig = field(default_factory=FaultConfig)
     truth_dir: Path | None = None  # write the ground truth here (see truth.py)
