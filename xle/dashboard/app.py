@@ -137,7 +137,12 @@ def _header(session: Session) -> html.Header:
         items.append(_replay_controls(session))
     items += [
         html.Div(className="spacer"),
-        html.Div(id="feed-status", className="feed-status"),
+        html.Div(
+            id="feed-status",
+            className="feed-status",
+            # In a replay the ladders' badges say it; the bar needs the room for controls.
+            style={"display": "none"} if mode == "replay" else None,
+        ),
         html.Span(id="clock", className="clock mono", title="record time of the engine"),
         html.Span(id="stats", className="stats mono"),
         html.Button(
@@ -222,6 +227,10 @@ def create_app(
             "animateRows": False,
             "suppressCellFocus": True,
             "suppressColumnVirtualisation": True,
+            "localeText": {
+                "noRowsToShow": "no arbitrage episode: no net edge after taker fees "
+                "has exceeded the threshold"
+            },
             "rowClassRules": {"row-open": "params.data.status == 'open'"},
         },
         style={"height": "100%", "width": "100%"},
@@ -233,6 +242,10 @@ def create_app(
             dcc.Store(id="series-cursor", data={}),
             dcc.Store(id="books-cursor", data={}),
             dcc.Store(id="slow-cursor", data={}),
+            dcc.Store(id="books-poll"),
+            dcc.Store(id="series-poll"),
+            dcc.Store(id="books-done"),
+            dcc.Store(id="series-done"),
             dcc.Interval(id="tick", interval=tick_ms),
             dcc.Interval(id="slow-tick", interval=slow_ms),
             _header(session),

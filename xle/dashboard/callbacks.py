@@ -1,12 +1,17 @@
 """Dash callbacks: the browser polls, the server answers with only what changed.
 
-Three pollers share the work: ``tick`` (fast, ~400 ms) refreshes the books (ladders, BBO,
+Pollers share the work: ``tick`` (fast, ~400 ms) refreshes the books (ladders, BBO,
 depth, imbalance gauge) and extends the time series by the history frames the page has
 not drawn yet (``extendData``); ``slow-tick`` (1 s) refreshes the market list, integrity
 events and the episode table. Each keeps a small cursor in a ``dcc.Store`` -- the last
 frame drawn, the generation of the state, the market and theme the figures were built
 for -- and rebuilds a figure only when one of those changed (new market, new theme, a
 venue appeared, a replay scrub reset the state). Everything else is a ``Patch``.
+
+The two heavy pollers are gated in the browser: a tick only starts a request when the
+previous one has answered. Dash drops the answer of a request that a newer one of the
+same callback overtook, so on a busy machine an ungated poll slower than the interval
+would be overtaken forever and the page would freeze; gated, it just updates less often.
 """
 
 from __future__ import annotations
@@ -27,6 +32,28 @@ TOAST_SECONDS = 8.0
 MAX_TOASTS = 2
 #: Levels read per side for the depth chart (the ladder shows fewer).
 DEPTH_LEVELS = 50
+
+#: Clientside gate: pass a tick on only if the channel's last request has answered (or has
+#: been pending for more than 5 s, i.e. was lost).
+_GATE = """
+function(n) {
+    const gates = window.xleGates || (window.xleGates = {});
+    const now = Date.now();
+    const gate = gates["%(channel)s"];
+    if (gate && gate.pending && now - gate.at < 5000) {
+        return window.dash_clientside.no_update;
+    }
+    gates["%(channel)s"] = {pending: true, at: now};
+    return n;
+}
+"""
+_OPEN_GATE = """
+function(cursor) {
+    const gates = window.xleGates || (window.xleGates = {});
+    gates["%(channel)s"] = {pending: false, at: Date.now()};
+    return cursor ? cursor.poll : null;
+}
+"""
 
 _TOGGLE_THEME = """
 function(n, theme) { return theme === 'light' ? 'dark' : 'light'; }
@@ -52,6 +79,17 @@ def register_callbacks(app: Dash, session: Session, history: EpisodeHistory) -> 
     app.clientside_callback(
         _APPLY_THEME, Output("theme-toggle", "children"), Input("theme", "data")
     )
+    for channel in ("books", "series"):
+        app.clientside_callback(
+            _GATE % {"channel": channel},
+            Output(f"{channel}-poll", "data"),
+            Input("tick", "n_intervals"),
+        )
+        app.clientside_callback(
+            _OPEN_GATE % {"channel": channel},
+            Output(f"{channel}-done", "data"),
+            Input(f"{channel}-cursor", "data"),
+        )
     _register_markets(app, state)
     _register_books(app, state)
     _register_series(app, state)
@@ -95,13 +133,13 @@ def _register_books(app: Dash, state: DashboardState) -> None:
         Output("stats", "children"),
         Output("feed-status", "children"),
         Output("books-cursor", "data"),
-        Input("tick", "n_intervals"),
+        Input("books-poll", "data"),
         Input("market", "value"),
         Input("theme", "data"),
         Input("ladder-depth", "value"),
         State("books-cursor", "data"),
     )
-    def books(_n, market, theme, depth, cursor):
+    def books(poll, market, theme, depth, cursor):
         depth = int(depth or 15)
         keys = state.books_of(market)
         with state.lock:
@@ -154,7 +192,7 @@ def _register_books(app: Dash, state: DashboardState) -> None:
             panels.clock_text(now_ns).removesuffix(" UTC"),
             stats,
             status,
-            {"structure": structure},
+            {"structure": structure, "poll": poll},
         )
 
 
@@ -177,12 +215,12 @@ def _register_series(app: Dash, state: DashboardState) -> None:
         Output("imb-chart", "extendData"),
         Output("toasts", "children"),
         Output("series-cursor", "data"),
-        Input("tick", "n_intervals"),
+        Input("series-poll", "data"),
         Input("market", "value"),
         Input("theme", "data"),
         State("series-cursor", "data"),
     )
-    def series(_n, market, theme, cursor):
+    def series(poll, market, theme, cursor):
         cursor = dict(cursor or {})
         keys = state.books_of(market)
         pairs = state.pairs_of(market)
@@ -208,7 +246,7 @@ def _register_series(app: Dash, state: DashboardState) -> None:
                 out[5] = _extend(*figures.imbalance_rows(keys, frames))
         last = frames[-1].frame_id if frames else cursor.get("frame", 0)
         toasts, shown = _toasts(state, cursor.get("toasts"))
-        cursor.update(structure=structure, frame=last, toasts=shown)
+        cursor.update(structure=structure, frame=last, toasts=shown, poll=poll)
         return (*out, toasts, cursor)
 
 
@@ -260,7 +298,7 @@ def _register_slow(app: Dash, state: DashboardState, history: EpisodeHistory) ->
 def _register_vwap(app: Dash, state: DashboardState) -> None:
     @app.callback(
         Output("vwap-out", "children"),
-        Input("tick", "n_intervals"),
+        Input("books-poll", "data"),
         Input("vwap-size", "value"),
         Input("vwap-side", "value"),
         Input("market", "value"),

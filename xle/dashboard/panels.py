@@ -213,7 +213,13 @@ def bbo_table(views: Sequence[tuple[str, BookView | None]]) -> html.Div:
 
 
 def vwap_table(results: Sequence[tuple[str, VwapResult]], side: str) -> html.Div:
-    """Effective price per venue for one size; the exact float the engine computed."""
+    """Effective price per venue for one size: the exact float the engine computed.
+
+    The best venue (cheapest to buy, richest to sell) among those that fill the whole
+    size is marked; a venue that cannot fill it shows how much it could.
+    """
+    full = [r.price for _, r in results if r.price is not None and not r.insufficient]
+    best = (min(full) if side == "buy" else max(full)) if full else None
     rows = [
         html.Tr(
             [
@@ -221,38 +227,50 @@ def vwap_table(results: Sequence[tuple[str, VwapResult]], side: str) -> html.Div
                 html.Th("vwap", className="num"),
                 html.Th("filled", className="num"),
                 html.Th("slip bps", className="num"),
-                html.Th(""),
             ]
         )
     ]
     for label, res in results:
         exchange = label.partition(":")[0]
-        warn: Any = ""
+        venue: list[Any] = [_dot(f"v-{exchange}"), exchange]
         if res.insufficient:
-            warn = html.Span(
-                f"insufficient depth: {format_decimal(res.filled)} of {format_decimal(res.size)}",
-                className="warn",
+            venue.append(
+                html.Div(
+                    f"insufficient depth: {format_decimal(res.filled)} of "
+                    f"{format_decimal(res.size)}",
+                    className="vwap-warn warn",
+                )
             )
+        is_best = best is not None and res.price == best and not res.insufficient
+        price_class = f"num vwap-price {'bid' if side == 'sell' else 'ask'}"
         rows.append(
             html.Tr(
                 [
-                    html.Td([_dot(f"v-{exchange}"), label], className="venue"),
+                    html.Td(venue, className="venue", title=label),
                     html.Td(
                         format_decimal(res.price) if res.price is not None else "—",
-                        className=f"num vwap-price {'bid' if side == 'sell' else 'ask'}",
+                        className=price_class + (" best" if is_best else ""),
+                        title="best venue for this size" if is_best else None,
                     ),
-                    html.Td(format_decimal(res.filled), className="num vwap-filled"),
+                    html.Td(
+                        format_decimal(res.filled),
+                        className="num vwap-filled" + (" warn-text" if res.insufficient else ""),
+                    ),
                     html.Td(
                         _fmt(res.slippage_bps, 3),
                         className="num vwap-slip",
                         title=repr(res.slippage_bps),
                     ),
-                    html.Td(warn, className="vwap-warn"),
                 ],
                 **{"data-book": label},
             )
         )
-    return html.Div(html.Table(rows, className="data-table vwap-table"))
+    note = html.Div(
+        f"{side} walks the {'asks' if side == 'buy' else 'bids'} from the best level; "
+        "slippage is the VWAP's distance from it",
+        className="vwap-note muted small",
+    )
+    return html.Div([html.Table(rows, className="data-table vwap-table"), note])
 
 
 # --------------------------------------------------------------------------- integrity
