@@ -63,10 +63,11 @@ def test_dashboard_rejects_a_bad_speed(golden_copy):
     assert "--speed" in result.output
 
 
-def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
+def _serve_then_interrupt(*args: str) -> tuple[int, str]:
+    """Run ``xle ARGS`` (which must print "dashboard: URL"), fetch the page, then Ctrl-C."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xle.cli", "demo", "--port", "0", "--data", str(tmp_path)],
+        [sys.executable, "-m", "xle.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -87,15 +88,28 @@ def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
             assert "xle" in response.read().decode()
-        time.sleep(1.5)  # let the recorder capture something
+        time.sleep(1.5)  # let the session feed its engine a little
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    output = "".join(lines) + rest
-    assert proc.returncode == 0, output
+    return proc.returncode, "".join(lines) + rest
+
+
+def test_dashboard_replay_serves_the_log_until_ctrl_c(golden_copy):
+    code, output = _serve_then_interrupt(
+        "dashboard", "--replay", "--from", str(T0_NS), "--to", str(T1_NS),
+        "--data", str(golden_copy), "--port", "0", "--speed", "max",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "replaying" in output and "stopped" in output
+
+
+def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
+    code, output = _serve_then_interrupt("demo", "--port", "0", "--data", str(tmp_path))
+    assert code == 0, output
     assert "log closed" in output
     raw = Path(tmp_path) / "demo" / "raw"
     assert sorted(p.name for p in raw.glob("exchange=*")) == [

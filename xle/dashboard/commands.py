@@ -185,7 +185,8 @@ def dashboard(
         raise _fail(str(exc)) from None
     typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
     try:
-        _run_until_interrupted(lambda: True)
+        # Live: stop with the recorder (e.g. it failed for good); a replay serves until Ctrl-C.
+        _run_until_interrupted(session.is_alive if live else lambda: True)
     finally:
         typer.echo("stopping…")
         server.stop()
