@@ -86,6 +86,7 @@ def run(
     short_full = best_pass("full", short, repeat, pure=pure)
     short_engine = run_pass("engine_xle", short, pure=pure)
     fallback = None if pure else best_pass("full", root, repeat, pure=True)
+    engine_mem = best_pass("engine_mem", root, repeat, pure=pure)
     return {
         "messages": stats["messages"],
         "level_updates": stats["level_updates"],
@@ -103,6 +104,8 @@ def run(
         "pure_python_msgs_per_s": (
             None if fallback is None else stats["messages"] / float(fallback["seconds"])
         ),
+        "engine_mem_msgs_per_s": engine_mem["records"] / float(engine_mem["seconds"]),
+        "engine_mem_cpu_us": float(engine_mem["cpu_seconds"]) / engine_mem["records"] * 1e6,
         "split": split,
         "passes": passes,
     }

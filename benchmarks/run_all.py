@@ -65,6 +65,15 @@ def table(results: dict[str, object]) -> str:
             f"{r['short_engine_peak_rss_mb']:.0f} MB)",
         )
     )
+    rows.append(
+        (
+            "replay",
+            "engine alone, both venues, records in memory (250,000)",
+            f"{r['engine_mem_msgs_per_s']:,.0f}",
+            f"{r['engine_mem_msgs_per_s'] * r['level_updates'] / r['messages'] / 1e6:.2f} M",
+            f"{r['engine_mem_cpu_us']:.2f} µs/msg CPU",
+        )
+    )
     if r.get("pure_python_msgs_per_s"):
         rows.append(
             (
