@@ -14,7 +14,7 @@ from typing import Any
 
 from xle.errors import ConfigError
 
-__all__ = ["EngineConfig", "load_config"]
+__all__ = ["EngineConfig", "demo_config_path", "load_config"]
 
 # Quote assets recognised at the end of a Binance symbol, longest first so that
 # "FDUSD" wins over "USD".
@@ -65,6 +65,11 @@ class EngineConfig:
 def _defaults() -> dict[str, Any]:
     text = resources.files("xle").joinpath("default_config.toml").read_text("utf-8")
     return tomllib.loads(text)
+
+
+def demo_config_path() -> Path:
+    """The packaged config of ``xle demo`` (fees of a high-volume tier, see the file)."""
+    return Path(str(resources.files("xle").joinpath("demo_config.toml")))
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -143,3 +143,12 @@ def test_same_records_give_identical_outputs(real_records, make_harness):
         return msgspec.json.encode(outputs)
 
     assert run() == run()
+
+
+def test_demo_config_charges_a_high_volume_tier_over_the_defaults():
+    from xle.config import demo_config_path, load_config
+
+    demo = load_config(demo_config_path())
+    assert demo.fees == {"binance": 0.0005, "binanceus": 0.0005, "coinbase": 0.0005}
+    assert demo.quote_interval_ns == 250_000_000
+    assert demo.markets == load_config().markets  # everything else stays the default

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from xle.analytics.engine import Engine
-from xle.config import EngineConfig, load_config
+from xle.config import EngineConfig, demo_config_path, load_config
 from xle.errors import UsageError, XleError
 from xle.paths import data_root
 from xle.timeutil import format_ns, parse_time
@@ -253,7 +253,7 @@ def demo(
     from xle.simulator import SimConfig, start_in_thread
 
     try:
-        engine_config = load_config(config)
+        engine_config = load_config(config or demo_config_path())
         root = data_root(data) / "demo"
         sim = start_in_thread(SimConfig(seed=seed, port=sim_port))
     except (XleError, ValueError) as exc:
