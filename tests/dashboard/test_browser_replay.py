@@ -17,7 +17,7 @@ import pytest
 from xle.analytics.book import format_decimal
 from xle.dashboard import DashboardServer, EpisodeHistory, ReplaySession, create_app
 from xle.dashboard.figures import THEMES
-from xle.dashboard.panels import day_time
+from xle.dashboard.panels import day_time, format_computed
 
 from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, new_page, replay_derived
 from .pages import expected_ladder, figure, grid_rows, ladder_rows, text
@@ -85,7 +85,7 @@ def test_vwap_calculator_shows_what_the_engine_computes(dash):
             result = dash.engine().vwap(exchange, symbol, "sell", 1.5)
         row = f"#vwap-out tr[data-book='{label}']"
         eventually(
-            lambda row=row, r=result: text(page, f"{row} .vwap-price") == format_decimal(r.price)
+            lambda row=row, r=result: text(page, f"{row} .vwap-price") == format_computed(r.price)
         )
         assert text(page, f"{row} .vwap-filled") == format_decimal(result.filled)
         warned = page.locator(f"{row} .vwap-warn").count() == 1
@@ -104,7 +104,7 @@ def test_vwap_calculator_flags_a_size_the_book_cannot_fill(dash):
         result = dash.engine().vwap("binance", "BTCUSDT", "buy", 1000.0)
     assert result.insufficient
     assert text(page, f"{row} .vwap-filled") == format_decimal(result.filled)
-    assert text(page, f"{row} .vwap-price") == format_decimal(result.price)
+    assert text(page, f"{row} .vwap-price") == format_computed(result.price)
 
 
 def test_play_moves_the_shown_time_and_pause_stops_it(dash):

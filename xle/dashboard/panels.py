@@ -21,6 +21,7 @@ __all__ = [
     "bbo_table",
     "clock_text",
     "episode_rows",
+    "format_computed",
     "integrity_list",
     "ladder",
     "short_time",
@@ -212,8 +213,18 @@ def bbo_table(views: Sequence[tuple[str, BookView | None]]) -> html.Div:
 # --------------------------------------------------------------------------- VWAP
 
 
+def format_computed(value: float) -> str:
+    """A price xle computed (not one the exchange sent), to 10 significant digits.
+
+    A VWAP is a float quotient: its last digits are arithmetic noise
+    (``60008.160276099996``), so the page shows ``60008.16028`` and keeps the exact
+    float in the cell's tooltip.
+    """
+    return format_decimal(float(f"{value:.10g}"))
+
+
 def vwap_table(results: Sequence[tuple[str, VwapResult]], side: str) -> html.Div:
-    """Effective price per venue for one size: the exact float the engine computed.
+    """Effective price per venue for one size, as the engine computed it.
 
     The best venue (cheapest to buy, richest to sell) among those that fill the whole
     size is marked; a venue that cannot fill it shows how much it could.
@@ -248,9 +259,10 @@ def vwap_table(results: Sequence[tuple[str, VwapResult]], side: str) -> html.Div
                 [
                     html.Td(venue, className="venue", title=label),
                     html.Td(
-                        format_decimal(res.price) if res.price is not None else "—",
+                        format_computed(res.price) if res.price is not None else "—",
                         className=price_class + (" best" if is_best else ""),
-                        title="best venue for this size" if is_best else None,
+                        title=(repr(res.price) if res.price is not None else "")
+                        + (" · best venue for this size" if is_best else ""),
                     ),
                     html.Td(
                         format_decimal(res.filled),
