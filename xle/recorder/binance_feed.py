@@ -17,12 +17,10 @@ budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given).
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection
 
 from xle.exchanges.binance import (
     MAX_STREAMS_PER_CONNECTION,
@@ -33,10 +31,12 @@ from xle.exchanges.binance import (
 )
 from xle.recorder.feedbase import (
     Backoff,
+    ConnectionLoop,
     FeedOptions,
     RestGate,
     Sink,
     VenueStats,
+    describe_error,
     is_loopback,
 )
 
@@ -50,8 +50,6 @@ _UNLABELLED: tuple[str, str | None] = ("", None)
 #: Distinct stream names remembered for the cheap frame labelling; frames beyond (only a
 #: misbehaving server sends that many names) are labelled without caching.
 _NAME_CACHE_LIMIT = 8192
-#: A connection that lived this long resets the reconnect backoff.
-_HEALTHY_AFTER_S = 10.0
 
 
 def snapshot_weight(limit: int) -> int:
@@ -84,7 +82,7 @@ class _Slot:
     snapshots: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
-class BinanceFeed:
+class BinanceFeed(ConnectionLoop):
     """All connections and snapshots of one Binance-protocol venue (binance, binanceus)."""
 
     def __init__(
@@ -170,74 +168,15 @@ class BinanceFeed:
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, index: int) -> None:
-        slot = self._slots[index]
-        url = self.url_of(index)
-        opts = self.options
-        backoff = Backoff(opts.backoff_initial, opts.backoff_max)
-        sink, stats, ex = self._sink, self._stats, self.exchange
-        handshakes = 0
-        while True:
-            conn = sink.new_conn()
-            slot.conn = conn
-            try:
-                ws = await connect(
-                    url,
-                    compression=None,
-                    proxy=None if is_loopback(url) else True,
-                    open_timeout=opts.open_timeout,
-                    ping_interval=opts.ping_interval,
-                    ping_timeout=opts.ping_timeout,
-                    close_timeout=2.0,
-                    max_size=None,
-                    max_queue=opts.max_queue,
-                )
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                delay = backoff.next_delay()
-                sink.event(
-                    ex, conn, "error", None, what="connect", url=url,
-                    error=_describe(exc), retry_in=round(delay, 3),
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                continue
-            handshakes += 1
-            stats.connects += 1
-            if handshakes > 1:
-                stats.reconnects += 1
-            stats.open_connections += 1
-            opened = time.monotonic()
-            slot.ws = ws
-            sink.event(ex, conn, "connected", None, url=url, streams=len(slot.streams))
-            for symbol in slot.symbols:
-                self._start_snapshot(slot, symbol)
-            reason, code = "closed", None
-            try:
-                async with asyncio.timeout(opts.max_connection_age):
-                    await self._receive(ws, conn)
-            except ConnectionClosed as exc:
-                reason = "closed"
-                code = exc.rcvd.code if exc.rcvd is not None else None
-            except TimeoutError:
-                reason = "max_age"
-            except asyncio.CancelledError:
-                self._drop(slot)
-                sink.event(ex, conn, "closed", None, reason="stop")
-                await ws.close()
-                raise
-            finally:
-                stats.open_connections -= 1
-            self._drop(slot)
-            await ws.close()
-            stats.disconnects += 1
-            lived = time.monotonic() - opened
-            if lived >= _HEALTHY_AFTER_S:
-                backoff.reset()
-            delay = 0.0 if reason == "max_age" else backoff.next_delay()
-            sink.event(
-                ex, conn, "disconnected", None, reason=reason, code=code,
-                lived_s=round(lived, 3), retry_in=round(delay, 3),
-            )  # fmt: skip
-            if delay:
-                await asyncio.sleep(delay)
+        await self._keep_connected_to(self._slots[index], self.url_of(index), None)
+
+    def _connected_fields(self, slot: _Slot) -> dict[str, object]:
+        return {"streams": len(slot.streams)}
+
+    def _on_open(self, slot: _Slot, ws: ClientConnection, conn: int) -> None:
+        """Fetch every snapshot once the stream is open, so its events are buffered first."""
+        for symbol in slot.symbols:
+            self._start_snapshot(slot, symbol)
 
     async def _receive(self, ws: ClientConnection, conn: int) -> None:
         """The hot loop: one ``recv`` and one ``sink.frame`` per frame, nothing parsed."""
@@ -297,7 +236,7 @@ class BinanceFeed:
                 body = response.content
             except httpx.HTTPError as exc:
                 delay = retry.next_delay()
-                self._rest_error(slot, symbol, path, delay, error=_describe(exc))
+                self._rest_error(slot, symbol, path, delay, error=describe_error(exc))
             else:
                 status = response.status_code
                 if status == 200:
@@ -332,8 +271,3 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from xle.exchanges.coinbase import CHANNELS, MAX_FRAME_BYTES, subscribe_message, unsubscribe_message
-from xle.recorder.feedbase import Backoff, FeedOptions, SendPacer, Sink, VenueStats, is_loopback
+from xle.recorder.feedbase import ConnectionLoop, FeedOptions, SendPacer, Sink, VenueStats
 
 __all__ = ["CoinbaseCredentials", "CoinbaseFeed", "CredentialsError", "channel_of"]
 
@@ -40,7 +40,6 @@ _PRODUCT_LEN = len(_PRODUCT)
 #: How far into a frame the product id is looked for (it sits in the first event).
 _PRODUCT_WINDOW = 512
 _LABEL_CACHE_LIMIT = 8192
-_HEALTHY_AFTER_S = 10.0
 #: Environment variables holding the optional API key name and its EC private key (PEM).
 KEY_ENV = "COINBASE_API_KEY"
 SECRET_ENV = "COINBASE_API_SECRET"
@@ -124,7 +123,7 @@ class _Slot:
     resubscribing: set[str] = field(default_factory=set)
 
 
-class CoinbaseFeed:
+class CoinbaseFeed(ConnectionLoop):
     """All connections of the Coinbase venue."""
 
     exchange = "coinbase"
@@ -183,72 +182,15 @@ class CoinbaseFeed:
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, slot: _Slot) -> None:
-        opts = self.options
-        url = self.ws_url
-        backoff = Backoff(opts.backoff_initial, opts.backoff_max)
-        sink, stats, ex = self._sink, self._stats, self.exchange
-        handshakes = 0
-        while True:
-            conn = sink.new_conn()
-            slot.conn = conn
-            try:
-                ws = await connect(
-                    url,
-                    compression=None,
-                    proxy=None if is_loopback(url) else True,
-                    open_timeout=opts.open_timeout,
-                    ping_interval=opts.ping_interval,
-                    ping_timeout=opts.ping_timeout,
-                    close_timeout=2.0,
-                    max_size=MAX_FRAME_BYTES,
-                    max_queue=opts.max_queue,
-                )
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                delay = backoff.next_delay()
-                sink.event(
-                    ex, conn, "error", None, what="connect", url=url,
-                    error=_describe(exc), retry_in=round(delay, 3),
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                continue
-            handshakes += 1
-            stats.connects += 1
-            if handshakes > 1:
-                stats.reconnects += 1
-            stats.open_connections += 1
-            opened = time.monotonic()
-            slot.ws = ws
-            slot.pacer = SendPacer(opts.sends_per_second)
-            sink.event(ex, conn, "connected", None, url=url, products=slot.products)
-            self._spawn(slot, self._subscribe_all(slot, ws, conn))
-            reason, code = "closed", None
-            try:
-                async with asyncio.timeout(opts.max_connection_age):
-                    await self._receive(ws, conn)
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else None
-            except TimeoutError:
-                reason = "max_age"
-            except asyncio.CancelledError:
-                self._drop(slot)
-                sink.event(ex, conn, "closed", None, reason="stop")
-                await ws.close()
-                raise
-            finally:
-                stats.open_connections -= 1
-            self._drop(slot)
-            await ws.close()
-            stats.disconnects += 1
-            lived = time.monotonic() - opened
-            if lived >= _HEALTHY_AFTER_S:
-                backoff.reset()
-            delay = 0.0 if reason == "max_age" else backoff.next_delay()
-            sink.event(
-                ex, conn, "disconnected", None, reason=reason, code=code,
-                lived_s=round(lived, 3), retry_in=round(delay, 3),
-            )  # fmt: skip
-            if delay:
-                await asyncio.sleep(delay)
+        await self._keep_connected_to(slot, self.ws_url, MAX_FRAME_BYTES)
+
+    def _connected_fields(self, slot: _Slot) -> dict[str, object]:
+        return {"products": slot.products}
+
+    def _on_open(self, slot: _Slot, ws: ClientConnection, conn: int) -> None:
+        """Subscribe within Coinbase's 5 s, paced under its incoming-message limit."""
+        slot.pacer = SendPacer(self.options.sends_per_second)
+        self._spawn(slot, self._subscribe_all(slot, ws, conn))
 
     async def _receive(self, ws: ClientConnection, conn: int) -> None:
         """The hot loop: label each frame by its leading bytes and hand it to the sink."""
@@ -346,8 +288,3 @@ class CoinbaseFeed:
         for task in list(slot.tasks):
             task.cancel()
         slot.tasks.clear()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

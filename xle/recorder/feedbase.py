@@ -16,14 +16,18 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 __all__ = [
     "Backoff",
+    "ConnectionLoop",
     "FeedOptions",
     "RestGate",
     "SendPacer",
     "Sink",
     "VenueStats",
+    "describe_error",
     "event_payload",
     "is_loopback",
 ]
@@ -173,3 +177,106 @@ def is_loopback(url: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost: such URLs never go through a proxy."""
     host = urlsplit(url).hostname or ""
     return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+#: A connection that lived this long resets the reconnect backoff.
+HEALTHY_AFTER_S = 10.0
+
+
+class ConnectionLoop:
+    """Keep one WebSocket connection open forever: connect, receive, reconnect.
+
+    Shared by both feeds; each supplies what differs through four hooks: ``_receive``
+    (the hot loop), ``_on_open`` (Binance fetches snapshots, Coinbase subscribes),
+    ``_drop`` (forget a closed socket) and the fields of its ``connected`` event. Every
+    attempt gets a fresh ``conn`` number; failures back off with jitter; reaching
+    ``max_connection_age`` reconnects at once (Binance closes connections after 24 h).
+    """
+
+    exchange: str
+    options: FeedOptions
+    _sink: Sink
+    _stats: VenueStats
+
+    async def _receive(self, ws: ClientConnection, conn: int) -> None:
+        raise NotImplementedError
+
+    def _on_open(self, slot: Any, ws: ClientConnection, conn: int) -> None:
+        raise NotImplementedError
+
+    def _drop(self, slot: Any) -> None:
+        raise NotImplementedError
+
+    def _connected_fields(self, slot: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _keep_connected_to(self, slot: Any, url: str, max_size: int | None) -> None:
+        opts = self.options
+        backoff = Backoff(opts.backoff_initial, opts.backoff_max)
+        sink, stats, ex = self._sink, self._stats, self.exchange
+        handshakes = 0
+        while True:
+            conn = sink.new_conn()
+            slot.conn = conn
+            try:
+                ws = await connect(
+                    url,
+                    compression=None,
+                    proxy=None if is_loopback(url) else True,
+                    open_timeout=opts.open_timeout,
+                    ping_interval=opts.ping_interval,
+                    ping_timeout=opts.ping_timeout,
+                    close_timeout=2.0,
+                    max_size=max_size,
+                    max_queue=opts.max_queue,
+                )
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+                delay = backoff.next_delay()
+                sink.event(
+                    ex, conn, "error", None, what="connect", url=url,
+                    error=describe_error(exc), retry_in=round(delay, 3),
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
+            handshakes += 1
+            stats.connects += 1
+            if handshakes > 1:
+                stats.reconnects += 1
+            stats.open_connections += 1
+            opened = time.monotonic()
+            slot.ws = ws
+            sink.event(ex, conn, "connected", None, url=url, **self._connected_fields(slot))
+            self._on_open(slot, ws, conn)
+            reason, code = "closed", None
+            try:
+                async with asyncio.timeout(opts.max_connection_age):
+                    await self._receive(ws, conn)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+            except TimeoutError:
+                reason = "max_age"
+            except asyncio.CancelledError:
+                self._drop(slot)
+                sink.event(ex, conn, "closed", None, reason="stop")
+                await ws.close()
+                raise
+            finally:
+                stats.open_connections -= 1
+            self._drop(slot)
+            await ws.close()
+            stats.disconnects += 1
+            lived = time.monotonic() - opened
+            if lived >= HEALTHY_AFTER_S:
+                backoff.reset()
+            delay = 0.0 if reason == "max_age" else backoff.next_delay()
+            sink.event(
+                ex, conn, "disconnected", None, reason=reason, code=code,
+                lived_s=round(lived, 3), retry_in=round(delay, 3),
+            )  # fmt: skip
+            if delay:
+                await asyncio.sleep(delay)
