@@ -13,9 +13,9 @@ socket), so the figure compares decode + sync + book (+ xle's quotes) and nothin
 
 The best-bid/ask variant runs on a prefix only: cryptofeed's ``order-book`` re-sorts a
 side on every read, which makes it about 15x slower. Both sides check they end with the
-same best bid and ask.
+same best bid and ask. Each side runs three times; the fastest run counts.
 
-    python benchmarks/peer.py [--messages 1000000] [--bbo-messages 50000]
+    python benchmarks/peer.py [--messages 1000000] [--bbo-messages 50000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -96,7 +96,12 @@ def peer_run(frames_file: Path, limit: int, mode: str) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(messages: int, bbo_messages: int, seed: int = 7) -> dict[str, object]:
+def _best(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The fastest run: other processes on the machine only ever slow a run down."""
+    return min(runs, key=lambda r: float(r["seconds"]) / int(r["messages"]))
+
+
+def run(messages: int, bbo_messages: int, seed: int = 7, repeat: int = 3) -> dict[str, object]:
     ensure_peer_venv()
     root = ensure_log(messages, seed, quiet=True)
     records = binance_records(root)
@@ -104,8 +109,8 @@ def run(messages: int, bbo_messages: int, seed: int = 7) -> dict[str, object]:
     write_frames(records, frames_file)
     results: dict[str, object] = {}
     for mode, limit in (("noop", len(records) - 1), ("bbo", min(bbo_messages, len(records) - 1))):
-        ours = xle_run(records[: limit + 1], bbo=mode == "bbo")
-        theirs = peer_run(frames_file, limit, mode)
+        ours = _best([xle_run(records[: limit + 1], bbo=mode == "bbo") for _ in range(repeat)])
+        theirs = _best([peer_run(frames_file, limit, mode) for _ in range(repeat)])
         if [float(x) for x in theirs["best"]] != ours["best"]:
             raise SystemExit(f"books disagree after {limit} messages: {ours} vs {theirs}")
         ours_rate = ours["messages"] / ours["seconds"]
@@ -123,8 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--bbo-messages", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best counts")
     args = parser.parse_args()
-    print(json.dumps(run(args.messages, args.bbo_messages), indent=1))
+    print(json.dumps(run(args.messages, args.bbo_messages, repeat=args.repeat), indent=1))
 
 
 if __name__ == "__main__":

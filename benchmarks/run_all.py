@@ -165,7 +165,7 @@ def main() -> None:
     }
     results["replay"] = replay.run(args.messages, repeat=args.repeat)
     results["ceiling"] = ceiling.run(args.messages)
-    results["peer"] = peer.run(args.messages, args.bbo_messages)
+    results["peer"] = peer.run(args.messages, args.bbo_messages, repeat=args.repeat)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
     print(f"{results['date']}, {results['machine']}, compiled core: {COMPILED}")
