@@ -2,9 +2,11 @@
 
 Reports messages/s, level updates/s and peak RSS of the full pipeline (Parquet read,
 decode, sync checks, book, arbitrage on every top-of-book change, quotes with VWAP and
-imbalance at the quote interval, derived Parquet written), the time split by stage (from
-the cumulative passes of ``stages.py``, each in a fresh process), and the full
-pipeline's peak RSS on a log a quarter as long, to show memory does not grow with length.
+imbalance at the quote interval, derived Parquet written), the CPU time per message of
+each stage (see ``stages.py``: the project's reader alone; decode, + sync, + book, + the
+rest of the engine as cumulative loops over records held in memory; the derived writer
+and driver as the full pass minus reader + engine), and the peak RSS on a log a quarter
+as long, to show whether memory grows with length.
 
     python benchmarks/replay.py [--messages 1000000] [--pure-python]
 """
@@ -25,14 +27,13 @@ from generate import ensure_log, log_stats
 
 STAGES_SCRIPT = Path(__file__).with_name("stages.py")
 
-#: (label, pass, pass it builds on): a stage costs its pass minus the one before.
-SPLIT = (
-    ("Parquet read -> records (xle.replay.reader)", "read_xle", None),
-    ("decode (compiled parsers / msgspec)", "decode", "read"),
+#: (label, key in the in-memory pass, key it builds on): CPU per record of records
+#: already in memory, so no reader noise in the differences.
+MEM_SPLIT = (
+    ("decode (compiled parsers / msgspec)", "decode", None),
     ("sync checks (U/u, sequence_num)", "sync", "decode"),
     ("book apply", "book", "sync"),
     ("arbitrage + quotes (VWAP, imbalance)", "engine", "book"),
-    ("derived outputs + driver", "full", "engine_xle"),
 )
 
 
@@ -71,22 +72,28 @@ def run(
     stats = log_stats(root)
     passes = {
         name: best_pass(name, root, repeat, pure=pure)
-        for name in ("read", "decode", "sync", "book", "engine", "read_xle", "engine_xle", "full")
+        for name in ("read_xle", "engine_xle", "full")
     }
     full = passes["full"]
     seconds = float(full["seconds"])
-    split = []
-    for label, name, base in SPLIT:
-        # CPU seconds: other processes on the machine stretch wall time far more than
-        # CPU time, and a difference of two noisy wall times can even come out negative.
-        cost = float(passes[name]["cpu_seconds"])
-        cost -= float(passes[base]["cpu_seconds"]) if base else 0.0
-        split.append({"stage": label, "seconds": cost, "us_per_msg": cost / messages * 1e6})
+    mem = best_pass("stages_mem", root, 1, pure=pure)
+    per_record = 1e6 / int(mem["records"])
+    split = [
+        {
+            "stage": "Parquet read -> records (xle.replay.reader)",
+            "us_per_msg": float(passes["read_xle"]["cpu_seconds"]) / messages * 1e6,
+        }
+    ]
+    for label, key, base in MEM_SPLIT:
+        cost = float(mem[f"{key}_cpu_seconds"])
+        cost -= float(mem[f"{base}_cpu_seconds"]) if base else 0.0
+        split.append({"stage": label, "us_per_msg": cost * per_record})
+    writer = float(passes["full"]["cpu_seconds"]) - float(passes["engine_xle"]["cpu_seconds"])
+    split.append({"stage": "derived outputs + driver", "us_per_msg": writer / messages * 1e6})
     short = ensure_log(messages // 4, seed, quiet=True)
     short_full = best_pass("full", short, repeat, pure=pure)
     short_engine = run_pass("engine_xle", short, pure=pure)
     fallback = None if pure else best_pass("full", root, repeat, pure=True)
-    engine_mem = best_pass("engine_mem", root, repeat, pure=pure)
     return {
         "messages": stats["messages"],
         "level_updates": stats["level_updates"],
@@ -104,8 +111,8 @@ def run(
         "pure_python_msgs_per_s": (
             None if fallback is None else stats["messages"] / float(fallback["seconds"])
         ),
-        "engine_mem_msgs_per_s": engine_mem["records"] / float(engine_mem["seconds"]),
-        "engine_mem_cpu_us": float(engine_mem["cpu_seconds"]) / engine_mem["records"] * 1e6,
+        "engine_mem_msgs_per_s": int(mem["records"]) / float(mem["engine_seconds"]),
+        "engine_mem_cpu_us": float(mem["engine_cpu_seconds"]) * per_record,
         "split": split,
         "passes": passes,
     }
@@ -118,9 +125,9 @@ def print_report(result: dict[str, object]) -> None:
         f"peak RSS {result['peak_rss_mb']:.0f} MB "
         f"({result['short_messages']:,} msgs: {result['short_peak_rss_mb']:.0f} MB)"
     )
-    print("| stage (CPU time) | s | µs/msg |\n|---|---:|---:|")
+    print("| stage (CPU time) | µs/msg |\n|---|---:|")
     for row in result["split"]:
-        print(f"| {row['stage']} | {row['seconds']:.2f} | {row['us_per_msg']:.2f} |")
+        print(f"| {row['stage']} | {row['us_per_msg']:.2f} |")
 
 
 def main() -> None:
