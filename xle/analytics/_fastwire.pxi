@@ -1,0 +1,560 @@
+# Wire parsing, part of the ``_fastbook`` extension (included by ``_fastbook.pyx``: one
+# module, two concerns, two files).
+#
+# Fast paths for the two hot frames, Binance ``depthUpdate`` and Coinbase ``l2_data``.
+# They accept only the exact shape the venues send (known keys, compact or spaced JSON,
+# plain decimal strings) and return None for anything else, in which case the decoder
+# falls back to its msgspec path, which then decides (and words) any error. So they can
+# never accept what msgspec would reject, and their numbers are the same doubles:
+# ``m / 10**f`` of two exactly representable doubles is correctly rounded, like
+# ``float(s)``; anything outside that exact range goes through ``PyOS_string_to_double``.
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memchr, memcmp
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char* s, char** endptr, object overflow_exception) except? -1.0
+
+
+cdef double[23] _POW10 = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]
+
+
+cdef class Levels:
+    """(price, qty) pairs parsed straight into a C array: one object per side and message
+    instead of a tuple and two floats per level. Iterates as ``(price, qty)`` tuples, so
+    any code written for a list of levels still works with it."""
+
+    cdef double* data  # price, qty, price, qty, ...
+    cdef Py_ssize_t n
+    cdef Py_ssize_t cap
+
+    def __cinit__(self):
+        self.n = 0
+        self.cap = 0
+        self.data = NULL
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int push(self, double price, double qty) except -1:
+        cdef double* grown
+        cdef Py_ssize_t cap
+        if self.n == self.cap:
+            cap = self.cap * 2 if self.cap else 32
+            grown = <double*>realloc(self.data, 2 * cap * sizeof(double))
+            if grown == NULL:
+                raise MemoryError()
+            self.data = grown
+            self.cap = cap
+        self.data[2 * self.n] = price
+        self.data[2 * self.n + 1] = qty
+        self.n += 1
+        return 0
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, Py_ssize_t i):
+        if i < 0:
+            i += self.n
+        if i < 0 or i >= self.n:
+            raise IndexError("level index out of range")
+        return (self.data[2 * i], self.data[2 * i + 1])
+
+    def __iter__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            yield (self.data[2 * i], self.data[2 * i + 1])
+
+    def __eq__(self, other):
+        try:
+            return list(self) == list(other)
+        except TypeError:
+            return NotImplemented
+
+    def __repr__(self):
+        return f"Levels({list(self)!r})"
+
+
+cdef inline Py_ssize_t _ws(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    while i < n and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t _expect(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned char c) noexcept:
+    i = _ws(p, i, n)
+    if i < n and p[i] == c:
+        return i + 1
+    return -1
+
+
+cdef Py_ssize_t _string(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* start) noexcept:
+    """A string without escapes at ``p[i]``: its content is ``p[start:returned - 1]``."""
+    i = _ws(p, i, n)
+    if i >= n or p[i] != 34:
+        return -1
+    i += 1
+    start[0] = i
+    while i < n:
+        if p[i] == 34:
+            return i + 1
+        if p[i] == 92 or p[i] < 32:
+            return -1
+        i += 1
+    return -1
+
+
+cdef Py_ssize_t _int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, long long* out) noexcept:
+    """A non-negative JSON integer of at most 18 digits."""
+    cdef long long value = 0
+    cdef Py_ssize_t start
+    i = _ws(p, i, n)
+    start = i
+    while i < n and 48 <= p[i] <= 57:
+        value = value * 10 + (p[i] - 48)
+        i += 1
+    if i == start or i - start > 18 or (p[start] == 48 and i - start > 1):
+        return -1
+    out[0] = value
+    return i
+
+
+cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2:
+    """A string holding a plain non-negative decimal (``"43000.10000000"``) -> double."""
+    cdef Py_ssize_t start, int_end, frac_start
+    cdef unsigned long long m = 0
+    cdef Py_ssize_t frac = 0
+    cdef char buf[64]
+    cdef double value
+    i = _ws(p, i, n)
+    if i >= n or p[i] != 34:
+        return -1
+    i += 1
+    start = i
+    while i < n and 48 <= p[i] <= 57:
+        m = m * 10 + (p[i] - 48)  # may wrap past 19 digits: then the slow path is taken
+        i += 1
+    int_end = i
+    if int_end == start or (p[start] == 48 and int_end - start > 1):
+        return -1  # no digits, or a leading zero followed by a digit: msgspec decides
+    if i < n and p[i] == 46:
+        i += 1
+        frac_start = i
+        while i < n and 48 <= p[i] <= 57:
+            m = m * 10 + (p[i] - 48)
+            i += 1
+        frac = i - frac_start
+        if frac == 0:
+            return -1
+    if i >= n or p[i] != 34:
+        return -1
+    if (int_end - start) + frac <= 19 and m <= 9007199254740992ULL and frac <= 22:
+        value = <double>m
+        if frac:
+            value = value / _POW10[frac]
+    else:
+        if i - start >= 63:
+            return -1
+        memcpy(buf, p + start, i - start)
+        buf[i - start] = 0
+        value = PyOS_string_to_double(buf, NULL, None)
+        if not value < 1e300:
+            return -1
+    out[0] = value
+    return i + 1
+
+
+cdef inline Py_ssize_t _lit(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* text, Py_ssize_t size) noexcept:
+    """``i`` past ``text`` if the bytes at ``i`` are exactly ``text``, else -1."""
+    if i + size <= n and memcmp(p + i, text, size) == 0:
+        return i + size
+    return -1
+
+
+cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """From inside a string to just past its closing quote; -1 on an escape or control
+    character (the generic path, and then msgspec, decide those)."""
+    cdef const unsigned char* end = <const unsigned char*>memchr(p + i, 34, n - i)
+    cdef Py_ssize_t stop, k
+    cdef int bad = 0
+    if end == NULL:
+        return -1
+    stop = end - p
+    for k in range(i, stop):
+        bad |= (p[k] < 32) | (p[k] == 92)
+    if bad:
+        return -1
+    return stop + 1
+
+
+cdef inline bint _key(const unsigned char* p, Py_ssize_t start, Py_ssize_t end, bytes name) noexcept:
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(name)
+    return end - start == size and memcmp(p + start, PyBytes_AS_STRING(name), size) == 0
+
+
+cdef Py_ssize_t _pairs(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels out) except -2:
+    """``[["p","q"],...]`` into ``out``."""
+    cdef double price, qty
+    i = _expect(p, i, n, 91)
+    if i < 0:
+        return -1
+    i = _ws(p, i, n)
+    if i < n and p[i] == 93:
+        return i + 1
+    while True:
+        i = _expect(p, i, n, 91)
+        if i < 0:
+            return -1
+        i = _decimal(p, i, n, &price)
+        if i < 0:
+            return -1
+        i = _expect(p, i, n, 44)
+        if i < 0:
+            return -1
+        i = _decimal(p, i, n, &qty)
+        if i < 0:
+            return -1
+        i = _expect(p, i, n, 93)
+        if i < 0:
+            return -1
+        out.push(price, qty)
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 93:
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
+    """A ``depthUpdate`` object -> ``out = [s, U, u, bids, asks]``."""
+    cdef Py_ssize_t start, end
+    cdef long long value
+    cdef int seen = 0
+    cdef Levels bids = Levels()
+    cdef Levels asks = Levels()
+    cdef object symbol = None
+    cdef long long first = 0, last = 0
+    i = _expect(p, i, n, 123)
+    if i < 0:
+        return -1
+    while True:
+        end = _string(p, i, n, &start)
+        if end < 0:
+            return -1
+        i = _expect(p, end, n, 58)
+        if i < 0:
+            return -1
+        end -= 1
+        if _key(p, start, end, b"e"):
+            i = _string(p, i, n, &start)
+        elif _key(p, start, end, b"E"):
+            i = _int(p, i, n, &value)
+        elif _key(p, start, end, b"s") and not seen & 1:
+            seen |= 1
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return -1
+            symbol = (<const char*>p)[start:end - 1].decode("utf-8")
+            i = end
+        elif _key(p, start, end, b"U") and not seen & 2:
+            seen |= 2
+            i = _int(p, i, n, &first)
+        elif _key(p, start, end, b"u") and not seen & 4:
+            seen |= 4
+            i = _int(p, i, n, &last)
+        elif _key(p, start, end, b"b") and not seen & 8:
+            seen |= 8
+            i = _pairs(p, i, n, bids)
+        elif _key(p, start, end, b"a") and not seen & 16:
+            seen |= 16
+            i = _pairs(p, i, n, asks)
+        else:
+            return -1
+        if i < 0:
+            return -1
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 125 and seen == 31:
+            out.extend((symbol, first, last, bids, asks))
+            return i + 1
+        return -1
+
+
+def parse_binance_depth(bytes payload):
+    """``(s, U, u, bids, asks)`` of a bare or combined-stream ``depthUpdate``, or None."""
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+    cdef Py_ssize_t i, start, end
+    cdef list out = []
+    cdef bint got_data = False
+    i = 0
+    if n > 9 and memcmp(p, b'{"stream"', 9) == 0:  # the wrapper, as ``_is_wrapped`` sees it
+        i = 1
+        while True:
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return None
+            i = _expect(p, end, n, 58)
+            if i < 0:
+                return None
+            end -= 1
+            if _key(p, start, end, b"stream"):
+                i = _string(p, i, n, &start)
+            elif _key(p, start, end, b"data") and not got_data:
+                got_data = True
+                i = _depth_object(p, i, n, out)
+            else:
+                return None
+            if i < 0:
+                return None
+            i = _ws(p, i, n)
+            if i < n and p[i] == 44:
+                i += 1
+                continue
+            if i < n and p[i] == 125 and got_data:
+                i += 1
+                break
+            return None
+    else:
+        i = _depth_object(p, i, n, out)
+        if i < 0:
+            return None
+    if _ws(p, i, n) != n:
+        return None
+    return tuple(out)
+
+
+cdef Py_ssize_t _l2_update_compact(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
+    """The layout Coinbase always sends, matched literally; -1 sends it to the generic path:
+    ``{"side":"bid","event_time":"…","price_level":"…","new_quantity":"…"}``."""
+    cdef Levels levels
+    cdef double price, qty
+    cdef Py_ssize_t j = _lit(p, i, n, b'{"side":"', 9)
+    if j < 0:
+        return -1
+    if _lit(p, j, n, b'bid"', 4) > 0:
+        j += 4
+        levels = bids
+    elif _lit(p, j, n, b'offer"', 6) > 0:
+        j += 6
+        levels = asks
+    else:
+        return -1
+    j = _lit(p, j, n, b',"event_time":"', 15)
+    if j < 0:
+        return -1
+    j = _skip_string_body(p, j, n)
+    if j < 0:
+        return -1
+    j = _lit(p, j, n, b',"price_level":', 15)
+    if j < 0:
+        return -1
+    j = _decimal(p, j, n, &price)
+    if j < 0:
+        return -1
+    j = _lit(p, j, n, b',"new_quantity":', 16)
+    if j < 0:
+        return -1
+    j = _decimal(p, j, n, &qty)
+    if j < 0 or j >= n or p[j] != 125:
+        return -1
+    levels.push(price, qty)
+    return j + 1
+
+
+cdef Py_ssize_t _l2_update(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
+    cdef Py_ssize_t start, end
+    cdef int seen = 0
+    cdef int side = 0  # 1 bid, 2 offer
+    cdef double price = 0.0, qty = 0.0
+    i = _ws(p, i, n)
+    end = _l2_update_compact(p, i, n, bids, asks)
+    if end > 0:
+        return end
+    i = _expect(p, i, n, 123)
+    if i < 0:
+        return -1
+    while True:
+        end = _string(p, i, n, &start)
+        if end < 0:
+            return -1
+        i = _expect(p, end, n, 58)
+        if i < 0:
+            return -1
+        end -= 1
+        if _key(p, start, end, b"side") and not seen & 1:
+            seen |= 1
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return -1
+            if _key(p, start, end - 1, b"bid"):
+                side = 1
+            elif _key(p, start, end - 1, b"offer"):
+                side = 2
+            else:
+                return -1  # msgspec's path reports the unknown side
+            i = end
+        elif _key(p, start, end, b"event_time"):
+            i = _string(p, i, n, &start)
+        elif _key(p, start, end, b"price_level") and not seen & 2:
+            seen |= 2
+            i = _decimal(p, i, n, &price)
+        elif _key(p, start, end, b"new_quantity") and not seen & 4:
+            seen |= 4
+            i = _decimal(p, i, n, &qty)
+        else:
+            return -1
+        if i < 0:
+            return -1
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 125 and seen == 7:
+            (bids if side == 1 else asks).push(price, qty)
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
+    """One ``events`` element -> ``(type, product_id, bids, asks)`` appended to ``out``."""
+    cdef Py_ssize_t start, end
+    cdef int seen = 0
+    cdef object kind = None, product = None
+    cdef Levels bids = Levels()
+    cdef Levels asks = Levels()
+    i = _expect(p, i, n, 123)
+    if i < 0:
+        return -1
+    while True:
+        end = _string(p, i, n, &start)
+        if end < 0:
+            return -1
+        i = _expect(p, end, n, 58)
+        if i < 0:
+            return -1
+        end -= 1
+        if _key(p, start, end, b"type") and not seen & 1:
+            seen |= 1
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return -1
+            kind = (<const char*>p)[start:end - 1].decode("utf-8")
+            i = end
+        elif _key(p, start, end, b"product_id") and not seen & 2:
+            seen |= 2
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return -1
+            product = (<const char*>p)[start:end - 1].decode("utf-8")
+            i = end
+        elif _key(p, start, end, b"updates") and not seen & 4:
+            seen |= 4
+            i = _expect(p, i, n, 91)
+            if i < 0:
+                return -1
+            i = _ws(p, i, n)
+            if i < n and p[i] == 93:
+                i += 1
+            else:
+                while True:
+                    i = _l2_update(p, i, n, bids, asks)
+                    if i < 0:
+                        return -1
+                    i = _ws(p, i, n)
+                    if i < n and p[i] == 44:
+                        i += 1
+                        continue
+                    if i < n and p[i] == 93:
+                        i += 1
+                        break
+                    return -1
+        else:
+            return -1
+        if i < 0:
+            return -1
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 125 and seen == 7:
+            out.append((kind, product, bids, asks))
+            return i + 1
+        return -1
+
+
+def parse_coinbase_l2(bytes payload):
+    """``(sequence_num, [(type, product_id, bids, asks), ...])`` of an ``l2_data`` frame
+    whose every update is a bid or an offer, else None."""
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+    cdef Py_ssize_t i, start, end
+    cdef int seen = 0
+    cdef long long seq = 0
+    cdef list events = []
+    i = _expect(p, 0, n, 123)
+    if i < 0:
+        return None
+    while True:
+        end = _string(p, i, n, &start)
+        if end < 0:
+            return None
+        i = _expect(p, end, n, 58)
+        if i < 0:
+            return None
+        end -= 1
+        if _key(p, start, end, b"channel") and not seen & 1:
+            seen |= 1
+            end = _string(p, i, n, &start)
+            if end < 0 or not _key(p, start, end - 1, b"l2_data"):
+                return None
+            i = end
+        elif _key(p, start, end, b"client_id") or _key(p, start, end, b"timestamp"):
+            i = _string(p, i, n, &start)
+        elif _key(p, start, end, b"sequence_num") and not seen & 2:
+            seen |= 2
+            i = _int(p, i, n, &seq)
+        elif _key(p, start, end, b"events") and not seen & 4:
+            seen |= 4
+            i = _expect(p, i, n, 91)
+            if i < 0:
+                return None
+            i = _ws(p, i, n)
+            if i < n and p[i] == 93:
+                i += 1
+            else:
+                while True:
+                    i = _l2_event(p, i, n, events)
+                    if i < 0:
+                        return None
+                    i = _ws(p, i, n)
+                    if i < n and p[i] == 44:
+                        i += 1
+                        continue
+                    if i < n and p[i] == 93:
+                        i += 1
+                        break
+                    return None
+        else:
+            return None
+        if i < 0:
+            return None
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 125 and seen == 7:
+            i += 1
+            break
+        return None
+    if _ws(p, i, n) != n:
+        return None
+    return seq, events
