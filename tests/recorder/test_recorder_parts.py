@@ -13,7 +13,8 @@ import pytest
 from tests.recorder.conftest import FAST, read_log, run_until
 from tests.recorder.tiny_server import Script, TinyServer
 from xle.errors import UsageError
-from xle.recorder.binance_feed import snapshot_weight, stream_of
+from xle.exchanges.binance import snapshot_weight
+from xle.recorder.binance_feed import stream_of
 from xle.recorder.clock import RecvClock
 from xle.recorder.coinbase_feed import CoinbaseCredentials, channel_of
 from xle.recorder.commands import resolve_symbols

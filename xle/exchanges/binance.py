@@ -26,6 +26,7 @@ __all__ = [
     "combined_stream_path",
     "depth_snapshot_path",
     "snapshot_symbols",
+    "snapshot_weight",
     "streams_for",
 ]
 
@@ -57,6 +58,17 @@ def streams_for(symbol: str) -> list[str]:
 
 def combined_stream_path(streams: list[str]) -> str:
     return "/stream?streams=" + "/".join(streams)
+
+
+def snapshot_weight(limit: int) -> int:
+    """Request weight of ``GET /api/v3/depth`` by ``limit`` (Binance spot's table)."""
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
 
 
 def depth_snapshot_path(symbol: str, limit: int = SNAPSHOT_LIMIT) -> str:

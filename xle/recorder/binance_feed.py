@@ -27,6 +27,7 @@ from xle.exchanges.binance import (
     SNAPSHOT_LIMIT,
     combined_stream_path,
     depth_snapshot_path,
+    snapshot_weight,
     streams_for,
 )
 from xle.recorder.feedbase import (
@@ -40,7 +41,7 @@ from xle.recorder.feedbase import (
     is_loopback,
 )
 
-__all__ = ["BinanceFeed", "snapshot_weight", "stream_of"]
+__all__ = ["BinanceFeed", "stream_of"]
 
 _PREFIX = b'{"stream":"'
 _PREFIX_LEN = len(_PREFIX)
@@ -50,17 +51,6 @@ _UNLABELLED: tuple[str, str | None] = ("", None)
 #: Distinct stream names remembered for the cheap frame labelling; frames beyond (only a
 #: misbehaving server sends that many names) are labelled without caching.
 _NAME_CACHE_LIMIT = 8192
-
-
-def snapshot_weight(limit: int) -> int:
-    """Request weight of ``GET /api/v3/depth`` by ``limit`` (Binance spot's table)."""
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
 
 
 def stream_of(payload: bytes) -> str:

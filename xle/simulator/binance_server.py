@@ -27,6 +27,7 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from xle.exchanges.binance import snapshot_weight
 from xle.simulator.clients import Client
 from xle.simulator.config import SimConfig
 from xle.simulator.faults import ConnectionFaults, SnapshotFaults
@@ -47,17 +48,6 @@ class RestAnswer:
 
 def _levels(levels: list[tuple[str, str]]) -> str:
     return ",".join([f'["{p}","{q}"]' for p, q in levels])
-
-
-def _weight(limit: int) -> int:
-    """Request weight of a depth snapshot, as Binance publishes it."""
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
 
 
 class _Aggregate:
@@ -313,7 +303,7 @@ class BinanceVenue:
 
     def _used_weight(self, limit: int) -> int:
         now = time.monotonic()
-        self._weight.append((now, _weight(limit)))
+        self._weight.append((now, snapshot_weight(limit)))
         while self._weight and self._weight[0][0] <= now - 60.0:
             self._weight.popleft()
         return sum(w for _, w in self._weight)
