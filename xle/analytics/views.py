@@ -20,22 +20,12 @@ import pyarrow as pa
 
 from xle.analytics.derived import PARTITION_KEYS, SCHEMAS
 from xle.paths import derived_dir, raw_dir
+from xle.rawlog import JOURNAL_SCHEMA
 
 __all__ = ["RAW_SCHEMA", "VIEW_NAMES", "connect", "view_columns"]
 
 #: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
-RAW_SCHEMA = pa.schema(
-    [
-        ("recv_ns", pa.int64()),
-        ("run", pa.string()),
-        ("conn", pa.int32()),
-        ("seq", pa.int64()),
-        ("kind", pa.string()),
-        ("stream", pa.string()),
-        ("symbol", pa.string()),
-        ("payload", pa.binary()),
-    ]
-)
+RAW_SCHEMA = pa.schema([f for f in JOURNAL_SCHEMA if f.name != "exchange"])  # plain strings
 
 VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity")
 

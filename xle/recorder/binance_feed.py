@@ -39,6 +39,7 @@ from xle.recorder.feedbase import (
     VenueStats,
     describe_error,
     is_loopback,
+    leading_string,
 )
 
 __all__ = ["BinanceFeed", "stream_of"]
@@ -55,10 +56,7 @@ _NAME_CACHE_LIMIT = 8192
 
 def stream_of(payload: bytes) -> str:
     """The stream name of a combined-stream frame, or "" if it does not start with one."""
-    if payload[:_PREFIX_LEN] != _PREFIX:
-        return ""
-    end = payload.find(b'"', _PREFIX_LEN, _NAME_END)
-    return payload[_PREFIX_LEN:end].decode("utf-8", "replace") if end > 0 else ""
+    return leading_string(payload, _PREFIX, _NAME_END - _PREFIX_LEN)
 
 
 @dataclass(eq=False)

@@ -28,7 +28,14 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from xle.exchanges.coinbase import CHANNELS, MAX_FRAME_BYTES, subscribe_message, unsubscribe_message
-from xle.recorder.feedbase import ConnectionLoop, FeedOptions, SendPacer, Sink, VenueStats
+from xle.recorder.feedbase import (
+    ConnectionLoop,
+    FeedOptions,
+    SendPacer,
+    Sink,
+    VenueStats,
+    leading_string,
+)
 
 __all__ = ["CoinbaseCredentials", "CoinbaseFeed", "CredentialsError", "channel_of"]
 
@@ -107,10 +114,7 @@ def _b64(data: bytes) -> str:
 
 def channel_of(payload: bytes) -> str:
     """The ``channel`` of a Coinbase frame when it comes first (as Coinbase sends it)."""
-    if payload[:_CHANNEL_LEN] != _CHANNEL:
-        return ""
-    end = payload.find(b'"', _CHANNEL_LEN, _NAME_END)
-    return payload[_CHANNEL_LEN:end].decode("utf-8", "replace") if end > 0 else ""
+    return leading_string(payload, _CHANNEL, _NAME_END - _CHANNEL_LEN)
 
 
 @dataclass(eq=False)

@@ -30,6 +30,7 @@ __all__ = [
     "describe_error",
     "event_payload",
     "is_loopback",
+    "leading_string",
 ]
 
 
@@ -177,6 +178,18 @@ def is_loopback(url: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost: such URLs never go through a proxy."""
     host = urlsplit(url).hostname or ""
     return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def leading_string(payload: bytes, prefix: bytes, limit: int) -> str:
+    """The JSON string value right after ``prefix`` (e.g. ``{"stream":"``) at the start of a
+    frame, found without parsing it; "" when the frame does not start that way or the value
+    does not end within ``limit`` bytes. The venues put these keys first, which is what
+    makes labelling frames this cheap on the hot path."""
+    start = len(prefix)
+    if payload[:start] != prefix:
+        return ""
+    end = payload.find(b'"', start, start + limit)
+    return payload[start:end].decode("utf-8", "replace") if end > 0 else ""
 
 
 def describe_error(exc: BaseException) -> str:
