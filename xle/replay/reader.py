@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,9 @@ __all__ = [
 #: Rows converted to records at a time: small enough to stay in the CPU cache, which
 #: measurably speeds up building the records (about 380 vs 700 ns/record at 64k).
 _CHUNK = 4096
+
+#: Sort key of replay order (DESIGN section 5).
+_REPLAY_ORDER = attrgetter("recv_ns", "exchange", "run", "seq")
 
 
 def corrupt_record(data_root: Path, problem: FileProblem, recv_ns: int) -> RawRecord:
@@ -221,9 +225,16 @@ class LogReader:
             for offset in range(0, table.num_rows, _CHUNK):
                 yield records_from_table(table.slice(offset, _CHUNK), exchange)
             return
-        merged = concat_parts(parts).take(sort_permutation(parts))
-        for offset in range(0, merged.num_rows, _CHUNK):
-            yield records_from_table(merged.slice(offset, _CHUNK))
+        # Each part is already in replay order: build its records, then let Timsort merge
+        # the runs (stable, so ties keep the parts' order, as Arrow's stable sort did).
+        # Sorting the Arrow table instead copied every payload once more with ``take``.
+        merged: list[RawRecord] = []
+        for exchange, table in parts:
+            for offset in range(0, table.num_rows, _CHUNK):
+                merged += records_from_table(table.slice(offset, _CHUNK), exchange)
+        merged.sort(key=_REPLAY_ORDER)
+        for offset in range(0, len(merged), _CHUNK):
+            yield merged[offset : offset + _CHUNK]
 
     def _open_hour(
         self, entries: list[tuple[Partition, Path]]
