@@ -51,6 +51,7 @@ import xle.replay.seek
                 "hour_dirs",
                 "live_files",
                 "read_merged",
+                "replay_chunks_from",
                 "replay_from",
             },
         ),

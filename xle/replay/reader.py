@@ -62,6 +62,7 @@ __all__ = [
     "hour_dirs",
     "live_files",
     "read_merged",
+    "replay_chunks_from",
     "replay_from",
 ]
 
@@ -372,6 +373,37 @@ def replay_from(
     every book are fed from that one point on (never a per-book cut: Coinbase counts
     ``sequence_num`` per connection across products, so a cut would look like a gap).
     """
+    chunks = replay_chunks_from(
+        data_root,
+        start_ns,
+        end_ns,
+        exchanges=exchanges,
+        symbols=symbols,
+        margin_ns=margin_ns,
+        max_lookback_ns=max_lookback_ns,
+        plan=plan,
+    )
+    for chunk in chunks:
+        for rec in chunk:
+            yield rec, rec.recv_ns < start_ns
+
+
+def replay_chunks_from(
+    data_root: Path,
+    start_ns: int,
+    end_ns: int | None,
+    *,
+    exchanges: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    margin_ns: int = 5_000_000_000,
+    max_lookback_ns: int | None = None,
+    plan: SeekPlan | None = None,
+) -> Iterator[list[RawRecord]]:
+    """The records of ``replay_from``, a few thousand at a time (cheaper to loop over).
+
+    The warm-up records are exactly those with ``recv_ns < start_ns``: a prefix, since
+    ``recv_ns`` never goes back in replay order.
+    """
     from xle.replay.seek import plan_seek
 
     if plan is None:
@@ -386,6 +418,4 @@ def replay_from(
     reader = LogReader(
         data_root, exchanges=exchanges, symbols=symbols, start_ns=plan.read_from_ns, end_ns=end_ns
     )
-    for chunk in reader.chunks():
-        for rec in chunk:
-            yield rec, rec.recv_ns < start_ns
+    yield from reader.chunks()
