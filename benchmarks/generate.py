@@ -36,26 +36,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from xle.rawlog import HOUR_NS, RAW_SCHEMA
+
 OUT = Path(__file__).resolve().parent / "out"
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 STEP_NS = 100_000_000  # each venue: one message per 100 ms
-HOUR_NS = 3_600_000_000_000
 LEVELS = 1000
 RUN = "bench-run"
 
-_DICT = pa.dictionary(pa.int32(), pa.string())
-SCHEMA = pa.schema(
-    [
-        ("recv_ns", pa.int64()),
-        ("run", _DICT),
-        ("conn", pa.int32()),
-        ("seq", pa.int64()),
-        ("kind", _DICT),
-        ("stream", pa.string()),
-        ("symbol", _DICT),
-        ("payload", pa.binary()),
-    ]
-)
+SCHEMA = RAW_SCHEMA  # the log layout of DESIGN section 3, from the project itself
 
 
 class _Side:
