@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xle.cli import app
+from xle.config import demo_config_path
 
 from .conftest import T0_NS, T1_NS
 
@@ -111,6 +112,7 @@ def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
     code, output = _serve_then_interrupt("demo", "--port", "0", "--data", str(tmp_path))
     assert code == 0, output
     assert "log closed" in output
+    assert f"--config {demo_config_path()}" in output, "its replay hint keeps the demo's fees"
     raw = Path(tmp_path) / "demo" / "raw"
     assert sorted(p.name for p in raw.glob("exchange=*")) == [
         "exchange=binance",

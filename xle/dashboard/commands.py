@@ -289,7 +289,7 @@ def demo(
     if first is not None and last is not None:
         typer.echo(
             f"replay it: xle dashboard --replay --data {root} --from {format_ns(first)} "
-            f"--to {format_ns(last)}"
+            f"--to {format_ns(last)} --config {config or demo_config_path()}"
         )
 
 
