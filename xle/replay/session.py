@@ -300,7 +300,21 @@ def run_replay(
                 task = shown.add_task("replay", total=total, records=0, at="")
             chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
             start_ns = scope.start_ns
+            on_record = engine.on_record
             for chunk in chunks:
+                if pacer is None and task is None and chunk and chunk[0].recv_ns >= start_ns:
+                    # The common ``--speed max`` case: the chunk (in replay order) lies
+                    # past the warm-up and nothing paces or draws per record.
+                    for rec in chunk:
+                        if rec.kind == "event" and rec.stream == CORRUPT_FILE:
+                            detail = corrupt_file_detail(rec)
+                            summary.corrupt_files.append(detail)
+                            if on_warning is not None:
+                                on_warning(f"cannot read {detail}; replay goes on")
+                        for out in on_record(rec):
+                            _sink(out, scope, summary, writer)
+                    summary.records += len(chunk)
+                    continue
                 for rec in chunk:
                     warm = rec.recv_ns < start_ns
                     corrupt = rec.kind == "event" and rec.stream == CORRUPT_FILE
