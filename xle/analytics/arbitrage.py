@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xle.analytics.book import Book
-from xle.analytics.metrics import executable_arbitrage, net_edge_bps
+from xle.analytics.metrics import executable_arbitrage
 from xle.records import ArbitrageEpisode
 
 __all__ = ["ArbitrageTracker", "Venue"]
@@ -52,9 +52,10 @@ class ArbitrageTracker:
     ) -> list[ArbitrageEpisode]:
         """Re-price every pair involving ``changed`` after its top of book moved."""
         out: list[ArbitrageEpisode] = []
+        pair = self._pair
         for other in others:
-            self._pair(market, changed, other, recv_ns, seq, out)
-            self._pair(market, other, changed, recv_ns, seq, out)
+            pair(market, changed, other, recv_ns, seq, out)
+            pair(market, other, changed, recv_ns, seq, out)
         return out
 
     def close_venue(
@@ -87,7 +88,10 @@ class ArbitrageTracker:
         if ask is None or bid is None:
             return
         key = (market, buy.label, sell.label)
-        edge = net_edge_bps(ask, buy.fee, bid, sell.fee)
+        # ``net_edge_bps`` inlined (the same operations, so the same double): this runs
+        # twice per top-of-book move.
+        cost = ask * (1.0 + buy.fee)
+        edge = (bid * (1.0 - sell.fee) - cost) / cost * 1e4
         self.last_edge[key] = edge
         episode = self._open.get(key)
         if edge > self.threshold_bps:
