@@ -189,6 +189,22 @@ class CoinbaseDecoder:
             parsed = fast_coinbase_l2(payload)
             if parsed is not None:
                 seq, l2_events = parsed
+                last_seq = self._last_seq
+                last = last_seq.get(key)
+                if last is not None and seq == last + 1 and len(l2_events) == 1:
+                    # The common frame: contiguous, one event. ``_check_sequence`` and
+                    # ``_on_l2_levels`` inlined for a synced product's update.
+                    last_seq[key] = seq
+                    kind, product, bids, asks = l2_events[0]
+                    sync = self._products.get(product)
+                    if (
+                        kind != "snapshot"
+                        and sync is not None
+                        and sync.state is SyncState.LIVE
+                        and sync.conn == key
+                    ):
+                        return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+                    return self._on_l2_levels(key, kind, product, bids, asks, sync)
                 events = self._check_sequence(key, seq)
                 for kind, product, bids, asks in l2_events:
                     events.extend(self._on_l2_levels(key, kind, product, bids, asks))
