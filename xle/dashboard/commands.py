@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from xle.analytics.engine import Engine
+from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, demo_config_path, load_config
 from xle.errors import UsageError, XleError
 from xle.paths import data_root
@@ -27,13 +28,6 @@ from xle.timeutil import format_ns, parse_time
 
 __all__ = ["COMMANDS", "dashboard", "demo"]
 
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data root (default: $XLE_DATA, else ./data).", show_default=False),
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Engine config TOML overriding the defaults.")
-]
 PortOption = Annotated[int, typer.Option("--port", help="HTTP port of the dashboard.")]
 HostOption = Annotated[
     str, typer.Option("--host", help="Interface to bind (keep 127.0.0.1 unless you mean it).")
@@ -136,10 +130,7 @@ def dashboard(
         str | None,
         typer.Option("--simulator", help="Live: HOST:PORT of `xle simulate` instead of venues."),
     ] = None,
-    exchange: Annotated[
-        list[str] | None,
-        typer.Option("--exchange", "-e", help="binance, binanceus or coinbase (repeatable)."),
-    ] = None,
+    exchange: ExchangeOption = None,
     symbol: Annotated[
         list[str] | None,
         typer.Option("--symbol", "-s", help="EX:SYM or SYM (repeatable)."),

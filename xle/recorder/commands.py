@@ -30,6 +30,7 @@ from rich.live import Live
 from rich.table import Table
 
 from xle.analytics.engine import Engine, Output
+from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import load_config
 from xle.errors import UsageError, XleError
 from xle.paths import data_root
@@ -200,10 +201,7 @@ async def _main(
 
 
 def record(
-    exchange: Annotated[
-        list[str] | None,
-        typer.Option("--exchange", "-e", help="binance, binanceus or coinbase (repeatable)."),
-    ] = None,
+    exchange: ExchangeOption = None,
     symbol: Annotated[
         list[str] | None,
         typer.Option(
@@ -228,15 +226,8 @@ def record(
     roll_seconds: Annotated[
         float, typer.Option("--roll-seconds", help="Roll the journal into Parquet every N s.")
     ] = 60.0,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data", help="Data root (default: $XLE_DATA, else ./data).", show_default=False
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Engine config TOML overriding the defaults.")
-    ] = None,
+    data: DataOption = None,
+    config: ConfigOption = None,
     no_engine: Annotated[
         bool, typer.Option("--no-engine", help="Capture only: no live gap detection/resync.")
     ] = False,

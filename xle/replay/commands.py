@@ -23,6 +23,7 @@ from rich.table import Table
 from xle.analytics.book import format_decimal
 from xle.analytics.derived import Scope
 from xle.analytics.views import connect
+from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError, XleError
 from xle.paths import data_root
@@ -41,17 +42,6 @@ __all__ = ["COMMANDS", "arb", "audit", "book", "compact", "query", "replay"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data root (default: $XLE_DATA, else ./data).", show_default=False),
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Engine config TOML overriding the defaults.")
-]
-ExchangeOption = Annotated[
-    list[str] | None,
-    typer.Option("--exchange", "-e", help="binance, binanceus or coinbase (repeatable)."),
-]
 SymbolOption = Annotated[
     list[str] | None, typer.Option("--symbol", "-s", help="Exchange symbol (repeatable).")
 ]
