@@ -137,26 +137,25 @@ class DashboardState:
             if counters.first_recv_ns is None:
                 counters.first_recv_ns = recv_ns
             counters.last_recv_ns = recv_ns
-            for out in outputs:
-                if isinstance(out, ArbitrageEpisode):
-                    self._episode(out)
-                elif isinstance(out, IntegrityEvent):
-                    self.integrity.append(out)
-                    self.integrity_version += 1
+            self._take(outputs)
             next_sample = self._next_sample_ns
             if next_sample is None or recv_ns >= next_sample:
                 self._sample(recv_ns)
                 self._next_sample_ns = (recv_ns // self.sample_ns + 1) * self.sample_ns
 
+    def _take(self, outputs: Iterable[object]) -> None:
+        """Keep what the page shows of the engine's outputs (caller holds the lock)."""
+        for out in outputs:
+            if isinstance(out, ArbitrageEpisode):
+                self._episode(out)
+            elif isinstance(out, IntegrityEvent):
+                self.integrity.append(out)
+                self.integrity_version += 1
+
     def ingest_outputs(self, outputs: Iterable[object]) -> None:
         """Outputs that belong to no record (``Engine.finish`` at the end of a replay)."""
         with self.lock:
-            for out in outputs:
-                if isinstance(out, ArbitrageEpisode):
-                    self._episode(out)
-                elif isinstance(out, IntegrityEvent):
-                    self.integrity.append(out)
-                    self.integrity_version += 1
+            self._take(outputs)
             if self.counters.last_recv_ns is not None:
                 self._sample(self.counters.last_recv_ns)
 
