@@ -366,7 +366,7 @@ def _sink(out: object, scope: Scope, summary: ReplaySummary, writer: DerivedWrit
     if scope.covers(out):
         summary.count(out)
         if writer is not None:
-            writer.add(out)
+            writer.store(out)
 
 
 # --------------------------------------------------------------------------- book at T
