@@ -385,6 +385,17 @@ cdef class Book:
         return self._bids.n + self._asks.n
 
 
+def book_edge_bps(Book buy_book, double fee_buy, Book sell_book, double fee_sell):
+    """Compiled ``xle.analytics.metrics.book_edge_bps`` (the same operations in order)."""
+    cdef _Side asks = buy_book._asks
+    cdef _Side bids = sell_book._bids
+    cdef double cost
+    if asks.n == 0 or bids.n == 0:
+        return None
+    cost = -asks.K[asks.n - 1] * (1.0 + fee_buy)
+    return (bids.K[bids.n - 1] * (1.0 - fee_sell) - cost) / cost * 1e4
+
+
 def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double fee_sell):
     """Compiled ``xle.analytics.metrics.executable_arbitrage`` (same walk, same sums)."""
     cdef _Side asks = buy_book._asks

@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xle.analytics.book import Book
-from xle.analytics.metrics import executable_arbitrage
+from xle.analytics.metrics import edge_function, executable_arbitrage
 from xle.records import ArbitrageEpisode
 
-__all__ = ["ArbitrageTracker", "Venue"]
+__all__ = ["ArbitrageTracker", "Pair", "Venue", "pairs_between"]
+
+_edge_bps = edge_function()
 
 
 @dataclass(slots=True)
@@ -27,6 +29,25 @@ class Venue:
     exchange: str
     book: Book
     fee: float
+    synced: bool = False  # only a synced book is priced against the others
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One direction of arbitrage between two venues of a market: buy on ``buy``, sell
+    on ``sell``. Built once per pair so pricing it allocates nothing."""
+
+    key: tuple[str, str, str]  # (market, buy label, sell label)
+    buy: Venue
+    sell: Venue
+
+
+def pairs_between(market: str, venue: Venue, other: Venue) -> tuple[Pair, Pair]:
+    """Both directions between two venues, ``venue`` buying first."""
+    return (
+        Pair((market, venue.label, other.label), venue, other),
+        Pair((market, other.label, venue.label), other, venue),
+    )
 
 
 @dataclass(slots=True)
@@ -48,15 +69,26 @@ class ArbitrageTracker:
         return list(self._open)
 
     def evaluate(
-        self, market: str, changed: Venue, others: list[Venue], recv_ns: int, seq: int
-    ) -> list[ArbitrageEpisode]:
-        """Re-price every pair involving ``changed`` after its top of book moved."""
-        out: list[ArbitrageEpisode] = []
-        pair = self._pair
-        for other in others:
-            pair(market, changed, other, recv_ns, seq, out)
-            pair(market, other, changed, recv_ns, seq, out)
-        return out
+        self, pairs: list[Pair], recv_ns: int, seq: int, out: list[ArbitrageEpisode]
+    ) -> None:
+        """Re-price ``pairs`` (those of a book whose top of book moved) whose two books
+        are synced, appending episode changes to ``out``."""
+        last_edge = self.last_edge
+        opened = self._open
+        threshold = self.threshold_bps
+        edge_bps = _edge_bps
+        for pair in pairs:
+            buy = pair.buy
+            sell = pair.sell
+            if not (buy.synced and sell.synced):
+                continue
+            edge = edge_bps(buy.book, buy.fee, sell.book, sell.fee)
+            if edge is None:
+                continue
+            key = pair.key
+            last_edge[key] = edge
+            if edge > threshold or key in opened:
+                self._reprice(key, buy, sell, edge, recv_ns, seq, out)
 
     def close_venue(
         self, market: str, label: str, recv_ns: int, seq: int, reason: str
@@ -74,25 +106,17 @@ class ArbitrageTracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _pair(
+    def _reprice(
         self,
-        market: str,
+        key: tuple[str, str, str],
         buy: Venue,
         sell: Venue,
+        edge: float,
         recv_ns: int,
         seq: int,
         out: list[ArbitrageEpisode],
     ) -> None:
-        ask = buy.book.best_ask()
-        bid = sell.book.best_bid()
-        if ask is None or bid is None:
-            return
-        key = (market, buy.label, sell.label)
-        # ``net_edge_bps`` inlined (the same operations, so the same double): this runs
-        # twice per top-of-book move.
-        cost = ask * (1.0 + buy.fee)
-        edge = (bid * (1.0 - sell.fee) - cost) / cost * 1e4
-        self.last_edge[key] = edge
+        """The edge of an open episode or above the threshold: open, update or close."""
         episode = self._open.get(key)
         if edge > self.threshold_bps:
             size, profit = executable_arbitrage(buy.book, buy.fee, sell.book, sell.fee)

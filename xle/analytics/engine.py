@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from xle.analytics.arbitrage import ArbitrageTracker, Venue
+from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
 from xle.analytics.book import Book
 from xle.analytics.metrics import imbalance, vwap
 from xle.config import EngineConfig
@@ -68,13 +68,20 @@ class _BookState:
     venue: Venue
     market: str | None
     sizes: tuple[float, ...]
-    synced: bool = False
     dirty: bool = False
     stale_reported: bool = False
     last_recv_ns: int | None = None
     last_seq: int = 0
     last_trade: Trade | None = None
-    peers: list[_BookState] = field(default_factory=list)  # other books of its market
+    pairs: list[Pair] = field(default_factory=list)  # both ways with each book of its market
+
+    @property
+    def synced(self) -> bool:
+        return self.venue.synced
+
+    @synced.setter
+    def synced(self, value: bool) -> None:
+        self.venue.synced = value
 
 
 class Engine:
@@ -206,8 +213,8 @@ class Engine:
             if market is not None:
                 members = self._markets.setdefault(market, [])
                 for other in members:
-                    other.peers.append(state)
-                    state.peers.append(other)
+                    state.pairs.extend(pairs_between(market, venue, other.venue))
+                    other.pairs.extend(pairs_between(market, other.venue, venue))
                 members.append(state)
         return state
 
@@ -237,14 +244,8 @@ class Engine:
                 for follow in decoder.invalidate(event.symbol, "crossed"):
                     self._handle(rec, decoder, follow, out)
                 return
-            if state.peers:
-                others = [s.venue for s in state.peers if s.synced]
-                if others:
-                    out.extend(
-                        self.arbitrage.evaluate(
-                            state.market, state.venue, others, rec.recv_ns, rec.seq
-                        )
-                    )
+            if state.pairs:
+                self.arbitrage.evaluate(state.pairs, rec.recv_ns, rec.seq, out)
         elif type(event) is BookReset:
             state = self._state(event.exchange, event.symbol)
             state.venue.book.clear()

@@ -11,15 +11,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from xle.analytics.book import COMPILED, Book, PyBook
 from xle.records import VwapResult
 
-__all__ = ["executable_arbitrage", "imbalance", "net_edge_bps", "vwap"]
+__all__ = ["book_edge_bps", "executable_arbitrage", "imbalance", "net_edge_bps", "vwap"]
 
 if COMPILED:
+    from xle.analytics._fastbook import book_edge_bps as _compiled_edge
     from xle.analytics._fastbook import executable_arbitrage as _compiled_arbitrage
 else:
-    _compiled_arbitrage = None
+    _compiled_arbitrage = _compiled_edge = None
 
 
 def vwap(book: Book, side: str, size: float) -> VwapResult:
@@ -55,6 +58,24 @@ def net_edge_bps(ask: float, fee_buy: float, bid: float, fee_sell: float) -> flo
     """
     cost = ask * (1.0 + fee_buy)
     return (bid * (1.0 - fee_sell) - cost) / cost * 1e4
+
+
+def book_edge_bps(buy_book: Book, fee_buy: float, sell_book: Book, fee_sell: float) -> float | None:
+    """``net_edge_bps`` at the touch: lift ``buy_book``'s best ask, hit ``sell_book``'s
+    best bid; None when either side is empty."""
+    if _compiled_edge is not None and type(buy_book) is Book and type(sell_book) is Book:
+        return _compiled_edge(buy_book, fee_buy, sell_book, fee_sell)
+    ask = buy_book.best_ask()
+    bid = sell_book.best_bid()
+    if ask is None or bid is None:
+        return None
+    return net_edge_bps(ask, fee_buy, bid, fee_sell)
+
+
+def edge_function() -> Callable[[Book, float, Book, float], float | None]:
+    """``book_edge_bps`` without its dispatch, for a caller whose books are all ``Book``
+    (the engine prices pairs on every top-of-book move; the check costs a Python call)."""
+    return _compiled_edge if _compiled_edge is not None else book_edge_bps
 
 
 def executable_arbitrage(
