@@ -91,12 +91,13 @@ class Printer:
 
     def levels(self, changes: dict[int, int], descending: bool) -> list[tuple[str, str]]:
         """(price, qty) strings of ``changes`` sorted best first for its side."""
+        ticks = sorted(changes, reverse=descending)
         prices, qtys = self._prices, self._qtys
-        out = []
-        for tick in sorted(changes, reverse=descending):
-            units = changes[tick]
-            out.append((prices.get(tick) or self.price(tick), qtys.get(units) or self.qty(units)))
-        return out
+        try:  # one comprehension over the caches: the common case, about 3x a loop
+            return [(prices[tick], qtys[changes[tick]]) for tick in ticks]
+        except KeyError:
+            price, qty = self.price, self.qty
+            return [(price(tick), qty(changes[tick])) for tick in ticks]
 
 
 def instrument_for(venue: str, market: str, base_price: float) -> Instrument:
@@ -142,6 +143,9 @@ class BookModel:
         self.instrument = instrument
         self.rng = rng
         self.target = max(levels, 2)
+        slack = max(1, self.target // 50)
+        # Depths within this band are left alone (see _keep_depth).
+        self._depth_band = (self.target - slack, self.target + slack)
         self.changes = changes
         self.half_spread = half_spread_ticks
         tick = instrument.tick
@@ -178,20 +182,38 @@ class BookModel:
     # ------------------------------------------------------------------ the step
 
     def step(self, fair: float, n_trades: int) -> RawStep:
-        """Change the book for one message around ``fair`` and return what changed."""
-        rng = self.rng
-        self._changes_b, self._changes_a = {}, {}
+        """Change the book for one message around ``fair`` and return what changed.
+
+        Written with local names and the cheap checks inlined (the helpers run only when
+        they have something to do): at high message rates this is the simulator's hot
+        path. The draws and their order are those of the helpers, so outputs do not
+        depend on which of them were inlined.
+        """
+        rnd = self.rng.random
+        changes_b: dict[int, int] = {}
+        changes_a: dict[int, int] = {}
+        self._changes_b, self._changes_a = changes_b, changes_a
+        bid_ticks, ask_ticks = self.bid_ticks, self.ask_ticks
         fair_ticks = fair / self.instrument.tick
-        half = self.half_spread * (0.5 + rng.random())
+        half = self.half_spread * (0.5 + rnd())
         bid_cap = math.floor(fair_ticks - half)
-        ask_floor = max(math.ceil(fair_ticks + half), bid_cap + 1)
+        ask_floor = math.ceil(fair_ticks + half)
+        if ask_floor <= bid_cap:
+            ask_floor = bid_cap + 1
+        refill = self.half_spread + 1
 
         # 1. The fair price moved through these levels: they are gone.
-        while self.bid_ticks and self.bid_ticks[-1] > bid_cap:
-            self._set_bid(self.bid_ticks[-1], 0)
-        while self.ask_ticks and self.ask_ticks[0] < ask_floor:
-            self._set_ask(self.ask_ticks[0], 0)
-        self._refill_touch(bid_cap, ask_floor)
+        while bid_ticks and bid_ticks[-1] > bid_cap:
+            self._set_bid(bid_ticks[-1], 0)
+        while ask_ticks and ask_ticks[0] < ask_floor:
+            self._set_ask(ask_ticks[0], 0)
+        if (
+            not bid_ticks
+            or not ask_ticks
+            or bid_cap - bid_ticks[-1] > refill
+            or ask_ticks[0] - ask_floor > refill
+        ):
+            self._refill_touch(bid_cap, ask_floor)
 
         # 2. Takers hit the touch.
         trades = []
@@ -202,15 +224,23 @@ class BookModel:
 
         # 3. Random changes until the message carries its share.
         low, high = self.changes
-        self._random_changes(bid_cap, ask_floor, low + int(rng.random() * (high - low + 1)))
+        self._random_changes(bid_cap, ask_floor, low + int(rnd() * (high - low + 1)))
 
         # 4. Keep the touch near the fair price and each side near its target depth.
-        self._refill_touch(bid_cap, ask_floor)
-        self._keep_depth()
-        n_changes = len(self._changes_b) + len(self._changes_a)
+        if (
+            not bid_ticks
+            or not ask_ticks
+            or bid_cap - bid_ticks[-1] > refill
+            or ask_ticks[0] - ask_floor > refill
+        ):
+            self._refill_touch(bid_cap, ask_floor)
+        low, high = self._depth_band
+        if not (low <= len(bid_ticks) <= high and low <= len(ask_ticks) <= high):
+            self._keep_depth()
+        n_changes = len(changes_b) + len(changes_a)
         # Several updates to one level collapse into one change: ids outnumber changes.
-        extra = -(1 + n_changes / 2) * math.log(1.0 - rng.random())
-        return RawStep(self._changes_b, self._changes_a, trades, max(1, n_changes + int(extra)))
+        extra = -(1 + n_changes / 2) * math.log(1.0 - rnd())
+        return RawStep(changes_b, changes_a, trades, max(1, n_changes + int(extra)))
 
     # ------------------------------------------------------------------ internals
 
@@ -311,7 +341,9 @@ class BookModel:
             roll = rnd()
             if roll < 0.90 and ticks:
                 # An existing level: resize it in place, or (3 %) delete it.
-                rank = min(int(-12.0 * log(1.0 - rnd())), len(ticks) - 1)
+                rank = int(-12.0 * log(1.0 - rnd()))
+                if rank >= len(ticks):
+                    rank = len(ticks) - 1
                 if is_bid:
                     tick, book, changes = ticks[-1 - rank], bids, changes_b
                     distance = bid_cap - tick
@@ -323,7 +355,9 @@ class BookModel:
                     del book[tick]
                     del ticks[bisect_left(ticks, tick)]
                 else:
-                    bucket = min(distance // bucket_width, last_bucket)
+                    bucket = distance // bucket_width
+                    if bucket > last_bucket:
+                        bucket = last_bucket
                     book[tick] = changes[tick] = sizes[bucket][int(rnd() * _POOL)]
             else:
                 d = self._distance()

@@ -13,15 +13,61 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import asdict, dataclass
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from xle.simulator.faults import Action, ConnectionFaults
 
-__all__ = ["Client"]
+__all__ = ["Client", "Traffic", "traffic"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Traffic:
+    """What one venue put on the wire, summed over its client connections.
+
+    ``sent`` counts frames handed to the socket; ``dropped`` those a drop fault
+    swallowed; ``lost`` those discarded when a client fell more than ``max_backlog``
+    frames behind and was cut (``slow_cuts``). A client that kept up loses nothing.
+    """
+
+    since_ns: int = 0  # wall-clock ns of the first connection (0: none yet)
+    connections: int = 0  # accepted so far
+    open: int = 0  # connected right now
+    queued: int = 0
+    sent: int = 0
+    dropped: int = 0
+    lost: int = 0
+    slow_cuts: int = 0
+
+    def add(self, client: Client) -> None:
+        self.queued += client.queued
+        self.sent += client.sent
+        self.dropped += client.dropped
+        self.lost += client.lost
+        self.slow_cuts += client.slow_cut
+
+    def connected(self) -> None:
+        """Count one more accepted connection (and remember when the first one came)."""
+        self.connections += 1
+        if not self.since_ns:
+            self.since_ns = time.time_ns()
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def traffic(finished: Traffic, clients: set[Client]) -> Traffic:
+    """``finished`` (closed connections) plus the live ``clients``."""
+    total = Traffic(**finished.as_dict())
+    total.open = len(clients)
+    for client in clients:
+        total.add(client)
+    return total
 
 
 class _Cut:
@@ -43,9 +89,13 @@ class Client:
         self.venue = venue
         self.conn_no = conn_no  # 1-based, in accept order per venue
         self.faults = faults
+        self.queued = 0  # data and control frames put in the outbox
         self.sent = 0  # frames handed to the socket
         self.dropped = 0  # data frames a drop fault swallowed
+        self.slow_cut = False  # cut for falling more than ``backlog`` frames behind
+        self.lost = 0  # frames discarded by that cut (queued, never sent)
         self._backlog = backlog
+        self._faulty = faults.active
         self._items: list[bytes | float | _Cut] = []
         self._wake = asyncio.Event()
         self._cut = False
@@ -54,9 +104,30 @@ class Client:
     def cut(self) -> bool:
         return self._cut
 
+    @property
+    def idle(self) -> bool:
+        """Nothing left to write: the outbox and the socket's buffer are empty (or closed)."""
+        transport = self.ws.transport
+        return transport.is_closing() or (
+            not self._items and transport.get_write_buffer_size() == 0
+        )
+
     def send_data(self, frame: bytes) -> None:
-        """Queue a data frame, after the fault injector has had its say."""
+        """Queue a data frame, after the fault injector has had its say.
+
+        Without faults configured this is an append and two length checks: the clock
+        calls it once per frame and subscriber, up to 100 000 times a second.
+        """
         if self._cut:
+            return
+        if not self._faulty:
+            items = self._items
+            items.append(frame)
+            self.queued += 1
+            if len(items) == 1:
+                self._wake.set()
+            elif len(items) > self._backlog:
+                self._overflow()
             return
         action = self.faults.decide()
         if action is Action.SEND:
@@ -81,14 +152,27 @@ class Client:
     def _push(self, item: bytes | float | _Cut) -> None:
         items = self._items
         items.append(item)
+        if type(item) is bytes:
+            self.queued += 1
         if len(items) == 1:
             self._wake.set()
         if len(items) > self._backlog:
-            log.warning(
-                "%s client %d is %d frames behind: cut", self.venue, self.conn_no, len(items)
-            )
-            self._items = [_CUT]
-            self._cut = True
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """Too far behind: cut the connection, as the venues do, and count what it lost.
+
+        The venue never waits for a slow client and never hides the loss behind TCP
+        back-pressure: the frames still queued are counted in ``lost``, and the client
+        sees the connection end without a close frame (and, as a gap, once it is back).
+        """
+        items = self._items
+        self.lost += sum(1 for item in items if type(item) is bytes)
+        log.warning("%s client %d is %d frames behind: cut", self.venue, self.conn_no, len(items))
+        self._items = [_CUT]
+        self._cut = True
+        self.slow_cut = True
+        self._wake.set()
 
     async def run_writer(self) -> None:
         """Drain the outbox to the socket until the connection ends.
@@ -109,8 +193,9 @@ class Client:
             items, self._items = self._items, []
             chunk: list[bytes] = []
             for item in items:
-                if isinstance(item, bytes):
-                    chunk.append(_header(len(item)))
+                if type(item) is bytes:
+                    n = len(item)
+                    chunk.append(bytes((0x81, n)) if n < 126 else _header(n))
                     chunk.append(item)
                     continue
                 if not await self._write(chunk):

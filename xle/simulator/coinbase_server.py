@@ -33,7 +33,7 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from xle.simulator.clients import Client
+from xle.simulator.clients import Client, Traffic, traffic
 from xle.simulator.config import SimConfig
 from xle.simulator.faults import ConnectionFaults
 from xle.simulator.market import MarketModel, Step
@@ -98,12 +98,24 @@ class CoinbaseVenue:
         self._heartbeat_counter = 0
         self._started_ns = time.monotonic_ns()
         self.clients: set[_CoinbaseClient] = set()
+        self.finished = Traffic()  # counters of the connections that have closed
+
+    def traffic(self) -> Traffic:
+        """Frames queued, sent, dropped by faults and lost to slowness, all connections."""
+        return traffic(self.finished, self.clients)
 
     # ------------------------------------------------------------------ streaming
 
-    def publish(self, step: Step, wall_ns: int, event_time: str) -> None:
+    def publish(
+        self, step: Step, wall_ns: int, event_time: str, timestamp: str | None = None
+    ) -> None:
+        """Send one model step to its level2 and market_trades subscribers.
+
+        ``timestamp`` is ``iso_time(wall_ns)`` when the caller already has it.
+        """
         product = step.symbol
-        timestamp = iso_time(wall_ns)
+        if timestamp is None:
+            timestamp = iso_time(wall_ns)
         l2_subs = self._l2.get(product)
         if l2_subs:
             updates = _updates(step.bids, step.asks, event_time)
@@ -114,7 +126,8 @@ class CoinbaseVenue:
                 f',"events":[{{"type":"update","product_id":"{product}","updates":[{updates}]}}]}}'
             ).encode()
             for client in l2_subs:
-                client.send_data(prefix + str(client.next_seq()).encode() + suffix)
+                client.seq += 1
+                client.send_data(b"%b%d%b" % (prefix, client.seq, suffix))
         if step.trades:
             trade_time = iso_time(wall_ns, 6)
             prints = [
@@ -152,6 +165,7 @@ class CoinbaseVenue:
         faults = ConnectionFaults(self.config.faults, self.config.seed, self.name, self._conn_no)
         client = _CoinbaseClient(ws, self._conn_no, faults, self.config.max_backlog)
         self.clients.add(client)
+        self.finished.connected()
         writer = asyncio.create_task(client.run_writer())
         reader = asyncio.create_task(self._read(client))
         try:
@@ -266,6 +280,8 @@ class CoinbaseVenue:
         )
 
     def _forget(self, client: _CoinbaseClient) -> None:
+        if client in self.clients:
+            self.finished.add(client)
         self.clients.discard(client)
         self._heartbeats.discard(client)
         for product in client.level2:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from xle.simulator.config import DEFAULT_MARKETS, SimConfig
@@ -73,8 +75,23 @@ def simulate(
     ping_interval: Annotated[float, typer.Option(help="Server ping period (s).")] = 20.0,
     max_lifetime: Annotated[float, typer.Option(help="Connection lifetime (s).")] = 86_400.0,
     duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
+        float | None,
+        typer.Option(
+            help="Stop after this many seconds (default: run until Ctrl-C): the market"
+            " stops, what was sent is delivered, then the connections close."
+        ),
     ] = None,
+    stats_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Rewrite this JSON file every --stats-every seconds and once more at the"
+            ' end ("final": true): frames each venue sent, dropped by --fault and lost'
+            " to clients cut for falling behind, model lag and CPU seconds."
+        ),
+    ] = None,
+    stats_every: Annotated[
+        float, typer.Option(help="Seconds between --stats-file rewrites.", min=0.05)
+    ] = 1.0,
 ) -> None:
     """Serve simulated Binance, Binance.US and Coinbase feeds on 127.0.0.1; print their URLs."""
     try:
@@ -100,10 +117,25 @@ def simulate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config, duration))
+        asyncio.run(_serve(config, duration, stats_file, stats_every))
 
 
-async def _serve(config: SimConfig, duration: float | None) -> None:
+def _write_stats(path: Path, stats: dict[str, Any]) -> None:
+    """Replace ``path`` atomically, so a reader never sees half a file."""
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(msgspec.json.encode(stats))
+    os.replace(temp, path)
+
+
+async def _report(sim: Simulator, path: Path, every: float) -> None:
+    while True:
+        _write_stats(path, {**sim.stats(), "final": False})
+        await asyncio.sleep(every)
+
+
+async def _serve(
+    config: SimConfig, duration: float | None, stats_file: Path | None, stats_every: float
+) -> None:
     sim = Simulator(config)
     try:
         await sim.start()
@@ -111,6 +143,7 @@ async def _serve(config: SimConfig, duration: float | None) -> None:
         where = f"127.0.0.1:{config.port}"
         typer.echo(f"xle simulate: cannot serve on {where}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
+    reporter: asyncio.Task[None] | None = None
     try:
         for venue, urls in sim.urls.items():
             symbols = ", ".join(sim.symbols(venue))
@@ -124,11 +157,19 @@ async def _serve(config: SimConfig, duration: float | None) -> None:
             typer.echo(f"ground truth -> {config.truth_dir}")
         typer.echo(f"record it with: xle record --simulator 127.0.0.1:{sim.port}")
         typer.echo("serving until Ctrl-C" if duration is None else f"serving for {duration:g} s")
+        if stats_file is not None:
+            reporter = asyncio.create_task(_report(sim, stats_file, stats_every))
         if duration is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(duration)
+            sim.pause()
+            await sim.drain()
     finally:
+        if reporter is not None:
+            reporter.cancel()
+        if stats_file is not None:
+            _write_stats(stats_file, {**sim.stats(), "final": True})
         await sim.stop()
 
 

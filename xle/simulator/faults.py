@@ -91,6 +91,11 @@ class ConnectionFaults:
         self._rng = random.Random(f"{seed}:faults:{venue}:{conn_no}") if config.active else None
         self.frames = 0  # data frames decided so far
 
+    @property
+    def active(self) -> bool:
+        """False when no per-frame fault is configured: every frame is simply sent."""
+        return self._rng is not None
+
     def decide(self) -> Action:
         """What happens to the next data frame of this connection."""
         self.frames += 1

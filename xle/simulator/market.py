@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from xle.simulator.book import BookModel, Instrument, Printer, instrument_for
 from xle.simulator.config import SimConfig
-from xle.simulator.prices import VENUE_PROFILES, FairPrices
+from xle.simulator.prices import GRID_NS, VENUE_PROFILES, FairPrices
 
 __all__ = ["BookSnapshot", "MarketModel", "Step", "TradePrint"]
 
@@ -34,9 +34,13 @@ class TradePrint:
     qty: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
-    """One message worth of change to one book (venue-native strings)."""
+    """One message worth of change to one book (venue-native strings).
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which
+    made building the step a tenth of its cost at high rates. Treat it as read-only.
+    """
 
     venue: str
     symbol: str
@@ -59,7 +63,20 @@ class BookSnapshot:
 class _Clock:
     """One book plus where it stands in model time and update ids."""
 
-    __slots__ = ("book", "last_id", "period_ns", "printer", "step_no", "trade_id", "trade_rate")
+    __slots__ = (
+        "book",
+        "fair_at",
+        "fair_grid",
+        "last_id",
+        "market",
+        "period_ns",
+        "printer",
+        "step_no",
+        "symbol",
+        "trade_id",
+        "trade_rate",
+        "venue",
+    )
 
     def __init__(self, book: BookModel, rate: float, last_id: int, trade_rate: float) -> None:
         self.book = book
@@ -69,6 +86,12 @@ class _Clock:
         self.last_id = last_id
         self.trade_rate = trade_rate / rate  # expected trades per step
         self.trade_id = 0
+        self.venue = book.instrument.venue
+        self.symbol = book.instrument.symbol
+        self.market = book.instrument.market
+        # The fair price is constant within a grid step (prices.GRID_NS): remember it.
+        self.fair_grid = -1
+        self.fair_at = 0.0
 
     def next_time(self) -> int:
         return int((self.step_no + 1) * self.period_ns)
@@ -158,27 +181,31 @@ class MarketModel:
 
     def _step(self, clock: _Clock) -> Step:
         book = clock.book
-        inst = book.instrument
-        venue, symbol = inst.venue, inst.symbol
+        venue = clock.venue
         clock.step_no += 1
         time_ns = int(clock.step_no * clock.period_ns)
+        grid = time_ns // GRID_NS
+        if grid != clock.fair_grid:
+            clock.fair_grid = grid
+            clock.fair_at = self.fair.fair(venue, clock.market, time_ns)
         expected = clock.trade_rate
         n_trades = int(expected) + (book.rng.random() < expected - int(expected))
         before = book.best()
-        raw = book.step(self.fair.fair(venue, inst.market, time_ns), n_trades)
+        raw = book.step(clock.fair_at, n_trades)
         printer = clock.printer
-        price, qty = printer.price, printer.qty
         bids = printer.levels(raw.bids, descending=True)
         asks = printer.levels(raw.asks, descending=False)
         trades = []
-        for side, tick, units in raw.trades:
-            clock.trade_id += 1
-            trades.append(TradePrint(clock.trade_id, side, price(tick), qty(units)))
-        n_ids = 1 if venue == "coinbase" else raw.n_ids
+        if raw.trades:
+            price, qty = printer.price, printer.qty
+            for side, tick, units in raw.trades:
+                clock.trade_id += 1
+                trades.append(TradePrint(clock.trade_id, side, price(tick), qty(units)))
         first_id = clock.last_id + 1
-        clock.last_id += n_ids
-        after = book.best()
+        clock.last_id += 1 if venue == "coinbase" else raw.n_ids
         top = None
+        after = book.best()
         if after is not None and after != before:
+            price, qty = printer.price, printer.qty
             top = (price(after[0]), qty(after[1]), price(after[2]), qty(after[3]))
-        return Step(venue, symbol, time_ns, first_id, clock.last_id, bids, asks, trades, top)
+        return Step(venue, clock.symbol, time_ns, first_id, clock.last_id, bids, asks, trades, top)

@@ -35,6 +35,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from xle.simulator.binance_server import BinanceVenue, RestAnswer
+from xle.simulator.clients import Traffic
 from xle.simulator.coinbase_server import CoinbaseVenue, iso_time
 from xle.simulator.config import SimConfig
 from xle.simulator.market import BookSnapshot, MarketModel, Step
@@ -164,6 +165,46 @@ class Simulator:
         """The current true book, best first (Binance ``update_id`` is the last ``u``)."""
         return self.model.snapshot(venue, symbol, limit)
 
+    def traffic(self) -> dict[str, Traffic]:
+        """Per venue: connections, frames sent, dropped by faults and lost to slowness."""
+        out = {v: venue.traffic() for v, venue in self._binance.items()}
+        if self._coinbase is not None:
+            out["coinbase"] = self._coinbase.traffic()
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """A JSON-ready report: per-venue ``traffic()``, model steps, lag and CPU time.
+
+        ``behind_s`` is how far the market model lags the clock: above zero the
+        configured rates exceed what this process can model, and what it sends is less
+        than asked for (the frames it does send are still complete and in order).
+        """
+        return {
+            "time_ns": time.time_ns(),
+            "port": self._port,
+            "steps": self.steps,
+            "behind_s": self.model.behind_ns(self._model_ns()) / 1e9 if self._t0 else 0.0,
+            "cpu_s": time.process_time(),
+            "venues": {v: t.as_dict() for v, t in self.traffic().items()},
+        }
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every client's outbox and socket buffer are empty; False on timeout.
+
+        Call after ``pause()`` so that a planned end (``xle simulate --duration``)
+        delivers everything already sent before the connections close.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            clients = [*(c for v in self._binance.values() for c in v.clients)]
+            if self._coinbase is not None:
+                clients += self._coinbase.clients
+            if all(c.idle for c in clients):
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
     def wall_ns(self) -> int:
         """Wall-clock ns corresponding to the model's current time."""
         return self._offset_ns + self._model_ns()
@@ -230,10 +271,11 @@ class Simulator:
         wall = self._offset_ns + step.time_ns
         if step.venue == "coinbase":
             assert self._coinbase is not None
-            event_time = iso_time(wall, 6)
+            timestamp = iso_time(wall)
+            event_time = timestamp[:26] + "Z"  # the same instant to the microsecond
             if self._truth is not None:
                 self._truth.write(step, wall, event_time)
-            self._coinbase.publish(step, wall, event_time)
+            self._coinbase.publish(step, wall, event_time, timestamp)
         else:
             if self._truth is not None:
                 self._truth.write(step, wall)
