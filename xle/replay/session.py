@@ -300,29 +300,22 @@ def run_replay(
                 task = shown.add_task("replay", total=total, records=0, at="")
             chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
             start_ns = scope.start_ns
-            on_record = engine.on_record
+            on_records = engine.on_records
             for chunk in chunks:
                 if pacer is None and task is None and chunk and chunk[0].recv_ns >= start_ns:
                     # The common ``--speed max`` case: the chunk (in replay order) lies
-                    # past the warm-up and nothing paces or draws per record.
-                    for rec in chunk:
-                        if rec.kind == "event" and rec.stream == CORRUPT_FILE:
-                            detail = corrupt_file_detail(rec)
-                            summary.corrupt_files.append(detail)
-                            if on_warning is not None:
-                                on_warning(f"cannot read {detail}; replay goes on")
-                        for out in on_record(rec):
-                            _sink(out, scope, summary, writer)
+                    # past the warm-up and nothing paces or draws per record, so the
+                    # engine takes it whole. The reader yields a ``corrupt_file`` record
+                    # alone in its chunk.
+                    if len(chunk) == 1:
+                        _note_corrupt(chunk[0], summary, on_warning)
+                    for out in on_records(chunk):
+                        _sink(out, scope, summary, writer)
                     summary.records += len(chunk)
                     continue
                 for rec in chunk:
                     warm = rec.recv_ns < start_ns
-                    corrupt = rec.kind == "event" and rec.stream == CORRUPT_FILE
-                    if corrupt:
-                        detail = corrupt_file_detail(rec)
-                        summary.corrupt_files.append(detail)
-                        if on_warning is not None:
-                            on_warning(f"cannot read {detail}; replay goes on")
+                    corrupt = _note_corrupt(rec, summary, on_warning)
                     outputs = engine.on_record(rec)
                     if warm:
                         summary.warmup_records += 1
@@ -360,6 +353,19 @@ def run_replay(
             summary.books[f"{exchange}:{symbol}"] = view.status if view else "unsynced"
     summary.ignored = engine.ignored_streams()
     return summary
+
+
+def _note_corrupt(
+    rec: RawRecord, summary: ReplaySummary, on_warning: Callable[[str], None] | None
+) -> bool:
+    """Whether ``rec`` stands for an unreadable file; if so, note it and warn."""
+    if rec.kind != "event" or rec.stream != CORRUPT_FILE:
+        return False
+    detail = corrupt_file_detail(rec)
+    summary.corrupt_files.append(detail)
+    if on_warning is not None:
+        on_warning(f"cannot read {detail}; replay goes on")
+    return True
 
 
 def _sink(out: object, scope: Scope, summary: ReplaySummary, writer: DerivedWriter | None) -> None:
