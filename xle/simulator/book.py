@@ -60,11 +60,11 @@ class Printer:
     def __init__(self, instrument: Instrument) -> None:
         self._decimals = instrument.price_decimals
         self._coinbase = instrument.venue == "coinbase"
-        self._prices: dict[int, str] = {}
-        self._qtys: dict[int, str] = {}
+        self.prices: dict[int, str] = {}  # caches, read directly on the hot path
+        self.qtys: dict[int, str] = {}
 
     def price(self, ticks: int) -> str:
-        text = self._prices.get(ticks)
+        text = self.prices.get(ticks)
         if text is None:
             whole, frac = divmod(ticks, 10**self._decimals)
             text = f"{whole}.{frac:0{self._decimals}d}"
@@ -72,27 +72,27 @@ class Printer:
                 text = text.rstrip("0").rstrip(".")
             else:
                 text += "0" * (8 - self._decimals)
-            if len(self._prices) > self._LIMIT:
-                self._prices.clear()
-            self._prices[ticks] = text
+            if len(self.prices) > self._LIMIT:
+                self.prices.clear()
+            self.prices[ticks] = text
         return text
 
     def qty(self, units: int) -> str:
-        text = self._qtys.get(units)
+        text = self.qtys.get(units)
         if text is None:
             whole, frac = divmod(units, _UNITS)
             text = f"{whole}.{frac:08d}"
             if self._coinbase:
                 text = text.rstrip("0").rstrip(".") if frac else str(whole)
-            if len(self._qtys) > self._LIMIT:
-                self._qtys.clear()
-            self._qtys[units] = text
+            if len(self.qtys) > self._LIMIT:
+                self.qtys.clear()
+            self.qtys[units] = text
         return text
 
     def levels(self, changes: dict[int, int], descending: bool) -> list[tuple[str, str]]:
         """(price, qty) strings of ``changes`` sorted best first for its side."""
         ticks = sorted(changes, reverse=descending)
-        prices, qtys = self._prices, self._qtys
+        prices, qtys = self.prices, self.qtys
         try:  # one comprehension over the caches: the common case, about 3x a loop
             return [(prices[tick], qtys[changes[tick]]) for tick in ticks]
         except KeyError:
@@ -158,6 +158,8 @@ class BookModel:
         self.ask_ticks: list[int] = []  # ascending: best ask is the first
         self._changes_b: dict[int, int] = {}
         self._changes_a: dict[int, int] = {}
+        self._tick = tick
+        self._change_params = (self._sizes, 10 * self.gap, _BUCKETS - 1, self.target // 2)
         self._seed_book(fair / tick)
 
     # ------------------------------------------------------------------ queries
@@ -184,17 +186,20 @@ class BookModel:
     def step(self, fair: float, n_trades: int) -> RawStep:
         """Change the book for one message around ``fair`` and return what changed.
 
-        Written with local names and the cheap checks inlined (the helpers run only when
-        they have something to do): at high message rates this is the simulator's hot
-        path. The draws and their order are those of the helpers, so outputs do not
-        depend on which of them were inlined.
+        One function with local names, the random changes inlined and the helpers
+        called only when they have something to do: at high message rates this is the
+        simulator's hot path (a call and its setup cost as much as a level change). The
+        draws and their order are exactly those of the helpers it stands for
+        (``_set_bid`` / ``_set_ask``, ``_refill_touch``, ``_random_changes``,
+        ``_keep_depth``), so a seed gives the same steps either way.
         """
         rnd = self.rng.random
         changes_b: dict[int, int] = {}
         changes_a: dict[int, int] = {}
         self._changes_b, self._changes_a = changes_b, changes_a
+        bids, asks = self.bids, self.asks
         bid_ticks, ask_ticks = self.bid_ticks, self.ask_ticks
-        fair_ticks = fair / self.instrument.tick
+        fair_ticks = fair / self._tick
         half = self.half_spread * (0.5 + rnd())
         bid_cap = math.floor(fair_ticks - half)
         ask_floor = math.ceil(fair_ticks + half)
@@ -204,9 +209,13 @@ class BookModel:
 
         # 1. The fair price moved through these levels: they are gone.
         while bid_ticks and bid_ticks[-1] > bid_cap:
-            self._set_bid(bid_ticks[-1], 0)
+            tick = bid_ticks.pop()
+            del bids[tick]
+            changes_b[tick] = 0
         while ask_ticks and ask_ticks[0] < ask_floor:
-            self._set_ask(ask_ticks[0], 0)
+            tick = ask_ticks.pop(0)
+            del asks[tick]
+            changes_a[tick] = 0
         if (
             not bid_ticks
             or not ask_ticks
@@ -222,9 +231,46 @@ class BookModel:
             if trade is not None:
                 trades.append(trade)
 
-        # 3. Random changes until the message carries its share.
+        # 3. Random changes until the message carries its share (_random_changes).
         low, high = self.changes
-        self._random_changes(bid_cap, ask_floor, low + int(rnd() * (high - low + 1)))
+        wanted = low + int(rnd() * (high - low + 1))
+        sizes, bucket_width, last_bucket, half_target = self._change_params
+        log = math.log
+        for _ in range(4 * wanted):
+            if len(changes_b) + len(changes_a) >= wanted:
+                break
+            is_bid = rnd() < 0.5
+            ticks = bid_ticks if is_bid else ask_ticks
+            roll = rnd()
+            if roll < 0.90 and ticks:
+                # An existing level: resize it in place, or (3 %) delete it.
+                rank = int(-12.0 * log(1.0 - rnd()))
+                if rank >= len(ticks):
+                    rank = len(ticks) - 1
+                if is_bid:
+                    tick, book, changes = ticks[-1 - rank], bids, changes_b
+                    distance = bid_cap - tick
+                else:
+                    tick, book, changes = ticks[rank], asks, changes_a
+                    distance = tick - ask_floor
+                if roll < 0.03 and len(ticks) > half_target:
+                    changes[tick] = 0
+                    del book[tick]
+                    del ticks[bisect_left(ticks, tick)]
+                else:
+                    bucket = distance // bucket_width
+                    if bucket > last_bucket:
+                        bucket = last_bucket
+                    book[tick] = changes[tick] = sizes[bucket][int(rnd() * _POOL)]
+            else:
+                d = self._distance()
+                tick = bid_cap - d if is_bid else ask_floor + d
+                if tick <= 0:
+                    continue
+                if is_bid:
+                    self._set_bid(tick, self._size(d))
+                else:
+                    self._set_ask(tick, self._size(d))
 
         # 4. Keep the touch near the fair price and each side near its target depth.
         if (
@@ -239,7 +285,7 @@ class BookModel:
             self._keep_depth()
         n_changes = len(changes_b) + len(changes_a)
         # Several updates to one level collapse into one change: ids outnumber changes.
-        extra = -(1 + n_changes / 2) * math.log(1.0 - rnd())
+        extra = -(1 + n_changes / 2) * log(1.0 - rnd())
         return RawStep(changes_b, changes_a, trades, max(1, n_changes + int(extra)))
 
     # ------------------------------------------------------------------ internals

@@ -165,14 +165,17 @@ class MarketModel:
         ]
         heapq.heapify(heap)
         steps: list[Step] = []
-        while heap and (limit is None or len(steps) < limit):
+        if limit is None:
+            limit = -1
+        step, replace, pop = self._step, heapq.heapreplace, heapq.heappop
+        while heap and len(steps) != limit:
             _, order, clock = heap[0]
-            steps.append(self._step(clock))
-            due = clock.next_time()
+            steps.append(step(clock))
+            due = int((clock.step_no + 1) * clock.period_ns)  # clock.next_time()
             if due <= t_ns:
-                heapq.heapreplace(heap, (due, order, clock))
+                replace(heap, (due, order, clock))
             else:
-                heapq.heappop(heap)
+                pop(heap)
         return steps
 
     def behind_ns(self, t_ns: int) -> int:
@@ -193,8 +196,14 @@ class MarketModel:
         before = book.best()
         raw = book.step(clock.fair_at, n_trades)
         printer = clock.printer
-        bids = printer.levels(raw.bids, descending=True)
-        asks = printer.levels(raw.asks, descending=False)
+        prices, qtys = printer.prices, printer.qtys
+        changes_b, changes_a = raw.bids, raw.asks
+        try:  # Printer.levels, inlined: the caches almost always hold every string
+            bids = [(prices[t], qtys[changes_b[t]]) for t in sorted(changes_b, reverse=True)]
+            asks = [(prices[t], qtys[changes_a[t]]) for t in sorted(changes_a)]
+        except KeyError:
+            bids = printer.levels(changes_b, descending=True)
+            asks = printer.levels(changes_a, descending=False)
         trades = []
         if raw.trades:
             price, qty = printer.price, printer.qty
