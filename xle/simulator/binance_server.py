@@ -107,6 +107,7 @@ class BinanceVenue:
         self._conn_no = 0
         self._snapshot_faults = SnapshotFaults(config.faults, config.seed, name)
         self._weight: deque[tuple[float, int]] = deque()
+        model.top_venues.discard(name)  # until someone subscribes to a bookTicker
         self.clients: set[_BinanceClient] = set()
         self.finished = Traffic()  # counters of the connections that have closed
 
@@ -276,6 +277,7 @@ class BinanceVenue:
         for stream in streams:
             client.streams.add(stream)
             self._subs.setdefault(stream, set()).add(client)
+        self._want_tops()
 
     def _unsubscribe(self, client: _BinanceClient, streams: list[str]) -> None:
         for stream in streams:
@@ -285,6 +287,14 @@ class BinanceVenue:
                 subs.discard(client)
                 if not subs:
                     del self._subs[stream]
+        self._want_tops()
+
+    def _want_tops(self) -> None:
+        """Let the model print the touch of this venue's books only for bookTicker listeners."""
+        if any(stream.endswith("@bookTicker") for stream in self._subs):
+            self.model.top_venues.add(self.name)
+        else:
+            self.model.top_venues.discard(self.name)
 
     # ------------------------------------------------------------------ REST
 

@@ -96,6 +96,7 @@ class CoinbaseVenue:
         }
         self._conn_no = 0
         self._heartbeat_counter = 0
+        model.top_venues.discard(self.name)  # Coinbase has no bookTicker
         self._started_ns = time.monotonic_ns()
         self.clients: set[_CoinbaseClient] = set()
         self.finished = Traffic()  # counters of the connections that have closed

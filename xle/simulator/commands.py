@@ -163,7 +163,9 @@ async def _serve(
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(duration)
-            sim.pause()
+            sim.pause()  # the market stops; what is queued still goes out
+            if stats_file is not None:
+                _write_stats(stats_file, {**sim.stats(), "final": False})
             await sim.drain()
     finally:
         if reporter is not None:

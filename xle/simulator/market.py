@@ -50,7 +50,9 @@ class Step:
     bids: list[tuple[str, str]]  # (price, absolute qty), best first; qty "0" removes
     asks: list[tuple[str, str]]
     trades: list[TradePrint]
-    top: tuple[str, str, str, str] | None  # new (bid, bid qty, ask, ask qty) if it changed
+    # New (bid, bid qty, ask, ask qty) if it changed; always None for a venue missing from
+    # ``MarketModel.top_venues`` (nobody listens to its bookTicker: not worth the work).
+    top: tuple[str, str, str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ class MarketModel:
         self.config = config
         self.fair = FairPrices(config.seed, dict(config.markets), config.venues)
         self._clocks: dict[tuple[str, str], _Clock] = {}
+        #: Venues whose steps carry ``top`` (the server keeps it to bookTicker listeners).
+        self.top_venues: set[str] = set(config.venues)
         self.instruments: dict[tuple[str, str], Instrument] = {}
         for venue in config.venues:
             rate = config.coinbase_rate if venue == "coinbase" else config.binance_rate
@@ -193,28 +197,33 @@ class MarketModel:
             clock.fair_at = self.fair.fair(venue, clock.market, time_ns)
         expected = clock.trade_rate
         n_trades = int(expected) + (book.rng.random() < expected - int(expected))
-        before = book.best()
+        want_top = venue in self.top_venues
+        before = book.best() if want_top else None
         raw = book.step(clock.fair_at, n_trades)
         printer = clock.printer
-        prices, qtys = printer.prices, printer.qtys
+        # Printer.levels, inlined: the caches hold almost every string, and a miss (a new
+        # price, a size left by a trade) costs one call instead of an exception.
+        pget, qget, price, qty = printer.prices.get, printer.qtys.get, printer.price, printer.qty
         changes_b, changes_a = raw.bids, raw.asks
-        try:  # Printer.levels, inlined: the caches almost always hold every string
-            bids = [(prices[t], qtys[changes_b[t]]) for t in sorted(changes_b, reverse=True)]
-            asks = [(prices[t], qtys[changes_a[t]]) for t in sorted(changes_a)]
-        except KeyError:
-            bids = printer.levels(changes_b, descending=True)
-            asks = printer.levels(changes_a, descending=False)
+        bids = [
+            (pget(t) or price(t), qget(u) or qty(u))
+            for t in sorted(changes_b, reverse=True)
+            for u in (changes_b[t],)
+        ]
+        asks = [
+            (pget(t) or price(t), qget(u) or qty(u))
+            for t in sorted(changes_a)
+            for u in (changes_a[t],)
+        ]
         trades = []
         if raw.trades:
-            price, qty = printer.price, printer.qty
             for side, tick, units in raw.trades:
                 clock.trade_id += 1
                 trades.append(TradePrint(clock.trade_id, side, price(tick), qty(units)))
         first_id = clock.last_id + 1
         clock.last_id += 1 if venue == "coinbase" else raw.n_ids
         top = None
-        after = book.best()
+        after = book.best() if want_top else None
         if after is not None and after != before:
-            price, qty = printer.price, printer.qty
             top = (price(after[0]), qty(after[1]), price(after[2]), qty(after[3]))
         return Step(venue, clock.symbol, time_ns, first_id, clock.last_id, bids, asks, trades, top)

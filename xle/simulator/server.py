@@ -183,6 +183,7 @@ class Simulator:
             "time_ns": time.time_ns(),
             "port": self._port,
             "steps": self.steps,
+            "paused": self.paused,
             "behind_s": self.model.behind_ns(self._model_ns()) / 1e9 if self._t0 else 0.0,
             "cpu_s": time.process_time(),
             "venues": {v: t.as_dict() for v, t in self.traffic().items()},
