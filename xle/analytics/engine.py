@@ -75,6 +75,10 @@ class _BookState:
     last_seq: int = 0
     last_trade: Trade | None = None
     pairs: list[Pair] = field(default_factory=list)  # both ways with each book of its market
+    book: Book = field(init=False)  # = venue.book, one attribute hop less on the hot path
+
+    def __post_init__(self) -> None:
+        self.book = self.venue.book
 
     @property
     def synced(self) -> bool:
@@ -111,9 +115,11 @@ class Engine:
         out: list[Output] = []
         decoders = self._decoders
         handle = self._handle
+        books = self._books
+        evaluate = self.arbitrage.evaluate
         interval = self._interval
         next_tick = self._next_tick
-        count = 0
+        count = updates = 0
         rec = None
         for rec in records:
             recv_ns = rec.recv_ns
@@ -135,11 +141,38 @@ class Engine:
                     detail = rec.payload.decode("utf-8", "replace")
                     out.append(self._integrity(rec, rec.symbol, kind, detail))
             for event in decoder.feed(rec):
-                handle(rec, decoder, event, out)
+                if type(event) is not BookUpdate:
+                    handle(rec, decoder, event, out)
+                    continue
+                # Book updates, nearly every event, are applied here rather than in a
+                # call per event: this loop is the replay's hot path.
+                state = books.get((event.exchange, event.symbol))
+                if state is None:
+                    state = self._state(event.exchange, event.symbol)
+                book = state.book
+                if event.is_snapshot:
+                    before = book.top()
+                    book.load(event.bids, event.asks)
+                    state.synced = True
+                    moved = book.top() != before
+                else:
+                    moved = book.apply(event.bids, event.asks)
+                state.dirty = True
+                state.stale_reported = False
+                state.last_recv_ns = recv_ns
+                state.last_seq = rec.seq
+                updates += 1
+                if not moved:  # same best prices: not crossed now, nothing to re-price
+                    continue
+                if book.is_crossed():
+                    self._crossed(rec, decoder, state, event.symbol, out)
+                elif state.pairs:
+                    evaluate(state.pairs, recv_ns, rec.seq, out)
         if rec is not None:
             self._last_recv_ns = rec.recv_ns
             self._last_seq = rec.seq
             self._records += count
+            self._book_updates += updates
         return out
 
     def finish(self) -> list[Output]:
@@ -231,35 +264,19 @@ class Engine:
                 members.append(state)
         return state
 
+    def _crossed(
+        self, rec: RawRecord, decoder: Decoder, state: _BookState, symbol: str, out: list[Output]
+    ) -> None:
+        """The book crossed after an update: report it and have the decoder resync it."""
+        book = state.book
+        detail = f"best bid {book.best_bid()} >= best ask {book.best_ask()}"
+        out.append(self._integrity(rec, symbol, IntegrityKind.CROSSED, detail))
+        for follow in decoder.invalidate(symbol, "crossed"):
+            self._handle(rec, decoder, follow, out)
+
     def _handle(self, rec: RawRecord, decoder: Decoder, event, out: list[Output]) -> None:
-        if type(event) is BookUpdate:
-            state = self._books.get((event.exchange, event.symbol))
-            if state is None:
-                state = self._state(event.exchange, event.symbol)
-            book = state.venue.book
-            if event.is_snapshot:
-                before = book.top()
-                book.load(event.bids, event.asks)
-                state.synced = True
-                moved = book.top() != before
-            else:
-                moved = book.apply(event.bids, event.asks)
-            state.dirty = True
-            state.stale_reported = False
-            state.last_recv_ns = rec.recv_ns
-            state.last_seq = rec.seq
-            self._book_updates += 1
-            if not moved:  # same best prices: not crossed now, nothing to re-price
-                return
-            if book.is_crossed():
-                detail = f"best bid {book.best_bid()} >= best ask {book.best_ask()}"
-                out.append(self._integrity(rec, event.symbol, IntegrityKind.CROSSED, detail))
-                for follow in decoder.invalidate(event.symbol, "crossed"):
-                    self._handle(rec, decoder, follow, out)
-                return
-            if state.pairs:
-                self.arbitrage.evaluate(state.pairs, rec.recv_ns, rec.seq, out)
-        elif type(event) is BookReset:
+        """Every decoder event but ``BookUpdate`` (``on_records`` applies those)."""
+        if type(event) is BookReset:
             state = self._state(event.exchange, event.symbol)
             state.venue.book.clear()
             state.synced = False
