@@ -19,7 +19,9 @@ pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book 
 
 if book_module.COMPILED:
     from xle.analytics._fastbook import Book as FastBook
+    from xle.analytics._fastbook import book_edge_bps as fast_edge
     from xle.analytics._fastbook import executable_arbitrage as fast_arbitrage
+    from xle.analytics._fastbook import vwap as fast_vwap
 
 # Prices on a 0.01 grid and sizes on a 1e-8 grid, as the venues print them.
 _price = st.integers(9_900, 10_100).map(lambda t: t / 100)
@@ -74,6 +76,28 @@ def test_compiled_executable_arbitrage_matches_the_python_walk(b1, a1, b2, a2, f
     slow_sell, fast_sell = _pair(b2, a2)
     expected = metrics._executable_arbitrage(slow_buy, fee, slow_sell, 0.002)
     assert fast_arbitrage(fast_buy, fee, fast_sell, 0.002) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(_levels, _levels, st.floats(0.0, 200.0))
+def test_compiled_vwap_gives_the_same_result_as_python(bids, asks, size):
+    slow, fast = _pair(bids, asks)
+    for side in ("buy", "sell"):
+        assert fast_vwap(fast, side, size) == metrics._vwap(slow, side, size)
+
+
+def test_compiled_vwap_rejects_an_unknown_side():
+    with pytest.raises(ValueError, match="side must be"):
+        fast_vwap(FastBook(), "hold", 1.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_levels, _levels, _levels, _levels, st.sampled_from([0.0, 0.001, 0.006]))
+def test_compiled_touch_edge_matches_the_python_one(b1, a1, b2, a2, fee):
+    slow_buy, fast_buy = _pair(b1, a1)
+    slow_sell, fast_sell = _pair(b2, a2)
+    expected = metrics.book_edge_bps(slow_buy, fee, slow_sell, 0.002)
+    assert fast_edge(fast_buy, fee, fast_sell, 0.002) == expected
 
 
 def test_snapshot_duplicates_keep_the_last_positive_quantity():

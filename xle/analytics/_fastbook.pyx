@@ -22,6 +22,8 @@ from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memmove
 
 
+from xle.records import VwapResult
+
 cdef class Levels  # defined with the wire parsers, in _fastwire.pxi
 
 
@@ -362,13 +364,23 @@ cdef class Book:
 
     def walk(self, bint buy, double size):
         """(notional, remaining, best price or None) of taking ``size`` from one side."""
+        cdef double notional, remaining
+        cdef _Side s = self._asks if buy else self._bids
+        if not self._walk(buy, size, &notional, &remaining):
+            return notional, remaining, None
+        return notional, remaining, s.sign * s.K[s.n - 1]
+
+    cdef bint _walk(self, bint buy, double size, double* notional_out, double* remaining_out) noexcept:
+        """Take ``size`` from one side; False when that side is empty."""
         cdef _Side s = self._asks if buy else self._bids
         cdef double remaining = size
         cdef double notional = 0.0
         cdef double price, qty
         cdef Py_ssize_t i = s.n - 1
+        notional_out[0] = notional
+        remaining_out[0] = remaining
         if i < 0:
-            return notional, remaining, None
+            return False
         while i >= 0:
             price = s.sign * s.K[i]
             qty = s.Q[i]
@@ -379,10 +391,34 @@ cdef class Book:
             notional += price * qty
             remaining -= qty
             i -= 1
-        return notional, remaining, s.sign * s.K[s.n - 1]
+        notional_out[0] = notional
+        remaining_out[0] = remaining
+        return True
 
     def __len__(self):
         return self._bids.n + self._asks.n
+
+
+def vwap(Book book, str side, double size):
+    """Compiled ``xle.analytics.metrics.vwap`` (the same walk and operations, in order)."""
+    cdef bint buy, has_best
+    cdef double notional, remaining, filled, best, price, slippage
+    cdef _Side s
+    if side == "buy":
+        buy = True
+    elif side == "sell":
+        buy = False
+    else:
+        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+    has_best = book._walk(buy, size, &notional, &remaining)
+    filled = size - remaining
+    if not has_best or filled <= 0.0:
+        return VwapResult(side, size, None, 0.0, None, size > 0.0)
+    s = book._asks if buy else book._bids
+    best = s.sign * s.K[s.n - 1]
+    price = notional / filled
+    slippage = (price - best) / best if buy else (best - price) / best
+    return VwapResult(side, size, price, filled, slippage * 1e4, remaining > 0.0)
 
 
 def book_edge_bps(Book buy_book, double fee_buy, Book sell_book, double fee_sell):

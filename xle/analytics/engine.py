@@ -26,7 +26,7 @@ import msgspec
 
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
 from xle.analytics.book import Book
-from xle.analytics.metrics import imbalance, vwap
+from xle.analytics.metrics import imbalance, vwap, vwap_function
 from xle.config import EngineConfig
 from xle.exchanges import Decoder, make_decoder
 from xle.records import (
@@ -44,6 +44,8 @@ from xle.records import (
 )
 
 __all__ = ["BookView", "Engine", "Output"]
+
+_vwap = vwap_function()
 
 Output = Quote | ArbitrageEpisode | IntegrityEvent | ResyncRequest
 
@@ -344,7 +346,7 @@ class Engine:
             spread = ask - bid
             spread_bps = spread / mid * 1e4
         imb, ratio = imbalance(book, self.config.imbalance_levels)
-        walks = [vwap(book, side, size) for size in state.sizes for side in ("buy", "sell")]
+        walks = [_vwap(book, side, size) for size in state.sizes for side in ("buy", "sell")]
         return Quote(
             state.last_recv_ns or 0,
             state.last_seq,

@@ -21,12 +21,26 @@ __all__ = ["book_edge_bps", "executable_arbitrage", "imbalance", "net_edge_bps",
 if COMPILED:
     from xle.analytics._fastbook import book_edge_bps as _compiled_edge
     from xle.analytics._fastbook import executable_arbitrage as _compiled_arbitrage
+    from xle.analytics._fastbook import vwap as _compiled_vwap
 else:
-    _compiled_arbitrage = _compiled_edge = None
+    _compiled_arbitrage = _compiled_edge = _compiled_vwap = None
 
 
 def vwap(book: Book, side: str, size: float) -> VwapResult:
     """Walk-the-book price to buy (``side="buy"``) or sell ``size`` base units."""
+    if _compiled_vwap is not None and type(book) is Book:
+        return _compiled_vwap(book, side, size)
+    return _vwap(book, side, size)
+
+
+def vwap_function() -> Callable[[Book, str, float], VwapResult]:
+    """``vwap`` without its dispatch, for a caller whose books are all ``Book`` (the
+    engine walks every book four times a quote)."""
+    return _compiled_vwap if _compiled_vwap is not None else _vwap
+
+
+def _vwap(book: PyBook, side: str, size: float) -> VwapResult:
+    """The pure-Python walk (the compiled one performs the same operations in order)."""
     if side == "buy":
         notional, remaining, best = book.walk(True, size)
     elif side == "sell":
