@@ -89,16 +89,6 @@ class Printer:
             self.qtys[units] = text
         return text
 
-    def levels(self, changes: dict[int, int], descending: bool) -> list[tuple[str, str]]:
-        """(price, qty) strings of ``changes`` sorted best first for its side."""
-        ticks = sorted(changes, reverse=descending)
-        prices, qtys = self.prices, self.qtys
-        try:  # one comprehension over the caches: the common case, about 3x a loop
-            return [(prices[tick], qtys[changes[tick]]) for tick in ticks]
-        except KeyError:
-            price, qty = self.price, self.qty
-            return [(price(tick), qty(changes[tick])) for tick in ticks]
-
 
 def instrument_for(venue: str, market: str, base_price: float) -> Instrument:
     """Native symbol, tick and lot of a canonical market on a venue, as the venues list them."""
@@ -189,9 +179,8 @@ class BookModel:
         One function with local names, the random changes inlined and the helpers
         called only when they have something to do: at high message rates this is the
         simulator's hot path (a call and its setup cost as much as a level change). The
-        draws and their order are exactly those of the helpers it stands for
-        (``_set_bid`` / ``_set_ask``, ``_refill_touch``, ``_random_changes``,
-        ``_keep_depth``), so a seed gives the same steps either way.
+        draws and their order are exactly those of the helpers it calls only when needed
+        (``_refill_touch``, ``_keep_depth``), so a seed gives the same steps either way.
         """
         rnd = self.rng.random
         changes_b: dict[int, int] = {}
@@ -231,7 +220,9 @@ class BookModel:
             if trade is not None:
                 trades.append(trade)
 
-        # 3. Random changes until the message carries its share (_random_changes).
+        # 3. Random changes until the message carries ``wanted`` distinct levels. Per
+        # change: a side at random; 3 % delete and 87 % resize an existing level whose
+        # rank from the touch is geometric (mean 12), 10 % add a level at a fresh distance.
         low, high = self.changes
         wanted = low + int(rnd() * (high - low + 1))
         sizes, bucket_width, last_bucket, half_target = self._change_params
@@ -364,56 +355,6 @@ class BookModel:
         taken = resting - left
         (self._set_ask if buy else self._set_bid)(tick, left)
         return ("buy" if buy else "sell", tick, taken)
-
-    def _random_changes(self, bid_cap: int, ask_floor: int, wanted: int) -> None:
-        """Random changes until the message carries ``wanted`` distinct levels.
-
-        Per change: a side at random; 3 % delete and 87 % resize an existing level whose
-        rank from the touch is geometric (mean 12), 10 % add a level at a fresh distance.
-        Written as one loop with local names: this is the model's hot path.
-        """
-        rnd = self.rng.random
-        log = math.log
-        sizes, bucket_width, last_bucket = self._sizes, 10 * self.gap, _BUCKETS - 1
-        changes_b, changes_a = self._changes_b, self._changes_a
-        bids, asks = self.bids, self.asks
-        bid_ticks, ask_ticks = self.bid_ticks, self.ask_ticks
-        half_target = self.target // 2
-        for _ in range(4 * wanted):
-            if len(changes_b) + len(changes_a) >= wanted:
-                return
-            is_bid = rnd() < 0.5
-            ticks = bid_ticks if is_bid else ask_ticks
-            roll = rnd()
-            if roll < 0.90 and ticks:
-                # An existing level: resize it in place, or (3 %) delete it.
-                rank = int(-12.0 * log(1.0 - rnd()))
-                if rank >= len(ticks):
-                    rank = len(ticks) - 1
-                if is_bid:
-                    tick, book, changes = ticks[-1 - rank], bids, changes_b
-                    distance = bid_cap - tick
-                else:
-                    tick, book, changes = ticks[rank], asks, changes_a
-                    distance = tick - ask_floor
-                if roll < 0.03 and len(ticks) > half_target:
-                    changes[tick] = 0
-                    del book[tick]
-                    del ticks[bisect_left(ticks, tick)]
-                else:
-                    bucket = distance // bucket_width
-                    if bucket > last_bucket:
-                        bucket = last_bucket
-                    book[tick] = changes[tick] = sizes[bucket][int(rnd() * _POOL)]
-            else:
-                d = self._distance()
-                tick = bid_cap - d if is_bid else ask_floor + d
-                if tick <= 0:
-                    continue
-                if is_bid:
-                    self._set_bid(tick, self._size(d))
-                else:
-                    self._set_ask(tick, self._size(d))
 
     def _keep_depth(self) -> None:
         """Trim or extend the far end, with some slack so depth is not churned every step."""
