@@ -2,7 +2,7 @@
 
     python benchmarks/recorder_rate.py [--rates 10000,25000,40000,50000,60000,75000]
                                        [--seconds 5] [--engine off|on|both]
-                                       [--changes 1-8] [--repeat 1]
+                                       [--changes 1-8] [--trades 0.5] [--repeat 1]
 
 Per total rate, the real simulator runs in its own process -- the ``xle simulate``
 command itself, with ``--duration`` and ``--stats-file`` -- and the ``Recorder`` runs in
@@ -11,7 +11,7 @@ symbols of every venue, ``--simulator 127.0.0.1:PORT``), with the in-process eng
 (``xle record``'s default) or off (``--no-engine``). The rate is spread over the six
 default books: each book gets ``rate / 9`` depth messages/s (Binance ``depthUpdate``,
 Coinbase ``l2_data`` updates) and half that in trades (``@trade`` frames,
-``market_trades`` messages), so depth plus trades add up to the rate; Coinbase
+``market_trades`` messages; ``--trades``), so depth plus trades add up to the rate; Coinbase
 heartbeats (one a second) come on top. ``--changes`` is the simulator's level changes
 per message (default 1-8, about 5 on average with the touch's own changes).
 
@@ -63,20 +63,22 @@ MAX_BEHIND_S = 0.25
 #: ... and only if the simulator produced at least this share of the rate asked for.
 MIN_OFFERED = 0.95
 BOOKS = sum(len(s) for s in DEFAULT_SYMBOLS.values())
-#: Trades per depth message: a third of the frames are trades, as on a busy real book
-#: (BTCUSDT prints more trades per second than its 10 depth messages).
-TRADE_SHARE = 0.5
+#: Trades per depth message by default: a third of the frames are trades (a busy real
+#: book such as BTCUSDT prints more trades per second than its 10 depth messages).
+TRADES_PER_DEPTH = 0.5
 #: How often this process looks at the recorder's counters and the simulator's stats.
 _POLL_S = 0.05
 _XLE = "import sys; from xle.cli import main; sys.argv[0] = 'xle'; main()"
 
 
-def _simulate(rate: float, seconds: float, changes: str, stats: Path) -> subprocess.Popen:
-    per_book = rate / BOOKS / (1 + TRADE_SHARE)
+def _simulate(
+    rate: float, seconds: float, changes: str, trades: float, stats: Path
+) -> subprocess.Popen:
+    per_book = rate / BOOKS / (1 + trades)
     args = [
         *("simulate", "--seed", "1", "--port", "0", "--changes", changes),
         *("--rate", f"{per_book:g}", "--coinbase-rate", f"{per_book:g}"),
-        *("--trade-rate", f"{per_book * TRADE_SHARE:g}"),
+        *("--trade-rate", f"{per_book * trades:g}"),
         *("--duration", f"{seconds:g}", "--stats-file", str(stats), "--stats-every", "0.1"),
     ]
     return subprocess.Popen(
@@ -133,10 +135,12 @@ def _check_log(root: Path) -> tuple[dict[str, int], int]:
     return dict(frames), gaps
 
 
-def measure(rate: float, seconds: float, engine_on: bool, changes: str) -> dict[str, Any]:
+def measure(
+    rate: float, seconds: float, engine_on: bool, changes: str, trades: float = TRADES_PER_DEPTH
+) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="xle-rate-"))
     stats_path = root / "simulator.json"
-    sim = _simulate(rate, seconds, changes, stats_path)
+    sim = _simulate(rate, seconds, changes, trades, stats_path)
     try:
         port = _port(sim)
         cfg = RecorderConfig(
@@ -210,6 +214,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--engine", choices=("off", "on", "both"), default="both")
     parser.add_argument("--changes", default="1-8", help="simulator --changes LO-HI")
+    parser.add_argument(
+        "--trades", type=float, default=TRADES_PER_DEPTH, help="trades per depth message"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per rate (best counts)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
@@ -217,7 +224,8 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"recorder capture rate from xle simulate: {args.seconds:g} s per run, changes "
-        f"{args.changes}, {psutil.cpu_count()} cores, load average {load}"
+        f"{args.changes}, {args.trades:g} trades per depth message, {psutil.cpu_count()} cores,"
+        f" load average {load}"
     )
     print()
     print(
@@ -229,7 +237,7 @@ def main() -> None:
     for engine_on in modes:
         for rate in rates:
             for _ in range(args.repeat):
-                r = measure(rate, args.seconds, engine_on, args.changes)
+                r = measure(rate, args.seconds, engine_on, args.changes, args.trades)
                 if r["ok"]:
                     best[engine_on] = max(best.get(engine_on, 0.0), rate)
                 print(

@@ -50,6 +50,16 @@ def _levels(levels: list[tuple[str, str]]) -> str:
     return ",".join([f'["{p}","{q}"]' for p, q in levels])
 
 
+class _Wrappers(dict[str, bytes]):
+    """stream -> ``{"stream":"<stream>","data":`` (the combined-stream prefix), built once."""
+
+    def __missing__(self, stream: str) -> bytes:
+        prefix = b'{"stream":"' + stream.encode() + b'","data":'
+        self[stream] = prefix
+        return prefix
+
+
+_WRAP = _Wrappers()
 #: ``[["p","q"],…]`` without spaces: the venues' own bytes for a list of level pairs.
 _encode = msgspec.json.Encoder().encode
 
@@ -189,7 +199,7 @@ class BinanceVenue:
         for client in clients:
             if client.wrapped:
                 if not wrapped:
-                    wrapped = b"".join((b'{"stream":"', stream.encode(), b'","data":', data, b"}"))
+                    wrapped = b"".join((_WRAP[stream], data, b"}"))
                 client.send_data(wrapped)
             else:
                 client.send_data(data)

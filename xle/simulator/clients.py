@@ -192,11 +192,11 @@ class Client:
             self._wake.clear()
             items, self._items = self._items, []
             chunk: list[bytes] = []
+            append = chunk.append
             for item in items:
                 if type(item) is bytes:
-                    n = len(item)
-                    chunk.append(bytes((0x81, n)) if n < 126 else _header(n))
-                    chunk.append(item)
+                    append(_HEADERS.get(len(item)) or _header(len(item)))
+                    append(item)
                     continue
                 if not await self._write(chunk):
                     return
@@ -226,7 +226,14 @@ class Client:
 def _header(length: int) -> bytes:
     """RFC 6455 header of an unmasked, final text frame of ``length`` payload bytes."""
     if length < 126:
-        return bytes((0x81, length))
-    if length < 65_536:
-        return b"\x81\x7e" + length.to_bytes(2, "big")
-    return b"\x81\x7f" + length.to_bytes(8, "big")
+        header = bytes((0x81, length))
+    elif length < 65_536:
+        header = b"\x81\x7e" + length.to_bytes(2, "big")
+    else:
+        return b"\x81\x7f" + length.to_bytes(8, "big")
+    _HEADERS[length] = header
+    return header
+
+
+#: Headers by payload length below 64 KiB, filled as lengths occur: one lookup a frame.
+_HEADERS: dict[int, bytes] = {}

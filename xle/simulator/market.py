@@ -204,17 +204,13 @@ class MarketModel:
         # Printer.levels, inlined: the caches hold almost every string, and a miss (a new
         # price, a size left by a trade) costs one call instead of an exception.
         pget, qget, price, qty = printer.prices.get, printer.qtys.get, printer.price, printer.qty
-        changes_b, changes_a = raw.bids, raw.asks
-        bids = [
-            (pget(t) or price(t), qget(u) or qty(u))
-            for t in sorted(changes_b, reverse=True)
-            for u in (changes_b[t],)
-        ]
-        asks = [
-            (pget(t) or price(t), qget(u) or qty(u))
-            for t in sorted(changes_a)
-            for u in (changes_a[t],)
-        ]
+        cb, ca = raw.bids, raw.asks
+        bids = (
+            [(pget(t) or price(t), qget(cb[t]) or qty(cb[t])) for t in sorted(cb, reverse=True)]
+            if cb
+            else []
+        )
+        asks = [(pget(t) or price(t), qget(ca[t]) or qty(ca[t])) for t in sorted(ca)] if ca else []
         trades = []
         if raw.trades:
             for side, tick, units in raw.trades:
