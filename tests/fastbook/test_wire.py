@@ -109,3 +109,21 @@ def test_long_decimals_take_the_correctly_rounded_slow_path():
     price = "0.1000000000000000055511151231257827"  # more digits than a uint64 holds
     _, _, _, bids, _ = parse_binance_depth(_depth([[price, "12345678901234567890.5"]], []))
     assert list(bids) == [(float(price), float("12345678901234567890.5"))]
+
+
+@pytest.mark.parametrize("at", [0, 3, 8, 15, 24, 29])
+@pytest.mark.parametrize("odd", ["\\\\", "\\u0041", "\x01", "\x1f"])
+def test_coinbase_l2_steps_aside_for_escapes_and_control_bytes_anywhere_in_a_string(at, odd):
+    stamp = "2023-02-09T20:32:50.714964855Z"
+    raw = b'{"side":"bid","event_time":"%s","price_level":"1.5","new_quantity":"2"}' % (
+        (stamp[:at] + odd + stamp[at:]).encode()
+    )
+    frame = _l2([]).replace(b'"updates":[]', b'"updates":[' + raw + b"]")
+    assert parse_coinbase_l2(frame) is None
+
+
+@pytest.mark.parametrize("length", range(0, 34))
+def test_coinbase_l2_accepts_plain_strings_of_any_length(length):
+    update = {"side": "offer", "event_time": "7" * length, "price_level": "2", "new_quantity": "3"}
+    _, events = parse_coinbase_l2(_l2([update]))
+    assert [list(asks) for _, _, _, asks in events] == [[(2.0, 3.0)]]

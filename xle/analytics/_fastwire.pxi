@@ -15,6 +15,67 @@ from libc.string cimport memchr, memcmp
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, object overflow_exception) except? -1.0
 
+# Eight ASCII digits at once (the SWAR technique of fast_float and simdjson): Binance
+# prints every number with 8 decimals, and a digit-at-a-time loop is a serial
+# multiply-add chain. It computes the same integer as that loop, so the same doubles.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define XLE_SWAR 1
+    #else
+    #define XLE_SWAR 0
+    #endif
+    static inline uint64_t xle_load8(const unsigned char* p) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    static inline int xle_eight_digits(uint64_t v) {
+        return XLE_SWAR
+            && !(((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
+                 & 0x8080808080808080ULL);
+    }
+    /* Any of the 8 bytes below 0x20 (a control character) or equal to 0x5C (a
+       backslash)? The exact "has byte less than" / "has zero byte" tests of
+       Bit Twiddling Hacks; only whether some byte matches is used, never which. */
+    static inline int xle_eight_plain(uint64_t v) {
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        uint64_t backslash = v ^ (ones * 0x5C);
+        return !(((v - ones * 0x20) & ~v & highs)
+                 | ((backslash - ones) & ~backslash & highs));
+    }
+    static inline uint64_t xle_parse_eight(uint64_t v) {
+        v -= 0x3030303030303030ULL;
+        v = (v * 10) + (v >> 8);
+        return (((v & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
+                + (((v >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
+    }
+    """
+    unsigned long long xle_load8(const unsigned char* p) noexcept nogil
+    bint xle_eight_digits(unsigned long long v) noexcept nogil
+    unsigned long long xle_parse_eight(unsigned long long v) noexcept nogil
+    bint xle_eight_plain(unsigned long long v) noexcept nogil
+
+
+cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned long long* m) noexcept:
+    """Accumulate the digits at ``p[i]`` into ``m`` (wrapping past 19 digits: callers
+    count digits and take their slow path then); returns the index after them."""
+    cdef unsigned long long value = m[0]
+    cdef unsigned char d
+    while i + 8 <= n and xle_eight_digits(xle_load8(p + i)):
+        value = value * 100000000ULL + xle_parse_eight(xle_load8(p + i))
+        i += 8
+    while i < n:
+        d = p[i] - 48
+        if d > 9:
+            break
+        value = value * 10 + d
+        i += 1
+    m[0] = value
+    return i
+
 
 cdef double[23] _POW10 = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -80,7 +141,8 @@ cdef class Levels:
 
 
 cdef inline Py_ssize_t _ws(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
-    while i < n and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
+    # ``p[i] <= 32`` first: compact JSON has no whitespace, so one test usually decides.
+    while i < n and p[i] <= 32 and (p[i] == 32 or p[i] == 10 or p[i] == 13 or p[i] == 9):
         i += 1
     return i
 
@@ -130,23 +192,20 @@ cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, dou
     cdef Py_ssize_t frac = 0
     cdef char buf[64]
     cdef double value
-    i = _ws(p, i, n)
     if i >= n or p[i] != 34:
-        return -1
+        i = _ws(p, i, n)
+        if i >= n or p[i] != 34:
+            return -1
     i += 1
     start = i
-    while i < n and 48 <= p[i] <= 57:
-        m = m * 10 + (p[i] - 48)  # may wrap past 19 digits: then the slow path is taken
-        i += 1
+    i = _digits(p, i, n, &m)
     int_end = i
     if int_end == start or (p[start] == 48 and int_end - start > 1):
         return -1  # no digits, or a leading zero followed by a digit: msgspec decides
     if i < n and p[i] == 46:
         i += 1
         frac_start = i
-        while i < n and 48 <= p[i] <= 57:
-            m = m * 10 + (p[i] - 48)
-            i += 1
+        i = _digits(p, i, n, &m)
         frac = i - frac_start
         if frac == 0:
             return -1
@@ -184,8 +243,14 @@ cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, P
     if end == NULL:
         return -1
     stop = end - p
-    for k in range(i, stop):
+    k = i
+    while k + 8 <= stop:
+        if not xle_eight_plain(xle_load8(p + k)):
+            return -1
+        k += 8
+    while k < stop:
         bad |= (p[k] < 32) | (p[k] == 92)
+        k += 1
     if bad:
         return -1
     return stop + 1
