@@ -248,6 +248,10 @@ cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, P
         if not xle_eight_plain(xle_load8(p + k)):
             return -1
         k += 8
+    if k < stop and stop - i >= 8:  # the tail: the last eight bytes, overlapping
+        if not xle_eight_plain(xle_load8(p + stop - 8)):
+            return -1
+        k = stop
     while k < stop:
         bad |= (p[k] < 32) | (p[k] == 92)
         k += 1
