@@ -201,6 +201,7 @@ class Client:
                 if not await self._write(chunk):
                     return
                 chunk = []
+                append = chunk.append
                 if isinstance(item, _Cut):
                     transport.abort()
                     return
