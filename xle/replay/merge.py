@@ -1,13 +1,17 @@
-"""Files of the raw log -> Arrow tables in replay order (the engine room of LogReader).
+"""Files of the raw log -> rows in replay order (the engine room of LogReader).
 
-Why Arrow-level: every file is already in replay order ``(recv_ns, exchange, run, seq)``,
-so a k-way merge does not need a heap of records. The "horizon merge" keeps one pending
-table per stream; every row older than the smallest *last* ``recv_ns`` among the
-pending tables can be emitted at once, and a round that mixes streams is sorted in C++
-(``pc.sort_indices``). Files that follow each other in time (one recorder run rolling
-every minute) are chained into one stream using their row-group statistics, so the
-common case -- one run per exchange-hour -- is a sequential read with no sorting at all.
-Per record, Python only builds the ``RawRecord`` from columns converted batch-wise.
+Every file is already in replay order ``(recv_ns, exchange, run, seq)``, so a k-way
+merge does not need a heap of records. The "horizon merge" keeps one pending batch per
+stream; every row older than the smallest *last* ``recv_ns`` among the pending batches
+can be emitted at once, and only a round that mixes streams needs sorting. Files that
+follow each other in time (one recorder run rolling every minute) are chained into one
+stream using their row-group statistics, so the common case -- one run per
+exchange-hour -- is a sequential read with no sorting at all.
+
+Compaction merges Arrow tables (``Stream``; mixed rounds sorted in C++ by
+``sort_permutation``). The replay reader turns each batch into RawRecords as it is read,
+columns converted batch-wise, and merges lists of records (``RecordStream``; mixed
+rounds merged by Timsort in ``LogReader``), with the same rounds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, repeat
+from operator import attrgetter
 from pathlib import Path
 from sys import intern
 
@@ -30,6 +35,7 @@ __all__ = [
     "COLUMNS",
     "FileProblem",
     "LogFile",
+    "RecordStream",
     "Stream",
     "chain_files",
     "concat_parts",
@@ -42,6 +48,7 @@ __all__ = [
 ]
 
 INF = 1 << 63
+_RECV_NS = attrgetter("recv_ns")
 _READ_BUFFER = 1 << 20
 COLUMNS: list[str] = RAW_SCHEMA.names
 
@@ -230,6 +237,11 @@ class Stream:
         assert self.pending is not None
         return not self.exhausted and self.pending.column("recv_ns")[0].as_py() == self.last
 
+    def take_all(self) -> pa.Table:
+        assert self.pending is not None
+        table, self.pending = self.pending, None
+        return table
+
     def take_below(self, bound: int) -> pa.Table | None:
         assert self.pending is not None
         if bound == INF:
@@ -244,6 +256,57 @@ class Stream:
         head = self.pending.slice(0, count)
         self.pending = self.pending.slice(count)
         return head
+
+
+@dataclass
+class RecordStream(Stream):
+    """A ``Stream`` whose rows become RawRecords as soon as a batch is read (``rows``).
+
+    Why: each batch is converted once, whole, and the merge then cuts and joins Python
+    lists (pointer copies, a bisect over ``recv_ns``) instead of slicing, concatenating
+    and converting Arrow tables every round. Its parts are lists of RawRecords.
+    """
+
+    rows: list[RawRecord] = field(default_factory=list)
+
+    def _next_rows(self) -> list[RawRecord]:
+        table = self._next()
+        return [] if table is None else records_from_table(table, self.exchange)
+
+    def fill(self) -> bool:
+        if self.rows:
+            return True
+        if self.exhausted:
+            return False
+        self.rows = self._next_rows()
+        if not self.rows:
+            return False
+        self.last = self.rows[-1].recv_ns
+        return True
+
+    def extend(self) -> None:
+        rows = self._next_rows()
+        if rows:
+            self.rows += rows
+            self.last = rows[-1].recv_ns
+
+    def waiting(self) -> bool:
+        return not self.exhausted and self.rows[0].recv_ns == self.last
+
+    def take_all(self) -> list[RawRecord]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def take_below(self, bound: int) -> list[RawRecord] | None:
+        rows = self.rows
+        count = len(rows) if bound == INF else bisect_left(rows, bound, key=_RECV_NS)
+        if not count:
+            return None
+        if count == len(rows):
+            self.rows = []
+            return rows
+        self.rows = rows[count:]
+        return rows[:count]
 
 
 class _Values:
@@ -261,7 +324,9 @@ class _Values:
         return self.column[index].as_py()
 
 
-Round = tuple[list[FileProblem], list[tuple[str, pa.Table]]]
+#: A stream's rows taken in one round: an Arrow table, or RawRecords for a RecordStream.
+Part = pa.Table | list[RawRecord]
+Round = tuple[list[FileProblem], list[tuple[str, Part]]]
 
 
 def merge_streams(streams: list[Stream]) -> Iterator[Round]:
@@ -273,9 +338,7 @@ def merge_streams(streams: list[Stream]) -> Iterator[Round]:
         if len(live) == 1:
             only = live[0]
             while True:
-                assert only.pending is not None
-                table, only.pending = only.pending, None
-                yield _drain(streams), [(only.exchange, table)]
+                yield _drain(streams), [(only.exchange, only.take_all())]
                 if not only.fill():
                     break
             yield _drain(streams), []
