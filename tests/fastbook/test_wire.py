@@ -127,3 +127,10 @@ def test_coinbase_l2_accepts_plain_strings_of_any_length(length):
     update = {"side": "offer", "event_time": "7" * length, "price_level": "2", "new_quantity": "3"}
     _, events = parse_coinbase_l2(_l2([update]))
     assert [list(asks) for _, _, _, asks in events] == [[(2.0, 3.0)]]
+
+
+def test_symbols_beyond_the_parsers_string_cache_still_decode_exactly():
+    symbols = [f"SYM{i}USDT" for i in range(150)] + ["A" * 40, "ÄÖÜUSDT"]
+    for symbol in symbols * 2:
+        data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": 1, "u": 2, "b": [], "a": []}
+        assert parse_binance_depth(json.dumps(data, ensure_ascii=False).encode())[0] == symbol

@@ -260,6 +260,35 @@ cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, P
     return stop + 1
 
 
+# The few short strings every frame repeats (symbols, product ids, event types), kept
+# as the ``str`` objects first decoded: a hit costs a memcmp instead of a new string
+# whose hash every dict lookup downstream would compute again.
+cdef enum:
+    _TEXT_SLOTS = 64
+    _TEXT_MAX = 24
+cdef unsigned char _text_bytes[_TEXT_SLOTS][_TEXT_MAX]
+cdef Py_ssize_t _text_size[_TEXT_SLOTS]
+cdef Py_ssize_t _text_count = 0
+cdef list _text_objects = []
+
+
+cdef object _text(const unsigned char* p, Py_ssize_t start, Py_ssize_t end):
+    """``p[start:end]`` decoded as UTF-8, the same object each time for short strings."""
+    global _text_count
+    cdef Py_ssize_t size = end - start
+    cdef Py_ssize_t k
+    for k in range(_text_count):
+        if _text_size[k] == size and memcmp(_text_bytes[k], p + start, size) == 0:
+            return _text_objects[k]
+    text = (<const char*>p)[start:end].decode("utf-8")
+    if size <= _TEXT_MAX and _text_count < _TEXT_SLOTS:
+        memcpy(_text_bytes[_text_count], p + start, size)
+        _text_size[_text_count] = size
+        _text_objects.append(text)
+        _text_count += 1
+    return text
+
+
 cdef inline bint _key(const unsigned char* p, Py_ssize_t start, Py_ssize_t end, bytes name) noexcept:
     cdef Py_ssize_t size = PyBytes_GET_SIZE(name)
     return end - start == size and memcmp(p + start, PyBytes_AS_STRING(name), size) == 0
@@ -329,7 +358,7 @@ cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            symbol = (<const char*>p)[start:end - 1].decode("utf-8")
+            symbol = _text(p, start, end - 1)
             i = end
         elif _key(p, start, end, b"U") and not seen & 2:
             seen |= 2
@@ -516,14 +545,14 @@ cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, li
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            kind = (<const char*>p)[start:end - 1].decode("utf-8")
+            kind = _text(p, start, end - 1)
             i = end
         elif _key(p, start, end, b"product_id") and not seen & 2:
             seen |= 2
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            product = (<const char*>p)[start:end - 1].decode("utf-8")
+            product = _text(p, start, end - 1)
             i = end
         elif _key(p, start, end, b"updates") and not seen & 4:
             seen |= 4
