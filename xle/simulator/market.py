@@ -201,16 +201,18 @@ class MarketModel:
         before = book.best() if want_top else None
         raw = book.step(clock.fair_at, n_trades)
         printer = clock.printer
-        # Printer.levels, inlined: the caches hold almost every string, and a miss (a new
-        # price, a size left by a trade) costs one call instead of an exception.
-        pget, qget, price, qty = printer.prices.get, printer.qtys.get, printer.price, printer.qty
+        # Level strings straight from the printer's caches, which hold almost all of them;
+        # a miss (a new price, a size left by a trade) calls the printer.
+        ps, qs, price, qty = printer.prices, printer.qtys, printer.price, printer.qty
         cb, ca = raw.bids, raw.asks
-        bids = (
-            [(pget(t) or price(t), qget(cb[t]) or qty(cb[t])) for t in sorted(cb, reverse=True)]
-            if cb
-            else []
-        )
-        asks = [(pget(t) or price(t), qget(ca[t]) or qty(ca[t])) for t in sorted(ca)] if ca else []
+        bids = [
+            (ps[t] if t in ps else price(t), qs[u] if (u := cb[t]) in qs else qty(u))
+            for t in sorted(cb, reverse=True)
+        ]
+        asks = [
+            (ps[t] if t in ps else price(t), qs[u] if (u := ca[t]) in qs else qty(u))
+            for t in sorted(ca)
+        ]
         trades = []
         if raw.trades:
             for side, tick, units in raw.trades:
