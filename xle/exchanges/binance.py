@@ -30,6 +30,10 @@ __all__ = [
     "streams_for",
 ]
 
+#: ``SyncState.LIVE``, looked up once: an enum member lookup costs about 70 ns on
+#: CPython 3.11, and the state is checked on every frame.
+_LIVE = SyncState.LIVE
+
 # ----------------------------------------------------------------------------- endpoints
 
 
@@ -241,7 +245,7 @@ class BinanceDecoder:
         if parsed is not None:
             symbol, first, last, bids, asks = parsed
             sync = self._syncs.get(symbol)
-            if sync is not None and sync.state is SyncState.LIVE and first <= sync.update_id + 1:
+            if sync is not None and sync.state is _LIVE and first <= sync.update_id + 1:
                 # The common case, decided without building a DepthUpdate: the rule of
                 # ``_apply`` (stale -> ignore, else apply) with the gap branch left to it.
                 sync.conn = (rec.run, rec.conn)
@@ -259,7 +263,7 @@ class BinanceDecoder:
         if sync is None:
             sync = self._syncs[event.s] = _SymbolSync()
         sync.conn = (rec.run, rec.conn)
-        if sync.state is SyncState.LIVE:
+        if sync.state is _LIVE:
             return self._apply(event.s, sync, event)
         buffer = sync.buffer
         if len(buffer) >= self.BUFFER_LIMIT:
@@ -287,7 +291,7 @@ class BinanceDecoder:
             return [Problem("malformed", self.exchange, None, "depth snapshot without symbol")]
         sync = self._sync(symbol)
         last_id = snap.lastUpdateId
-        if sync.state is SyncState.LIVE:
+        if sync.state is _LIVE:
             if last_id < sync.update_id:
                 self.ignored["old_snapshot"] += 1
                 return []
@@ -311,7 +315,7 @@ class BinanceDecoder:
         pending = list(buffer)
         buffer.clear()
         for event in pending:
-            if sync.state is SyncState.LIVE:
+            if sync.state is _LIVE:
                 events.extend(self._apply(symbol, sync, event))
             else:  # a gap inside the buffer: keep the rest for the next snapshot
                 buffer.append(event)
@@ -362,7 +366,7 @@ class BinanceDecoder:
         key = (rec.run, rec.conn)
         events: list[Event] = []
         for symbol, sync in self._syncs.items():
-            if sync.conn == key and sync.state is SyncState.LIVE:
+            if sync.conn == key and sync.state is _LIVE:
                 events.extend(self._reset(symbol, sync, "disconnect", None, None, request=False))
         return events
 
