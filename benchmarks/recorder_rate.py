@@ -230,9 +230,9 @@ def main() -> None:
     print()
     print(
         "| engine | rate msg/s | offered | achieved msg/s | captured | loss | gaps "
-        "| behind (s) | recorder CPU s/10k | simulator CPU s/10k | ok |"
+        "| behind (s) | recorder CPU s/10k | simulator CPU s/10k | load 1 min | ok |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     best: dict[bool, float] = {}
     for engine_on in modes:
         for rate in rates:
@@ -244,7 +244,7 @@ def main() -> None:
                     f"| {'on' if engine_on else 'off'} | {rate:,.0f} | {r['offered']:,} | "
                     f"{r['achieved']:,.0f} | {r['captured']:,} | {r['loss']:,} | {r['gaps']} | "
                     f"{r['behind']:.2f} | {r['rec_cpu_10k']:.3f} | {r['sim_cpu_10k']:.3f} | "
-                    f"{'yes' if r['ok'] else 'no'} |",
+                    f"{os.getloadavg()[0]:.2f} | {'yes' if r['ok'] else 'no'} |",
                     flush=True,
                 )
     print()
