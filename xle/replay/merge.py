@@ -190,7 +190,7 @@ class Stream:
 
     exchange: str
     files: list[LogFile]
-    batches: Iterator[pa.Table | FileProblem] | None = None
+    batches: Iterator[pa.Table | pa.RecordBatch | FileProblem] | None = None
     pending: pa.Table | None = None
     last: int = 0
     exhausted: bool = False
@@ -200,8 +200,9 @@ class Stream:
     def bound(self) -> int:
         return INF if self.exhausted else self.last
 
-    def _next(self) -> pa.Table | None:
-        """Next non-empty table, or None once exhausted; problems are set aside."""
+    def _next(self) -> pa.Table | pa.RecordBatch | None:
+        """Next non-empty table (or batch), or None once exhausted; problems are set
+        aside. A ``Stream`` needs tables; a ``RecordStream`` takes either."""
         assert self.batches is not None
         for item in self.batches:
             if isinstance(item, FileProblem):
@@ -448,10 +449,11 @@ def chain_files(files: list[LogFile]) -> list[list[LogFile]]:
 def file_batches(
     files: list[LogFile],
     batch_size: int,
-    keep: Callable[[pa.RecordBatch], pa.Table | None] | None = None,
-) -> Iterator[pa.Table | FileProblem]:
-    """The selected row groups of chained files as tables (``keep`` filters or drops a
-    batch); a file that fails part-way yields a FileProblem and the next file goes on."""
+    keep: Callable[[pa.RecordBatch], pa.Table | pa.RecordBatch | None] | None = None,
+) -> Iterator[pa.Table | pa.RecordBatch | FileProblem]:
+    """The selected row groups of chained files as tables, or as what ``keep`` makes of
+    each batch (filtered, or None to drop it); a file that fails part-way yields a
+    FileProblem and the next file goes on."""
     for file in files:
         rows = 0
         try:
