@@ -5,10 +5,10 @@ decode, sync checks, book, arbitrage on every top-of-book change, quotes with VW
 imbalance at the quote interval, derived Parquet written), the CPU time per message of
 each stage (see ``stages.py``: the project's reader alone; decode, + sync, + book, + the
 rest of the engine as cumulative loops over records held in memory; the derived writer
-and driver as the full pass minus reader + engine), and the peak RSS on a log a quarter
-as long, to show whether memory grows with length.
+and driver as the full pass minus reader + engine), and the peak RSS on logs a quarter
+and twice as long, to show whether memory grows with length.
 
-    python benchmarks/replay.py [--messages 1000000] [--pure-python]
+    python benchmarks/replay.py [--messages 1000000] [--pure-python] [--no-long]
 """
 
 from __future__ import annotations
@@ -66,8 +66,15 @@ def run_pass(name: str, root: Path, *, pure: bool = False) -> dict[str, float]:
 
 
 def run(
-    messages: int = 1_000_000, seed: int = 7, *, repeat: int = 3, pure: bool = False
+    messages: int = 1_000_000,
+    seed: int = 7,
+    *,
+    repeat: int = 3,
+    pure: bool = False,
+    long: bool = True,
 ) -> dict[str, object]:
+    """Every figure of the replay benchmark; ``long`` adds one full pass over a log twice
+    as long (generated once, about two minutes), the third point of peak RSS vs length."""
     root = ensure_log(messages, seed)
     stats = log_stats(root)
     passes = {
@@ -93,6 +100,9 @@ def run(
     short = ensure_log(messages // 4, seed, quiet=True)
     short_full = best_pass("full", short, repeat, pure=pure)
     short_engine = run_pass("engine_xle", short, pure=pure)
+    long_full = None
+    if long:
+        long_full = best_pass("full", ensure_log(messages * 2, seed, quiet=True), 1, pure=pure)
     fallback = None if pure else best_pass("full", root, repeat, pure=True)
     return {
         "messages": stats["messages"],
@@ -106,6 +116,9 @@ def run(
         "short_messages": messages // 4,
         "short_peak_rss_mb": short_full["peak_rss_mb"],
         "short_msgs_per_s": (messages // 4) / float(short_full["seconds"]),
+        "long_messages": messages * 2 if long_full else None,
+        "long_peak_rss_mb": long_full["peak_rss_mb"] if long_full else None,
+        "long_msgs_per_s": (messages * 2) / float(long_full["seconds"]) if long_full else None,
         "engine_peak_rss_mb": passes["engine_xle"]["peak_rss_mb"],
         "short_engine_peak_rss_mb": short_engine["peak_rss_mb"],
         "pure_python_msgs_per_s": (
@@ -123,7 +136,12 @@ def print_report(result: dict[str, object]) -> None:
         f"full pipeline: {result['msgs_per_s']:,.0f} msgs/s, "
         f"{result['level_updates_per_s'] / 1e6:.2f} M level updates/s, "
         f"peak RSS {result['peak_rss_mb']:.0f} MB "
-        f"({result['short_messages']:,} msgs: {result['short_peak_rss_mb']:.0f} MB)"
+        f"({result['short_messages']:,} msgs: {result['short_peak_rss_mb']:.0f} MB"
+        + (
+            f", {result['long_messages']:,} msgs: {result['long_peak_rss_mb']:.0f} MB)"
+            if result.get("long_messages")
+            else ")"
+        )
     )
     print("| stage (CPU time) | µs/msg |\n|---|---:|")
     for row in result["split"]:
@@ -135,8 +153,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per pass; the best counts")
     parser.add_argument("--pure-python", action="store_true", help="XLE_PURE_PYTHON=1")
+    parser.add_argument(
+        "--no-long", action="store_true", help="skip the pass over a log twice as long"
+    )
     args = parser.parse_args()
-    result = run(args.messages, repeat=args.repeat, pure=args.pure_python)
+    result = run(args.messages, repeat=args.repeat, pure=args.pure_python, long=not args.no_long)
     print_report(result)
 
 

@@ -52,7 +52,13 @@ def table(results: dict[str, object]) -> str:
             f"{r['msgs_per_s']:,.0f}",
             f"{r['level_updates_per_s'] / 1e6:.2f} M",
             f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['short_messages']:,} msgs: "
-            f"{r['short_peak_rss_mb']:.0f} MB)",
+            f"{r['short_peak_rss_mb']:.0f} MB"
+            + (
+                f"; {r['long_messages']:,} msgs: {r['long_peak_rss_mb']:.0f} MB at "
+                f"{r['long_msgs_per_s']:,.0f} msgs/s)"
+                if r.get("long_messages")
+                else ")"
+            ),
         ),
     ]
     rows.append(
