@@ -205,14 +205,22 @@ class MarketModel:
         # a miss (a new price, a size left by a trade) calls the printer.
         ps, qs, price, qty = printer.prices, printer.qtys, printer.price, printer.qty
         cb, ca = raw.bids, raw.asks
-        bids = [
-            (ps[t] if t in ps else price(t), qs[u] if (u := cb[t]) in qs else qty(u))
-            for t in sorted(cb, reverse=True)
-        ]
-        asks = [
-            (ps[t] if t in ps else price(t), qs[u] if (u := ca[t]) in qs else qty(u))
-            for t in sorted(ca)
-        ]
+        bids = (
+            [
+                (ps[t] if t in ps else price(t), qs[u] if (u := cb[t]) in qs else qty(u))
+                for t in sorted(cb, reverse=True)
+            ]
+            if cb
+            else []
+        )
+        asks = (
+            [
+                (ps[t] if t in ps else price(t), qs[u] if (u := ca[t]) in qs else qty(u))
+                for t in sorted(ca)
+            ]
+            if ca
+            else []
+        )
         trades = []
         if raw.trades:
             for side, tick, units in raw.trades:
