@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,28 @@ def test_merge_matches_a_full_sort_for_any_overlap_and_batch_size(seed, files, b
             expected.extend(recs)
         got = list(LogReader(root, batch_size=batch_size))
         assert got == sorted(expected, key=replay_key)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5, 64])
+def test_names_and_nulls_decode_row_by_row_for_any_batch_split(root: Path, batch_size: int):
+    """Batches with one name, several names and null symbols (control events) alike."""
+    recs = make_records(40, symbols=("BTCUSDT", "BTCUSDT", None, "ETHUSDT", "ETHUSDT"))
+    recs += make_records(20, start_ns=DAY0 + SECOND, first_seq=40, symbols=("BTCUSDT",), run="run1")
+    write_log_file(root, recs, "run1-0.parquet", row_group_size=7)
+    assert list(LogReader(root, batch_size=batch_size)) == recs
+
+
+def test_repeated_names_are_one_shared_object_across_batches(root: Path):
+    """The engine hashes ``stream`` for every record; a shared str is hashed once."""
+    recs = make_records(50, step_ns=SECOND, symbols=("BTCUSDT",))
+    recs += make_records(50, exchange="coinbase", step_ns=SECOND, symbols=("BTC-USD",))
+    write_log_file(root, recs[:50], "run1-0.parquet", row_group_size=10)
+    write_log_file(root, recs[50:], "run1-0.parquet", row_group_size=10)
+    got = list(LogReader(root, batch_size=3))
+    assert got == sorted(recs, key=replay_key)
+    for field in ("run", "kind", "stream", "symbol"):
+        values = [getattr(r, field) for r in got]
+        assert len({id(v) for v in values}) == len(set(values)), field
 
 
 def test_records_of_one_connection_keep_seq_order(root: Path):
