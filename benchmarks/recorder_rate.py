@@ -11,8 +11,8 @@ symbols of every venue, ``--simulator 127.0.0.1:PORT``), with the in-process eng
 (``xle record``'s default) or off (``--no-engine``). The rate is spread over the six
 default books: each book gets ``rate / 9`` depth messages/s (Binance ``depthUpdate``,
 Coinbase ``l2_data`` updates) and half that in trades (``@trade`` frames,
-``market_trades`` messages; ``--trades``), so depth plus trades add up to the rate; Coinbase
-heartbeats (one a second) come on top. ``--changes`` is the simulator's level changes
+``market_trades`` messages; ``--trades``), so depth plus trades add up to the rate;
+Coinbase heartbeats (one a second) come on top. ``--changes`` is the simulator's level changes
 per message (default 1-8, about 5 on average with the touch's own changes).
 
 Per rate it prints:
@@ -33,8 +33,11 @@ Per rate it prints:
 * recorder CPU seconds per 10,000 messages (this process: the recorder's event loop,
   the engine, the log writer's threads) and the simulator's (its own report).
 
-A rate counts as sustained only with zero loss and zero gaps, the simulator within 5 %
-of the rate, and the recorder at most ``MAX_BEHIND_S`` behind when the market stopped.
+A run counts (``ok``) only with zero loss and zero gaps and the recorder at most
+``MAX_BEHIND_S`` behind when the market stopped; the highest zero-loss rate is the
+highest *achieved* rate of such a run -- what the simulator really offered, which on a
+loaded machine can fall short of the rate asked for (the simulator's Python market model
+needs most of a core at these rates).
 """
 
 from __future__ import annotations
@@ -60,8 +63,6 @@ from xle.replay.reader import LogReader
 
 #: A rate is sustained only if the recorder is this close behind when the market stops.
 MAX_BEHIND_S = 0.25
-#: ... and only if the simulator produced at least this share of the rate asked for.
-MIN_OFFERED = 0.95
 BOOKS = sum(len(s) for s in DEFAULT_SYMBOLS.values())
 #: Trades per depth message by default: a third of the frames are trades (a busy real
 #: book such as BTCUSDT prints more trades per second than its 10 depth messages).
@@ -204,7 +205,7 @@ def measure(
         "rec_cpu_10k": rec_cpu,
         "sim_cpu_10k": sim_cpu,
         "sim_lag": paused["behind_s"],
-        "ok": loss == 0 and gaps == 0 and achieved >= MIN_OFFERED * rate and behind <= MAX_BEHIND_S,
+        "ok": loss == 0 and gaps == 0 and behind <= MAX_BEHIND_S,
     }
 
 
@@ -239,7 +240,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 r = measure(rate, args.seconds, engine_on, args.changes, args.trades)
                 if r["ok"]:
-                    best[engine_on] = max(best.get(engine_on, 0.0), rate)
+                    best[engine_on] = max(best.get(engine_on, 0.0), r["achieved"])
                 print(
                     f"| {'on' if engine_on else 'off'} | {rate:,.0f} | {r['offered']:,} | "
                     f"{r['achieved']:,.0f} | {r['captured']:,} | {r['loss']:,} | {r['gaps']} | "
@@ -251,7 +252,8 @@ def main() -> None:
     for engine_on in modes:
         label = "with the engine (xle record)" if engine_on else "capture only (--no-engine)"
         top = best.get(engine_on)
-        print(f"highest zero-loss rate, {label}: {f'{top:,.0f} msg/s' if top else 'none'}")
+        found = f"{top:,.0f} msg/s offered and captured" if top else "none"
+        print(f"highest zero-loss rate, {label}: {found}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average at the end: {load}")
 
