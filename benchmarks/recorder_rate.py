@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -182,7 +183,10 @@ def measure(
             raise handle.error
     finally:
         sim.wait(30)
-    frames, gaps = _check_log(root / "data")
+    try:
+        frames, gaps = _check_log(root / "data")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     offered = sum(want.values())
     logged = sum(frames.values())
     lost = sum(t["lost"] + t["dropped"] for t in final["venues"].values())
