@@ -71,3 +71,17 @@ def test_simulate_command_writes_a_final_stats_file(tmp_path: Path) -> None:
     assert report["venues"]["coinbase"]["sent"] == 0  # nobody connected
     assert report["steps"] > 0 and report["cpu_s"] > 0
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_simulate_command_takes_its_rate_options(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    args = [
+        *("simulate", "--duration", "0.5", "--stats-file", str(stats)),
+        *("--rate", "400", "--coinbase-rate", "200", "--trade-rate", "0", "--changes", "1-2"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    steps = json.loads(stats.read_bytes())["steps"]
+    # Four Binance books at 400/s and two Coinbase books at 200/s, 2000 steps a second,
+    # for a little over 0.5 s of model time: never ahead of the clock, and a light load.
+    assert 0.5 * 1000 <= steps <= 1.2 * 1000
