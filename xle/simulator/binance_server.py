@@ -149,13 +149,12 @@ class BinanceVenue:
                     self._deliver(trade_key, data.encode(), trade_subs)
         depth_subs = subs.get(depth_key)
         if depth_subs:
-            self._deliver(
-                depth_key,
-                self._depth(
-                    event_ms, step.symbol, step.first_id, step.last_id, step.bids, step.asks
-                ),
-                depth_subs,
-            )
+            head = (
+                f'{{"e":"depthUpdate","E":{event_ms},"s":"{step.symbol}",'
+                f'"U":{step.first_id},"u":{step.last_id},"b":'
+            ).encode()
+            data = b"".join((head, _encode(step.bids), b',"a":', _encode(step.asks), b"}"))
+            self._deliver(depth_key, data, depth_subs)
         if step.top is not None:
             ticker_subs = subs.get(ticker_key)
             if ticker_subs:

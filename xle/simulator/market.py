@@ -26,8 +26,10 @@ from xle.simulator.prices import GRID_NS, VENUE_PROFILES, FairPrices
 __all__ = ["BookSnapshot", "MarketModel", "Step", "TradePrint"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TradePrint:
+    """One trade as the venue prints it (read-only; not frozen for the reason of Step)."""
+
     trade_id: int
     side: str  # taker side: "buy" lifted the ask, "sell" hit the bid
     price: str
