@@ -79,7 +79,7 @@ def _dict_pylist(array: pa.DictionaryArray) -> list:
     values = [intern(v) if type(v) is str else v for v in array.dictionary.to_pylist()]
     if array.null_count:
         values.append(None)
-        indices = pc.fill_null(array.indices, len(values) - 1)
+        indices = pc.fill_null(array.indices, pa.scalar(len(values) - 1, array.indices.type))
     elif len(values) == 1:
         return values * len(array)
     else:

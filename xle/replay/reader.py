@@ -4,7 +4,9 @@
 opens another hour's files, then merges the files of each hour in replay order
 ``(recv_ns, exchange, run, seq)`` (see ``xle.replay.merge``). Hours never overlap in
 ``recv_ns``, so they are read one after the other; only the files of the current hour
-are open, each holding one Arrow batch: memory does not grow with the length of the log.
+are open, each stream holding about one batch of records, and batches are small enough
+for Arrow's allocator to recycle their buffers at once (``_BATCH_ROWS``): memory does not
+grow with the length of the log.
 
 A file that cannot be read becomes a control record (``kind="event"``,
 ``stream="corrupt_file"``, payload ``{"file", "error"}``) and the replay goes on;
