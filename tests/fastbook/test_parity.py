@@ -19,9 +19,9 @@ pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book 
 
 if book_module.COMPILED:
     from xle.analytics._fastbook import Book as FastBook
-    from xle.analytics._fastbook import book_edge_bps as fast_edge
-    from xle.analytics._fastbook import executable_arbitrage as fast_arbitrage
     from xle.analytics._fastbook import vwap as fast_vwap
+
+    from xle.analytics import _fastbook
 
 # Prices on a 0.01 grid and sizes on a 1e-8 grid, as the venues print them.
 _price = st.integers(9_900, 10_100).map(lambda t: t / 100)
@@ -69,13 +69,30 @@ def test_compiled_walks_and_sums_round_exactly_like_python(bids, asks, size, dep
     assert fast.depth_sums(depth) == slow.depth_sums(depth)
 
 
+#: Two books each (a buyer's and a seller's) and the buyer's fee, for the pair metrics.
+_two_books = st.tuples(_levels, _levels, _levels, _levels, st.sampled_from([0.0, 0.001, 0.006]))
+
+
+def _buy_sell(b1, a1, b2, a2):
+    """(slow buy book, fast buy book, slow sell book, fast sell book)."""
+    return (*_pair(b1, a1), *_pair(b2, a2))
+
+
+#: Pair metrics: (compiled name in ``_fastbook``, the Python function it must match).
+_PAIR_METRICS = [
+    ("executable_arbitrage", metrics._executable_arbitrage),
+    ("book_edge_bps", metrics.book_edge_bps),
+]
+
+
+@pytest.mark.parametrize(("compiled", "python"), _PAIR_METRICS, ids=[n for n, _ in _PAIR_METRICS])
 @settings(max_examples=150, deadline=None)
-@given(_levels, _levels, _levels, _levels, st.sampled_from([0.0, 0.001, 0.006]))
-def test_compiled_executable_arbitrage_matches_the_python_walk(b1, a1, b2, a2, fee):
-    slow_buy, fast_buy = _pair(b1, a1)
-    slow_sell, fast_sell = _pair(b2, a2)
-    expected = metrics._executable_arbitrage(slow_buy, fee, slow_sell, 0.002)
-    assert fast_arbitrage(fast_buy, fee, fast_sell, 0.002) == expected
+@given(books=_two_books)
+def test_compiled_pair_metrics_match_the_python_ones(compiled, python, books):
+    slow_buy, fast_buy, slow_sell, fast_sell = _buy_sell(*books[:4])
+    fee = books[4]
+    expected = python(slow_buy, fee, slow_sell, 0.002)
+    assert getattr(_fastbook, compiled)(fast_buy, fee, fast_sell, 0.002) == expected
 
 
 @settings(max_examples=150, deadline=None)
@@ -89,15 +106,6 @@ def test_compiled_vwap_gives_the_same_result_as_python(bids, asks, size):
 def test_compiled_vwap_rejects_an_unknown_side():
     with pytest.raises(ValueError, match="side must be"):
         fast_vwap(FastBook(), "hold", 1.0)
-
-
-@settings(max_examples=150, deadline=None)
-@given(_levels, _levels, _levels, _levels, st.sampled_from([0.0, 0.001, 0.006]))
-def test_compiled_touch_edge_matches_the_python_one(b1, a1, b2, a2, fee):
-    slow_buy, fast_buy = _pair(b1, a1)
-    slow_sell, fast_sell = _pair(b2, a2)
-    expected = metrics.book_edge_bps(slow_buy, fee, slow_sell, 0.002)
-    assert fast_edge(fast_buy, fee, fast_sell, 0.002) == expected
 
 
 def test_snapshot_duplicates_keep_the_last_positive_quantity():
