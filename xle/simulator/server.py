@@ -173,7 +173,8 @@ class Simulator:
         return out
 
     def stats(self) -> dict[str, Any]:
-        """A JSON-ready report: per-venue ``traffic()``, model steps, lag and CPU time.
+        """A JSON-ready report: per-venue ``traffic()``, model steps, lag, and the CPU
+        seconds of this process (``xle simulate`` runs alone in its own).
 
         ``behind_s`` is how far the market model lags the clock: above zero the
         configured rates exceed what this process can model, and what it sends is less
