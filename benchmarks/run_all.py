@@ -139,6 +139,17 @@ def table(results: dict[str, object]) -> str:
                 f"**{q['ratio']:.1f}x**",
             )
         )
+    q = p["pipeline"]
+    rows.append(
+        (
+            "peer",
+            f"Binance: whole xle pipeline from Parquet (`xle replay --exchange binance`) vs "
+            f"cryptofeed 2.4.1 no-op from memory ({q['messages']:,} msgs)",
+            f"{q['xle_msgs_per_s']:,.0f} vs {q['cryptofeed_msgs_per_s']:,.0f}",
+            "",
+            f"**{q['ratio']:.1f}x**",
+        )
+    )
     full_vs_peer = r["msgs_per_s"] / p["noop"]["cryptofeed_msgs_per_s"]
     rows.append(
         (

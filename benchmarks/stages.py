@@ -15,6 +15,7 @@ Passes (each includes everything above it):
              evaluation, quotes with VWAP and imbalance at the quote interval
 ``full``     ``xle replay --speed max``'s driver (``run_replay``): reader, engine,
              derived Parquet written and committed
+``full_binance``  the same on the Binance half of the log (for ``peer.py``)
 
 ``stages_mem`` runs decode, sync, book and engine again on records already in memory
 (steadier differences, and the engine's own speed); and, to split
@@ -50,6 +51,7 @@ PASSES = (
     "read_xle",
     "engine_xle",
     "full",
+    "full_binance",
     "stages_mem",
 )
 BATCH_ROWS = 65_536
@@ -209,6 +211,18 @@ def _pass_full(root: Path) -> int:
     from xle.replay.session import run_replay
 
     summary = run_replay(root, Scope(0, 2**62), load_config(None), speed=None)
+    return summary.records + summary.warmup_records
+
+
+def _pass_full_binance(root: Path) -> int:
+    """``full`` on the Binance half of the log only (``xle replay --exchange binance``):
+    the whole pipeline on the very messages ``peer.py`` gives cryptofeed."""
+    from xle.analytics.derived import Scope
+    from xle.config import load_config
+    from xle.replay.session import run_replay
+
+    scope = Scope(0, 2**62, exchanges=("binance",))
+    summary = run_replay(root, scope, load_config(None), speed=None)
     return summary.records + summary.warmup_records
 
 
