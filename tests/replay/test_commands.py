@@ -62,6 +62,13 @@ def test_query_table_prints_rows_and_count(cli: Cli, replayed: Path) -> None:
     assert "BTC/USD" in out and "1 row" in out
 
 
+def test_query_with_bad_sql_prints_duckdbs_reason_on_one_line(cli: Cli, replayed: Path) -> None:
+    result = cli("query", "--data", replayed, "SELECT no_such_column FROM quotes")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "no_such_column" in result.stderr
+
+
 def test_raw_view_reads_the_log_with_partition_columns(cli: Cli, golden_root: Path) -> None:
     sql = "SELECT exchange, kind, count(*) AS n FROM raw GROUP BY ALL ORDER BY ALL"
     rows = json.loads(_ok(cli("query", "--data", golden_root, "-f", "json", sql)))

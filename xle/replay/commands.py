@@ -15,14 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from xle.analytics.book import format_decimal
 from xle.analytics.derived import Scope
-from xle.analytics.views import connect
 from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError, XleError
@@ -58,7 +56,12 @@ def _one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         except XleError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        except duckdb.Error as exc:
+        except Exception as exc:
+            # DuckDB is imported only by the query commands (it takes ~0.1 s to load):
+            # if it is not loaded, this cannot be one of its errors.
+            duckdb = sys.modules.get("duckdb")
+            if duckdb is None or not isinstance(exc, duckdb.Error):
+                raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             typer.echo(f"error: {first}", err=True)
             raise typer.Exit(2) from None
@@ -273,6 +276,8 @@ def query(
     data: DataOption = None,
 ) -> None:
     """Run SQL with DuckDB over the raw log and the derived Parquet, in place."""
+    from xle.analytics.views import connect
+
     con = connect(_query_root(data))
     cursor = con.execute(sql)
     if cursor.description is None:
@@ -321,6 +326,8 @@ def arb(
         "min_bps": float("-inf") if min_bps is None else min_bps,
         "market": market,
     }
+    from xle.analytics.views import connect
+
     con = connect(_query_root(data))
     rows = con.execute(_ARB_SQL, params).fetchall()
     columns = ["start", "end", "duration_s"]
