@@ -131,13 +131,15 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
     "integrity": ("exchange", "date"),
 }
 
-#: Rows buffered per partition before a row group is written.
-ROW_GROUP_ROWS = 65_536
+#: Rows buffered per partition before a row group is written. Peak RSS of a replay is
+#: flat with the length of the log at 8,192 (147-151 MB for 250k, 1M and 2M messages in
+#: ``benchmarks/``); at 65,536 it still grew, 147 -> 180 -> 213 MB, the buffers and the
+#: allocator's retained pages growing with each partition's pending rows.
+ROW_GROUP_ROWS = 8_192
 
-#: Rows gathered in Python lists before they become one Arrow batch. The pending rows of
-#: a partition live as Arrow batches (about 300 bytes a quote instead of about 3 kB of
-#: row dicts), so memory stays small whatever the length of the replay. Divides
-#: ``ROW_GROUP_ROWS``, so row groups (hence the file bytes) are the same as ever.
+#: Rows gathered as Python tuples before they become one Arrow batch. The pending rows
+#: of a partition live as Arrow batches (about 300 bytes a quote instead of about 3 kB
+#: of Python objects). Divides ``ROW_GROUP_ROWS``.
 BATCH_ROWS = 4096
 
 _DAY_NS = 86_400 * 1_000_000_000
