@@ -1,6 +1,6 @@
 """How many messages per second ``xle record`` captures from ``xle simulate`` with zero loss.
 
-    python benchmarks/recorder_rate.py [--rates 10000,25000,40000,50000,60000,75000]
+    python benchmarks/recorder_rate.py [--rates 25000,50000,60000,70000,80000]
                                        [--seconds 5] [--engine off|on|both]
                                        [--changes 1-8] [--trades 0.5] [--repeat 1]
 
@@ -215,7 +215,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="10000,25000,40000,50000,60000,75000")
+    parser.add_argument("--rates", default="25000,50000,60000,70000,80000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--engine", choices=("off", "on", "both"), default="both")
     parser.add_argument("--changes", default="1-8", help="simulator --changes LO-HI")
