@@ -79,17 +79,25 @@ def book_edge_bps(buy_book: Book, fee_buy: float, sell_book: Book, fee_sell: flo
     best bid; None when either side is empty."""
     if _compiled_edge is not None and type(buy_book) is Book and type(sell_book) is Book:
         return _compiled_edge(buy_book, fee_buy, sell_book, fee_sell)
+    return _book_edge_bps(buy_book, fee_buy, sell_book, fee_sell)
+
+
+def _book_edge_bps(
+    buy_book: PyBook, fee_buy: float, sell_book: PyBook, fee_sell: float
+) -> float | None:
+    """The pure-Python touch edge: ``net_edge_bps`` inlined (same operations, in order)."""
     ask = buy_book.best_ask()
     bid = sell_book.best_bid()
     if ask is None or bid is None:
         return None
-    return net_edge_bps(ask, fee_buy, bid, fee_sell)
+    cost = ask * (1.0 + fee_buy)
+    return (bid * (1.0 - fee_sell) - cost) / cost * 1e4
 
 
 def edge_function() -> Callable[[Book, float, Book, float], float | None]:
     """``book_edge_bps`` without its dispatch, for a caller whose books are all ``Book``
     (the engine prices pairs on every top-of-book move; the check costs a Python call)."""
-    return _compiled_edge if _compiled_edge is not None else book_edge_bps
+    return _compiled_edge if _compiled_edge is not None else _book_edge_bps
 
 
 def executable_arbitrage(
