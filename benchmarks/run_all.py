@@ -48,7 +48,8 @@ def table(results: dict[str, object]) -> str:
     rows = [
         (
             "replay",
-            "full pipeline (`xle replay --speed max` driver)",
+            "full pipeline (`xle replay --speed max` driver), best of "
+            f"{len(r['runs_seconds'])} (median {r['median_msgs_per_s']:,.0f} msgs/s)",
             f"{r['msgs_per_s']:,.0f}",
             f"{r['level_updates_per_s'] / 1e6:.2f} M",
             f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['short_messages']:,} msgs: "
