@@ -75,7 +75,7 @@ def run(
     pure: bool = False,
     long: bool = True,
 ) -> dict[str, object]:
-    """Every figure of the replay benchmark; ``long`` adds one full pass over a log twice
+    """Every figure of the replay benchmark; ``long`` adds full passes over a log twice
     as long (generated once, about two minutes), the third point of peak RSS vs length."""
     root = ensure_log(messages, seed)
     stats = log_stats(root)
@@ -106,7 +106,7 @@ def run(
     short_engine = run_pass("engine_xle", short, pure=pure)
     long_full = None
     if long:
-        long_full = best_pass("full", ensure_log(messages * 2, seed, quiet=True), 1, pure=pure)
+        long_full = best_pass("full", ensure_log(messages * 2, seed, quiet=True), repeat, pure=pure)
     fallback = None if pure else best_pass("full", root, repeat, pure=True)
     return {
         "messages": stats["messages"],
