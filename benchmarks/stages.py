@@ -195,13 +195,13 @@ def _engine_loop(records: Iterable[RawRecord]) -> int:
     from xle.config import load_config
 
     engine = Engine(load_config(None))
-    on_record = engine.on_record
-    n = 0
-    for rec in records:
-        on_record(rec)
-        n += 1
+    on_records = engine.on_records
+    records = list(records)
+    # Chunks of the reader's size, fed the way ``run_replay`` feeds them.
+    for start in range(0, len(records), CHUNK_ROWS):
+        on_records(records[start : start + CHUNK_ROWS])
     engine.finish()
-    return n
+    return len(records)
 
 
 def _pass_full(root: Path) -> int:
