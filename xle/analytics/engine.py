@@ -203,7 +203,7 @@ class Engine:
 
     def book(self, exchange: str, symbol: str) -> Book | None:
         state = self._books.get((exchange, symbol))
-        return state.venue.book if state is not None else None
+        return state.book if state is not None else None
 
     def is_synced(self, exchange: str, symbol: str) -> bool:
         state = self._books.get((exchange, symbol))
@@ -217,7 +217,7 @@ class Engine:
         state = self._books.get((exchange, symbol))
         if state is None:
             return None
-        book = state.venue.book
+        book = state.book
         return BookView(
             exchange,
             symbol,
@@ -229,14 +229,14 @@ class Engine:
 
     def vwap(self, exchange: str, symbol: str, side: str, size: float) -> VwapResult:
         state = self._books.get((exchange, symbol))
-        book = state.venue.book if state is not None else Book()
+        book = state.book if state is not None else Book()
         return vwap(book, side, size)
 
     def imbalance(self, exchange: str, symbol: str) -> tuple[float | None, float | None]:
         state = self._books.get((exchange, symbol))
         if state is None:
             return None, None
-        return imbalance(state.venue.book, self.config.imbalance_levels)
+        return imbalance(state.book, self.config.imbalance_levels)
 
     def last_trade(self, exchange: str, symbol: str) -> Trade | None:
         state = self._books.get((exchange, symbol))
@@ -280,7 +280,7 @@ class Engine:
         """Every decoder event but ``BookUpdate`` (``on_records`` applies those)."""
         if type(event) is BookReset:
             state = self._state(event.exchange, event.symbol)
-            state.venue.book.clear()
+            state.book.clear()
             state.synced = False
             state.dirty = False
             self._stats[f"reset_{event.reason}"] += 1

@@ -85,13 +85,12 @@ def book_edge_bps(buy_book: Book, fee_buy: float, sell_book: Book, fee_sell: flo
 def _book_edge_bps(
     buy_book: PyBook, fee_buy: float, sell_book: PyBook, fee_sell: float
 ) -> float | None:
-    """The pure-Python touch edge: ``net_edge_bps`` inlined (same operations, in order)."""
+    """The pure-Python touch edge (the compiled one performs the same operations)."""
     ask = buy_book.best_ask()
     bid = sell_book.best_bid()
     if ask is None or bid is None:
         return None
-    cost = ask * (1.0 + fee_buy)
-    return (bid * (1.0 - fee_sell) - cost) / cost * 1e4
+    return net_edge_bps(ask, fee_buy, bid, fee_sell)
 
 
 def edge_function() -> Callable[[Book, float, Book, float], float | None]:

@@ -213,7 +213,10 @@ class LogReader:
         return chain.from_iterable(self.chunks())
 
     def chunks(self) -> Iterator[list[RawRecord]]:
-        """The records in replay order, a few thousand at a time (cheaper to loop over)."""
+        """The records in replay order, a few thousand at a time (cheaper to loop over).
+
+        A ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
+        on it to look for one only in one-record chunks)."""
         watermark = self.start_ns if self.start_ns is not None else -INF
         hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns)
         for entries in hours.values():

@@ -141,7 +141,7 @@ def _books_in(
     if not groups:
         return set()
     table = pf.read_row_groups(groups, columns=["recv_ns", "symbol"], use_threads=False)
-    before = pc.less_equal(table.column("recv_ns"), _ns(start_ns))
+    before = pc.less_equal(table.column("recv_ns"), pa.scalar(start_ns, pa.int64()))
     symbols = pc.filter(table.column("symbol"), before)
     names = pc.unique(symbols.cast(pa.string())).to_pylist()
     return {
@@ -167,9 +167,9 @@ def _scan_snapshots(
         small = pf.read_row_group(group, columns=["recv_ns", "kind"], use_threads=False)
         recv = small.column("recv_ns")
         kind = small.column("kind").cast(pa.string())
-        in_range = pc.less_equal(recv, _ns(start_ns))
+        in_range = pc.less_equal(recv, pa.scalar(start_ns, pa.int64()))
         if floor is not None:
-            in_range = pc.and_(in_range, pc.greater_equal(recv, _ns(floor)))
+            in_range = pc.and_(in_range, pc.greater_equal(recv, pa.scalar(floor, pa.int64())))
         candidates = pc.equal(kind, "rest")
         if ws_snapshots:
             candidates = pc.or_(candidates, pc.equal(kind, "ws"))
@@ -191,9 +191,3 @@ def _scan_snapshots(
                 book = (partition.exchange, symbol)
                 if rec.recv_ns > found.get(book, -1):
                     found[book] = rec.recv_ns
-
-
-def _ns(value: int) -> pa.Scalar:
-    """A typed scalar for ``pyarrow.compute``: given a bare int, pyarrow first tries to
-    import dateutil to infer its type (about 120 µs per call)."""
-    return pa.scalar(value, pa.int64())
