@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import OUT, ensure_log
+from replay import best_pass
 from stages import _file_records
 
 from xle.analytics.engine import Engine
@@ -128,7 +128,7 @@ def run(messages: int, bbo_messages: int, seed: int = 7, repeat: int = 3) -> dic
         }
     # The whole xle pipeline (Parquet read ... derived Parquet written) on the same
     # Binance messages, against cryptofeed's no-op playback of them from memory.
-    pipeline = min((pipeline_run(root) for _ in range(repeat)), key=lambda r: float(r["seconds"]))
+    pipeline = best_pass("full_binance", root, repeat)
     pipeline_rate = (int(pipeline["records"]) - 1) / float(pipeline["seconds"])
     noop = results["noop"]
     results["pipeline"] = {
@@ -138,18 +138,6 @@ def run(messages: int, bbo_messages: int, seed: int = 7, repeat: int = 3) -> dic
         "ratio": pipeline_rate / float(noop["cryptofeed_msgs_per_s"]),
     }
     return results
-
-
-def pipeline_run(root: Path) -> dict[str, object]:
-    """``stages.py full_binance`` in a fresh process, its derived outputs removed first."""
-    shutil.rmtree(root / "derived", ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("stages.py")), "full_binance", str(root)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -206,22 +206,21 @@ def _engine_loop(records: Iterable[RawRecord]) -> int:
 
 def _pass_full(root: Path) -> int:
     """The project's own replay driver, exactly what ``xle replay --speed max`` runs."""
-    from xle.analytics.derived import Scope
-    from xle.config import load_config
-    from xle.replay.session import run_replay
-
-    summary = run_replay(root, Scope(0, 2**62), load_config(None), speed=None)
-    return summary.records + summary.warmup_records
+    return _replay(root, None)
 
 
 def _pass_full_binance(root: Path) -> int:
     """``full`` on the Binance half of the log only (``xle replay --exchange binance``):
     the whole pipeline on the very messages ``peer.py`` gives cryptofeed."""
+    return _replay(root, ("binance",))
+
+
+def _replay(root: Path, exchanges: tuple[str, ...] | None) -> int:
     from xle.analytics.derived import Scope
     from xle.config import load_config
     from xle.replay.session import run_replay
 
-    scope = Scope(0, 2**62, exchanges=("binance",))
+    scope = Scope(0, 2**62, exchanges=exchanges)
     summary = run_replay(root, scope, load_config(None), speed=None)
     return summary.records + summary.warmup_records
 
