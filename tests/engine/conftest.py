@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyarrow.dataset as ds
 import pytest
 
+from tests.realdata import require_real
 from xle.analytics.engine import Engine
 from xle.config import load_config
-from xle.records import IntegrityEvent, ResyncRequest
+from xle.records import IntegrityEvent, RawRecord, ResyncRequest
 
 
 class Harness:
@@ -52,17 +56,9 @@ def make_harness():
     return Harness
 
 
-@pytest.fixture(scope="session")
-def real_records():
-    """The real Binance + Binance.US recording, in replay order, as RawRecords."""
-    from pathlib import Path
-
-    import pyarrow.dataset as ds
-
-    from xle.records import RawRecord
-
-    root = Path(__file__).resolve().parents[1] / "data" / "real" / "raw"
-    rows = ds.dataset(root, partitioning="hive").to_table().to_pylist()
+def read_records(root: Path) -> list[RawRecord]:
+    """Every record of the log at ``root``, in replay order, as RawRecords."""
+    rows = ds.dataset(root / "raw", partitioning="hive").to_table().to_pylist()
     rows.sort(key=lambda r: (r["recv_ns"], r["exchange"], r["run"], r["seq"]))
     return [
         RawRecord(
@@ -78,3 +74,9 @@ def real_records():
         )
         for r in rows
     ]
+
+
+@pytest.fixture(scope="session")
+def real_records() -> list[RawRecord]:
+    """The real Binance + Binance.US capture of 2021-10-12 (``../shared/data/real``)."""
+    return read_records(require_real("real"))

@@ -1,5 +1,5 @@
-"""The real Binance and Binance.US recording (DESIGN section 10): every book synced, no
-false gap, and the final books equal an independent reading of the official sync rule."""
+"""The real Binance and Binance.US recording (``../shared/data/real``): every book synced,
+no false gap, and the final books equal an independent reading of the official sync rule."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests import realdata
 from xle.analytics.book import format_decimal
 
 BOOKS = [
@@ -128,3 +129,16 @@ def test_every_snapshot_level_prints_back_as_the_exchange_string(real_records):
         for price, qty in json.loads(rec.payload)["bids"]:
             assert format_decimal(float(price)) == format(Decimal(price).normalize(), "f")
             assert format_decimal(float(qty)) == format(Decimal(qty).normalize(), "f")
+
+
+def test_missing_shared_data_skips_with_the_path_it_looked_at(monkeypatch, tmp_path):
+    monkeypatch.setattr(realdata, "SHARED_DATA", tmp_path / "shared" / "data")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        realdata.require_real("real")
+    assert str(tmp_path / "shared" / "data" / "real" / "raw") in str(skipped.value)
+    assert "../shared/data" in str(skipped.value)
+
+
+def test_shared_data_is_found_beside_the_repository():
+    assert realdata.SHARED_DATA == realdata.REPO.parent / "shared" / "data"
+    assert realdata.require_real("real") == realdata.SHARED_DATA / "real"

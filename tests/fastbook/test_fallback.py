@@ -1,8 +1,8 @@
 """The pure-Python fallback gives exactly the compiled core's outputs on real logs.
 
 Each mode is chosen at import time (``XLE_PURE_PYTHON``), so the fallback runs in a
-subprocess; both replay the committed fixtures (real Binance / Binance.US traffic and
-the hand-made Binance + Coinbase log) through the engine and print every output.
+subprocess; both replay the real Binance / Binance.US capture (``../shared/data/real``)
+and the committed hand-made Binance + Coinbase log through the engine and print every output.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.realdata import require_real
 from xle.analytics import book as book_module
 
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
@@ -68,6 +69,7 @@ def _outputs(mode: str, root: Path) -> bytes:
 
 @pytest.mark.parametrize("fixture", ["real", "golden"])
 def test_pure_python_fallback_replays_to_identical_outputs(fixture):
-    compiled = _outputs("compiled", DATA / fixture)
+    root = DATA / fixture if fixture == "golden" else require_real(fixture)
+    compiled = _outputs("compiled", root)
     assert len(compiled) > 1000
-    assert _outputs("pure", DATA / fixture) == compiled
+    assert _outputs("pure", root) == compiled

@@ -17,7 +17,6 @@ from xle.records import RawRecord
 DAY0 = 1_633_996_800_000_000_000
 SECOND = 1_000_000_000
 HOUR = 3600 * SECOND
-REAL_ROOT = Path("/work/shared/data/real")
 
 
 def payload_for(run: str, seq: int) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.realdata import require_real
 from xle.rawlog import (
     HOUR_NS,
     RAW_SCHEMA,
@@ -19,11 +20,11 @@ from xle.rawlog import (
     validate_run,
 )
 
-from .conftest import DAY0, HOUR, REAL_ROOT
+from .conftest import DAY0, HOUR
 
 
 def test_schema_matches_the_real_captures():
-    files = sorted((REAL_ROOT / "raw").rglob("*.parquet"))
+    files = sorted((require_real("real") / "raw").rglob("*.parquet"))
     assert files
     for path in files:
         assert pq.ParquetFile(path).schema_arrow.equals(RAW_SCHEMA)

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.realdata import require_real
 from xle.paths import journal_dir
 from xle.rawlog import partition_dir
 from xle.replay.reader import LogReader, check_files
 
-from .conftest import DAY0, HOUR, REAL_ROOT, SECOND, make_records, replay_key, write_log_file
+from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
 
 
 def corrupt_page_of_row_group(path: Path, group: int) -> None:
@@ -246,7 +247,7 @@ def test_an_empty_or_missing_data_root_reads_nothing(tmp_path: Path):
 
 
 def test_reads_the_real_captures_in_replay_order():
-    records = list(LogReader(REAL_ROOT))
+    records = list(LogReader(require_real("real")))
     assert len(records) == 270 + 485
     assert [replay_key(r) for r in records] == sorted(replay_key(r) for r in records)
     assert {r.exchange for r in records} == {"binance", "binanceus"}

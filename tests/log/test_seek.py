@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.realdata import require_real
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.replay.reader import LogReader, replay_from
 from xle.replay.seek import plan_seek
 
-from .conftest import HOUR, REAL_ROOT, write_log_file
+from .conftest import HOUR, write_log_file
 
+#: The whole module replays the real capture; it skips when the shared data is absent.
+REAL_ROOT = require_real("real")
 REAL = list(LogReader(REAL_ROOT))
 
 

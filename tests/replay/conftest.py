@@ -8,13 +8,13 @@ the diff before committing it (see tests/data/README.md).
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.realdata import copy_log, require_real
 from xle.cli import app
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -59,19 +59,17 @@ def cli() -> Cli:
     return Cli()
 
 
-def _copy(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(DATA / name, target)
-    return target
+def _copy(source: Path, tmp_path: Path) -> Path:
+    return copy_log(source, tmp_path / source.name)
 
 
 @pytest.fixture
 def golden_root(tmp_path: Path) -> Path:
     """A private copy of the hand-made Binance + Coinbase log (tests/data/golden)."""
-    return _copy("golden", tmp_path)
+    return _copy(DATA / "golden", tmp_path)
 
 
 @pytest.fixture
 def real_root(tmp_path: Path) -> Path:
-    """A private copy of the real Binance / Binance.US capture (tests/data/real)."""
-    return _copy("real", tmp_path)
+    """A private copy of the real Binance / Binance.US capture (``../shared/data/real``)."""
+    return _copy(require_real("real"), tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.realdata import require_real
 from tests.replay.conftest import Cli
 from tests.replay.golden import TABLES, export
 from xle.analytics.derived import DerivedWriter, Scope
@@ -229,7 +230,7 @@ def test_book_json_has_the_contract_shape(cli: Cli, golden_root: Path) -> None:
 
 
 def test_book_of_the_real_capture_is_synced_at_the_known_best_bid(cli: Cli) -> None:
-    data = Path(__file__).resolve().parents[1] / "data" / "real"
+    data = require_real("real")
     args = ("book", "--data", data, "--exchange", "binance", "--symbol", "NKNUSDT")
     doc = json.loads(_ok(cli(*args, "--at", "2021-10-12T00:30:00Z", "--json")))
     assert doc["status"] == "synced"

@@ -1,19 +1,21 @@
-"""Golden replays (DESIGN section 11): small logs replayed, outputs compared byte for byte.
+"""Golden replays: small logs replayed, outputs compared byte for byte.
 
-Two logs: ``tests/data/real`` (a real Binance / Binance.US capture) and
-``tests/data/golden`` (hand-made Binance BTCUSDT + Coinbase BTC-USD with arbitrage
-episodes, gaps, resyncs, a malformed frame and a disconnect; see make_golden.py). Expected
-files live in ``tests/data/expected/<log>/``; ``--regen-golden`` rewrites them.
+Two logs: ``real`` (a real Binance / Binance.US capture, read from ``../shared/data/real``
+and skipped when that folder is absent) and ``tests/data/golden`` (hand-made Binance
+BTCUSDT + Coinbase BTC-USD with arbitrage episodes, gaps, resyncs, a malformed frame and a
+disconnect; see make_golden.py). Expected files live in ``tests/data/expected/<log>/``;
+``--regen-golden`` rewrites them.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.realdata import copy_log, require_real
 from tests.replay.conftest import DATA, EXPECTED, Cli
 from tests.replay.golden import TABLES, check, export
 
@@ -32,25 +34,35 @@ BOOKS = [
 ]
 
 
+def source(log: str) -> Path:
+    """The committed hand-made log, or the real capture from the shared data folder."""
+    return DATA / log if log == "golden" else require_real(log)
+
+
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each golden log copied once and replayed over its whole window with the CLI."""
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Each log copied once and replayed over its whole window with the CLI, on first use
+    (so a missing real capture skips only the tests that need it)."""
     roots: dict[str, Path] = {}
-    for name, (start, end) in WINDOWS.items():
-        root = tmp_path_factory.mktemp("golden") / name
-        shutil.copytree(DATA / name, root)
-        result = Cli()("replay", "--data", root, "--from", start, "--to", end)
-        assert result.exit_code == 0, result.stderr
-        roots[name] = root
-    return roots
+
+    def get(log: str) -> Path:
+        if log not in roots:
+            root = copy_log(source(log), tmp_path_factory.mktemp("golden") / log)
+            start, end = WINDOWS[log]
+            result = Cli()("replay", "--data", root, "--from", start, "--to", end)
+            assert result.exit_code == 0, result.stderr
+            roots[log] = root
+        return roots[log]
+
+    return get
 
 
 @pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("log", sorted(WINDOWS))
 def test_replayed_table_matches_expected(
-    replayed: dict[str, Path], log: str, table: str, regen_golden: bool
+    replayed: Callable[[str], Path], log: str, table: str, regen_golden: bool
 ) -> None:
-    check(EXPECTED / log / f"{table}.jsonl", export(replayed[log], table), regen_golden)
+    check(EXPECTED / log / f"{table}.jsonl", export(replayed(log), table), regen_golden)
 
 
 @pytest.mark.parametrize(("log", "exchange", "symbol", "at", "extra"), BOOKS)
@@ -63,7 +75,7 @@ def test_book_json_matches_expected(
     extra: tuple[str, ...],
     regen_golden: bool,
 ) -> None:
-    args = ["book", "--data", DATA / log, "--exchange", exchange, "--symbol", symbol, "--at", at]
+    args = ["book", "--data", source(log), "--exchange", exchange, "--symbol", symbol, "--at", at]
     result = cli(*args, *extra, "--json")
     assert result.exit_code == 0, result.stderr
     stamp = at.replace(":", "").replace("-", "").rstrip("Z")
@@ -72,14 +84,14 @@ def test_book_json_matches_expected(
 
 @pytest.mark.parametrize("log", sorted(WINDOWS))
 def test_audit_json_matches_expected(cli: Cli, log: str, regen_golden: bool) -> None:
-    result = cli("audit", "--data", DATA / log, "--json")
+    result = cli("audit", "--data", source(log), "--json")
     assert result.exit_code == 0, result.stderr
     check(EXPECTED / log / "audit.json", result.stdout, regen_golden)
 
 
-def test_golden_log_holds_the_story_it_was_built_for(replayed: dict[str, Path]) -> None:
+def test_golden_log_holds_the_story_it_was_built_for(replayed: Callable[[str], Path]) -> None:
     """Guards the fixture itself: a regenerated log must still exercise every path."""
-    root = replayed["golden"]
+    root = replayed("golden")
     episodes = [json.loads(line) for line in export(root, "arbitrage").splitlines()]
     closed = [e for e in episodes if e["status"] == "closed"]
     assert [e["close_reason"] for e in closed] == ["edge", "book_unsynced", "end_of_data"]
@@ -92,9 +104,9 @@ def test_golden_log_holds_the_story_it_was_built_for(replayed: dict[str, Path]) 
 
 
 def test_real_capture_rebuilds_every_book_synced_without_gaps(
-    replayed: dict[str, Path],
+    replayed: Callable[[str], Path],
 ) -> None:
-    events = [json.loads(line) for line in export(replayed["real"], "integrity").splitlines()]
+    events = [json.loads(line) for line in export(replayed("real"), "integrity").splitlines()]
     assert {e["kind"] for e in events} <= {"stale"}
-    quotes = [json.loads(line) for line in export(replayed["real"], "quotes").splitlines()]
+    quotes = [json.loads(line) for line in export(replayed("real"), "quotes").splitlines()]
     assert len({(q["exchange"], q["symbol"]) for q in quotes}) == 8
