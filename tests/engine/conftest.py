@@ -6,6 +6,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tests.realdata import require_real
+from xle.analytics.book import format_decimal
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.records import IntegrityEvent, RawRecord, ResyncRequest
@@ -80,3 +81,27 @@ def read_records(root: Path) -> list[RawRecord]:
 def real_records() -> list[RawRecord]:
     """The real Binance + Binance.US capture of 2021-10-12 (``../shared/data/real``)."""
     return read_records(require_real("real"))
+
+
+def top_levels(levels: list[tuple[float, float]], n: int) -> list[list[str]]:
+    """The best ``n`` levels of a book view as the exchange's decimal strings."""
+    return [[format_decimal(p), format_decimal(q)] for p, q in levels[:n]]
+
+
+def engine_tops_at(
+    records: list[RawRecord], times: list[int], n: int
+) -> dict[int, dict[tuple[str, str], tuple[str, list[list[str]], list[list[str]]]]]:
+    """One engine fed the records in order; at each time T (after every record with
+    ``recv_ns <= T``) each book's status and best ``n`` bids and asks."""
+    harness = Harness()
+    out: dict[int, dict[tuple[str, str], tuple[str, list[list[str]], list[list[str]]]]] = {}
+    i = 0
+    for at in sorted(times):
+        while i < len(records) and records[i].recv_ns <= at:
+            harness.feed(records[i])
+            i += 1
+        out[at] = {}
+        for key in harness.engine.book_keys():
+            view = harness.engine.book_view(*key)
+            out[at][key] = (view.status, top_levels(view.bids, n), top_levels(view.asks, n))
+    return out
