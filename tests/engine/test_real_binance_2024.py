@@ -159,9 +159,12 @@ def test_no_integrity_event_or_resync_over_the_whole_capture(replayed) -> None:
 
 
 def test_every_diff_after_the_snapshots_is_applied(replayed) -> None:
-    """12,965 diffs, of which one per symbol precedes its snapshot entirely (BTCUSDT
-    u=50093239202 < 50093239218, ETHUSDT u=35346513512 = 35346513512)."""
-    assert replayed.engine.stats["book_updates"] == 12_965 - 2
+    """Of 12,965 diffs, four were received before their snapshot and hold nothing newer
+    (BTCUSDT u=50093239202 and 50093239207 <= lastUpdateId 50093239218, ETHUSDT
+    u=35346513505 and 35346513512 <= 35346513512); every other one is applied, and the
+    two snapshots are book updates too."""
+    assert replayed.engine._decoders["binance"].stale_events == 4
+    assert replayed.engine.stats["book_updates"] == 12_965 - 4 + 2
 
 
 @pytest.mark.parametrize("at", TIMES)
