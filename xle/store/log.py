@@ -186,7 +186,9 @@ def snapshot(
     if depth is not None and depth < 1:
         raise UsageError(f"depth must be at least 1, not {depth}")
     imbalance, _ratio = engine.imbalance(exchange, symbol)
-    walks = [engine.vwap(exchange, symbol, side, size) for size in sizes for side in ("buy", "sell")]
+    walks = [
+        engine.vwap(exchange, symbol, side, size) for size in sizes for side in ("buy", "sell")
+    ]
     return BookSnapshot(
         exchange=exchange,
         symbol=symbol,
@@ -215,7 +217,10 @@ class Replay:
     """The engine's outputs of one window in replay order; iterate it once.
 
     Records are fed one at a time, so while the loop body runs, ``engine`` and
-    ``book()`` show the books right after the record that produced the current output.
+    ``book()`` show the books right after the record at ``position_ns``: the one that
+    produced the current output, except for a throttled quote, which is stamped with
+    the record that made its book's state and emitted by the first record past its
+    ``quote_interval`` tick.
     Warm-up records (before ``start``) rebuild the books and their outputs are dropped,
     exactly as ``xle replay`` does; so are the engine's resync requests, which only
     mean something to a live recorder. Raises ``DataError`` at the end when the window
@@ -288,9 +293,7 @@ class Replay:
                 window = f" between {first} and {last}"
             raise DataError(f"no records{window} in {raw_dir(self._root)}")
 
-    def book(
-        self, exchange: str, symbol: str, *, depth: int | None = None
-    ) -> BookSnapshot:
+    def book(self, exchange: str, symbol: str, *, depth: int | None = None) -> BookSnapshot:
         """The book as the replay has it now (after the record at ``position_ns``)."""
         symbol = symbol.upper()
         view = self.engine.book_view(exchange, symbol)
@@ -571,12 +574,14 @@ class Log:
 
         con = connect(self.root)
         try:
-            cursor = con.execute(query, params) if params is not None else con.execute(query)
-            if cursor.description is None:
+            relation = con.sql(query) if params is None else con.sql(query, params=params)
+            if relation is None:  # a statement without rows
                 import pyarrow as pa
 
                 return pa.table({})
-            return cursor.fetch_arrow_table()
+            # ``to_arrow_table`` since DuckDB 1.4; ``arrow`` returned the table before it
+            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+            return fetch()
         except duckdb.Error as exc:
             text = str(exc).strip()
             raise UsageError(text.splitlines()[0] if text else type(exc).__name__) from None
