@@ -63,7 +63,7 @@ def test_iso_time_beyond_int64_is_refused():
 
 
 def test_garbage_names_the_expected_forms():
-    with pytest.raises(ValueError, match="not a time: 'yesterday' .use ISO 8601"):
+    with pytest.raises(ValueError, match=r"not a time: 'yesterday' \(use ISO 8601"):
         parse_time("yesterday")
 
 

@@ -50,7 +50,7 @@ ConfigLike = EngineConfig | str | os.PathLike[str] | None
 _PARTITION_TYPES = {"exchange": "string", "date": "date32", "hour": "int32"}
 
 
-def open(  # noqa: A001 -- ``xle.open`` is the entry point, like ``io.open``
+def open(  # ``xle.open`` is the entry point, like ``io.open``
     root: str | os.PathLike[str],
     *,
     config: ConfigLike = None,
