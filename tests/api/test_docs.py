@@ -1,0 +1,20 @@
+"""docs/python.md runs as written: its Python blocks, in order, against the log it names."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from .conftest import DATA, REPO
+
+
+def test_python_guide_examples_run_in_order(tmp_path, monkeypatch):
+    text = (REPO / "docs" / "python.md").read_text("utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) >= 8
+    shutil.copytree(DATA / "real" / "raw", tmp_path / "tests" / "data" / "real" / "raw")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "guide"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
+    assert namespace["same_as_cli"]["bids"][0] == ["0.3527", "9602"]
