@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 
-from .conftest import DATA, REPO
+from tests.realdata import copy_log, require_real
+
+from .conftest import REPO
 
 
 def test_python_guide_examples_run_in_order(tmp_path, monkeypatch):
     text = (REPO / "docs" / "python.md").read_text("utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert len(blocks) >= 8
-    shutil.copytree(DATA / "real" / "raw", tmp_path / "tests" / "data" / "real" / "raw")
+    copy_log(require_real("real"), tmp_path / "data" / "real-2021")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "guide"}
     for number, block in enumerate(blocks, 1):

@@ -139,8 +139,13 @@ def test_scrubbing_moves_the_shown_time_and_rebuilds_the_books(dash):
 
 def test_the_episode_table_reads_the_derived_store_through_duckdb(dash):
     dash.at(0.0)
-    rows = eventually(lambda: len(grid_rows(dash.page)) == 3 and grid_rows(dash.page))
-    eventually(lambda: {r["source"] for r in grid_rows(dash.page)} == {"log"})
+    def from_the_log() -> list[dict] | None:
+        # The table first shows the session's own (possibly still open) episodes; read
+        # the rows only once all three come from the derived store.
+        rows = grid_rows(dash.page)
+        return rows if len(rows) == 3 and {r["source"] for r in rows} == {"log"} else None
+
+    rows = eventually(from_the_log)
     assert {r["status"] for r in rows} == {"closed"}
     assert "3 episodes" in text(dash.page, "#arb-note")
 
