@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import queue
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,23 +46,35 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.paths import journal_dir
+from xle.paths import journal_dir, raw_dir
 from xle.rawlog import (
     HOUR_NS,
     JOURNAL_SCHEMA,
     RAW_SCHEMA,
+    Notice,
     Partition,
     fsync_dir,
     journal_path,
     parse_journal_name,
     partition_from_hour_index,
+    stale_temp_files,
     temp_path,
     to_raw_table,
     validate_run,
 )
 from xle.records import RawRecord
 
-__all__ = ["ConvertResult", "LogWriter", "WriterStats", "convert_journal", "read_journal"]
+__all__ = [
+    "ConvertResult",
+    "LogWriter",
+    "Recovery",
+    "WriterStats",
+    "batch_crc",
+    "convert_journal",
+    "read_journal",
+    "recover_journals",
+    "remove_stale_temps",
+]
 
 #: Rows per Parquet row group: big enough for fast zstd reads, small enough to stream.
 ROW_GROUP_ROWS = 65_536
@@ -93,37 +107,191 @@ class ConvertResult:
     records: int = 0
     files: list[Path] = field(default_factory=list)
     bytes: int = 0
+    notices: list[Notice] = field(default_factory=list)  # dropped batches, stale temps
 
 
 # --------------------------------------------------------------------------- journal -> Parquet
 
 
-def read_journal(path: Path) -> Iterator[pa.RecordBatch]:
-    """The complete batches of a journal segment, stopping quietly at a torn tail.
+#: Schema metadata of a journal stream: the format. Format 2 stores a CRC32 of every
+#: batch in the batch's custom metadata (``_CRC_KEY``); a journal without this key was
+#: written by an older xle and its batches cannot be verified.
+JOURNAL_FORMAT_KEY = b"xle.journal"
+JOURNAL_FORMAT = b"2"
+_CRC_KEY = b"xle.crc32"
+#: What a cleanly closed IPC stream ends with: a rolled segment that fails to decode
+#: before this marker is damaged, not torn by a crash mid-write.
+_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
-    A writer killed mid-write leaves a partial message at the end; everything before it
-    was fsynced and is intact. A file too short to hold even the schema yields nothing.
+
+def batch_crc(batch: pa.RecordBatch) -> int:
+    """CRC32 of a journal batch's row count and column buffers.
+
+    Computed on the buffers rather than the serialized message so that the writer can
+    checksum the batch it built and recovery the batch it decoded (the IPC format keeps
+    every buffer byte for byte), without a second serialization.
     """
+    crc = zlib.crc32(batch.num_rows.to_bytes(8, "little"))
+    for column in batch.columns:
+        for buffer in column.buffers():
+            if buffer is not None:
+                crc = zlib.crc32(buffer, crc)
+    return crc
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """Bytes of a journal that recovery dropped instead of replaying."""
+
+    batch: int  # index of the first batch dropped
+    nbytes: int
+    reason: str
+    in_log: bool  # worth a ``corrupt_file`` record: not the expected torn tail of a crash
+
+
+def _scan_journal(path: Path) -> Iterator[pa.RecordBatch | _Damage | str]:
+    """Verified batches of a journal, ``_Damage`` for what was dropped, and a ``str``
+    note for a journal of the older format whose batches carry no checksum."""
     try:
         source = pa.OSFile(str(path))
     except FileNotFoundError:
         return
     with source:
+        size = source.size()
         try:
             reader = ipc.open_stream(source)
         except (OSError, pa.ArrowInvalid):
-            return
+            return  # killed before the schema was written: nothing was journaled
         if not reader.schema.equals(JOURNAL_SCHEMA):
             raise DataError(f"journal {path} has an unexpected schema: {reader.schema}")
+        meta = reader.schema.metadata or {}
+        checked = meta.get(JOURNAL_FORMAT_KEY) == JOURNAL_FORMAT
+        if not checked:
+            yield "written without batch checksums (older xle): batches not verified"
+        index = 0
         while True:
+            position = source.tell()
             try:
-                batch = reader.read_next_batch()
-                batch.validate(full=True)
+                batch, custom = reader.read_next_batch_with_custom_metadata()
             except StopIteration:
                 return
-            except (OSError, pa.ArrowInvalid):
+            except (OSError, pa.ArrowInvalid) as exc:
+                rest = size - position
+                source.seek(max(size - len(_END_OF_STREAM), 0))
+                closed = size >= len(_END_OF_STREAM) and source.read() == _END_OF_STREAM
+                if closed:
+                    reason = f"undecodable from byte {position} ({exc})"
+                else:
+                    reason = "incomplete last batch (the writer died while writing it)"
+                yield _Damage(index, rest, reason, in_log=closed)
                 return
+            nbytes = source.tell() - position
+            if checked:
+                stored = custom.get(_CRC_KEY) if custom is not None else None
+                if stored is None:
+                    yield _Damage(index, nbytes, "batch without a checksum", in_log=True)
+                    index += 1
+                    continue
+                if not stored.isdigit() or int(stored) != batch_crc(batch):
+                    yield _Damage(index, nbytes, "checksum mismatch", in_log=True)
+                    index += 1
+                    continue
+            try:
+                batch.validate(full=True)
+            except pa.ArrowInvalid as exc:
+                yield _Damage(index, nbytes, f"invalid batch ({exc})", in_log=True)
+                index += 1
+                continue
+            index += 1
             yield batch
+
+
+def _damage_notice(path: Path, damage: _Damage) -> Notice:
+    return Notice(
+        "damaged_batch",
+        path,
+        f"journal batch {damage.batch} dropped, {damage.nbytes:,} bytes: {damage.reason}",
+    )
+
+
+def read_journal(path: Path, notices: list[Notice] | None = None) -> Iterator[pa.RecordBatch]:
+    """The intact batches of a journal segment; dropped ones are reported to ``notices``.
+
+    A writer killed mid-write leaves a partial message at the end; everything before it
+    was fsynced and is intact. A batch whose checksum does not match (bytes flipped on
+    disk) is dropped, never replayed. A file too short to hold even the schema yields
+    nothing.
+    """
+    for item in _scan_journal(path):
+        if isinstance(item, pa.RecordBatch):
+            yield item
+        elif notices is not None:
+            if isinstance(item, _Damage):
+                notices.append(_damage_notice(path, item))
+            else:
+                notices.append(Notice("unverified_journal", path, item))
+
+
+def _damage_rows(
+    data_root: Path, path: Path, damage: _Damage, recv_ns: int, exchanges: list[str]
+) -> pa.RecordBatch:
+    """``corrupt_file`` control records (one per exchange) standing in for dropped bytes,
+    so that an audit of the converted log shows the hole."""
+    try:
+        name = path.relative_to(data_root).as_posix()
+    except ValueError:
+        name = path.as_posix()
+    detail = f"batch {damage.batch} dropped, {damage.nbytes} bytes: {damage.reason}"
+    payload = json.dumps({"error": detail, "file": name}, sort_keys=True).encode()
+    n = len(exchanges)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(exchanges, pa.string()),
+            pa.array([recv_ns] * n, pa.int64()),
+            pa.array([""] * n, pa.string()),
+            pa.array([0] * n, pa.int32()),
+            pa.array([0] * n, pa.int64()),
+            pa.array(["event"] * n, pa.string()),
+            pa.array(["corrupt_file"] * n, pa.string()),
+            pa.array([None] * n, pa.string()),
+            pa.array([payload] * n, pa.binary()),
+        ],
+        schema=JOURNAL_SCHEMA,
+    )
+
+
+def _journal_batches(
+    data_root: Path, path: Path, notices: list[Notice]
+) -> Iterator[pa.RecordBatch]:
+    """The batches to convert: intact ones, with a ``corrupt_file`` record where a batch
+    was dropped (at the last ``recv_ns`` before it, or the first after it)."""
+    last_ns: int | None = None
+    seen: set[str] = set()
+    waiting: list[_Damage] = []
+    for item in _scan_journal(path):
+        if isinstance(item, str):
+            notices.append(Notice("unverified_journal", path, item))
+            continue
+        if isinstance(item, _Damage):
+            notices.append(_damage_notice(path, item))
+            if not item.in_log:
+                continue
+            if last_ns is None:
+                waiting.append(item)
+            else:
+                yield _damage_rows(data_root, path, item, last_ns, sorted(seen))
+            continue
+        if item.num_rows == 0:
+            continue
+        exchanges = sorted(pc.unique(item.column("exchange")).to_pylist())
+        if waiting:
+            first = pc.min(item.column("recv_ns")).as_py()
+            for damage in waiting:
+                yield _damage_rows(data_root, path, damage, first, exchanges)
+            waiting = []
+        seen.update(exchanges)
+        last_ns = pc.max(item.column("recv_ns")).as_py()
+        yield item
 
 
 def _split_by_partition(batch: pa.RecordBatch) -> Iterator[tuple[Partition, pa.RecordBatch]]:
@@ -215,7 +383,7 @@ def convert_journal(data_root: Path, path: Path) -> ConvertResult:
     files: dict[Partition, _PartitionFile] = {}
     result = ConvertResult()
     try:
-        for batch in read_journal(path):
+        for batch in _journal_batches(data_root, path, result.notices):
             for partition, rows in _split_by_partition(batch):
                 target = files.get(partition)
                 if target is None:
@@ -236,7 +404,25 @@ def convert_journal(data_root: Path, path: Path) -> ConvertResult:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     fsync_dir(path.parent)
+    # A writer killed while rolling this segment left its temp files next to ours.
+    for directory in sorted({final.parent for final in result.files}):
+        result.notices.extend(remove_stale_temps(directory))
     return result
+
+
+def remove_stale_temps(directory: Path) -> list[Notice]:
+    """Delete temp files of dead writers in ``directory`` (see ``stale_temp_files``)."""
+    notices = []
+    for stale in stale_temp_files(directory):
+        try:
+            stale.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            notices.append(Notice("stale_temp", stale, f"stale temp file not deleted: {exc}"))
+            continue
+        notices.append(Notice("stale_temp", stale, "stale temp file of a killed writer deleted"))
+    return notices
 
 
 # --------------------------------------------------------------------------- run lock
@@ -279,6 +465,78 @@ def _segments_of(jdir: Path, run: str | None = None) -> list[tuple[str, int, Pat
         if parsed is not None and (run is None or parsed[0] == run):
             found.append((parsed[0], parsed[1], entry))
     return sorted(found)
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+@dataclass
+class Recovery:
+    """What ``recover_journals`` did: records converted and everything worth a warning."""
+
+    records: int = 0
+    notices: list[Notice] = field(default_factory=list)
+
+
+def recover_journals(data_root: Path, *, sweep: bool = True) -> Recovery:
+    """Convert the journals of dead runs to Parquet, the way the recorder does on start.
+
+    Readers call this too (with ``sweep=False``), so a run killed before it rolled is not
+    invisible until the next recording. Safe against live writers: a run's journal is
+    only touched under its lock, which a live writer holds. Never raises for a journal
+    it cannot convert: the journal is kept and a ``journal_kept`` notice says why. With
+    ``sweep``, stale temp files of killed writers are deleted in every partition (the
+    directories of converted journals are always swept).
+    """
+    root = Path(data_root)
+    jdir = journal_dir(root)
+    recovery = Recovery()
+    if jdir.is_dir():
+        with contextlib.suppress(OSError):  # lock files of dead runs that never wrote
+            for lock_path in jdir.glob("*.lock"):
+                run = lock_path.stem
+                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
+                    lock.release(remove=not _segments_of(jdir, run))
+    for run in sorted({run for run, _, _ in _segments_of(jdir)}):
+        try:
+            lock = _RunLock.try_acquire(jdir, run)
+        except OSError as exc:
+            for _, _, path in _segments_of(jdir, run):
+                recovery.notices.append(
+                    Notice("journal_kept", path, f"journal of a dead run not recovered: {exc}")
+                )
+            continue
+        if lock is None:
+            continue  # a live writer's journal
+        records = 0
+        try:
+            for _, _, path in _segments_of(jdir, run):
+                try:
+                    result = convert_journal(root, path)
+                except (OSError, DataError, pa.ArrowException) as exc:
+                    recovery.notices.append(
+                        Notice(
+                            "journal_kept",
+                            path,
+                            f"journal of a dead run not recovered, kept for a later try: {exc}",
+                        )
+                    )
+                    break  # later segments wait: a run is converted in order
+                records += result.records
+                recovery.notices.extend(result.notices)
+        finally:
+            lock.release(remove=not _segments_of(jdir, run))
+        if records:
+            recovery.records += records
+            recovery.notices.append(
+                Notice("recovered", jdir, f"recovered {records:,} records of crashed run {run}")
+            )
+    if sweep:
+        raw = raw_dir(root)
+        for directory in sorted(raw.glob("exchange=*/date=*/hour=*")) if raw.is_dir() else []:
+            if directory.is_dir():
+                recovery.notices.extend(remove_stale_temps(directory))
+    return recovery
 
 
 # --------------------------------------------------------------------------- writer
@@ -434,25 +692,15 @@ class LogWriter:
     def recover(data_root: Path) -> int:
         """Convert every leftover journal of a dead run to Parquet; returns records recovered.
 
-        Journals of a run whose writer is alive (its lock is held) are left alone.
+        Journals of a run whose writer is alive (its lock is held) are left alone. A
+        journal that cannot be converted (full disk, read-only directory) is kept as it
+        is and ``DataError`` says which and why: the recorder must not start over it.
         """
-        jdir = journal_dir(Path(data_root))
-        total = 0
-        if jdir.is_dir():  # lock files of dead runs that never wrote a segment
-            for lock_path in jdir.glob("*.lock"):
-                run = lock_path.stem
-                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
-                    lock.release(remove=not _segments_of(jdir, run))
-        for run in sorted({run for run, _, _ in _segments_of(jdir)}):
-            lock = _RunLock.try_acquire(jdir, run)
-            if lock is None:
-                continue
-            try:
-                for _, _, path in _segments_of(jdir, run):
-                    total += convert_journal(Path(data_root), path).records
-            finally:
-                lock.release(remove=not _segments_of(jdir, run))
-        return total
+        recovery = recover_journals(data_root)
+        kept = [n for n in recovery.notices if n.kind == "journal_kept"]
+        if kept:
+            raise DataError("; ".join(n.message() for n in kept))
+        return recovery.records
 
     # ----------------------------------------------------------------- internals
 
@@ -478,7 +726,8 @@ class LogWriter:
                 assert self._ipc is not None and self._sink is not None
                 before = self._sink.tell()
                 for batch in _records_to_batches(pending):
-                    self._ipc.write_batch(batch)
+                    crc = str(batch_crc(batch)).encode()
+                    self._ipc.write_batch(batch, custom_metadata={_CRC_KEY: crc})
                 self._sink.flush()
                 os.fsync(self._sink.fileno())
                 with self._stats_lock:
@@ -490,7 +739,9 @@ class LogWriter:
         path = journal_path(self.data_root, self.run, self._segment)
         self._sink = open(path, "xb", buffering=0)  # noqa: SIM115 - closed in _roll()
         fsync_dir(self._jdir)
-        self._ipc = ipc.new_stream(self._sink, JOURNAL_SCHEMA)
+        self._ipc = ipc.new_stream(
+            self._sink, JOURNAL_SCHEMA.with_metadata({JOURNAL_FORMAT_KEY: JOURNAL_FORMAT})
+        )
 
     def _roll(self) -> None:
         with self._io_lock:
