@@ -104,8 +104,15 @@ def test_xle_audit_sees_records_of_a_writer_killed_before_it_rolled(crashed_root
 
 def test_xle_query_counts_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
     done = subprocess.run(
-        [str(XLE), "query", "SELECT count(*) AS n FROM raw", "-f", "csv"]
-        + ["--data", str(crashed_root)],
+        [
+            str(XLE),
+            "query",
+            "SELECT count(*) AS n FROM raw",
+            "-f",
+            "csv",
+            "--data",
+            *[str(crashed_root)],
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -155,9 +162,9 @@ print(json.dumps(out))
 
 
 def test_recovery_on_a_full_disk_keeps_the_journal(root: Path):
+    args = ["victim", "100000", "60", "3600", "300", "--exit-after-flush"]
     subprocess.run(
-        [sys.executable, str(CHILD), str(root), "victim", "100000", "60", "3600", "300"]
-        + ["--exit-after-flush"],
+        [sys.executable, str(CHILD), str(root), *args],
         check=True,
         timeout=60,
         stdout=subprocess.DEVNULL,
