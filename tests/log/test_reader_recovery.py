@@ -111,7 +111,7 @@ def test_xle_query_counts_records_of_a_writer_killed_before_it_rolled(crashed_ro
             "-f",
             "csv",
             "--data",
-            *[str(crashed_root)],
+            str(crashed_root),
         ],
         capture_output=True,
         text=True,
