@@ -168,9 +168,14 @@ def open_log_file(
     # whole, so memory follows the batch size, not the row-group size (same speed).
     # ``stream`` is read as a dictionary (the files store it dictionary-encoded, a handful
     # of names per file): no str per row to build, and shared objects (``_dict_pylist``).
-    pf = pq.ParquetFile(
-        path, buffer_size=_READ_BUFFER, pre_buffer=False, read_dictionary=["stream"]
-    )
+    try:
+        pf = pq.ParquetFile(
+            path, buffer_size=_READ_BUFFER, pre_buffer=False, read_dictionary=["stream"]
+        )
+    except KeyError:  # no ``stream`` column to read as a dictionary
+        raise WrongSchemaError(
+            schema_mismatch(pq.read_schema(path), RAW_SCHEMA) or "no column stream"
+        ) from None
     schema = pf.schema_arrow
     mismatch = schema_mismatch(schema, RAW_SCHEMA)
     if mismatch is not None:
