@@ -15,7 +15,7 @@ from xle.analytics.views import open_views
 from xle.paths import journal_dir
 from xle.rawlog import STALE_TEMP_SECONDS, partition_dir
 from xle.recorder.compact import compact_hour
-from xle.recorder.logwriter import LogWriter, recover_journals
+from xle.recorder.logwriter import LogWriter, read_journal, recover_journals
 from xle.replay.reader import LogReader
 
 from .conftest import DAY0, HOUR, make_records, write_log_file
@@ -44,7 +44,9 @@ def test_recovery_removes_a_temp_file_left_by_a_writer_killed_during_a_roll(root
         timeout=60,
         stdout=subprocess.DEVNULL,
     )
-    directory = partition_dir(root, "binance", time.time_ns())
+    (segment,) = journal_dir(root).glob("victim-*.arrow")
+    first = next(read_journal(segment)).slice(0, 1).to_pylist()[0]
+    directory = partition_dir(root, first["exchange"], first["recv_ns"])
     stale = _temp(directory, "victim-000000.parquet", _dead_pid())
     recovery = recover_journals(root, sweep=False)  # a reader's recovery
     assert recovery.records == 200

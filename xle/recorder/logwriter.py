@@ -18,10 +18,17 @@ Crash safety, in the order things happen:
    to the same rows. So converting a journal twice (a crash between 1 and 2, or a
    recovery that was itself interrupted) just replaces files with identical ones:
    no duplicates, whatever the order of failures.
-4. ``LogWriter.recover`` reads a leftover journal up to its last complete batch (a
+4. ``recover_journals`` reads a leftover journal up to its last complete batch (a
    ``kill -9`` can leave a torn tail) and converts it the same way. A live writer holds
    an exclusive ``flock`` on ``_journal/<run>.lock``, so recovery never touches the
    journal of a writer that is still running (another recorder on the same data root).
+   The recorder runs it on start (``LogWriter.recover``) and so do the readers (the
+   replay reader, the DuckDB views), so a crashed run's records are never invisible.
+5. Every journal batch carries a CRC32 of its buffers in its IPC custom metadata. A batch
+   whose bytes changed on disk fails it and is dropped, never replayed; a ``corrupt_file``
+   control record takes its place in the Parquet output so that an audit shows the hole.
+6. A journal that cannot be converted (full disk, read-only directory) is kept as it is;
+   temp files of a writer killed mid-roll are deleted once their process is gone.
 
 A ``kill -9`` therefore loses at most the records appended since the last flush.
 """
@@ -485,14 +492,17 @@ def recover_journals(data_root: Path, *, sweep: bool = True) -> Recovery:
     invisible until the next recording. Safe against live writers: a run's journal is
     only touched under its lock, which a live writer holds. Never raises for a journal
     it cannot convert: the journal is kept and a ``journal_kept`` notice says why. With
-    ``sweep``, stale temp files of killed writers are deleted in every partition (the
-    directories of converted journals are always swept).
+    ``sweep`` (the recorder's start), stale temp files of killed writers are deleted in
+    every partition and lock files of dead runs without a journal are removed; the
+    directories a recovered journal was converted into are swept either way.
     """
     root = Path(data_root)
     jdir = journal_dir(root)
     recovery = Recovery()
-    if jdir.is_dir():
-        with contextlib.suppress(OSError):  # lock files of dead runs that never wrote
+    if sweep and jdir.is_dir():
+        # Lock files of dead runs that never wrote a segment. Only at a recorder's start:
+        # a reader deleting lock files could race a writer that is just opening its own.
+        with contextlib.suppress(OSError):
             for lock_path in jdir.glob("*.lock"):
                 run = lock_path.stem
                 if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):

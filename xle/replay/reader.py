@@ -11,6 +11,11 @@ grow with the length of the log.
 A file that cannot be read becomes a control record (``kind="event"``,
 ``stream="corrupt_file"``, payload ``{"file", "error"}``) and the replay goes on;
 ``check_files`` reports the same problems up front for a CLI that prefers to stop.
+
+Before listing anything, the reader converts the journals of crashed recorder runs to
+Parquet (``xle.recorder.logwriter.recover_journals``; never a live writer's), and it
+keeps in ``LogReader.notices`` what a person should hear: what was recovered, damaged
+journal batches dropped, impossible partition names and files it skipped.
 """
 
 from __future__ import annotations
