@@ -186,3 +186,27 @@ def test_recovery_on_a_full_disk_keeps_the_journal(root: Path):
     assert not [p for p in (root / "raw").rglob("*") if p.is_file() and ".tmp" in p.name]
     assert LogWriter.recover(root) == 300
     assert [r.seq for r in LogReader(root)] == list(range(300))
+
+
+def test_xle_replay_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
+    now = time.time_ns()
+    start, end = str(now - 3_600_000_000_000), str(now + 60_000_000_000)
+    done = subprocess.run(
+        [
+            str(XLE),
+            "replay",
+            "--from",
+            start,
+            "--to",
+            end,
+            "--dry-run",
+            "--data",
+            str(crashed_root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no records" not in done.stdout + done.stderr
+    assert len(list(LogReader(crashed_root, recover=False))) > 0
