@@ -107,7 +107,7 @@ def test_incomplete_last_batch_is_reported_but_not_logged_as_damage(root: Path):
     notices = []
     assert sum(b.num_rows for b in read_journal(segment, notices)) == 200
     assert [n.kind for n in notices] == ["damaged_batch"]
-    assert "incomplete last batch" in notices[0].detail
+    assert "an incomplete last batch" in notices[0].detail
     assert LogWriter.recover(root) == 200
     assert not [r for r in LogReader(root) if r.stream == "corrupt_file"]
 
@@ -142,3 +142,21 @@ def test_journal_without_checksums_is_recovered_and_flagged_unverified(root: Pat
     assert recovery.records == 50
     assert "unverified_journal" in [n.kind for n in recovery.notices]
     assert [r.seq for r in LogReader(root)] == list(range(50))
+
+
+def test_damaged_journal_header_is_reported_not_taken_for_an_empty_journal(root: Path):
+    segment = _crashed_journal(root)
+    _flip(segment, 0)  # the continuation marker of the schema message
+    notices = []
+    assert list(read_journal(segment, notices)) == []
+    assert [n.kind for n in notices] == ["damaged_batch"]
+    assert "journal header undecodable" in notices[0].detail
+
+
+def test_journal_cut_inside_its_header_holds_nothing_to_report(root: Path):
+    segment = _crashed_journal(root)
+    with open(segment, "r+b") as handle:
+        handle.truncate(100)  # killed while the schema was being written
+    notices = []
+    assert list(read_journal(segment, notices)) == []
+    assert notices == []

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import queue
@@ -131,6 +132,14 @@ _CRC_KEY = b"xle.crc32"
 _END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
+@functools.cache
+def _header_bytes() -> int:
+    """Size of a journal holding only its schema: anything longer holds batches."""
+    sink = pa.BufferOutputStream()
+    ipc.new_stream(sink, JOURNAL_SCHEMA.with_metadata({JOURNAL_FORMAT_KEY: JOURNAL_FORMAT})).close()
+    return sink.getvalue().size - len(_END_OF_STREAM)
+
+
 def batch_crc(batch: pa.RecordBatch) -> int:
     """CRC32 of a journal batch's row count and column buffers.
 
@@ -167,8 +176,10 @@ def _scan_journal(path: Path) -> Iterator[pa.RecordBatch | _Damage | str]:
         size = source.size()
         try:
             reader = ipc.open_stream(source)
-        except (OSError, pa.ArrowInvalid):
-            return  # killed before the schema was written: nothing was journaled
+        except (OSError, pa.ArrowInvalid) as exc:
+            if size > _header_bytes():  # batches follow a header that no longer decodes
+                yield _Damage(0, size, f"journal header undecodable ({exc})", in_log=False)
+            return  # else killed before the schema was written: nothing was journaled
         if not reader.schema.equals(JOURNAL_SCHEMA):
             raise DataError(f"journal {path} has an unexpected schema: {reader.schema}")
         meta = reader.schema.metadata or {}
@@ -188,8 +199,11 @@ def _scan_journal(path: Path) -> Iterator[pa.RecordBatch | _Damage | str]:
                 closed = size >= len(_END_OF_STREAM) and source.read() == _END_OF_STREAM
                 if closed:
                     reason = f"undecodable from byte {position} ({exc})"
-                else:
-                    reason = "incomplete last batch (the writer died while writing it)"
+                else:  # cannot tell a torn tail from damage: say both
+                    reason = (
+                        f"undecodable from byte {position} to the end: an incomplete last "
+                        "batch (the writer died while writing it) or damaged bytes"
+                    )
                 yield _Damage(index, rest, reason, in_log=closed)
                 return
             nbytes = source.tell() - position
