@@ -17,7 +17,7 @@ import pytest
 from xle.analytics.views import open_views
 from xle.paths import journal_dir
 from xle.recorder.logwriter import LogWriter, recover_journals
-from xle.replay.reader import LogReader
+from xle.replay.reader import LogReader, replay_from
 
 from .conftest import make_records
 
@@ -149,7 +149,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails wi
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
 from xle.errors import DataError
 from xle.recorder.logwriter import LogWriter
-from xle.replay.reader import LogReader
+from xle.replay.reader import LogReader, replay_from
 root = Path(sys.argv[1])
 reader = LogReader(root)
 out = {"records": len(list(reader)), "kinds": [n.kind for n in reader.notices]}
@@ -210,3 +210,9 @@ def test_xle_replay_sees_records_of_a_writer_killed_before_it_rolled(crashed_roo
     assert done.returncode == 0, done.stderr
     assert "no records" not in done.stdout + done.stderr
     assert len(list(LogReader(crashed_root, recover=False))) > 0
+
+
+def test_replay_from_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
+    start = time.time_ns() - 3_600_000_000_000
+    records = [rec for rec, _warm in replay_from(crashed_root, start, None)]
+    assert records and [r.seq for r in records] == list(range(len(records)))

@@ -473,8 +473,12 @@ def replay_chunks_from(
     The warm-up records are exactly those with ``recv_ns < start_ns``: a prefix, since
     ``recv_ns`` never goes back in replay order.
     """
+    from xle.recorder.logwriter import recover_journals
     from xle.replay.seek import plan_seek
 
+    # Before the seek lists partitions: a crashed run may have none yet. (The notices are
+    # for a caller that opened the log with ``check_data_root`` or a ``LogReader``.)
+    recover_journals(Path(data_root), sweep=False)
     if plan is None:
         plan = plan_seek(
             data_root,
@@ -485,6 +489,11 @@ def replay_chunks_from(
             max_lookback_ns=max_lookback_ns,
         )
     reader = LogReader(
-        data_root, exchanges=exchanges, symbols=symbols, start_ns=plan.read_from_ns, end_ns=end_ns
+        data_root,
+        exchanges=exchanges,
+        symbols=symbols,
+        start_ns=plan.read_from_ns,
+        end_ns=end_ns,
+        recover=False,
     )
     yield from reader.chunks()
