@@ -6,6 +6,7 @@ import pytest
 
 import xle.rawlog
 import xle.recorder.compact
+import xle.recorder.journal
 import xle.recorder.logwriter
 import xle.replay.reader
 import xle.replay.seek
@@ -49,6 +50,19 @@ import xle.replay.seek
                 "read_journal",
                 "recover_journals",
                 "remove_stale_temps",
+            },
+        ),
+        (
+            xle.recorder.journal,
+            {
+                "JOURNAL_FORMAT",
+                "JOURNAL_FORMAT_KEY",
+                "batch_crc",
+                "journal_batches",
+                "new_journal",
+                "read_journal",
+                "records_to_batches",
+                "write_batch",
             },
         ),
         (

@@ -25,8 +25,13 @@ CHILD = Path(__file__).with_name("writer_child.py")
 XLE = Path(sys.executable).with_name("xle")
 
 
+#: Scheduling slack on a shared 2-core machine: a flush may run a little late.
+MARGIN_NS = 1_500_000_000
+
+
 def _killed_run(root: Path) -> int:
-    """Record with a real writer that never rolls, ``kill -9`` it; returns records flushed."""
+    """Record with a real writer that never rolls and ``kill -9`` it; returns the last seq
+    appended well before the kill (flushed for sure)."""
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), str(root), "victim", "2000", "0.05", "3600"],
         stdout=subprocess.PIPE,
@@ -36,21 +41,23 @@ def _killed_run(root: Path) -> int:
 
     def collect() -> None:
         assert proc.stdout is not None
-        lines.extend(proc.stdout)
+        lines.extend(line for line in proc.stdout if not line.startswith("ready"))
 
     thread = threading.Thread(target=collect)
     thread.start()
     try:
         deadline = time.monotonic() + 30
-        while len(lines) < 12 and time.monotonic() < deadline:  # ~500 records appended
+        while len(lines) < 60 and time.monotonic() < deadline:  # ~1.5 s of recording
             time.sleep(0.05)
-        time.sleep(0.3)  # several flushes since: those records are durable
+        time.sleep(0.5)
+        kill_ns = time.time_ns()
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
         thread.join(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    return int(lines[-1].split()[0])
+    appended = [tuple(map(int, line.split())) for line in lines]
+    return max((seq for seq, recv_ns in appended if recv_ns < kill_ns - MARGIN_NS), default=0)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +65,7 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """A data root holding only the journal of a killed run (never rolled)."""
     root = tmp_path_factory.mktemp("crashed") / "data"
     last_seq = _killed_run(root)
+    assert last_seq > 0
     assert list(journal_dir(root).glob("victim-*.arrow"))
     assert not list((root / "raw").glob("exchange=*"))
     return root, last_seq
@@ -76,7 +84,7 @@ def test_log_reader_sees_records_of_a_writer_killed_before_it_rolled(
     reader = LogReader(crashed_root)
     seqs = [r.seq for r in reader]
     assert seqs and sorted(seqs) == list(range(len(seqs)))
-    assert max(seqs) >= crashed[1] - 200  # at most the last flush interval lost
+    assert max(seqs) >= crashed[1]  # at most the last flush interval lost
     recovered = [n for n in reader.notices if n.kind == "recovered"]
     assert len(recovered) == 1
     assert f"recovered {len(seqs):,} records of crashed run victim" in recovered[0].message()
