@@ -112,6 +112,7 @@ class Notice:
     ``journal_kept``   a dead run's journal that could not be converted (kept as it is)
     ``damaged_batch``  a journal batch that failed its checksum or could not be decoded:
                        dropped, never replayed
+    ``unverified_journal`` a journal of an older xle, without checksums: read unverified
     ``stale_temp``     a temporary file left by a killed writer, deleted
     ``unreadable``     a log file that cannot be read (skipped)
     ``wrong_schema``   a Parquet file whose columns are not the table's (skipped)
