@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +37,7 @@ __all__ = [
     "HOUR_NS",
     "JOURNAL_SCHEMA",
     "RAW_SCHEMA",
+    "Notice",
     "Partition",
     "fsync_dir",
     "is_log_file",
@@ -43,6 +45,9 @@ __all__ = [
     "parse_partition",
     "partition_dir",
     "partition_of",
+    "partition_value_problem",
+    "schema_mismatch",
+    "stale_temp_files",
     "temp_path",
     "to_raw_table",
     "validate_run",
@@ -88,6 +93,128 @@ JOURNAL_SCHEMA = pa.schema(
 #: (a compaction interrupted between its rename and its deletes, or a journal recovered
 #: again after its files were compacted), so a row is never read twice.
 COMPACTED_FROM_KEY = b"xle.compacted_from"
+
+#: A writer's temporary file is stale (safe to delete) once its owner process is gone,
+#: or, whoever the owner is, once nobody has written to it for this long: the writer
+#: and compaction write a temp file in one go, never pausing for minutes.
+STALE_TEMP_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something a reader, the views or a recovery did or skipped that a person should hear.
+
+    Library code never prints: readers (``LogReader.notices``), the DuckDB views
+    (``xle.analytics.views.open_views``) and journal recovery (``Recovery.notices``) collect
+    these, and the CLI prints ``message()`` as a warning. ``kind`` is one of:
+
+    ``recovered``      records of a crashed run converted from its journal to Parquet
+    ``journal_kept``   a dead run's journal that could not be converted (kept as it is)
+    ``damaged_batch``  a journal batch that failed its checksum or could not be decoded:
+                       dropped, never replayed
+    ``unverified_journal`` a journal of an older xle, without checksums: read unverified
+    ``stale_temp``     a temporary file left by a killed writer, deleted
+    ``unreadable``     a log file that cannot be read (skipped)
+    ``wrong_schema``   a Parquet file whose columns are not the table's (skipped)
+    ``bad_partition``  a partition directory with an impossible name (skipped)
+    """
+
+    kind: str
+    path: Path
+    detail: str
+
+    def message(self) -> str:
+        """One line for the terminal."""
+        return f"{self.path}: {self.detail}"
+
+
+_PARTITION_EXPECTED = {"date": "YYYY-MM-DD", "hour": "00 to 23", "exchange": "a name"}
+
+
+def partition_value_problem(name: str) -> str | None:
+    """Why a ``key=value`` directory name cannot be a partition, or None if it can."""
+    key, sep, value = name.partition("=")
+    if not sep or key not in _PARTITION_EXPECTED:
+        return None
+    if key == "exchange":
+        ok = bool(value)
+    elif key == "hour":
+        ok = bool(_PART_RE["hour"].match(name)) and int(value) <= 23
+    else:
+        ok = bool(_PART_RE["date"].match(name))
+        if ok:
+            try:
+                datetime.strptime(value, "%Y-%m-%d")
+            except ValueError:
+                ok = False
+    if ok:
+        return None
+    expected = _PARTITION_EXPECTED[key]
+    return f"impossible partition name {name!r} (expected {key}={expected}): skipped"
+
+
+def schema_mismatch(actual: pa.Schema, expected: pa.Schema) -> str | None:
+    """Why a file with ``actual`` columns cannot stand for ``expected`` ones, or None.
+
+    Dictionary encoding is a storage detail (the writer dictionary-encodes some string
+    columns, other tools may not), so a dictionary column matches its value type. Extra
+    columns are allowed: no view or reader selects them.
+    """
+    problems = []
+    for want in expected:
+        index = actual.get_field_index(want.name)
+        if index < 0:
+            problems.append(f"no column {want.name}")
+            continue
+        have = actual.field(index).type
+        if pa.types.is_dictionary(have):
+            have = have.value_type
+        target = want.type.value_type if pa.types.is_dictionary(want.type) else want.type
+        if have != target:
+            problems.append(f"column {want.name} is {have}, expected {target}")
+    if not problems:
+        return None
+    return "not a file of this table (" + "; ".join(problems) + ")"
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def stale_temp_files(directory: Path, now: float | None = None) -> list[Path]:
+    """Temporary files in ``directory`` that no live writer can still be writing.
+
+    Temp names end in ``.<pid>.tmp`` (``temp_path``): a file whose process is gone is
+    stale; one whose process id is alive (perhaps a reused id) only once it has not been
+    touched for ``STALE_TEMP_SECONDS``.
+    """
+    now = time.time() if now is None else now
+    stale = []
+    try:
+        entries = sorted(directory.iterdir())
+    except FileNotFoundError:
+        return stale
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            age = now - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if not _process_alive(int(match.group(1))) or age > STALE_TEMP_SECONDS:
+            stale.append(entry)
+    return stale
+
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

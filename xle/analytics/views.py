@@ -9,20 +9,28 @@ has files or not: a table without files becomes an empty view with the same colu
 ``raw`` globs ``raw/exchange=*/date=*/hour=*/*.parquet``, which leaves out the recorder's
 ``raw/_journal`` and any temporary file a writer has not yet renamed into place (those
 start with ``.`` and end in ``.tmp``).
+
+Like the replay reader, the views skip what they cannot read instead of failing every
+query: a file whose footer is unreadable, a file whose columns are not the table's, and a
+directory with an impossible partition name are left out, and ``open_views`` returns a
+``xle.rawlog.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
+the journals of crashed runs it recovered first.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from xle.analytics.derived import PARTITION_KEYS, SCHEMAS
 from xle.paths import derived_dir, raw_dir
-from xle.rawlog import JOURNAL_SCHEMA
+from xle.rawlog import JOURNAL_SCHEMA, Notice, partition_value_problem, schema_mismatch
 
-__all__ = ["RAW_SCHEMA", "VIEW_NAMES", "connect", "view_columns"]
+__all__ = ["RAW_SCHEMA", "VIEW_NAMES", "Views", "connect", "open_views", "view_columns"]
 
 #: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
 RAW_SCHEMA = pa.schema([f for f in JOURNAL_SCHEMA if f.name != "exchange"])  # plain strings
@@ -60,19 +68,47 @@ def _files(root: Path, view: str) -> list[Path]:
     return sorted(p for p in directory.glob(pattern) if not p.name.startswith((".", "_")))
 
 
-def _raw_source(root: Path, found: list[Path]) -> str:
-    """The glob, or the explicit file list when a compaction left superseded files.
+def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> list[Path]:
+    """The files of ``found`` the view can read, reporting the others to ``notices``.
 
-    The reader's ``LogReader.files()`` leaves out files whose rows a compacted file
-    already holds (an interrupted ``xle compact``); the view must not count them twice.
-    The glob is kept for the common case because the list can be long.
+    Only footers are read (the schema), so this costs a few hundred microseconds a file;
+    a file corrupt past its footer still fails the query that reaches it. For ``raw``,
+    files whose rows a compacted file already holds are left out as ``LogReader`` does.
     """
-    from xle.replay.reader import LogReader
+    table = _table_dir(root, view)
+    expected = _file_schema(view)
+    if view == "raw":
+        from xle.replay.reader import LogReader
 
-    live = LogReader(root).files()
-    if len(live) == len(found):
-        return _quote(_glob(root, "raw"))
-    return "[" + ", ".join(_quote(p.as_posix()) for p in sorted(live)) + "]"
+        live = set(LogReader(root, recover=False).files())
+    usable = []
+    reported: set[Path] = set()
+    for path in found:
+        bad_dir = None
+        for directory in reversed(path.relative_to(table).parents[:-1]):
+            if partition_value_problem(directory.name) is not None:
+                bad_dir = table / directory
+                break
+        if bad_dir is not None:
+            if bad_dir not in reported:
+                reported.add(bad_dir)
+                detail = partition_value_problem(bad_dir.name) or "impossible partition name"
+                notices.append(Notice("bad_partition", bad_dir, detail))
+            continue
+        if view == "raw" and path not in live:
+            continue  # superseded by a compacted file
+        try:
+            schema = pq.read_schema(path)
+        except Exception as exc:  # any unreadable footer is reported
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            notices.append(Notice("unreadable", path, f"{type(exc).__name__}: {text}"))
+            continue
+        mismatch = schema_mismatch(schema, expected)
+        if mismatch is not None:
+            notices.append(Notice("wrong_schema", path, mismatch))
+            continue
+        usable.append(path)
+    return usable
 
 
 def _quote(text: str) -> str:
@@ -101,26 +137,50 @@ def _failing_view(con: duckdb.DuckDBPyConnection, view: str, columns: str, reaso
     con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source} WHERE {fail}")
 
 
+class Views(NamedTuple):
+    """An open connection with the four views, and what was skipped or recovered."""
+
+    con: duckdb.DuckDBPyConnection
+    notices: list[Notice]
+
+
 def connect(root: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the four views over the data root ``root``.
 
     Nothing is persisted: the database lives in memory and the views only read files.
+    ``open_views`` also says which files were skipped.
     """
+    return open_views(root).con
+
+
+def open_views(root: Path) -> Views:
+    """``connect``, plus the notices a CLI shows before the query's result.
+
+    Journals of crashed runs are recovered to Parquet first (as the replay reader does),
+    so that a query sees the records of a recorder killed before it rolled.
+    """
+    from xle.recorder.logwriter import recover_journals
+
+    notices = list(recover_journals(Path(root), sweep=False).notices)
     con = duckdb.connect(":memory:")
     for view in VIEW_NAMES:
         columns = ", ".join(f'"{c}"' for c in view_columns(view))
         found = _files(root, view)
-        if not found:
+        usable = _usable(root, view, found, notices) if found else []
+        if not usable:
             source = f"_empty_{view}"
             con.register(source, _empty_table(view))
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
             continue
         types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
-        files = _raw_source(root, found) if view == "raw" else _quote(_glob(root, view))
+        if len(usable) == len(found):
+            files = _quote(_glob(root, view))
+        else:  # the explicit list of the files left (it can be long)
+            files = "[" + ", ".join(_quote(p.as_posix()) for p in usable) + "]"
         source = f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
         try:
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
         except duckdb.Error as exc:  # the files DuckDB reads to bind the view are bad
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             _failing_view(con, view, columns, reason)
-    return con
+    return Views(con, notices)

@@ -3,7 +3,8 @@
 The writer rolls a file per partition every minute, so an hour holds about sixty small
 files per run. Compaction rewrites them as one file sorted in replay order:
 
-1. finish any compaction that was interrupted (see below) and drop its stale temp file;
+1. finish any compaction that was interrupted (see below), drop its stale temp file and
+   those of writers killed while rolling into the hour (``xle.rawlog.stale_temp_files``);
 2. merge exactly the listed input files (``xle.replay.reader.read_merged``) into a
    hidden temp file and check the row count against the inputs' footers;
 3. fsync, ``os.replace`` it to ``compacted-<k>.parquet`` and fsync the directory;
@@ -34,7 +35,8 @@ import pyarrow.parquet as pq
 
 from xle.errors import DataError, UsageError
 from xle.paths import raw_dir
-from xle.rawlog import COMPACTED_FROM_KEY, RAW_SCHEMA, Partition, fsync_dir, is_log_file
+from xle.rawlog import COMPACTED_FROM_KEY, RAW_SCHEMA, Notice, Partition, fsync_dir, is_log_file
+from xle.recorder.logwriter import remove_stale_temps
 from xle.replay.reader import hour_dirs, read_merged
 
 __all__ = ["DEFAULT_GRACE_NS", "CompactResult", "CompactSummary", "compact", "compact_hour"]
@@ -56,6 +58,7 @@ class CompactResult:
     output: Path | None
     rows: int
     removed_leftovers: int = 0  # inputs of an interrupted compaction deleted now
+    notices: tuple[Notice, ...] = ()  # stale temp files of killed writers deleted
 
     def __str__(self) -> str:
         where = self.partition.relpath()
@@ -108,12 +111,14 @@ def _sources(path: Path) -> set[str]:
     return set(json.loads(raw)) if raw else set()
 
 
-def _finish_interrupted(directory: Path) -> int:
-    """Delete files a compacted file already holds, and stale compaction temp files."""
+def _finish_interrupted(directory: Path) -> tuple[int, list[Notice]]:
+    """Delete files a compacted file already holds, and stale temp files: any of a
+    compaction (we hold the compaction lock), and those of writers that are gone."""
     removed = 0
     for entry in directory.iterdir():
         if entry.name.startswith(".compacted-") and entry.name.endswith(".tmp"):
             entry.unlink(missing_ok=True)
+    notices = remove_stale_temps(directory)
     names = {p.name for p in directory.iterdir() if is_log_file(p)}
     for name in sorted(names):
         if not _COMPACTED.match(name):
@@ -125,9 +130,9 @@ def _finish_interrupted(directory: Path) -> int:
         for leftover in sorted(covered & names):
             (directory / leftover).unlink(missing_ok=True)
             removed += 1
-    if removed:
+    if removed or notices:
         fsync_dir(directory)
-    return removed
+    return removed, notices
 
 
 def _is_open(partition: Partition, now_ns: int | None, grace_ns: int) -> bool:
@@ -161,11 +166,11 @@ def compact_hour(
 
 
 def _compact_locked(partition: Partition, directory: Path) -> CompactResult:
-    removed = _finish_interrupted(directory)
+    removed, notices = _finish_interrupted(directory)
     inputs = sorted(p for p in directory.iterdir() if is_log_file(p))
     if len(inputs) <= 1:
         rows = pq.read_metadata(inputs[0]).num_rows if inputs else 0
-        return CompactResult(partition, tuple(inputs), None, rows, removed)
+        return CompactResult(partition, tuple(inputs), None, rows, removed, tuple(notices))
     expected = 0
     covered: set[str] = set()
     for path in inputs:
@@ -204,7 +209,7 @@ def _compact_locked(partition: Partition, directory: Path) -> CompactResult:
     for path in inputs:
         path.unlink(missing_ok=True)
     fsync_dir(directory)
-    return CompactResult(partition, tuple(inputs), final, rows, removed)
+    return CompactResult(partition, tuple(inputs), final, rows, removed, tuple(notices))
 
 
 def _row_groups(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:

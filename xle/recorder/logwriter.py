@@ -18,10 +18,17 @@ Crash safety, in the order things happen:
    to the same rows. So converting a journal twice (a crash between 1 and 2, or a
    recovery that was itself interrupted) just replaces files with identical ones:
    no duplicates, whatever the order of failures.
-4. ``LogWriter.recover`` reads a leftover journal up to its last complete batch (a
+4. ``recover_journals`` reads a leftover journal up to its last complete batch (a
    ``kill -9`` can leave a torn tail) and converts it the same way. A live writer holds
    an exclusive ``flock`` on ``_journal/<run>.lock``, so recovery never touches the
    journal of a writer that is still running (another recorder on the same data root).
+   The recorder runs it on start (``LogWriter.recover``) and so do the readers (the
+   replay reader, the DuckDB views), so a crashed run's records are never invisible.
+5. Every journal batch carries a CRC32 of its buffers in its IPC custom metadata. A batch
+   whose bytes changed on disk fails it and is dropped, never replayed; a ``corrupt_file``
+   control record takes its place in the Parquet output so that an audit shows the hole.
+6. A journal that cannot be converted (full disk, read-only directory) is kept as it is;
+   temp files of a writer killed mid-roll are deleted once their process is gone.
 
 A ``kill -9`` therefore loses at most the records appended since the last flush.
 """
@@ -44,32 +51,47 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.paths import journal_dir
+from xle.paths import journal_dir, raw_dir
 from xle.rawlog import (
     HOUR_NS,
-    JOURNAL_SCHEMA,
     RAW_SCHEMA,
+    Notice,
     Partition,
     fsync_dir,
     journal_path,
     parse_journal_name,
     partition_from_hour_index,
+    stale_temp_files,
     temp_path,
     to_raw_table,
     validate_run,
 )
+from xle.recorder.journal import (
+    batch_crc,
+    journal_batches,
+    new_journal,
+    read_journal,
+    records_to_batches,
+    write_batch,
+)
 from xle.records import RawRecord
 
-__all__ = ["ConvertResult", "LogWriter", "WriterStats", "convert_journal", "read_journal"]
+__all__ = [
+    "ConvertResult",
+    "LogWriter",
+    "Recovery",
+    "WriterStats",
+    "batch_crc",
+    "convert_journal",
+    "read_journal",
+    "recover_journals",
+    "remove_stale_temps",
+]
 
 #: Rows per Parquet row group: big enough for fast zstd reads, small enough to stream.
 ROW_GROUP_ROWS = 65_536
 #: Bytes of payload per row group before it is written even if ROW_GROUP_ROWS is not met.
 ROW_GROUP_BYTES = 64 << 20
-#: Upper bound of one journal batch (rows / payload bytes) so a binary column never
-#: approaches Arrow's 2 GiB offset limit when many large snapshots arrive at once.
-_BATCH_ROWS = 65_536
-_BATCH_BYTES = 256 << 20
 
 
 @dataclass
@@ -93,37 +115,10 @@ class ConvertResult:
     records: int = 0
     files: list[Path] = field(default_factory=list)
     bytes: int = 0
+    notices: list[Notice] = field(default_factory=list)  # dropped batches, stale temps
 
 
 # --------------------------------------------------------------------------- journal -> Parquet
-
-
-def read_journal(path: Path) -> Iterator[pa.RecordBatch]:
-    """The complete batches of a journal segment, stopping quietly at a torn tail.
-
-    A writer killed mid-write leaves a partial message at the end; everything before it
-    was fsynced and is intact. A file too short to hold even the schema yields nothing.
-    """
-    try:
-        source = pa.OSFile(str(path))
-    except FileNotFoundError:
-        return
-    with source:
-        try:
-            reader = ipc.open_stream(source)
-        except (OSError, pa.ArrowInvalid):
-            return
-        if not reader.schema.equals(JOURNAL_SCHEMA):
-            raise DataError(f"journal {path} has an unexpected schema: {reader.schema}")
-        while True:
-            try:
-                batch = reader.read_next_batch()
-                batch.validate(full=True)
-            except StopIteration:
-                return
-            except (OSError, pa.ArrowInvalid):
-                return
-            yield batch
 
 
 def _split_by_partition(batch: pa.RecordBatch) -> Iterator[tuple[Partition, pa.RecordBatch]]:
@@ -215,7 +210,7 @@ def convert_journal(data_root: Path, path: Path) -> ConvertResult:
     files: dict[Partition, _PartitionFile] = {}
     result = ConvertResult()
     try:
-        for batch in read_journal(path):
+        for batch in journal_batches(data_root, path, result.notices):
             for partition, rows in _split_by_partition(batch):
                 target = files.get(partition)
                 if target is None:
@@ -236,7 +231,25 @@ def convert_journal(data_root: Path, path: Path) -> ConvertResult:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     fsync_dir(path.parent)
+    # A writer killed while rolling this segment left its temp files next to ours.
+    for directory in sorted({final.parent for final in result.files}):
+        result.notices.extend(remove_stale_temps(directory))
     return result
+
+
+def remove_stale_temps(directory: Path) -> list[Notice]:
+    """Delete temp files of dead writers in ``directory`` (see ``stale_temp_files``)."""
+    notices = []
+    for stale in stale_temp_files(directory):
+        try:
+            stale.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            notices.append(Notice("stale_temp", stale, f"stale temp file not deleted: {exc}"))
+            continue
+        notices.append(Notice("stale_temp", stale, "stale temp file of a killed writer deleted"))
+    return notices
 
 
 # --------------------------------------------------------------------------- run lock
@@ -281,34 +294,82 @@ def _segments_of(jdir: Path, run: str | None = None) -> list[tuple[str, int, Pat
     return sorted(found)
 
 
+# --------------------------------------------------------------------------- recovery
+
+
+@dataclass
+class Recovery:
+    """What ``recover_journals`` did: records converted and everything worth a warning."""
+
+    records: int = 0
+    notices: list[Notice] = field(default_factory=list)
+
+
+def recover_journals(data_root: Path, *, sweep: bool = True) -> Recovery:
+    """Convert the journals of dead runs to Parquet, the way the recorder does on start.
+
+    Readers call this too (with ``sweep=False``), so a run killed before it rolled is not
+    invisible until the next recording. Safe against live writers: a run's journal is
+    only touched under its lock, which a live writer holds. Never raises for a journal
+    it cannot convert: the journal is kept and a ``journal_kept`` notice says why. With
+    ``sweep`` (the recorder's start), stale temp files of killed writers are deleted in
+    every partition and lock files of dead runs without a journal are removed; the
+    directories a recovered journal was converted into are swept either way.
+    """
+    root = Path(data_root)
+    jdir = journal_dir(root)
+    recovery = Recovery()
+    if sweep and jdir.is_dir():
+        # Lock files of dead runs that never wrote a segment. Only at a recorder's start:
+        # a reader deleting lock files could race a writer that is just opening its own.
+        with contextlib.suppress(OSError):
+            for lock_path in jdir.glob("*.lock"):
+                run = lock_path.stem
+                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
+                    lock.release(remove=not _segments_of(jdir, run))
+    for run in sorted({run for run, _, _ in _segments_of(jdir)}):
+        try:
+            lock = _RunLock.try_acquire(jdir, run)
+        except OSError as exc:
+            for _, _, path in _segments_of(jdir, run):
+                recovery.notices.append(
+                    Notice("journal_kept", path, f"journal of a dead run not recovered: {exc}")
+                )
+            continue
+        if lock is None:
+            continue  # a live writer's journal
+        records = 0
+        try:
+            for _, _, path in _segments_of(jdir, run):
+                try:
+                    result = convert_journal(root, path)
+                except (OSError, DataError, pa.ArrowException) as exc:
+                    recovery.notices.append(
+                        Notice(
+                            "journal_kept",
+                            path,
+                            f"journal of a dead run not recovered, kept for a later try: {exc}",
+                        )
+                    )
+                    break  # later segments wait: a run is converted in order
+                records += result.records
+                recovery.notices.extend(result.notices)
+        finally:
+            lock.release(remove=not _segments_of(jdir, run))
+        if records:
+            recovery.records += records
+            recovery.notices.append(
+                Notice("recovered", jdir, f"recovered {records:,} records of crashed run {run}")
+            )
+    if sweep:
+        raw = raw_dir(root)
+        for directory in sorted(raw.glob("exchange=*/date=*/hour=*")) if raw.is_dir() else []:
+            if directory.is_dir():
+                recovery.notices.extend(remove_stale_temps(directory))
+    return recovery
+
+
 # --------------------------------------------------------------------------- writer
-
-
-def _records_to_batches(records: list[RawRecord]) -> Iterator[pa.RecordBatch]:
-    start = 0
-    while start < len(records):
-        stop, size = start, 0
-        while stop < len(records) and stop - start < _BATCH_ROWS:
-            size += len(records[stop].payload)
-            stop += 1
-            if size >= _BATCH_BYTES:
-                break
-        chunk = records[start:stop] if start or stop < len(records) else records
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array([r.exchange for r in chunk], pa.string()),
-                pa.array([r.recv_ns for r in chunk], pa.int64()),
-                pa.array([r.run for r in chunk], pa.string()),
-                pa.array([r.conn for r in chunk], pa.int32()),
-                pa.array([r.seq for r in chunk], pa.int64()),
-                pa.array([r.kind for r in chunk], pa.string()),
-                pa.array([r.stream for r in chunk], pa.string()),
-                pa.array([r.symbol for r in chunk], pa.string()),
-                pa.array([r.payload for r in chunk], pa.binary()),
-            ],
-            schema=JOURNAL_SCHEMA,
-        )
-        start = stop
 
 
 class LogWriter:
@@ -434,25 +495,15 @@ class LogWriter:
     def recover(data_root: Path) -> int:
         """Convert every leftover journal of a dead run to Parquet; returns records recovered.
 
-        Journals of a run whose writer is alive (its lock is held) are left alone.
+        Journals of a run whose writer is alive (its lock is held) are left alone. A
+        journal that cannot be converted (full disk, read-only directory) is kept as it
+        is and ``DataError`` says which and why: the recorder must not start over it.
         """
-        jdir = journal_dir(Path(data_root))
-        total = 0
-        if jdir.is_dir():  # lock files of dead runs that never wrote a segment
-            for lock_path in jdir.glob("*.lock"):
-                run = lock_path.stem
-                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
-                    lock.release(remove=not _segments_of(jdir, run))
-        for run in sorted({run for run, _, _ in _segments_of(jdir)}):
-            lock = _RunLock.try_acquire(jdir, run)
-            if lock is None:
-                continue
-            try:
-                for _, _, path in _segments_of(jdir, run):
-                    total += convert_journal(Path(data_root), path).records
-            finally:
-                lock.release(remove=not _segments_of(jdir, run))
-        return total
+        recovery = recover_journals(data_root)
+        kept = [n for n in recovery.notices if n.kind == "journal_kept"]
+        if kept:
+            raise DataError("; ".join(n.message() for n in kept))
+        return recovery.records
 
     # ----------------------------------------------------------------- internals
 
@@ -477,8 +528,8 @@ class LogWriter:
                     self._open_segment()
                 assert self._ipc is not None and self._sink is not None
                 before = self._sink.tell()
-                for batch in _records_to_batches(pending):
-                    self._ipc.write_batch(batch)
+                for batch in records_to_batches(pending):
+                    write_batch(self._ipc, batch)
                 self._sink.flush()
                 os.fsync(self._sink.fileno())
                 with self._stats_lock:
@@ -490,7 +541,7 @@ class LogWriter:
         path = journal_path(self.data_root, self.run, self._segment)
         self._sink = open(path, "xb", buffering=0)  # noqa: SIM115 - closed in _roll()
         fsync_dir(self._jdir)
-        self._ipc = ipc.new_stream(self._sink, JOURNAL_SCHEMA)
+        self._ipc = new_journal(self._sink)
 
     def _roll(self) -> None:
         with self._io_lock:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xle.rawlog import RAW_SCHEMA, Partition
+from xle.rawlog import RAW_SCHEMA, Notice, Partition, schema_mismatch
 from xle.records import RawRecord
 
 __all__ = [
@@ -37,12 +37,14 @@ __all__ = [
     "LogFile",
     "RecordStream",
     "Stream",
+    "WrongSchemaError",
     "chain_files",
     "concat_parts",
     "describe_error",
     "file_batches",
     "merge_streams",
     "open_log_file",
+    "problem_of",
     "records_from_table",
     "sort_permutation",
 ]
@@ -61,10 +63,26 @@ class FileProblem:
     partition: Partition
     error: str
     rows_read: int = 0
+    kind: str = "unreadable"  # or "wrong_schema" (a Parquet file that is not a raw-log file)
 
     def message(self) -> str:
         """One line for the terminal."""
-        return f"unreadable log file {self.path}: {self.error}"
+        what = "not a raw-log file" if self.kind == "wrong_schema" else "unreadable log file"
+        return f"{what} {self.path}: {self.error}"
+
+    def notice(self) -> Notice:
+        return Notice(self.kind, self.path, self.error)
+
+
+class WrongSchemaError(ValueError):
+    """A readable Parquet file whose columns are not those of the raw log."""
+
+
+def problem_of(path: Path, partition: Partition, exc: BaseException) -> FileProblem:
+    """The ``FileProblem`` of a file that failed to open with ``exc``."""
+    if isinstance(exc, WrongSchemaError):
+        return FileProblem(path, partition, str(exc), kind="wrong_schema")
+    return FileProblem(path, partition, describe_error(exc))
 
 
 # --------------------------------------------------------------------------- columns -> records
@@ -150,13 +168,19 @@ def open_log_file(
     # whole, so memory follows the batch size, not the row-group size (same speed).
     # ``stream`` is read as a dictionary (the files store it dictionary-encoded, a handful
     # of names per file): no str per row to build, and shared objects (``_dict_pylist``).
-    pf = pq.ParquetFile(
-        path, buffer_size=_READ_BUFFER, pre_buffer=False, read_dictionary=["stream"]
-    )
+    try:
+        pf = pq.ParquetFile(
+            path, buffer_size=_READ_BUFFER, pre_buffer=False, read_dictionary=["stream"]
+        )
+    except KeyError:  # no ``stream`` column to read as a dictionary
+        raise WrongSchemaError(
+            schema_mismatch(pq.read_schema(path), RAW_SCHEMA) or "no column stream"
+        ) from None
     schema = pf.schema_arrow
-    missing = [name for name in COLUMNS if schema.get_field_index(name) < 0]
-    if missing:
-        raise ValueError(f"not a raw-log file (missing columns {', '.join(missing)})")
+    mismatch = schema_mismatch(schema, RAW_SCHEMA)
+    if mismatch is not None:
+        pf.close()
+        raise WrongSchemaError(mismatch)
     column = schema.get_field_index("recv_ns")
     meta = pf.metadata
     groups: list[int] = []

@@ -11,6 +11,11 @@ grow with the length of the log.
 A file that cannot be read becomes a control record (``kind="event"``,
 ``stream="corrupt_file"``, payload ``{"file", "error"}``) and the replay goes on;
 ``check_files`` reports the same problems up front for a CLI that prefers to stop.
+
+Before listing anything, the reader converts the journals of crashed recorder runs to
+Parquet (``xle.recorder.logwriter.recover_journals``; never a live writer's), and it
+keeps in ``LogReader.notices`` what a person should hear: what was recovered, damaged
+journal batches dropped, impossible partition names and files it skipped.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from xle.rawlog import (
     COMPACTED_FROM_KEY,
     HOUR_NS,
     RAW_SCHEMA,
+    Notice,
     Partition,
     is_log_file,
     parse_partition,
+    partition_value_problem,
 )
 from xle.records import RawRecord
 from xle.replay.merge import (
@@ -46,10 +53,10 @@ from xle.replay.merge import (
     Stream,
     chain_files,
     concat_parts,
-    describe_error,
     file_batches,
     merge_streams,
     open_log_file,
+    problem_of,
     sort_permutation,
 )
 
@@ -107,9 +114,17 @@ def corrupt_record(data_root: Path, problem: FileProblem, recv_ns: int) -> RawRe
 
 
 def hour_dirs(
-    data_root: Path, exchanges: Sequence[str] | None, start_ns: int | None, end_ns: int | None
+    data_root: Path,
+    exchanges: Sequence[str] | None,
+    start_ns: int | None,
+    end_ns: int | None,
+    bad: list[Notice] | None = None,
 ) -> dict[int, list[tuple[Partition, Path]]]:
-    """Partition directories inside the time range, by hour index, from the paths alone."""
+    """Partition directories inside the time range, by hour index, from the paths alone.
+
+    Directories named like a partition but impossible (``date=garbage``, ``hour=25``) are
+    skipped and, with ``bad``, reported there as ``bad_partition`` notices.
+    """
     root = raw_dir(Path(data_root))
     lo = (start_ns // HOUR_NS) if start_ns is not None else None
     hi = ((end_ns - 1) // HOUR_NS) if end_ns is not None else None
@@ -125,6 +140,8 @@ def hour_dirs(
         for date_dir in sorted(ex_dir.iterdir()):
             day = parse_partition(date_dir / "hour=00")
             if day is None or not date_dir.is_dir():
+                if bad is not None and date_dir.name.startswith("date=") and date_dir.is_dir():
+                    bad.append(_bad_partition(date_dir))
                 continue
             first = day.hour_index
             if (hi is not None and first > hi) or (lo is not None and first + 23 < lo):
@@ -132,11 +149,18 @@ def hour_dirs(
             for hour_dir in sorted(date_dir.iterdir()):
                 partition = parse_partition(hour_dir)
                 if partition is None or not hour_dir.is_dir():
+                    if bad is not None and hour_dir.name.startswith("hour=") and hour_dir.is_dir():
+                        bad.append(_bad_partition(hour_dir))
                     continue
                 index = partition.hour_index
                 if (lo is None or index >= lo) and (hi is None or index <= hi):
                     found.setdefault(index, []).append((partition, hour_dir))
     return dict(sorted(found.items()))
+
+
+def _bad_partition(directory: Path) -> Notice:
+    detail = partition_value_problem(directory.name) or "impossible partition name: skipped"
+    return Notice("bad_partition", directory, detail)
 
 
 def _compacted_sources(path: Path) -> set[str]:
@@ -173,6 +197,11 @@ class LogReader:
     the current position of the replay if they fail part-way (so ``recv_ns`` never goes
     back); they are also collected in ``problems``.
 
+    ``notices`` lists, for the caller to show, what the reader did or skipped besides
+    reading (``xle.rawlog.Notice``): journals of crashed runs it recovered (unless
+    ``recover=False``), damaged journal batches dropped, impossible partition names,
+    unreadable and wrong-schema files (as they are met).
+
     Memory: one hour's files are open at a time, each stream holding about
     ``batch_size`` rows, whatever the length of the log.
     """
@@ -186,6 +215,7 @@ class LogReader:
         start_ns: int | None = None,
         end_ns: int | None = None,
         batch_size: int = _BATCH_ROWS,
+        recover: bool = True,
     ) -> None:
         self.data_root = Path(data_root)
         self.exchanges = tuple(exchanges) if exchanges is not None else None
@@ -194,14 +224,34 @@ class LogReader:
         self.end_ns = end_ns
         self.batch_size = batch_size
         self.problems: list[FileProblem] = []
+        self.notices: list[Notice] = []
         self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols is not None else None
+        if recover:
+            # A run killed before it rolled has its records only in the journal.
+            from xle.recorder.logwriter import recover_journals
+
+            self._note(recover_journals(self.data_root, sweep=False).notices)
+
+    def _note(self, notices: Sequence[Notice]) -> None:
+        for notice in notices:
+            if notice not in self.notices:
+                self.notices.append(notice)
+
+    def _hours(self) -> dict[int, list[tuple[Partition, Path]]]:
+        bad: list[Notice] = []
+        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns, bad)
+        self._note(bad)
+        return hours
+
+    def _problem(self, problem: FileProblem) -> None:
+        self.problems.append(problem)
+        self._note([problem.notice()])
 
     # ----------------------------------------------------------------- listing
 
     def partitions(self) -> list[tuple[Partition, Path]]:
         """Partition directories the query touches, in (hour, exchange) order."""
-        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns)
-        return [entry for entries in hours.values() for entry in entries]
+        return [entry for entries in self._hours().values() for entry in entries]
 
     def files(self) -> list[Path]:
         """The files the query would read (after partition pruning), in hour order."""
@@ -218,16 +268,15 @@ class LogReader:
         A ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
         on it to look for one only in one-record chunks)."""
         watermark = self.start_ns if self.start_ns is not None else -INF
-        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns)
-        for entries in hours.values():
+        for entries in self._hours().values():
             streams, problems = self._open_hour(entries)
             first = max(entries[0][0].start_ns, watermark)
             for problem in problems:
-                self.problems.append(problem)
+                self._problem(problem)
                 yield [corrupt_record(self.data_root, problem, first)]
             for problems, parts in merge_streams(streams):
                 for problem in problems:
-                    self.problems.append(problem)
+                    self._problem(problem)
                     at = max(watermark, problem.partition.start_ns)
                     yield [corrupt_record(self.data_root, problem, at)]
                 if not parts:
@@ -288,7 +337,7 @@ class LogReader:
                     vanished = True  # compacted away between listing and opening
                     break
                 except Exception as exc:  # any unreadable file is reported
-                    failed.append(FileProblem(path, partition, describe_error(exc)))
+                    failed.append(problem_of(path, partition, exc))
                     continue
                 if file.row_groups:
                     opened.append(file)
@@ -341,7 +390,7 @@ def check_files(
                         pass
                 file.pf.close()
             except Exception as exc:  # reporting is the point
-                problems.append(FileProblem(path, partition, describe_error(exc)))
+                problems.append(problem_of(path, partition, exc))
     return problems
 
 
@@ -358,9 +407,7 @@ def read_merged(
         try:
             opened.append(open_log_file(Path(path), partition, None, None))
         except Exception as exc:
-            raise DataError(
-                FileProblem(Path(path), partition, describe_error(exc)).message()
-            ) from exc
+            raise DataError(problem_of(Path(path), partition, exc).message()) from exc
     streams = [
         Stream(partition.exchange, chained, batches=file_batches(chained, batch_size))
         for chained in chain_files([f for f in opened if f.row_groups])
@@ -426,8 +473,12 @@ def replay_chunks_from(
     The warm-up records are exactly those with ``recv_ns < start_ns``: a prefix, since
     ``recv_ns`` never goes back in replay order.
     """
+    from xle.recorder.logwriter import recover_journals
     from xle.replay.seek import plan_seek
 
+    # Before the seek lists partitions: a crashed run may have none yet. (The notices are
+    # for a caller that opened the log with ``check_data_root`` or a ``LogReader``.)
+    recover_journals(Path(data_root), sweep=False)
     if plan is None:
         plan = plan_seek(
             data_root,
@@ -438,6 +489,11 @@ def replay_chunks_from(
             max_lookback_ns=max_lookback_ns,
         )
     reader = LogReader(
-        data_root, exchanges=exchanges, symbols=symbols, start_ns=plan.read_from_ns, end_ns=end_ns
+        data_root,
+        exchanges=exchanges,
+        symbols=symbols,
+        start_ns=plan.read_from_ns,
+        end_ns=end_ns,
+        recover=False,
     )
     yield from reader.chunks()

@@ -34,6 +34,7 @@ from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
 from xle.paths import raw_dir
+from xle.rawlog import Notice
 from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
 from xle.timeutil import format_ns
 
@@ -57,12 +58,20 @@ CORRUPT_FILE = "corrupt_file"
 # --------------------------------------------------------------------------- input checks
 
 
-def check_data_root(root: Path) -> None:
-    """The data root must exist and hold a raw log."""
+def check_data_root(root: Path) -> list[Notice]:
+    """The data root must exist and hold a raw log.
+
+    Journals of crashed recorder runs are converted to Parquet here, before anything
+    lists the partitions: a run killed before its first roll has no partition yet.
+    Returns what the recovery did or skipped, for the CLI to show as warnings.
+    """
     if not root.is_dir():
         raise DataError(f"data directory not found: {root}")
     if not raw_dir(root).is_dir():
         raise DataError(f"no raw log in {root} (expected {raw_dir(root)}); is --data right?")
+    from xle.recorder.logwriter import recover_journals
+
+    return recover_journals(root, sweep=False).notices
 
 
 def check_exchanges(exchanges: list[str] | None) -> tuple[str, ...] | None:
