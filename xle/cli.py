@@ -1,8 +1,10 @@
-"""The ``xle`` command line (DESIGN section 9): a thin Typer shell over the packages.
+"""The ``xle`` command line: a thin Typer shell over the packages.
 
 Each area owns its commands in a ``commands`` module exporting ``COMMANDS``; this file
 only wires them into one app, so that adding a command never means editing a shared
-file beyond the list below.
+file beyond the list below. Every command is wrapped in ``one_line_errors``: a bad
+argument, a missing or read-only directory or a full disk is one ``error:`` line and
+exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import importlib
 
 import typer
+
+from xle.cli_options import one_line_errors
 
 __all__ = ["app", "main"]
 
@@ -30,7 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
 
 for _name in _COMMAND_MODULES:
     for _command in importlib.import_module(_name).COMMANDS:
-        app.command()(_command)
+        app.command()(one_line_errors(_command))
 
 
 def main() -> None:
