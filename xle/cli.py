@@ -20,6 +20,7 @@ from xle.cli_options import one_line_errors
 
 __all__ = ["app", "main"]
 
+
 class _Group(TyperGroup):
     """The ``xle`` group: its ``--help`` flag shows no ``<bool>`` either."""
 

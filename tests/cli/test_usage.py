@@ -153,8 +153,6 @@ def test_replay_at_a_set_speed_prints_progress_lines_with_an_eta(
     ), lines[0]
 
 
-def test_replay_flat_out_off_a_terminal_prints_no_escape_codes(
-    cli: Cli, golden_root: Path
-) -> None:
+def test_replay_flat_out_off_a_terminal_prints_no_escape_codes(cli: Cli, golden_root: Path) -> None:
     result = cli("replay", "--data", golden_root, *WINDOW, "--progress-every", "0")
     assert result.exit_code == 0 and "\x1b[" not in result.stderr + result.stdout

@@ -183,10 +183,11 @@ def test_arb_before_any_replay_says_replay_writes_it_and_offers_the_command(
 ) -> None:
     result = cli("arb", "--data", golden_root)
     assert result.exit_code == 2 and result.stdout == ""
-    assert "nothing replayed yet" in result.stderr and "xle arb reads what xle replay" in result.stderr
-    assert (
-        f"run: xle replay --data {golden_root} --from 2024-01-02T03:00:00" in result.stderr
-    ), result.stderr
+    assert "nothing replayed yet" in result.stderr
+    assert "xle arb reads what xle replay writes" in result.stderr
+    assert f"run: xle replay --data {golden_root} --from 2024-01-02T03:00:00" in result.stderr, (
+        result.stderr
+    )
 
 
 # --------------------------------------------------------------------------- audit
