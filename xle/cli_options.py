@@ -79,11 +79,11 @@ _WHAT = {
     errno.EROFS: "cannot write",
     errno.EACCES: "no permission for",
     errno.EPERM: "no permission for",
-    errno.ENOENT: "not found:",
-    errno.ENOTDIR: "not a directory on the way to",
-    errno.EISDIR: "is a directory:",
-    errno.EEXIST: "already exists:",
-    errno.ENOTEMPTY: "not empty:",
+    errno.ENOENT: "cannot find",
+    errno.ENOTDIR: "cannot reach",
+    errno.EISDIR: "cannot write",
+    errno.EEXIST: "cannot create",
+    errno.ENOTEMPTY: "cannot remove",
     errno.EMFILE: "too many open files for",
     errno.EIO: "cannot read or write",
 }
@@ -121,11 +121,11 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except XleError as exc:
-            _fail(str(exc))
+            raise _fail(str(exc)) from None
         except OSError as exc:
-            _fail(os_error_line(exc, _data_root(kwargs.get("data"))))
+            raise _fail(os_error_line(exc, _data_root(kwargs.get("data")))) from None
         except OverflowError as exc:
-            _fail(f"a number is out of range: {exc}")
+            raise _fail(f"a number is out of range: {exc}") from None
         except Exception as exc:
             # DuckDB is imported only by the query commands (it takes ~0.1 s to load):
             # if it is not loaded, this cannot be one of its errors.
@@ -133,15 +133,14 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             if duckdb is None or not isinstance(exc, duckdb.Error):
                 raise
             text = str(exc).strip()
-            _fail(text.splitlines()[0] if text else type(exc).__name__)
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise _fail(text.splitlines()[0] if text else type(exc).__name__) from None
 
     return wrapper
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2) from None
+    return typer.Exit(2)
 
 
 def _data_root(data: object) -> Path | None:
