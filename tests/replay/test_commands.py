@@ -139,7 +139,19 @@ def test_arb_filters_by_edge_time_and_market(cli: Cli, replayed: Path) -> None:
     assert [e["close_reason"] for e in since] == ["end_of_data", "book_unsynced"]
     until = _arb(cli, replayed, "--until", "2024-01-02T03:00:08Z")
     assert [e["close_reason"] for e in until] == ["edge"]
-    assert _arb(cli, replayed, "--market", "ETH/USD") == []
+    assert len(_arb(cli, replayed, "--market", "btc/usd")) == 3
+
+
+def test_arb_of_a_market_not_in_the_data_lists_the_markets(cli: Cli, replayed: Path) -> None:
+    result = cli("arb", "--data", replayed, "--market", "DOGE/USD")
+    assert result.exit_code == 2
+    assert "no market DOGE/USD" in result.stderr and "markets: BTC/USD" in result.stderr
+
+
+def test_arb_with_no_match_says_what_the_data_holds(cli: Cli, replayed: Path) -> None:
+    result = cli("arb", "--data", replayed, "--min-bps", "1000")
+    assert result.exit_code == 0 and "0 rows" in result.stdout
+    assert "no episode matches; the replayed data holds 3 episodes in BTC/USD" in result.stderr
 
 
 def test_arb_shows_an_episode_without_a_close_row_as_open(cli: Cli, golden_root: Path) -> None:
@@ -167,9 +179,16 @@ def test_arb_shows_an_episode_without_a_close_row_as_open(cli: Cli, golden_root:
     assert shown["start"] == "2024-01-02T03:00:03.000000000Z"
 
 
-def test_arb_without_derived_data_prints_no_rows(cli: Cli, golden_root: Path) -> None:
-    assert _arb(cli, golden_root) == []
-    assert "0 rows" in _ok(cli("arb", "--data", golden_root))
+def test_arb_before_any_replay_says_replay_writes_it_and_offers_the_command(
+    cli: Cli, golden_root: Path
+) -> None:
+    result = cli("arb", "--data", golden_root)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "nothing replayed yet" in result.stderr
+    assert "xle arb reads what xle replay writes" in result.stderr
+    assert f"run: xle replay --data {golden_root} --from 2024-01-02T03:00:00" in result.stderr, (
+        result.stderr
+    )
 
 
 # --------------------------------------------------------------------------- audit

@@ -87,5 +87,5 @@ def test_simulate_command_reports_a_busy_port() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = CliRunner().invoke(app, ["simulate", "--duration", "0.1", "--port", str(port)])
-    assert result.exit_code == 1
-    assert "cannot serve on 127.0.0.1:" in result.output
+    assert result.exit_code == 2
+    assert "error: cannot serve on 127.0.0.1:" in result.output

@@ -30,9 +30,17 @@ from rich.live import Live
 from rich.table import Table
 
 from xle.analytics.engine import Engine, Output
-from xle.cli_options import ConfigOption, DataOption, ExchangeOption
+from xle.cli_options import (
+    ConfigOption,
+    DataOption,
+    ExchangeOption,
+    check_finite,
+    check_host_port,
+    check_output_file,
+    check_url,
+)
 from xle.config import load_config
-from xle.errors import UsageError, XleError
+from xle.errors import UsageError
 from xle.paths import data_root
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
 from xle.recorder.logwriter import LogWriter
@@ -207,49 +215,99 @@ def record(
         typer.Option(
             "--symbol",
             "-s",
+            metavar="[EX:]SYMBOL",
             help="EX:SYM for one exchange or SYM for every selected one (repeatable). "
             "Default: BTC and ETH against USD(T) on each exchange.",
+            show_default=False,
         ),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after S seconds (default: Ctrl-C).")
+        float | None,
+        typer.Option(
+            "--duration",
+            metavar="SECONDS",
+            help="Stop after this many seconds (default: at Ctrl-C).",
+            show_default=False,
+        ),
     ] = None,
     simulator: Annotated[
         str | None,
-        typer.Option("--simulator", help="HOST:PORT of `xle simulate`: every venue goes there."),
+        typer.Option(
+            "--simulator",
+            metavar="HOST:PORT",
+            help="Address of `xle simulate`: every exchange is read from there.",
+            show_default=False,
+        ),
     ] = None,
-    binance_ws: Annotated[str | None, typer.Option(help="Binance WebSocket base URL.")] = None,
-    binance_rest: Annotated[str | None, typer.Option(help="Binance REST base URL.")] = None,
-    binanceus_ws: Annotated[str | None, typer.Option(help="Binance.US WebSocket base.")] = None,
-    binanceus_rest: Annotated[str | None, typer.Option(help="Binance.US REST base URL.")] = None,
-    coinbase_ws: Annotated[str | None, typer.Option(help="Coinbase WebSocket URL.")] = None,
+    binance_ws: Annotated[
+        str | None, typer.Option(metavar="URL", help="Binance WebSocket base URL.")
+    ] = None,
+    binance_rest: Annotated[
+        str | None, typer.Option(metavar="URL", help="Binance REST base URL.")
+    ] = None,
+    binanceus_ws: Annotated[
+        str | None, typer.Option(metavar="URL", help="Binance.US WebSocket base URL.")
+    ] = None,
+    binanceus_rest: Annotated[
+        str | None, typer.Option(metavar="URL", help="Binance.US REST base URL.")
+    ] = None,
+    coinbase_ws: Annotated[
+        str | None, typer.Option(metavar="URL", help="Coinbase WebSocket URL.")
+    ] = None,
     roll_seconds: Annotated[
-        float, typer.Option("--roll-seconds", help="Roll the journal into Parquet every N s.")
+        float,
+        typer.Option(
+            "--roll-seconds", metavar="SECONDS", help="Roll the journal into Parquet this often."
+        ),
     ] = 60.0,
     data: DataOption = None,
     config: ConfigOption = None,
     no_engine: Annotated[
-        bool, typer.Option("--no-engine", help="Capture only: no live gap detection/resync.")
+        bool,
+        typer.Option(
+            "--no-engine", help="Capture only: no live gap detection and no resynchronisation."
+        ),
     ] = False,
     products_per_connection: Annotated[
-        int, typer.Option(help="Coinbase products per WebSocket connection.")
+        int, typer.Option(metavar="N", min=1, help="Coinbase products per WebSocket connection.")
     ] = 10,
     stats_file: Annotated[
         Path | None,
-        typer.Option(help="Rewrite this JSON file every second with counters and durable_seq."),
+        typer.Option(
+            metavar="FILE",
+            help="Rewrite this JSON file every second with counters and durable_seq.",
+            show_default=False,
+        ),
     ] = None,
     status_every: Annotated[
-        float, typer.Option(help="Seconds between status lines when not on a terminal.")
+        float,
+        typer.Option(
+            metavar="SECONDS", help="Seconds between status lines when not on a terminal."
+        ),
     ] = 5.0,
 ) -> None:
     """Capture live feeds into the raw log until Ctrl-C or --duration."""
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    # A bad argument, a read-only or full data directory: one line via xle.cli's wrapper.
     try:
         chosen = resolve_symbols(exchange, symbol)
-        if duration is not None and duration <= 0:
-            raise UsageError("--duration must be positive")
-        if roll_seconds <= 0:
-            raise UsageError("--roll-seconds must be positive")
+        if duration is not None:
+            check_finite(duration, "--duration", positive=True)
+        check_finite(roll_seconds, "--roll-seconds", positive=True)
+        check_finite(status_every, "--status-every", positive=True)
+        if simulator is not None:
+            check_host_port(simulator, "--simulator")
+        for url, option, schemes in (
+            (binance_ws, "--binance-ws", ("ws", "wss")),
+            (binanceus_ws, "--binanceus-ws", ("ws", "wss")),
+            (coinbase_ws, "--coinbase-ws", ("ws", "wss")),
+            (binance_rest, "--binance-rest", ("http", "https")),
+            (binanceus_rest, "--binanceus-rest", ("http", "https")),
+        ):
+            if url is not None:
+                check_url(url, option, schemes)
+        if stats_file is not None:
+            check_output_file(stats_file, "--stats-file")
         overrides = {
             "ws": {"binance": binance_ws, "binanceus": binanceus_ws, "coinbase": coinbase_ws},
             "rest": {"binance": binance_rest, "binanceus": binanceus_rest},
@@ -277,9 +335,6 @@ def record(
         venues = ", ".join(f"{v} {' '.join(s)}" for v, s in chosen.items())
         console.print(f"recording {venues} -> {root}/raw  (run {recorder.run_id})", highlight=False)
         asyncio.run(_main(recorder, status, console, stats_file, status_every))
-    except XleError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     except KeyboardInterrupt:  # a signal before the handlers were installed
         raise typer.Exit(130) from None
     console.print(status.table(final=True))

@@ -1,79 +1,76 @@
 """Commands over a recorded log: ``replay``, ``book``, ``query``, ``arb``, ``audit``, ``compact``.
 
-A thin Typer layer (DESIGN section 9): parse and check the arguments, call
-``xle.replay.session`` / ``xle.replay.audit`` / ``xle.analytics.views``, print. Bad input
-never shows a traceback: every ``XleError`` (and a DuckDB error in ``query``/``arb``)
-becomes one line on stderr and exit status 2.
+A thin Typer layer: parse and check the arguments, call ``xle.replay.session`` /
+``xle.replay.audit`` / ``xle.analytics.views``, print. ``xle.cli`` wraps every command
+so that an ``XleError``, an ``OSError`` or a DuckDB error is one line on stderr and exit
+status 2. Figures xle computes are rounded with ``xle.numfmt`` before they are printed;
+exchange values are printed as the exchange sent them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import re
 import sys
-from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from xle import numfmt
 from xle.analytics.book import format_decimal
 from xle.analytics.derived import Scope
-from xle.cli_options import ConfigOption, DataOption, ExchangeOption
+from xle.cli_options import (
+    ConfigOption,
+    DataOption,
+    ExchangeOption,
+    check_finite,
+    check_int64,
+)
 from xle.config import EngineConfig, load_config
-from xle.errors import DataError, UsageError, XleError
-from xle.paths import data_root
+from xle.errors import DataError, UsageError
+from xle.paths import data_root, derived_dir
 from xle.replay.audit import AUDIT_COLUMNS, run_audit
 from xle.replay.output import Format, print_rows
 from xle.replay.session import (
     ReplaySummary,
     book_at,
     check_exchanges,
+    describe_inventory,
+    log_end_ns,
+    log_inventory,
     run_replay,
 )
 from xle.timeutil import format_ns, parse_time
 
 __all__ = ["COMMANDS", "arb", "audit", "book", "compact", "query", "replay"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+TIME_HELP = "ISO 8601 (UTC unless an offset is given) or epoch ns"
 
 SymbolOption = Annotated[
-    list[str] | None, typer.Option("--symbol", "-s", help="Exchange symbol (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--symbol",
+        "-s",
+        metavar="SYMBOL",
+        help="Exchange symbol, e.g. BTCUSDT or BTC-USD (repeatable; default: all).",
+        show_default=False,
+    ),
 ]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-
-
-def _one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print deliberate errors as ``error: <reason>`` on stderr and exit with status 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except XleError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except Exception as exc:
-            # DuckDB is imported only by the query commands (it takes ~0.1 s to load):
-            # if it is not loaded, this cannot be one of its errors.
-            duckdb = sys.modules.get("duckdb")
-            if duckdb is None or not isinstance(exc, duckdb.Error):
-                raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            typer.echo(f"error: {first}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", metavar="table|csv|json", help="Output format.")
+]
 
 
 def _time(text: str, option: str) -> int:
     try:
-        return parse_time(text)
+        value = parse_time(text)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+    return check_int64(value, option)
 
 
 def _config(path: Path | None) -> EngineConfig:
@@ -89,6 +86,10 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(file=stream, width=None if stream.isatty() else 240, soft_wrap=False)
 
 
+def _warn(text: str) -> None:
+    typer.echo(f"warning: {text}", err=True)
+
+
 def _query_root(data: Path | None) -> Path:
     root = data_root(data)
     if not root.is_dir():
@@ -99,12 +100,20 @@ def _query_root(data: Path | None) -> Path:
 # --------------------------------------------------------------------------- replay
 
 
-@_one_line_errors
 def replay(
-    start: Annotated[str, typer.Option("--from", help="Start T0: ISO 8601 (UTC) or epoch ns.")],
-    end: Annotated[str, typer.Option("--to", help="End T1 (inclusive).")],
+    start: Annotated[
+        str, typer.Option("--from", metavar="T0", help=f"Start of the window: {TIME_HELP}.")
+    ],
+    end: Annotated[
+        str, typer.Option("--to", metavar="T1", help="End of the window (inclusive), same forms.")
+    ],
     speed: Annotated[
-        str, typer.Option("--speed", help="'max', or N x real time by record time (1 = live).")
+        str,
+        typer.Option(
+            "--speed",
+            metavar="max|N",
+            help="'max', or N times real time by record time (1 = as recorded).",
+        ),
     ] = "max",
     exchange: ExchangeOption = None,
     symbol: SymbolOption = None,
@@ -113,11 +122,22 @@ def replay(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only print the summary; write nothing.")
     ] = False,
+    progress_every: Annotated[
+        float,
+        typer.Option(
+            "--progress-every",
+            metavar="SECONDS",
+            min=0,
+            help="Seconds between progress lines on stderr when it is not a terminal (0: none).",
+        ),
+    ] = 5.0,
 ) -> None:
-    """Replay the log through the engine, write derived Parquet, print a summary.
+    """Replay the log through the engine, write quotes, arbitrage and integrity tables.
 
-    Outputs go to DIR/derived/{quotes,arbitrage,integrity}; replaying the same range
-    again replaces them (see xle.analytics.derived for the overlap rule).
+    They go to DIR/derived/{quotes,arbitrage,integrity} as Parquet, where xle query and
+    xle arb read them. The newest replay owns its window (with its --exchange and
+    --symbol filters): rows earlier replays stored inside it are replaced, rows outside
+    it are kept.
     """
     root = data_root(data)
     scope = Scope(
@@ -129,8 +149,7 @@ def replay(
             pace = float(speed)
         except ValueError:
             raise UsageError(f"--speed must be 'max' or a number, not {speed!r}") from None
-        if not pace > 0:
-            raise UsageError(f"--speed must be positive, not {speed!r}")
+        check_finite(pace, "--speed", positive=True)
     summary = run_replay(
         root,
         scope,
@@ -138,7 +157,8 @@ def replay(
         speed=pace,
         dry_run=dry_run,
         progress=_console(stderr=True),
-        on_warning=lambda text: typer.echo(f"warning: {text}", err=True),
+        progress_every=progress_every,
+        on_warning=_warn,
     )
     _print_summary(summary, root)
 
@@ -176,48 +196,72 @@ def _print_summary(summary: ReplaySummary, root: Path) -> None:
 # --------------------------------------------------------------------------- book
 
 
-@_one_line_errors
 def book(
     exchange: Annotated[
-        str, typer.Option("--exchange", "-e", help="binance, binanceus, coinbase.")
+        str,
+        typer.Option("--exchange", "-e", metavar="EXCHANGE", help="binance, binanceus, coinbase."),
     ],
-    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Exchange symbol, e.g. BTCUSDT.")],
-    at: Annotated[str, typer.Option("--at", help="Time T: ISO 8601 (UTC) or epoch ns.")],
-    depth: Annotated[int, typer.Option("--depth", min=1, help="Levels per side.")] = 10,
+    symbol: Annotated[
+        str,
+        typer.Option(
+            "--symbol", "-s", metavar="SYMBOL", help="Exchange symbol, e.g. BTCUSDT or BTC-USD."
+        ),
+    ],
+    at: Annotated[str, typer.Option("--at", metavar="T", help=f"Time T: {TIME_HELP}.")],
+    depth: Annotated[
+        int, typer.Option("--depth", metavar="N", min=1, help="Levels per side.")
+    ] = 10,
     vwap: Annotated[
         list[float] | None,
-        typer.Option("--vwap", help="VWAP size in base units (repeatable; default: config)."),
+        typer.Option(
+            "--vwap",
+            metavar="SIZE",
+            help="VWAP size in base units (repeatable; default: the config's sizes).",
+            show_default=False,
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data: DataOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """The book rebuilt from the log as of T (every record with recv_ns <= T)."""
+    """The book rebuilt from the log as of T (every record received at or before T)."""
     at_ns = _time(at, "--at")
+    for size in vwap or ():
+        check_finite(size, "--vwap", positive=True)
     cfg = _config(config)
     sym = symbol.upper()
-    engine, view = book_at(data_root(data), exchange, sym, at_ns, cfg)
+    root = data_root(data)
+    engine, view = book_at(root, exchange, sym, at_ns, cfg)
+    last_ns = log_end_ns(root, exchange)
+    if last_ns is not None and at_ns > last_ns:
+        _warn(
+            f"the {exchange} data ends at {format_ns(last_ns)}; this is the book as of then"
+            f" ({describe_inventory(log_inventory(root, (exchange,)), exchange)})"
+        )
     sizes = tuple(vwap) if vwap else cfg.sizes_for(engine.market_of(exchange, sym))
-    for size in sizes:
-        if not size > 0:
-            raise UsageError(f"--vwap sizes must be positive, not {size}")
     imbalance, _ratio = engine.imbalance(exchange, sym)
     walks = [engine.vwap(exchange, sym, side, size) for size in sizes for side in ("buy", "sell")]
+    bids = [(format_decimal(p), format_decimal(q)) for p, q in view.bids]
+    asks = [(format_decimal(p), format_decimal(q)) for p, q in view.asks]
+    tick = numfmt.max_decimals(p for p, _ in bids + asks)
+    lot = numfmt.max_decimals([q for _, q in bids + asks] + [format_decimal(s) for s in sizes])
     doc: dict[str, Any] = {
         "exchange": exchange,
         "symbol": sym,
         "at_ns": at_ns,
         "status": view.status,
-        "bids": [[format_decimal(p), format_decimal(q)] for p, q in view.bids[:depth]],
-        "asks": [[format_decimal(p), format_decimal(q)] for p, q in view.asks[:depth]],
-        "imbalance": imbalance,
+        "bids": [list(level) for level in bids[:depth]],
+        "asks": [list(level) for level in asks[:depth]],
+        "imbalance": _ratio_number(imbalance),
         "vwap": [
             {
                 "side": w.side,
                 "size": format_decimal(w.size),
-                "price": format_decimal(w.price) if w.price is not None else None,
-                "filled": format_decimal(w.filled),
-                "slippage_bps": w.slippage_bps,
+                "price": numfmt.trimmed(w.price, tick) if w.price is not None else None,
+                "filled": numfmt.trimmed(w.filled, lot),
+                "slippage_bps": (
+                    float(numfmt.bps(w.slippage_bps)) if w.slippage_bps is not None else None
+                ),
             }
             for w in walks
         ],
@@ -226,6 +270,14 @@ def book(
         typer.echo(json.dumps(doc))
         return
     _print_ladder(doc)
+
+
+#: Imbalance is a ratio in [-1, 1]: four decimals tell books apart, more is noise.
+IMBALANCE_PLACES = 4
+
+
+def _ratio_number(value: float | None) -> float | None:
+    return float(numfmt.fixed(value, IMBALANCE_PLACES)) if value is not None else None
 
 
 def _print_ladder(doc: dict[str, Any]) -> None:
@@ -248,7 +300,9 @@ def _print_ladder(doc: dict[str, Any]) -> None:
         ladder.add_row(bid[1], bid[0], ask[0], ask[1])
     console.print(ladder)
     imbalance = doc["imbalance"]
-    console.print(f"imbalance {imbalance:+.4f}" if imbalance is not None else "imbalance -")
+    console.print(
+        f"imbalance {imbalance:+.{IMBALANCE_PLACES}f}" if imbalance is not None else "imbalance -"
+    )
     walks = Table(show_edge=False)
     for name in ("side", "size", "vwap", "filled", "slippage bps"):
         walks.add_column(name, justify="right")
@@ -267,23 +321,60 @@ def _print_ladder(doc: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- query, arb
 
 
-@_one_line_errors
+#: Rows a table shows unless --limit says otherwise: a screenful or two, not 28,000.
+TABLE_LIMIT = 100
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(\*/|\Z)", re.DOTALL)
+
+
+def _check_sql(sql: str) -> None:
+    if not _COMMENTS.sub("", sql).strip(" \t\r\n;"):
+        raise UsageError(
+            'empty query: give SQL, e.g. xle query "select * from quotes limit 10"'
+            " (views: raw, quotes, arbitrage, integrity)"
+        )
+
+
 def query(
     sql: Annotated[
-        str, typer.Argument(help="SQL over the views raw, quotes, arbitrage, integrity.")
+        str,
+        typer.Argument(
+            metavar="SQL", help="SQL over the views raw, quotes, arbitrage and integrity."
+        ),
     ],
     fmt: FormatOption = Format.TABLE,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            min=0,
+            help=f"Print at most N rows (default: {TABLE_LIMIT} for the table, all for csv"
+            " and json; 0: all). Says how many were left out.",
+            show_default=False,
+        ),
+    ] = None,
     data: DataOption = None,
 ) -> None:
-    """Run SQL with DuckDB over the raw log and the derived Parquet, in place."""
+    """Run SQL with DuckDB over the raw log and the replayed tables, in place."""
+    _check_sql(sql)
     from xle.analytics.views import connect
 
     con = connect(_query_root(data))
     cursor = con.execute(sql)
-    if cursor.description is None:
+    if cursor is None or cursor.description is None:
         return
     columns = [d[0] for d in cursor.description]
-    print_rows(columns, cursor.fetchall(), fmt, _console())
+    if limit is None:
+        limit = TABLE_LIMIT if fmt is Format.TABLE else 0
+    if limit == 0:
+        print_rows(columns, cursor.fetchall(), fmt, _console())
+        return
+    rows = cursor.fetchmany(limit)
+    left_out = 0
+    while batch := cursor.fetchmany(65_536):
+        left_out += len(batch)
+    print_rows(columns, rows, fmt, _console(), left_out=left_out, note=_console(stderr=True))
 
 
 _ARB_SQL = """
@@ -302,65 +393,168 @@ ORDER BY start_ns DESC, market, buy_venue, sell_venue
 """
 
 
-@_one_line_errors
 def arb(
     since: Annotated[
-        str | None, typer.Option("--since", help="Episodes still open at or after T.")
+        str | None,
+        typer.Option("--since", metavar="T", help="Episodes still open at or after T."),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Episodes started at or before T.")
+        str | None,
+        typer.Option("--until", metavar="T", help="Episodes started at or before T."),
     ] = None,
     min_bps: Annotated[
-        float | None, typer.Option("--min-bps", help="Minimum peak net edge (bps).")
+        float | None,
+        typer.Option("--min-bps", metavar="BPS", help="Minimum peak net edge in basis points."),
     ] = None,
     market: Annotated[
-        str | None, typer.Option("--market", "-m", help="Canonical market, e.g. BTC/USD.")
+        str | None,
+        typer.Option("--market", "-m", metavar="MARKET", help="Canonical market, e.g. BTC/USD."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
     data: DataOption = None,
 ) -> None:
-    """Arbitrage episodes from the derived Parquet (run xle replay first), newest first."""
+    """Arbitrage episodes that xle replay found, newest first."""
+    if min_bps is not None:
+        check_finite(min_bps, "--min-bps")
     params = {
         "since": _time(since, "--since") if since else 0,
         "until": _time(until, "--until") if until else 2**63 - 1,
         "min_bps": float("-inf") if min_bps is None else min_bps,
-        "market": market,
+        "market": market.upper() if market else None,
     }
+    root = _query_root(data)
+    _check_replayed(root)
     from xle.analytics.views import connect
 
-    con = connect(_query_root(data))
+    con = connect(root)
+    markets = [m for (m,) in con.execute(_MARKETS_SQL).fetchall()]
+    if params["market"] is not None and params["market"] not in markets:
+        listed = ", ".join(markets) if markets else "none"
+        raise UsageError(
+            f"no market {params['market']} in the replayed data under {root / 'derived'}"
+            f" (markets: {listed})"
+        )
     rows = con.execute(_ARB_SQL, params).fetchall()
+    precision = _precisions(con, sorted({r[3] for r in rows}))
     columns = ["start", "end", "duration_s"]
     columns += ["market", "buy_venue", "sell_venue", "status", "close_reason"]
     columns += ["peak_edge_bps", "edge_bps", "executable_size", "profit", "start_ns", "end_ns"]
-    shaped = [
-        (
-            format_ns(r[0]),
-            format_ns(r[1]) if r[1] is not None else None,
-            r[2] / 1e9 if r[2] is not None else None,
-            *r[3:12],
-            r[0],
-            r[1],
+    shaped = []
+    for r in rows:
+        tick, lot = precision.get(r[3], (_FALLBACK_PLACES, _FALLBACK_PLACES))
+        shaped.append(
+            (
+                format_ns(r[0]),
+                format_ns(r[1]) if r[1] is not None else None,
+                _seconds(r[2]) if r[2] is not None else None,
+                *r[3:8],
+                Decimal(numfmt.bps(r[8])),
+                Decimal(numfmt.bps(r[9])),
+                Decimal(numfmt.trimmed(r[10], lot)),
+                Decimal(numfmt.trimmed(r[11], tick)),
+                r[0],
+                r[1],
+            )
         )
-        for r in rows
-    ]
     if fmt is Format.TABLE:  # the columns a reader needs; scripts get them all
         keep = [i for i, c in enumerate(columns) if c not in ("edge_bps", "start_ns", "end_ns")]
         columns = [columns[i] for i in keep]
         shaped = [tuple(row[i] for i in keep) for row in shaped]
         shaped = [(r[0][:23], (r[1] or "")[:23], *r[2:]) for r in shaped]
     print_rows(columns, shaped, fmt, _console())
+    if not rows:
+        total, first, last = con.execute(
+            "SELECT count(DISTINCT (market, buy_venue, sell_venue, start_ns)), min(start_ns),"
+            " max(start_ns) FROM arbitrage"
+        ).fetchone() or (0, None, None)
+        if total:
+            _warn(
+                f"no episode matches; the replayed data holds {total:,} episodes in"
+                f" {', '.join(markets)} started from {format_ns(first)} to {format_ns(last)}"
+            )
+        else:
+            _warn(
+                f"the replayed data under {root / 'derived'} holds no arbitrage episode"
+                f" (markets quoted: {', '.join(markets) or 'none'})"
+            )
+
+
+_MARKETS_SQL = """
+SELECT market FROM (SELECT market FROM arbitrage UNION SELECT market FROM quotes)
+WHERE market IS NOT NULL ORDER BY market
+"""
+
+#: Decimals of a figure whose market has no quote to read a tick or lot from.
+_FALLBACK_PLACES = 8
+
+
+def _precisions(con: Any, markets: list[str]) -> dict[str, tuple[int, int]]:
+    """(tick, lot) decimals per market, read off the exchange prices and sizes of a
+    sample of its quotes (the top of book holds the venue's own strings)."""
+    if not markets:
+        return {}
+    rows = con.execute(
+        "SELECT market, bid, ask, bid_size, ask_size FROM quotes"
+        " WHERE list_contains($markets, market) LIMIT 20000",
+        {"markets": markets},
+    ).fetchall()
+    prices: dict[str, list[str]] = {}
+    sizes: dict[str, list[str]] = {}
+    for m, bid, ask, bid_size, ask_size in rows:
+        prices.setdefault(m, []).extend(format_decimal(v) for v in (bid, ask) if v is not None)
+        sizes.setdefault(m, []).extend(
+            format_decimal(v) for v in (bid_size, ask_size) if v is not None
+        )
+    return {
+        m: (
+            numfmt.max_decimals(prices.get(m, []), _FALLBACK_PLACES),
+            numfmt.max_decimals(sizes.get(m, []), _FALLBACK_PLACES),
+        )
+        for m in markets
+        if m in prices
+    }
+
+
+def _seconds(ns: int) -> Decimal:
+    """Nanoseconds as exact seconds: ``1500000000`` -> ``1.5``."""
+    return Decimal(ns).scaleb(-9).normalize()
+
+
+def _check_replayed(root: Path) -> None:
+    """``xle arb`` reads what ``xle replay`` wrote: say so when it wrote nothing yet."""
+    tables = ("quotes", "arbitrage", "integrity")
+    if any(_has_files(derived_dir(root, table)) for table in tables):
+        return
+    holdings = log_inventory(root)
+    if holdings:
+        first = format_ns(min(h.first_ns for h in holdings))
+        last = format_ns(max(h.last_ns for h in holdings))
+        hint = f"; run: xle replay --data {root} --from {first} --to {last}"
+    else:
+        hint = "; record some first (xle record or xle demo), then run xle replay"
+    raise DataError(
+        f"nothing replayed yet under {root / 'derived'}: xle arb reads what xle replay writes{hint}"
+    )
+
+
+def _has_files(directory: Path) -> bool:
+    return any(not p.name.startswith(".") for p in directory.rglob("*.parquet"))
 
 
 # --------------------------------------------------------------------------- audit
 
 
-@_one_line_errors
 def audit(
     start: Annotated[
-        str | None, typer.Option("--from", help="Start T0 (default: log start).")
+        str | None,
+        typer.Option(
+            "--from", metavar="T0", help=f"Start ({TIME_HELP}; default: the log's start)."
+        ),
     ] = None,
-    end: Annotated[str | None, typer.Option("--to", help="End T1 (default: log end).")] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", metavar="T1", help="End, inclusive (default: the log's end)."),
+    ] = None,
     exchange: ExchangeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data: DataOption = None,
@@ -408,11 +602,11 @@ def audit(
 # --------------------------------------------------------------------------- compact
 
 
-@_one_line_errors
 def compact(
     exchange: ExchangeOption = None,
     before: Annotated[
-        str | None, typer.Option("--before", help="Only hours that end at or before T.")
+        str | None,
+        typer.Option("--before", metavar="T", help="Only hours that end at or before T."),
     ] = None,
     data: DataOption = None,
 ) -> None:

@@ -27,7 +27,13 @@ from pathlib import Path
 
 from msgspec.structs import replace
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from xle.analytics.derived import DerivedWriter, Scope
 from xle.analytics.engine import BookView, Engine
@@ -39,13 +45,19 @@ from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawR
 from xle.timeutil import format_ns
 
 __all__ = [
+    "Holding",
     "Pacer",
+    "ReplayProgress",
     "ReplaySummary",
     "book_at",
     "check_data_root",
     "check_exchanges",
     "check_range",
+    "check_symbols",
     "corrupt_file_detail",
+    "describe_inventory",
+    "log_end_ns",
+    "log_inventory",
     "raw_exchanges",
     "replay_chunks",
     "replay_records",
@@ -117,6 +129,76 @@ def corrupt_file_detail(rec: RawRecord) -> str:
         if path:
             return f"{path}: {error}" if error else str(path)
     return text
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One book the raw log holds: its venue, symbol and the span of its records."""
+
+    exchange: str
+    symbol: str
+    first_ns: int
+    last_ns: int
+
+
+def log_inventory(root: Path, exchanges: tuple[str, ...] | None = None) -> list[Holding]:
+    """Every (exchange, symbol) in the raw log with its first and last ``recv_ns``.
+
+    For messages that say what exists when a request finds nothing. DuckDB reads only
+    the ``symbol`` and ``recv_ns`` columns, in parallel; a log it cannot read (a corrupt
+    file) gives an empty list rather than a second error on top of the first.
+    """
+    from xle.analytics.views import connect
+
+    try:
+        con = connect(root)
+        rows = con.execute(
+            "SELECT exchange, symbol, min(recv_ns), max(recv_ns) FROM raw"
+            " WHERE symbol IS NOT NULL AND symbol <> '' GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    except Exception:  # a listing is a courtesy; it must never mask the real error
+        return []
+    known = set(EXCHANGES)
+    return [
+        Holding(ex, sym, first, last)
+        for ex, sym, first, last in rows
+        if ex in known and (exchanges is None or ex in exchanges)
+    ]
+
+
+def describe_inventory(holdings: list[Holding], exchange: str | None = None) -> str:
+    """``binance: BTCUSDT, ETHUSDT; coinbase: BTC-USD; data from T0 to T1`` (or a note
+    that the log holds no book)."""
+    chosen = [h for h in holdings if exchange is None or h.exchange == exchange]
+    if not chosen:
+        return f"the log holds no book{f' for {exchange}' if exchange else ''}"
+    venues: dict[str, list[str]] = {}
+    for h in chosen:
+        venues.setdefault(h.exchange, []).append(h.symbol)
+    listing = "; ".join(f"{ex}: {', '.join(syms)}" for ex, syms in venues.items())
+    first = min(h.first_ns for h in chosen)
+    last = max(h.last_ns for h in chosen)
+    return f"{listing}; data from {format_ns(first)} to {format_ns(last)}"
+
+
+def check_symbols(
+    root: Path, exchanges: tuple[str, ...] | None, symbols: tuple[str, ...] | None
+) -> list[str]:
+    """Symbols asked for that the log does not hold (for a warning); raises ``UsageError``
+    when it holds none of them, since a replay of nothing is no answer."""
+    if not symbols:
+        return []
+    holdings = log_inventory(root, exchanges)
+    if not holdings:
+        return []
+    held = {h.symbol for h in holdings}
+    missing = [s for s in symbols if s not in held]
+    if len(missing) == len(symbols):
+        raise UsageError(
+            f"no book for {', '.join(symbols)} in {raw_dir(root)}"
+            f" (it holds {describe_inventory(holdings)})"
+        )
+    return missing
 
 
 # --------------------------------------------------------------------------- reading
@@ -251,17 +333,90 @@ class ReplaySummary:
             self.integrity[out.kind] += 1
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]replay[/bold]"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[records]:,} records"),
-        TextColumn("{task.fields[at]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+def _clock_text(seconds: float) -> str:
+    whole = max(round(seconds), 0)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class ReplayProgress:
+    """How far a replay is, for a person waiting on it: a bar on a terminal, else a plain
+    line every ``every`` seconds (a log file or a pipe gets no escape codes).
+
+    The estimate of the time left uses record time: at ``--speed N`` it is the record
+    time still to go divided by N; flat out it extrapolates the elapsed wall time.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        start_ns: int,
+        end_ns: int,
+        *,
+        speed: float | None = None,
+        every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.start_ns = start_ns
+        self.span = max(end_ns - start_ns, 1)
+        self.speed = speed
+        self.every = every
+        self._clock = clock
+        self._started = clock()
+        self._last_line = self._started
+        self._bar: Progress | None = None
+        self._task: int | None = None
+
+    def __enter__(self) -> ReplayProgress:
+        if self.console.is_terminal:
+            self._bar = Progress(
+                TextColumn("[bold]replay[/bold]"),
+                BarColumn(),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TextColumn("{task.fields[records]:,} records"),
+                TextColumn("{task.fields[at]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("replay", total=self.span, records=0, at="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def update(self, recv_ns: int, records: int) -> None:
+        done = min(max(recv_ns - self.start_ns, 0), self.span)
+        if self._bar is not None and self._task is not None:
+            at = format_ns(recv_ns)[:19]
+            self._bar.update(self._task, completed=done, records=records, at=at)
+            return
+        if self.every <= 0:
+            return
+        now = self._clock()
+        if now - self._last_line < self.every:
+            return
+        self._last_line = now
+        self.console.print(self.line(recv_ns, records, now), highlight=False, markup=False)
+
+    def line(self, recv_ns: int, records: int, now: float) -> str:
+        done = min(max(recv_ns - self.start_ns, 0), self.span)
+        fraction = done / self.span
+        elapsed = now - self._started
+        if self.speed is not None:
+            eta = _clock_text((self.span - done) / 1e9 / self.speed)
+        elif fraction > 0:
+            eta = _clock_text(elapsed * (1 - fraction) / fraction)
+        else:
+            eta = "unknown"
+        return (
+            f"replay {fraction * 100:5.1f}%  at {format_ns(recv_ns)[:19]}Z"
+            f"  {records:,} records  elapsed {_clock_text(elapsed)}  ETA {eta}"
+        )
 
 
 def run_replay(
@@ -272,16 +427,19 @@ def run_replay(
     speed: float | None = None,
     dry_run: bool = False,
     progress: Console | None = None,
+    progress_every: float = 5.0,
     pacer: Pacer | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``scope`` of the raw log under ``root``; store its outputs unless ``dry_run``.
 
-    ``speed=None`` is ``--speed max``; ``progress`` is the console to draw a progress
-    bar on (max speed only). A file the reader cannot open becomes a ``corrupt_file``
-    integrity event (the replay goes on) and a call of ``on_warning``; if the file lies
-    in the warm-up, its event is stamped ``T0``, since the books at ``T0`` lack it. Raises
-    ``DataError`` when the window holds no record; nothing is written then.
+    ``speed=None`` is ``--speed max``; ``progress`` is the console to report progress
+    on (a bar on a terminal, else a line every ``progress_every`` seconds). A file the
+    reader cannot open becomes a ``corrupt_file`` integrity event (the replay goes on)
+    and a call of ``on_warning``; if the file lies in the warm-up, its event is stamped
+    ``T0``, since the books at ``T0`` lack it. Raises ``DataError`` when the window holds
+    no record, and ``UsageError`` when the log holds none of the ``--symbol``s asked
+    for; nothing is written then.
     """
     check_data_root(root)
     check_range(scope.start_ns, scope.end_ns)
@@ -294,33 +452,36 @@ def run_replay(
             if on_warning is not None:
                 on_warning(f"skipping raw partition exchange={name}: not a known exchange")
         exchanges = tuple(known)
+    for symbol in check_symbols(root, exchanges, scope.symbols):
+        if on_warning is not None:
+            on_warning(f"no book for {symbol} in the log; replaying the other symbols")
     engine = Engine(config)
     writer = None if dry_run else DerivedWriter(root, scope)
     if pacer is None and speed is not None:
         pacer = Pacer(speed)
-    bar: AbstractContextManager[Progress | None] = nullcontext()
-    if progress is not None and speed is None and progress.is_terminal:
-        bar = _progress(progress)
+    shown: AbstractContextManager[ReplayProgress | None] = nullcontext()
+    if progress is not None:
+        shown = ReplayProgress(
+            progress, scope.start_ns, scope.end_ns, speed=speed, every=progress_every
+        )
     try:
-        with bar as shown:
-            task = None
-            if shown is not None:
-                total = scope.end_ns - scope.start_ns
-                task = shown.add_task("replay", total=total, records=0, at="")
+        with shown as report:
             chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
             start_ns = scope.start_ns
             on_records = engine.on_records
             for chunk in chunks:
-                if pacer is None and task is None and chunk and chunk[0].recv_ns >= start_ns:
+                if pacer is None and chunk and chunk[0].recv_ns >= start_ns:
                     # The common ``--speed max`` case: the chunk (in replay order) lies
-                    # past the warm-up and nothing paces or draws per record, so the
-                    # engine takes it whole. The reader yields a ``corrupt_file`` record
-                    # alone in its chunk.
+                    # past the warm-up and nothing paces per record, so the engine takes
+                    # it whole. The reader yields a ``corrupt_file`` record alone in its
+                    # chunk.
                     if len(chunk) == 1:
                         _note_corrupt(chunk[0], summary, on_warning)
                     for out in on_records(chunk):
                         _sink(out, scope, summary, writer)
                     summary.records += len(chunk)
+                    if report is not None:
+                        report.update(chunk[-1].recv_ns, summary.records)
                     continue
                 for rec in chunk:
                     warm = rec.recv_ns < start_ns
@@ -337,19 +498,14 @@ def run_replay(
                         pacer.wait(rec.recv_ns)
                     for out in outputs:
                         _sink(out, scope, summary, writer)
-                    if task is not None and shown is not None and summary.records % 2048 == 1:
-                        shown.update(
-                            task,
-                            completed=rec.recv_ns - scope.start_ns,
-                            records=summary.records,
-                            at=format_ns(rec.recv_ns)[:19],
-                        )
+                    if report is not None and (pacer is not None or summary.records % 2048 == 1):
+                        report.update(rec.recv_ns, summary.records)
             for out in engine.finish():
                 _sink(out, scope, summary, writer)
         if summary.records == 0:
             raise DataError(
                 f"no records between {format_ns(scope.start_ns)} and {format_ns(scope.end_ns)}"
-                f" in {raw_dir(root)}"
+                f" in {raw_dir(root)} (it holds {describe_inventory(log_inventory(root))})"
             )
         if writer is not None:
             summary.files = writer.commit()
@@ -405,5 +561,41 @@ def book_at(
         engine.on_record(rec)
     view = engine.book_view(exchange, symbol)
     if view is None:
-        raise DataError(f"no book for {exchange} {symbol} at or before {format_ns(at_ns)}")
+        holdings = log_inventory(root, (exchange,))
+        raise DataError(
+            f"no book for {exchange} {symbol} at or before {format_ns(at_ns)}"
+            f" ({describe_inventory(holdings, exchange)})"
+        )
     return engine, view
+
+
+def log_end_ns(root: Path, exchange: str) -> int | None:
+    """The last ``recv_ns`` in the raw log of ``exchange``, read from the Parquet footers
+    of its latest hour only (no data page is read); None when it holds no file."""
+    import pyarrow.parquet as pq
+
+    venue = raw_dir(root) / f"exchange={exchange}"
+    hours: list[tuple[str, int, Path]] = []
+    for day in venue.glob("date=*"):
+        for hour in day.glob("hour=*"):
+            try:
+                hours.append((day.name, int(hour.name.partition("=")[2]), hour))
+            except ValueError:
+                continue
+    for _day, _hour, directory in sorted(hours, reverse=True):
+        last: int | None = None
+        for path in directory.glob("*.parquet"):
+            if path.name.startswith("."):
+                continue
+            try:
+                meta = pq.ParquetFile(path).metadata
+            except Exception:  # an unreadable file is reported by the replay itself
+                continue
+            column = meta.schema.to_arrow_schema().get_field_index("recv_ns")
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(column).statistics
+                if stats is not None and stats.has_min_max:
+                    last = stats.max if last is None else max(last, stats.max)
+        if last is not None:
+            return int(last)
+    return None

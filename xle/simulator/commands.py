@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from xle.cli_options import check_output_file
+from xle.errors import UsageError
 from xle.simulator.config import DEFAULT_MARKETS, SimConfig
 from xle.simulator.faults import FaultConfig
 from xle.simulator.server import Simulator
@@ -29,8 +32,8 @@ def _markets(specs: list[str]) -> dict[str, float]:
             value = float(price)
         except ValueError:
             value = 0.0
-        if not (sep and slash and base and quote) or value <= 0:
-            raise typer.BadParameter(f"{spec!r}: use BASE/QUOTE=PRICE, e.g. BTC/USD=60000")
+        if not (sep and slash and base and quote) or not 0 < value < math.inf:
+            raise UsageError(f"--market {spec!r}: use BASE/QUOTE=PRICE, e.g. BTC/USD=60000")
         markets[name.upper()] = value
     return markets
 
@@ -38,66 +41,133 @@ def _markets(specs: list[str]) -> dict[str, float]:
 def _changes(spec: str) -> tuple[int, int]:
     low, sep, high = spec.partition("-")
     if not (sep and low.isdigit() and high.isdigit()) or not 1 <= int(low) <= int(high):
-        raise typer.BadParameter(f"{spec!r}: use LO-HI with 1 <= LO <= HI, e.g. 5-40")
+        raise UsageError(f"--changes {spec!r}: use LO-HI with 1 <= LO <= HI, e.g. 5-40")
     return int(low), int(high)
 
 
+def _finite_faults(specs: list[str]) -> list[str]:
+    """``drop:nan`` or ``latency_ms:inf`` parse as floats but mean nothing: refuse them."""
+    for spec in specs:
+        _name, sep, value = spec.partition(":")
+        try:
+            number = float(value) if sep else 0.0
+        except ValueError:
+            continue  # FaultConfig.parse names the bad value
+        if not math.isfinite(number):
+            raise UsageError(f"--fault: bad fault {spec!r}: {value!r} is not a finite number")
+    return specs
+
+
+def _check_number(value: float | None, option: str, *, zero: bool) -> None:
+    """Rates may be 0 (that feed stays quiet); periods must be positive; none may be
+    ``nan`` or ``inf``."""
+    if value is None or (math.isfinite(value) and (value > 0 or (zero and value == 0))):
+        return
+    kind = "non-negative and finite" if zero else "positive and finite"
+    raise UsageError(f"{option} must be {kind}, not {value:g}")
+
+
 def simulate(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: pick a free one).")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the market model and the faults.")] = 1,
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1 (0: pick a free one)."
+        ),
+    ] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed of the market model and the faults.")
+    ] = 1,
     fault: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME:VALUE, repeatable: drop, disconnect, disconnect_after, malformed,"
-            " latency, latency_ms, snapshot_delay, snapshot_fail (e.g. drop:0.01)."
+            metavar="NAME:VALUE",
+            help="Repeatable: drop, disconnect, disconnect_after, malformed, latency,"
+            " latency_ms, snapshot_delay, snapshot_fail (e.g. drop:0.01).",
+            show_default=False,
         ),
     ] = None,
-    rate: Annotated[float, typer.Option(help="Depth messages/s per Binance book.")] = 10.0,
+    rate: Annotated[
+        float, typer.Option(metavar="N", help="Depth messages/s per Binance book.")
+    ] = 10.0,
     coinbase_rate: Annotated[
-        float, typer.Option(help="level2 updates/s per Coinbase product.")
+        float, typer.Option(metavar="N", help="level2 updates/s per Coinbase product.")
     ] = 20.0,
-    trade_rate: Annotated[float, typer.Option(help="Trades/s per book.")] = 2.0,
-    levels: Annotated[int, typer.Option(help="Levels per side of every book.")] = 300,
+    trade_rate: Annotated[float, typer.Option(metavar="N", help="Trades/s per book.")] = 2.0,
+    levels: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Levels per side of every book.")
+    ] = 300,
     changes: Annotated[
         str | None,
         typer.Option(
-            help="LO-HI level changes per message on every venue"
-            " (default: Binance 5-40, Coinbase 1-12); small messages model faster."
+            metavar="LO-HI",
+            help="Level changes per message on every venue"
+            " (default: Binance 5-40, Coinbase 1-12); small messages model faster.",
+            show_default=False,
         ),
     ] = None,
     market: Annotated[
         list[str] | None,
-        typer.Option(help="Canonical market and start price, repeatable (BTC/USD=60000)."),
+        typer.Option(
+            metavar="BASE/QUOTE=PRICE",
+            help="Canonical market and start price, repeatable (BTC/USD=60000).",
+            show_default=False,
+        ),
     ] = None,
     truth: Annotated[
-        Path | None, typer.Option(help="Write the ground truth (true books) to this directory.")
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Write the ground truth (true books) to this directory.",
+            show_default=False,
+        ),
     ] = None,
-    ping_interval: Annotated[float, typer.Option(help="Server ping period (s).")] = 20.0,
-    max_lifetime: Annotated[float, typer.Option(help="Connection lifetime (s).")] = 86_400.0,
+    ping_interval: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Server ping period.")
+    ] = 20.0,
+    max_lifetime: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Lifetime of a connection.")
+    ] = 86_400.0,
     duration: Annotated[
         float | None,
         typer.Option(
+            metavar="SECONDS",
             help="Stop after this many seconds (default: run until Ctrl-C): the market"
-            " stops, what was sent is delivered, then the connections close."
+            " stops, what was sent is delivered, then the connections close.",
+            show_default=False,
         ),
     ] = None,
     stats_file: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE",
             help="Rewrite this JSON file every --stats-every seconds and once more at the"
             ' end ("final": true): frames each venue sent, dropped by --fault and lost'
-            " to clients cut for falling behind, model lag and CPU seconds."
+            " to clients cut for falling behind, model lag and CPU seconds.",
+            show_default=False,
         ),
     ] = None,
     stats_every: Annotated[
-        float, typer.Option(help="Seconds between --stats-file rewrites.", min=0.05)
+        float,
+        typer.Option(metavar="SECONDS", help="Seconds between --stats-file rewrites.", min=0.05),
     ] = 1.0,
 ) -> None:
     """Serve simulated Binance, Binance.US and Coinbase feeds on 127.0.0.1; print their URLs."""
+    for value, option in ((rate, "--rate"), (coinbase_rate, "--coinbase-rate")):
+        _check_number(value, option, zero=True)
+    _check_number(trade_rate, "--trade-rate", zero=True)
+    for value, option in (
+        (ping_interval, "--ping-interval"),
+        (max_lifetime, "--max-lifetime"),
+        (duration, "--duration"),
+        (stats_every, "--stats-every"),
+    ):
+        _check_number(value, option, zero=False)
+    if stats_file is not None:
+        check_output_file(stats_file, "--stats-file")
     try:
-        faults = FaultConfig.parse(fault or [])
+        faults = FaultConfig.parse(_finite_faults(fault or []))
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--fault") from None
+        raise UsageError(f"--fault: {exc}") from None
     per_message = _changes(changes) if changes else None
     try:
         config = SimConfig(
@@ -115,7 +185,7 @@ def simulate(
             **({"changes": per_message, "coinbase_changes": per_message} if per_message else {}),
         )
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise UsageError(str(exc)) from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, duration, stats_file, stats_every))
 
@@ -141,8 +211,8 @@ async def _serve(
         await sim.start()
     except OSError as exc:
         where = f"127.0.0.1:{config.port}"
-        typer.echo(f"xle simulate: cannot serve on {where}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+        typer.echo(f"error: cannot serve on {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     reporter: asyncio.Task[None] | None = None
     try:
         for venue, urls in sim.urls.items():
