@@ -29,7 +29,6 @@ __all__ = [
     "ExchangeOption",
     "check_finite",
     "check_host_port",
-    "check_int64",
     "check_output_file",
     "check_url",
     "one_line_errors",
@@ -153,16 +152,6 @@ def _data_root(data: object) -> Path | None:
 
 
 # --------------------------------------------------------------------------- value checks
-
-
-def check_int64(value: int, option: str) -> int:
-    """Times are epoch nanoseconds in a signed 64-bit integer (1677-09-21 .. 2262-04-11)."""
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise UsageError(
-            f"{option}: {value} is out of range: epoch ns must fit a signed 64-bit integer"
-            " (1677-09-21 .. 2262-04-11)"
-        )
-    return value
 
 
 def check_finite(value: float, option: str, *, positive: bool = False) -> float:

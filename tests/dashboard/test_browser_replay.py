@@ -139,6 +139,7 @@ def test_scrubbing_moves_the_shown_time_and_rebuilds_the_books(dash):
 
 def test_the_episode_table_reads_the_derived_store_through_duckdb(dash):
     dash.at(0.0)
+
     def from_the_log() -> list[dict] | None:
         # The table first shows the session's own (possibly still open) episodes; read
         # the rows only once all three come from the derived store.

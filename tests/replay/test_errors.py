@@ -121,6 +121,7 @@ def test_query_over_a_truncated_raw_file_skips_it(cli: Cli, golden_root: Path) -
     result = cli("query", "--data", golden_root, "-f", "json", "SELECT count(*) AS n FROM raw")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == [{"n": 17}]  # the coinbase rows
+    assert "warning: " in result.stderr and BINANCE_FILE in result.stderr
 
 
 def test_query_over_a_corrupt_derived_file_skips_it(cli: Cli, golden_root: Path) -> None:
@@ -131,6 +132,7 @@ def test_query_over_a_corrupt_derived_file_skips_it(cli: Cli, golden_root: Path)
     result = cli("query", "--data", golden_root, "-f", "json", "SELECT count(*) AS n FROM quotes")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == [{"n": kept}]
+    assert "warning: " in result.stderr and files[0].name in result.stderr
 
 
 def test_replay_over_a_truncated_file_reports_it_and_goes_on(cli: Cli, golden_root: Path) -> None:

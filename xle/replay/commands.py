@@ -28,7 +28,6 @@ from xle.cli_options import (
     DataOption,
     ExchangeOption,
     check_finite,
-    check_int64,
 )
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
@@ -38,12 +37,14 @@ from xle.replay.output import Format, print_rows
 from xle.replay.session import (
     ReplaySummary,
     book_at,
+    check_data_root,
     check_exchanges,
     describe_inventory,
     log_end_ns,
     log_inventory,
     run_replay,
 )
+from xle.store.log import IMBALANCE_PLACES, snapshot
 from xle.timeutil import format_ns, parse_time
 
 __all__ = ["COMMANDS", "arb", "audit", "book", "compact", "query", "replay"]
@@ -67,10 +68,9 @@ FormatOption = Annotated[
 
 def _time(text: str, option: str) -> int:
     try:
-        value = parse_time(text)
+        return parse_time(text)  # refuses what does not fit int64 epoch ns
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
-    return check_int64(value, option)
 
 
 def _config(path: Path | None) -> EngineConfig:
@@ -88,6 +88,25 @@ def _console(*, stderr: bool = False) -> Console:
 
 def _warn(text: str) -> None:
     typer.echo(f"warning: {text}", err=True)
+
+
+def _recovered(data: Path | None) -> Path:
+    """The data root, after saying what reading it recovered or skipped (a crashed run's
+    journal, damaged batches): readers recover a dead writer's journal before they read."""
+    root = data_root(data)
+    for notice in check_data_root(root):
+        _warn(notice.message())
+    return root
+
+
+def _views(root: Path) -> Any:
+    """DuckDB over ``root`` with every file the views skipped or recovered said aloud."""
+    from xle.analytics.views import open_views
+
+    views = open_views(root)
+    for notice in views.notices:
+        _warn(notice.message())
+    return views.con
 
 
 def _query_root(data: Path | None) -> Path:
@@ -230,7 +249,7 @@ def book(
         check_finite(size, "--vwap", positive=True)
     cfg = _config(config)
     sym = symbol.upper()
-    root = data_root(data)
+    root = _recovered(data)
     engine, view = book_at(root, exchange, sym, at_ns, cfg)
     last_ns = log_end_ns(root, exchange)
     if last_ns is not None and at_ns > last_ns:
@@ -238,46 +257,11 @@ def book(
             f"the {exchange} data ends at {format_ns(last_ns)}; this is the book as of then"
             f" ({describe_inventory(log_inventory(root, (exchange,)), exchange)})"
         )
-    sizes = tuple(vwap) if vwap else cfg.sizes_for(engine.market_of(exchange, sym))
-    imbalance, _ratio = engine.imbalance(exchange, sym)
-    walks = [engine.vwap(exchange, sym, side, size) for size in sizes for side in ("buy", "sell")]
-    bids = [(format_decimal(p), format_decimal(q)) for p, q in view.bids]
-    asks = [(format_decimal(p), format_decimal(q)) for p, q in view.asks]
-    tick = numfmt.max_decimals(p for p, _ in bids + asks)
-    lot = numfmt.max_decimals([q for _, q in bids + asks] + [format_decimal(s) for s in sizes])
-    doc: dict[str, Any] = {
-        "exchange": exchange,
-        "symbol": sym,
-        "at_ns": at_ns,
-        "status": view.status,
-        "bids": [list(level) for level in bids[:depth]],
-        "asks": [list(level) for level in asks[:depth]],
-        "imbalance": _ratio_number(imbalance),
-        "vwap": [
-            {
-                "side": w.side,
-                "size": format_decimal(w.size),
-                "price": numfmt.trimmed(w.price, tick) if w.price is not None else None,
-                "filled": numfmt.trimmed(w.filled, lot),
-                "slippage_bps": (
-                    float(numfmt.bps(w.slippage_bps)) if w.slippage_bps is not None else None
-                ),
-            }
-            for w in walks
-        ],
-    }
+    doc = snapshot(engine, view, exchange, at_ns, depth, tuple(vwap) if vwap else None).to_dict()
     if as_json:
         typer.echo(json.dumps(doc))
         return
     _print_ladder(doc)
-
-
-#: Imbalance is a ratio in [-1, 1]: four decimals tell books apart, more is noise.
-IMBALANCE_PLACES = 4
-
-
-def _ratio_number(value: float | None) -> float | None:
-    return float(numfmt.fixed(value, IMBALANCE_PLACES)) if value is not None else None
 
 
 def _print_ladder(doc: dict[str, Any]) -> None:
@@ -358,9 +342,7 @@ def query(
 ) -> None:
     """Run SQL with DuckDB over the raw log and the replayed tables, in place."""
     _check_sql(sql)
-    from xle.analytics.views import connect
-
-    con = connect(_query_root(data))
+    con = _views(_query_root(data))
     cursor = con.execute(sql)
     if cursor is None or cursor.description is None:
         return
@@ -424,9 +406,7 @@ def arb(
     }
     root = _query_root(data)
     _check_replayed(root)
-    from xle.analytics.views import connect
-
-    con = connect(root)
+    con = _views(root)
     markets = [m for (m,) in con.execute(_MARKETS_SQL).fetchall()]
     if params["market"] is not None and params["market"] not in markets:
         listed = ", ".join(markets) if markets else "none"
@@ -562,7 +542,7 @@ def audit(
 ) -> None:
     """Integrity report of the raw log per exchange and symbol (replays the log)."""
     report = run_audit(
-        data_root(data),
+        _recovered(data),
         _config(config),
         start_ns=_time(start, "--from") if start else None,
         end_ns=_time(end, "--to") if end else None,

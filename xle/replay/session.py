@@ -441,7 +441,9 @@ def run_replay(
     no record, and ``UsageError`` when the log holds none of the ``--symbol``s asked
     for; nothing is written then.
     """
-    check_data_root(root)
+    for notice in check_data_root(root):
+        if on_warning is not None:
+            on_warning(notice.message())
     check_range(scope.start_ns, scope.end_ns)
     known, unknown = raw_exchanges(root)
     summary = ReplaySummary(scope, dry_run)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xle import numfmt
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
 from xle.paths import DERIVED_TABLES, derived_dir, raw_dir
@@ -189,25 +190,39 @@ def snapshot(
     walks = [
         engine.vwap(exchange, symbol, side, size) for size in sizes for side in ("buy", "sell")
     ]
+    bids = [(format_decimal(p), format_decimal(q)) for p, q in view.bids]
+    asks = [(format_decimal(p), format_decimal(q)) for p, q in view.asks]
+    # Computed figures are rounded to what they measure: a VWAP to the book's tick, a
+    # filled size to its lot, slippage to 0.01 bps, the imbalance (a ratio) to 4 places.
+    tick = numfmt.max_decimals(p for p, _ in bids + asks)
+    lot = numfmt.max_decimals([q for _, q in bids + asks] + [format_decimal(s) for s in sizes])
     return BookSnapshot(
         exchange=exchange,
         symbol=symbol,
         at_ns=at_ns,
         status=view.status,
-        bids=[(format_decimal(p), format_decimal(q)) for p, q in view.bids[:depth]],
-        asks=[(format_decimal(p), format_decimal(q)) for p, q in view.asks[:depth]],
-        imbalance=imbalance,
+        bids=bids[:depth],
+        asks=asks[:depth],
+        imbalance=_rounded(imbalance, IMBALANCE_PLACES),
         vwap=[
             VwapWalk(
                 w.side,
                 format_decimal(w.size),
-                format_decimal(w.price) if w.price is not None else None,
-                format_decimal(w.filled),
-                w.slippage_bps,
+                numfmt.trimmed(w.price, tick) if w.price is not None else None,
+                numfmt.trimmed(w.filled, lot),
+                _rounded(w.slippage_bps, numfmt.BPS_PLACES),
             )
             for w in walks
         ],
     )
+
+
+#: Imbalance is a ratio in [-1, 1]: four decimals tell books apart, more is noise.
+IMBALANCE_PLACES = 4
+
+
+def _rounded(value: float | None, places: int) -> float | None:
+    return float(numfmt.fixed(value, places)) if value is not None else None
 
 
 # --------------------------------------------------------------------------- replay
