@@ -11,12 +11,26 @@ import msgspec
 from xle.analytics.book import COMPILED
 from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, Trade
 
-__all__ = ["Event", "Number", "SyncState", "fast_binance_depth", "fast_coinbase_l2"]
+__all__ = [
+    "DECODE_ERRORS",
+    "Event",
+    "Number",
+    "SyncState",
+    "fast_binance_depth",
+    "fast_coinbase_l2",
+]
 
 #: A price or quantity as the venues send it: a decimal string, decoded to float in C by
 #: msgspec (``strict=False``). Negative, NaN and infinite values fail validation, so a
 #: frame carrying one is reported as malformed and never reaches a book.
 Number = Annotated[float, msgspec.Meta(ge=0.0, lt=1e300)]
+
+#: What decoding one record's bytes may raise: msgspec's DecodeError / ValidationError
+#: (both ValueErrors), UnicodeDecodeError (a ValueError too), RecursionError for a frame
+#: nested deeper than the decoder's stack, OverflowError for a number no C type holds.
+#: Each decoder catches exactly these where it decodes a record and reports the record
+#: as malformed: one bad frame never stops a replay or a live engine.
+DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, RecursionError, OverflowError)
 
 Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
 

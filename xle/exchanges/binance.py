@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState, fast_binance_depth
+from xle.exchanges._common import DECODE_ERRORS, Event, Number, SyncState, fast_binance_depth
 from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -241,7 +241,10 @@ class BinanceDecoder:
         payload = rec.payload
         parsed = None
         if fast_binance_depth is not None and type(payload) is bytes:
-            parsed = fast_binance_depth(payload)
+            try:
+                parsed = fast_binance_depth(payload)
+            except DECODE_ERRORS:  # e.g. a symbol that is not UTF-8: msgspec words it
+                parsed = None
         if parsed is not None:
             symbol, first, last, bids, asks = parsed
             sync = self._syncs.get(symbol)
@@ -278,14 +281,14 @@ class BinanceDecoder:
             if _is_wrapped(payload):
                 return _depth_combined.decode(payload).data
             return _depth_bare.decode(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return exc
 
     def _on_snapshot(self, rec: RawRecord) -> list[Event]:
         symbol = _rest_symbol(rec)
         try:
             snap = _snapshot.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc, symbol)]
         if symbol is None:
             return [Problem("malformed", self.exchange, None, "depth snapshot without symbol")]
@@ -340,7 +343,7 @@ class BinanceDecoder:
                 msg = _trade_combined.decode(payload).data
             else:
                 msg = _trade_bare.decode(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc)]
         side = "sell" if msg.m else "buy"
         return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t))]
@@ -349,7 +352,7 @@ class BinanceDecoder:
         """A frame recorded without a stream name: route by its own fields."""
         try:
             header = _header.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc)]
         if header.stream is not None:
             channel = header.stream.partition("@")[2]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState, fast_coinbase_l2
+from xle.exchanges._common import DECODE_ERRORS, Event, Number, SyncState, fast_coinbase_l2
 from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -131,7 +131,7 @@ def snapshot_symbols(rec: RawRecord) -> tuple[str, ...]:
         return ()
     try:
         msg = _decoder.decode(rec.payload)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except DECODE_ERRORS:
         return ()
     if not isinstance(msg, L2Data):
         return ()
@@ -189,8 +189,12 @@ class CoinbaseDecoder:
     def _on_frame(self, rec: RawRecord) -> list[Event]:
         key = (rec.run, rec.conn)
         payload = rec.payload
+        parsed = None
         if fast_coinbase_l2 is not None and type(payload) is bytes:
-            parsed = fast_coinbase_l2(payload)
+            try:
+                parsed = fast_coinbase_l2(payload)
+            except DECODE_ERRORS:  # e.g. a product id that is not UTF-8: msgspec words it
+                parsed = None
             if parsed is not None:
                 seq, l2_events = parsed
                 last_seq = self._last_seq
@@ -215,7 +219,7 @@ class CoinbaseDecoder:
                 return events
         try:
             msg = _decoder.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return self._on_undecodable(rec, key, exc)
         events = self._check_sequence(key, msg.sequence_num)
         if isinstance(msg, L2Data):
@@ -283,7 +287,7 @@ class CoinbaseDecoder:
     def _on_undecodable(self, rec: RawRecord, key: tuple[str, int], exc: Exception) -> list[Event]:
         try:
             header = _header.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             header = None
         if header is not None and header.type == "error":
             detail = f"exchange error: {header.message}"
