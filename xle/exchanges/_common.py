@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated
 
@@ -15,6 +16,7 @@ __all__ = [
     "DECODE_ERRORS",
     "Event",
     "Number",
+    "StaleGuard",
     "SyncState",
     "fast_binance_depth",
     "fast_coinbase_l2",
@@ -50,3 +52,16 @@ class SyncState(Enum):
     AWAITING_SNAPSHOT = "awaiting_snapshot"  # never synced: buffering until a snapshot
     LIVE = "live"  # synced: every update is checked for continuity and applied
     RESYNCING = "resyncing"  # was live, lost continuity: buffering until a fresh snapshot
+
+
+@dataclass(slots=True)
+class StaleGuard:
+    """A live book's run of consecutive updates dropped as stale, in record time.
+
+    A venue never keeps sending updates a synced book already holds: a long run means
+    the book's update id is wrong (e.g. a snapshot or event carried an id from the far
+    future) and the book has silently stopped moving.
+    """
+
+    count: int = 0  # stale drops in a row since the last applied update
+    since_ns: int = 0  # recv_ns of the first of them

@@ -155,7 +155,10 @@ class CoinbaseDecoder:
     xle checks it per ``(run, conn)``; a new connection starts a new count. A jump (or a
     number going backwards) means lost messages: every book built on that connection is
     reset and a level2 resubscribe is requested, which makes Coinbase send a fresh
-    snapshot. A book only takes updates from the connection its snapshot came from.
+    snapshot. A book only takes updates from the connection its snapshot came from; an
+    update from another connection resets it (``new_connection``) and asks for a fresh
+    snapshot, so a book never says synced while its updates go elsewhere. (There is no
+    per-book update id to go stale: a bogus ``sequence_num`` is one gap, then a resync.)
     """
 
     exchange = "coinbase"
@@ -272,8 +275,12 @@ class CoinbaseDecoder:
             if was_resyncing:
                 events.append(Problem("resync", self.exchange, product, "fresh snapshot"))
             return events
-        if sync.state is _LIVE and sync.conn == key:
-            return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+        if sync.state is _LIVE:
+            if sync.conn == key:
+                return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+            # Another connection's update: this book no longer follows the product, so
+            # it would stay "synced" while frozen. Start over on a fresh snapshot.
+            return self._reset(product, sync, "new_connection", None, None)
         self.ignored["l2_update_unsynced"] += 1
         return []
 
