@@ -57,7 +57,7 @@ _CONTROL_INTEGRITY = {
 }
 
 #: Reset reasons already reported, with their detail, before the reset itself.
-_REPORTED_BEFORE_RESET = frozenset({"crossed", "stale_stream"})
+_REPORTED_BEFORE_RESET = frozenset({"crossed", "stale_stream", "inexact_number"})
 
 
 class BookView(msgspec.Struct, frozen=True):

@@ -10,6 +10,7 @@ recording may hold (bookTicker, aggTrade, kline_*) are counted and ignored.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from xle.exchanges._common import (
     StaleGuard,
     SyncState,
     fast_binance_depth,
+    inexact_detail,
+    inexact_numbers,
 )
 from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
 
@@ -147,6 +150,9 @@ _header = msgspec.json.Decoder(_BareHeader)
 
 _WRAPPED = b'{"stream"'
 
+#: Every quoted number of a depth, snapshot or trade frame is a price or a quantity.
+_NUMBERS = re.compile(rb'"([0-9][0-9.eE+-]*)"')
+
 
 def _is_wrapped(payload: bytes) -> bool:
     """Binance always writes ``stream`` first in the combined wrapper."""
@@ -212,6 +218,10 @@ class BinanceDecoder:
     base of its connection's book; one from another run is never compared with this run's
     ids and is only kept for its connection. So a second recorder run in the same data
     root syncs on its own snapshots even when its ids are lower than the first run's.
+
+    A frame holding a price or quantity that a double cannot hold exactly is reported
+    (``inexact_number``) and not applied: its levels could merge with a neighbour's.
+    A live book that misses it is reset and resynced.
 
     Two guards keep a book from freezing while it still says synced: an event whose ids
     cannot be real (beyond int64, ``u < U``, or ``u - U`` above ``max_update_span``) is
@@ -308,6 +318,13 @@ class BinanceDecoder:
             event = self._decode_depth(payload)
             if type(event) is not DepthUpdate:
                 return [self._malformed(rec, event)]
+            inexact = inexact_numbers(payload, _NUMBERS)
+            if inexact:  # not applied; the book misses an update, so it is reset
+                sync = self._syncs.get(event.s)
+                problem = self._inexact(rec, event.s, inexact)
+                if sync is None or sync.state is not _LIVE:
+                    return [problem]  # the hole it leaves in the buffer is a gap later
+                return [problem, *self._reset(event.s, sync, "inexact_number", None, None)]
         if not event.U <= event.u <= event.U + self.max_update_span:
             detail = (
                 f"{rec.stream}: update ids U={event.U} u={event.u} cannot be real "
@@ -383,6 +400,10 @@ class BinanceDecoder:
         if symbol is None:
             return [Problem("malformed", self.exchange, None, "depth snapshot without symbol")]
         sync = self._sync(symbol)
+        inexact = inexact_numbers(rec.payload, _NUMBERS)
+        if inexact:
+            problem = self._inexact(rec, symbol, inexact)
+            return [problem, self._resync_request(symbol, sync, "inexact_number")]
         key = (rec.run, rec.conn)
         own = sync.conn
         if own is None or own == key:
@@ -452,6 +473,9 @@ class BinanceDecoder:
                 msg = _trade_bare.decode(payload)
         except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc)]
+        inexact = inexact_numbers(payload, _NUMBERS)
+        if inexact:
+            return [self._inexact(rec, msg.s, inexact)]
         side = "sell" if msg.m else "buy"
         return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t))]
 
@@ -509,6 +533,10 @@ class BinanceDecoder:
     def _resync_request(self, symbol: str, sync: _SymbolSync, reason: str) -> ResyncRequest:
         conn = sync.conn[1] if sync.conn is not None else 0
         return ResyncRequest(self.exchange, symbol, conn, reason)
+
+    def _inexact(self, rec: RawRecord, symbol: str, numbers: list[str]) -> Problem:
+        detail = inexact_detail(rec.stream, numbers)
+        return Problem("inexact_number", self.exchange, symbol, detail)
 
     def _malformed(self, rec: RawRecord, exc: Exception, symbol: str | None = None) -> Problem:
         return Problem("malformed", self.exchange, symbol or rec.symbol, f"{rec.stream}: {exc}")

@@ -8,13 +8,22 @@ authentication. One channel per subscribe message, sent within 5 s of connecting
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 
-from xle.exchanges._common import DECODE_ERRORS, Event, Number, SyncState, fast_coinbase_l2
+from xle.exchanges._common import (
+    DECODE_ERRORS,
+    Event,
+    Number,
+    SyncState,
+    fast_coinbase_l2,
+    inexact_detail,
+    inexact_numbers,
+)
 from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -119,6 +128,9 @@ class _Header(msgspec.Struct, gc=False):
     sequence_num: int | None = None
     message: str | None = None
 
+
+#: The prices and quantities of ``l2_data`` and ``market_trades`` frames.
+_NUMBERS = re.compile(rb'"(?:price_level|new_quantity|price|size)"\s*:\s*"([^"]*)"')
 
 _Message = L2Data | MarketTrades | Heartbeats | Subscriptions
 _decoder = msgspec.json.Decoder(_Message, strict=False)
@@ -225,6 +237,11 @@ class CoinbaseDecoder:
         except DECODE_ERRORS as exc:
             return self._on_undecodable(rec, key, exc)
         events = self._check_sequence(key, msg.sequence_num)
+        if isinstance(msg, L2Data | MarketTrades):
+            inexact = inexact_numbers(rec.payload, _NUMBERS)
+            if inexact:
+                events.extend(self._on_inexact(rec, msg, inexact))
+                return events
         if isinstance(msg, L2Data):
             for l2 in msg.events:
                 events.extend(self._on_l2_event(key, l2))
@@ -321,6 +338,19 @@ class CoinbaseDecoder:
             events.extend(self._check_sequence(key, header.sequence_num))
             if header.channel in ("l2_data", None):
                 events.extend(self._reset_connection(key, "malformed", None, None))
+        return events
+
+    def _on_inexact(
+        self, rec: RawRecord, msg: L2Data | MarketTrades, numbers: list[str]
+    ) -> list[Event]:
+        """A price or quantity a double cannot hold: nothing of the frame is applied, and
+        the books it would have changed are reset and resubscribed."""
+        detail = inexact_detail(rec.stream, numbers)
+        events: list[Event] = [Problem("inexact_number", self.exchange, rec.symbol, detail)]
+        if isinstance(msg, L2Data):
+            for product in dict.fromkeys(l2.product_id for l2 in msg.events):
+                sync = self._products.setdefault(product, _ProductSync())
+                events.extend(self._reset(product, sync, "inexact_number", None, None))
         return events
 
     # ------------------------------------------------------------------ helpers
