@@ -168,3 +168,17 @@ def test_symbols_beyond_the_parsers_string_cache_still_decode_exactly():
     for symbol in symbols * 2:
         data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": 1, "u": 2, "b": [], "a": []}
         assert parse_binance_depth(json.dumps(data, ensure_ascii=False).encode())[0] == symbol
+
+
+@pytest.mark.parametrize("pad", range(0, 34))
+@pytest.mark.parametrize(
+    ("number", "long"),
+    [("99.500000000000000000000000000001", True), ("0.3000000000000000", False)],
+)
+def test_long_decimals_finds_a_long_number_at_any_offset(pad, number, long):
+    for payload in (
+        b'{"k":"%s","p":"%s"}' % (b"x" * pad, number.encode()),
+        b'"%s"' % number.encode(),
+        b'[%s,"%s",1]' % (b"1" * pad, number.encode()),
+    ):
+        assert long_decimals(payload) is long

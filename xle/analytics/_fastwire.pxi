@@ -204,23 +204,34 @@ cdef Py_ssize_t _significant(const unsigned char* p, Py_ssize_t start, Py_ssize_
     return count
 
 
+cdef inline bint _digit_or_dot(unsigned char c) noexcept:
+    return (48 <= c <= 57) or c == 46
+
+
 def long_decimals(bytes payload):
     """True if a quoted string in ``payload`` starts with a number of more than 15
-    significant digits: the cheap test before checking each such number exactly."""
+    significant digits: the cheap test before checking each such number exactly.
+
+    Such a number is a run of at least 16 digits and dots, so the scan looks at every
+    16th byte only (the run containing it is measured when it is a digit or a dot):
+    ``p[i - 1]`` is never part of a run, so no run starts before ``i``."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
-    cdef Py_ssize_t i = 0, start
-    cdef const unsigned char* hit
-    while i < n:
-        hit = <const unsigned char*>memchr(p + i, 34, n - i)
-        if hit == NULL:
-            return False
-        i = hit - p + 1
-        start = i
-        while i < n and (48 <= p[i] <= 57 or p[i] == 46):
-            i += 1
-        if i - start > 15 and _significant(p, start, i) > 15:
-            return True
+    cdef Py_ssize_t i = 0, start, end
+    while i + 16 <= n:
+        if not _digit_or_dot(p[i + 15]):
+            i += 16
+            continue
+        start = i + 15
+        while start > i and _digit_or_dot(p[start - 1]):
+            start -= 1
+        end = i + 16
+        while end < n and _digit_or_dot(p[end]):
+            end += 1
+        if end - start >= 16 and start > 0 and p[start - 1] == 34:
+            if _significant(p, start, end) > 15:
+                return True
+        i = end + 1
     return False
 
 
