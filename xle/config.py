@@ -95,6 +95,10 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for key in ("max_update_span", "stale_stream_updates", "stale_stream_s"):
+        value = raw.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"bad config value: {key} must be a positive number, not {value!r}")
     try:
         return EngineConfig(
             quote_interval_ns=int(float(raw["quote_interval_ms"]) * 1_000_000),

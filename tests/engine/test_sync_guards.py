@@ -7,6 +7,7 @@ import pytest
 
 from tests.engine.wire import depth, raw_frame, snapshot
 from xle.config import load_config
+from xle.errors import ConfigError
 from xle.exchanges import binance
 
 BIDS = [(100.0, 1.0), (99.0, 2.0)]
@@ -124,3 +125,12 @@ def test_default_config_holds_the_guard_bounds():
     assert config.max_update_span == 1_000_000
     assert config.stale_stream_updates == 50
     assert config.stale_stream_ns == 10 * SECOND
+
+
+@pytest.mark.parametrize("line", ["stale_stream_updates = 0", "max_update_span = -1",
+                                  'stale_stream_s = "ten"'])  # fmt: skip
+def test_guard_bounds_must_be_positive_numbers(tmp_path, line):
+    conf = tmp_path / "c.toml"
+    conf.write_text(line + "\n")
+    with pytest.raises(ConfigError, match="must be a positive number"):
+        load_config(conf)
