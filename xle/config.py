@@ -34,6 +34,9 @@ class EngineConfig:
     usd_stablecoins: tuple[str, ...] = ()
     markets: dict[str, str] = field(default_factory=dict)
     vwap_sizes: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    max_update_span: int = 1_000_000
+    stale_stream_updates: int = 50
+    stale_stream_ns: int = 10_000_000_000
 
     def market_of(self, exchange: str, symbol: str) -> str | None:
         """Canonical market of a native symbol: explicit mapping, else by its quote suffix."""
@@ -92,6 +95,10 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for key in ("max_update_span", "stale_stream_updates", "stale_stream_s"):
+        value = raw.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"bad config value: {key} must be a positive number, not {value!r}")
     try:
         return EngineConfig(
             quote_interval_ns=int(float(raw["quote_interval_ms"]) * 1_000_000),
@@ -102,6 +109,9 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
             usd_stablecoins=tuple(raw["canonical"]["usd_stablecoins"]),
             markets=dict(raw["markets"]),
             vwap_sizes={k: tuple(float(s) for s in v) for k, v in raw["vwap_sizes"].items()},
+            max_update_span=int(raw["max_update_span"]),
+            stale_stream_updates=int(raw["stale_stream_updates"]),
+            stale_stream_ns=int(float(raw["stale_stream_s"]) * 1_000_000_000),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"bad config value: {exc}") from exc

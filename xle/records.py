@@ -85,7 +85,8 @@ class BookReset(msgspec.Struct, frozen=True, gc=False):
 
     exchange: str
     symbol: str
-    reason: str  # gap | crossed | disconnect | stale_snapshot | malformed | new_connection
+    # gap | crossed | disconnect | stale_snapshot | malformed | new_connection | stale_stream
+    reason: str
     expected: int | None = None  # e.g. the update id the book needed next
     got: int | None = None  # and the one that arrived
 
@@ -133,6 +134,9 @@ class IntegrityKind(StrEnum):
     RECORDER_ERROR = "recorder_error"  # recorder reported an error event
     EXCHANGE_ERROR = "exchange_error"  # the venue sent an error message
     CORRUPT_FILE = "corrupt_file"  # a log file could not be read (replay goes on)
+    STALE_STREAM = "stale_stream"  # synced book kept ignoring updates as stale; resynced
+    NEW_CONNECTION = "new_connection"  # a live book's frames came from a new connection
+    INEXACT_NUMBER = "inexact_number"  # a price/qty a double cannot hold; not applied
 
 
 class IntegrityEvent(msgspec.Struct, frozen=True):

@@ -162,10 +162,15 @@ def test_reconnect_then_snapshot_syncs_again(harness):
     assert harness.book().bids[0] == (100.0, 4.0)
 
 
-def test_ids_continue_across_a_reconnect_without_loss(harness):
+def test_frames_of_a_new_connection_start_the_sync_afresh(harness):
     harness.feed(snapshot(10, BIDS, ASKS), depth(11, 11, conn=0), depth(12, 12, conn=1))
-    assert harness.integrity() == []
+    assert [e.kind for e in harness.integrity()] == ["new_connection"]
+    assert harness.status() == "unsynced"
+    assert harness.resyncs() == []  # the recorder fetches a snapshot per new connection
+
+    harness.feed(snapshot(12, BIDS, ASKS, conn=1), depth(13, 13, bids=[(100.0, 6.0)], conn=1))
     assert harness.status() == "synced"
+    assert harness.book().bids[0] == (100.0, 6.0)
 
 
 def test_bare_and_combined_payloads_build_the_same_book(make_harness):

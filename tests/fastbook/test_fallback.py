@@ -73,3 +73,58 @@ def test_pure_python_fallback_replays_to_identical_outputs(fixture):
     compiled = _outputs("compiled", root)
     assert len(compiled) > 1000
     assert _outputs("pure", root) == compiled
+
+
+def _write_faulty_log(root: Path) -> None:
+    """One of each frame the decoders must refuse or guard against, in two runs."""
+    import json
+
+    from xle.recorder.logwriter import LogWriter
+    from xle.records import RawRecord
+
+    def dump(body: object) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def frame(U: int, u: int, bids: list[list[str]]) -> bytes:
+        data = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": U, "u": u, "b": bids, "a": []}
+        return dump({"stream": "btcusdt@depth@100ms", "data": data})
+
+    def l2(seq: int, kind: str, price: str) -> bytes:
+        update = {"side": "bid", "event_time": "", "price_level": price, "new_quantity": "1"}
+        event = {"type": kind, "product_id": "BTC-USD", "updates": [update]}
+        return dump({"channel": "l2_data", "sequence_num": seq, "events": [event]})
+
+    nested = b'{"channel":"l2_data","x":' + b"[" * 1000 + b"]" * 1000 + b',"sequence_num":3}'
+    snap = "/api/v3/depth?symbol=BTCUSDT&limit=1000"
+    t0 = 1_704_164_400_000_000_000
+    for run, first in (("one", 1000), ("two", 10)):
+        book = {"lastUpdateId": first, "bids": [["100.0", "1"]], "asks": [["101.0", "1"]]}
+        rows = [
+            ("binance", "rest", snap, dump(book)),
+            ("binance", "ws", "btcusdt@depth@100ms", frame(first + 1, 2**63 - 1, [])),
+            ("binance", "ws", "btcusdt@depth@100ms", frame(first + 1, first + 1, [["99", "2"]])),
+            ("binance", "ws", "btcusdt@depth@100ms",
+             frame(first + 2, first + 2, [["99.500000000000000000000000000001", "1"]])),
+            ("coinbase", "ws", "l2_data", l2(1, "snapshot", "100.5")),
+            ("coinbase", "ws", "l2_data", l2(2, "update", "99.500000000000000000000000000002")),
+            ("coinbase", "ws", "l2_data", nested),
+            ("coinbase", "ws", "l2_data", l2(4, "snapshot", "100.25")),
+        ]  # fmt: skip
+        writer = LogWriter(root, run, roll_seconds=3600.0)
+        try:
+            for seq, (exchange, kind, stream, payload) in enumerate(rows):
+                recv_ns = t0 + seq * 100_000_000
+                writer.append(
+                    RawRecord(recv_ns, exchange, run, 1, seq, kind, stream, None, payload)
+                )
+        finally:
+            writer.close()
+        t0 += 600_000_000_000
+
+
+def test_pure_python_fallback_handles_refused_frames_identically(tmp_path):
+    _write_faulty_log(tmp_path)
+    compiled = _outputs("compiled", tmp_path)
+    for kind in (b"malformed", b"inexact_number", b'"run":"two"'):
+        assert kind in compiled
+    assert _outputs("pure", tmp_path) == compiled

@@ -19,12 +19,16 @@ from xle.exchanges import binance, coinbase
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
 
 if book_module.COMPILED:
-    from xle.analytics._fastbook import parse_binance_depth, parse_coinbase_l2
+    from xle.analytics._fastbook import long_decimals, parse_binance_depth, parse_coinbase_l2
 
 _int_part = st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True))
 _frac = st.from_regex(r"[0-9]{0,14}", fullmatch=True)
 _decimal = st.builds(lambda i, f: f"{i}.{f}" if f else i, _int_part, _frac)
 _pairs = st.lists(st.tuples(_decimal, _decimal), max_size=30)
+
+
+def _significant(number: str) -> int:
+    return len(number.replace(".", "").strip("0"))
 
 
 def _depth(bids, asks, wrapped=True, spaced=False):
@@ -49,7 +53,11 @@ def _l2(updates, kind="update"):
 def test_binance_depth_parses_to_the_same_doubles_as_msgspec(bids, asks, wrapped, spaced):
     payload = _depth([list(p) for p in bids], [list(p) for p in asks], wrapped, spaced)
     reference = binance.BinanceDecoder._decode_depth(payload)
-    symbol, first, last, fast_bids, fast_asks = parse_binance_depth(payload)
+    parsed = parse_binance_depth(payload)
+    if parsed is None:  # only a number a double may not hold makes it step aside here
+        assert max(_significant(n) for level in bids + asks for n in level) > 15
+        return
+    symbol, first, last, fast_bids, fast_asks = parsed
     assert (symbol, first, last) == (reference.s, reference.U, reference.u)
     assert list(fast_bids) == list(reference.b)
     assert list(fast_asks) == list(reference.a)
@@ -64,7 +72,11 @@ def test_coinbase_l2_parses_to_the_same_doubles_as_msgspec(levels):
     ]
     payload = _l2(updates)
     reference = coinbase._decoder.decode(payload)
-    seq, events = parse_coinbase_l2(payload)
+    parsed = parse_coinbase_l2(payload)
+    if parsed is None:  # only a number a double may not hold makes it step aside here
+        assert max(_significant(n) for _, p, q in levels for n in (p, q)) > 15
+        return
+    seq, events = parsed
     assert seq == reference.sequence_num
     (kind, product, bids, asks) = events[0]
     ref = reference.events[0]
@@ -106,9 +118,31 @@ def test_coinbase_l2_steps_aside_for_other_channels_and_unknown_sides():
 
 
 def test_long_decimals_take_the_correctly_rounded_slow_path():
-    price = "0.1000000000000000055511151231257827"  # more digits than a uint64 holds
-    _, _, _, bids, _ = parse_binance_depth(_depth([[price, "12345678901234567890.5"]], []))
-    assert list(bids) == [(float(price), float("12345678901234567890.5"))]
+    price = "0.0000000000000000000010000000000055"  # more digits than a uint64 holds
+    qty = "123456789012345000000.0"
+    _, _, _, bids, _ = parse_binance_depth(_depth([[price, qty]], []))
+    assert list(bids) == [(float(price), float(qty))]
+
+
+@pytest.mark.parametrize(
+    "number", ["99.500000000000000000000000000001", "1234567890.1234567", "0.10000000000000001"]
+)
+def test_numbers_of_more_than_15_significant_digits_step_aside(number):
+    assert parse_binance_depth(_depth([[number, "1"]], [])) is None
+    update = {"side": "bid", "event_time": "", "price_level": "1", "new_quantity": number}
+    assert parse_coinbase_l2(_l2([update])) is None
+
+
+@pytest.mark.parametrize("number", ["12345678.00000000", "0.000000000000000012345", "1" * 15])
+def test_long_numbers_of_at_most_15_significant_digits_stay_on_the_fast_path(number):
+    _, _, _, bids, _ = parse_binance_depth(_depth([[number, "1"]], []))
+    assert list(bids) == [(float(number), 1.0)]
+
+
+def test_long_decimals_finds_a_quoted_number_of_more_than_15_significant_digits():
+    assert long_decimals(b'{"p":"99.500000000000000000000000000001"}')
+    assert not long_decimals(b'{"p":"12345678.00000000","E":12345678901234567890}')
+    assert not long_decimals(b'{"t":"2023-02-09T20:32:50.714964855Z"}')
 
 
 @pytest.mark.parametrize("at", [0, 3, 8, 15, 24, 29])
@@ -134,3 +168,17 @@ def test_symbols_beyond_the_parsers_string_cache_still_decode_exactly():
     for symbol in symbols * 2:
         data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": 1, "u": 2, "b": [], "a": []}
         assert parse_binance_depth(json.dumps(data, ensure_ascii=False).encode())[0] == symbol
+
+
+@pytest.mark.parametrize("pad", range(0, 34))
+@pytest.mark.parametrize(
+    ("number", "long"),
+    [("99.500000000000000000000000000001", True), ("0.3000000000000000", False)],
+)
+def test_long_decimals_finds_a_long_number_at_any_offset(pad, number, long):
+    for payload in (
+        b'{"k":"%s","p":"%s"}' % (b"x" * pad, number.encode()),
+        b'"%s"' % number.encode(),
+        b'[%s,"%s",1]' % (b"1" * pad, number.encode()),
+    ):
+        assert long_decimals(payload) is long

@@ -3,7 +3,8 @@
 #
 # Fast paths for the two hot frames, Binance ``depthUpdate`` and Coinbase ``l2_data``.
 # They accept only the exact shape the venues send (known keys, compact or spaced JSON,
-# plain decimal strings) and return None for anything else, in which case the decoder
+# plain decimal strings of at most 15 significant digits) and return None for anything
+# else, in which case the decoder
 # falls back to its msgspec path, which then decides (and words) any error. So they can
 # never accept what msgspec would reject, and their numbers are the same doubles:
 # ``m / 10**f`` of two exactly representable doubles is correctly rounded, like
@@ -185,6 +186,55 @@ cdef Py_ssize_t _int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, long lo
     return i
 
 
+cdef Py_ssize_t _significant(const unsigned char* p, Py_ssize_t start, Py_ssize_t end) noexcept:
+    """Significant digits of the digits-and-dots ``p[start:end]``: from the first nonzero
+    digit to the last. Up to 15 (DBL_DIG) a decimal is held exactly by the double it
+    parses to, so two such strings never merge into one price."""
+    cdef Py_ssize_t first = -1, last = -1, k, count = 0
+    for k in range(start, end):
+        if p[k] != 46 and p[k] != 48:
+            if first < 0:
+                first = k
+            last = k
+    if first < 0:
+        return 0
+    for k in range(first, last + 1):
+        if p[k] != 46:
+            count += 1
+    return count
+
+
+cdef inline bint _digit_or_dot(unsigned char c) noexcept:
+    return (48 <= c <= 57) or c == 46
+
+
+def long_decimals(bytes payload):
+    """True if a quoted string in ``payload`` starts with a number of more than 15
+    significant digits: the cheap test before checking each such number exactly.
+
+    Such a number is a run of at least 16 digits and dots, so the scan looks at every
+    16th byte only (the run containing it is measured when it is a digit or a dot):
+    ``p[i - 1]`` is never part of a run, so no run starts before ``i``."""
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+    cdef Py_ssize_t i = 0, start, end
+    while i + 16 <= n:
+        if not _digit_or_dot(p[i + 15]):
+            i += 16
+            continue
+        start = i + 15
+        while start > i and _digit_or_dot(p[start - 1]):
+            start -= 1
+        end = i + 16
+        while end < n and _digit_or_dot(p[end]):
+            end += 1
+        if end - start >= 16 and start > 0 and p[start - 1] == 34:
+            if _significant(p, start, end) > 15:
+                return True
+        i = end + 1
+    return False
+
+
 cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2:
     """A string holding a plain non-negative decimal (``"43000.10000000"``) -> double."""
     cdef Py_ssize_t start, int_end, frac_start
@@ -211,6 +261,8 @@ cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, dou
             return -1
     if i >= n or p[i] != 34:
         return -1
+    if (int_end - start) + frac > 15 and _significant(p, start, i) > 15:
+        return -1  # maybe more than a double holds: the decoder checks it exactly
     if (int_end - start) + frac <= 19 and m <= 9007199254740992ULL and frac <= 22:
         value = <double>m
         if frac:

@@ -56,6 +56,9 @@ _CONTROL_INTEGRITY = {
     "corrupt_file": IntegrityKind.CORRUPT_FILE,
 }
 
+#: Reset reasons already reported, with their detail, before the reset itself.
+_REPORTED_BEFORE_RESET = frozenset({"crossed", "stale_stream", "inexact_number"})
+
 
 class BookView(msgspec.Struct, frozen=True):
     exchange: str
@@ -133,7 +136,7 @@ class Engine:
             decoder = decoders.get(rec.exchange)
             if decoder is None:
                 try:
-                    decoder = decoders[rec.exchange] = make_decoder(rec.exchange)
+                    decoder = decoders[rec.exchange] = make_decoder(rec.exchange, self.config)
                 except ValueError as exc:
                     out.append(self._integrity(rec, None, IntegrityKind.MALFORMED, str(exc)))
                     continue
@@ -284,7 +287,7 @@ class Engine:
             state.synced = False
             state.dirty = False
             self._stats[f"reset_{event.reason}"] += 1
-            if event.reason != "crossed":  # the crossed report was emitted with its detail
+            if event.reason not in _REPORTED_BEFORE_RESET:
                 detail = event.reason
                 if event.expected is not None:
                     detail = f"{event.reason}: expected {event.expected}, got {event.got}"

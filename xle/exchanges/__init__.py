@@ -6,6 +6,7 @@ machine; the engine owns the books. Binance and Binance.US share one protocol mo
 
 from __future__ import annotations
 
+from xle.config import EngineConfig
 from xle.exchanges import binance, coinbase
 from xle.exchanges._common import Event, SyncState
 from xle.exchanges.binance import BinanceDecoder
@@ -25,10 +26,17 @@ __all__ = [
 Decoder = BinanceDecoder | CoinbaseDecoder
 
 
-def make_decoder(exchange: str) -> Decoder:
-    """A fresh decoder (with empty sync state) for one of ``EXCHANGES``."""
+def make_decoder(exchange: str, config: EngineConfig | None = None) -> Decoder:
+    """A fresh decoder (with empty sync state) for one of ``EXCHANGES``; ``config``
+    gives the sync guards' bounds (the defaults of ``EngineConfig`` without one)."""
     if exchange in ("binance", "binanceus"):
-        return BinanceDecoder(exchange)
+        config = config or EngineConfig()
+        return BinanceDecoder(
+            exchange,
+            max_update_span=config.max_update_span,
+            stale_stream_updates=config.stale_stream_updates,
+            stale_stream_ns=config.stale_stream_ns,
+        )
     if exchange == "coinbase":
         return CoinbaseDecoder()
     raise ValueError(f"unknown exchange {exchange!r} (known: {', '.join(EXCHANGES)})")

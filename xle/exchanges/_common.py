@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Annotated
 
@@ -11,12 +14,29 @@ import msgspec
 from xle.analytics.book import COMPILED
 from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, Trade
 
-__all__ = ["Event", "Number", "SyncState", "fast_binance_depth", "fast_coinbase_l2"]
+__all__ = [
+    "DECODE_ERRORS",
+    "Event",
+    "Number",
+    "StaleGuard",
+    "SyncState",
+    "fast_binance_depth",
+    "fast_coinbase_l2",
+    "inexact_detail",
+    "inexact_numbers",
+]
 
 #: A price or quantity as the venues send it: a decimal string, decoded to float in C by
 #: msgspec (``strict=False``). Negative, NaN and infinite values fail validation, so a
 #: frame carrying one is reported as malformed and never reaches a book.
 Number = Annotated[float, msgspec.Meta(ge=0.0, lt=1e300)]
+
+#: What decoding one record's bytes may raise: msgspec's DecodeError / ValidationError
+#: (both ValueErrors), UnicodeDecodeError (a ValueError too), RecursionError for a frame
+#: nested deeper than the decoder's stack, OverflowError for a number no C type holds.
+#: Each decoder catches exactly these where it decodes a record and reports the record
+#: as malformed: one bad frame never stops a replay or a live engine.
+DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, RecursionError, OverflowError)
 
 Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
 
@@ -25,9 +45,46 @@ Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
 #: but the exact shape the venue sends, and the decoder then takes its msgspec path.
 fast_binance_depth: Callable[[bytes], tuple | None] | None = None
 fast_coinbase_l2: Callable[[bytes], tuple | None] | None = None
+
+#: Digits and dots as "0", everything else as a space: a run of 16 means a number of 16
+#: or more digits somewhere (the pure-Python twin of ``_fastbook.long_decimals``).
+_DIGIT_RUNS = bytes(48 if 48 <= c <= 57 or c == 46 else 32 for c in range(256))
+_SIXTEEN = b"0" * 16
+
+
+def _long_decimals(payload: bytes) -> bool:
+    return _SIXTEEN in payload.translate(_DIGIT_RUNS)
+
+
+long_decimals: Callable[[bytes], bool] = _long_decimals
 if COMPILED:
+    from xle.analytics._fastbook import long_decimals
     from xle.analytics._fastbook import parse_binance_depth as fast_binance_depth
     from xle.analytics._fastbook import parse_coinbase_l2 as fast_coinbase_l2
+
+
+def _exact(text: bytes) -> bool:
+    """Does the double ``text`` parses to print back as the same number?"""
+    try:
+        value = Decimal(text.decode("ascii"))
+        return not value.is_finite() or Decimal(repr(float(value))) == value
+    except (InvalidOperation, UnicodeDecodeError, ValueError, OverflowError):
+        return True  # not a plain number: the typed decoder has judged it already
+
+
+def inexact_numbers(payload: bytes, numbers: re.Pattern[bytes]) -> list[str]:
+    """The prices and quantities in ``payload`` (those ``numbers`` captures) that a
+    double cannot hold exactly.
+
+    A book keys levels by the double of each price, so two such strings (``99.5`` and
+    ``99.500000000000000000000000000001``) would silently merge into one level. Real
+    venues never send one; up to 15 significant digits (DBL_DIG) every decimal is exact,
+    so only frames holding a longer number (``long_decimals``, one scan in C) are parsed
+    further.
+    """
+    if not long_decimals(payload):
+        return []
+    return [m.decode("ascii", "replace") for m in numbers.findall(payload) if not _exact(m)]
 
 
 class SyncState(Enum):
@@ -36,3 +93,24 @@ class SyncState(Enum):
     AWAITING_SNAPSHOT = "awaiting_snapshot"  # never synced: buffering until a snapshot
     LIVE = "live"  # synced: every update is checked for continuity and applied
     RESYNCING = "resyncing"  # was live, lost continuity: buffering until a fresh snapshot
+
+
+@dataclass(slots=True)
+class StaleGuard:
+    """A live book's run of consecutive updates dropped as stale, in record time.
+
+    A venue never keeps sending updates a synced book already holds: a long run means
+    the book's update id is wrong (e.g. a snapshot or event carried an id from the far
+    future) and the book has silently stopped moving.
+    """
+
+    count: int = 0  # stale drops in a row since the last applied update
+    since_ns: int = 0  # recv_ns of the first of them
+
+
+def inexact_detail(stream: str, numbers: list[str]) -> str:
+    """The integrity detail of a frame ``inexact_numbers`` found ``numbers`` in."""
+    shown = ", ".join(numbers[:3])
+    if len(numbers) > 3:
+        shown += f" and {len(numbers) - 3} more"
+    return f"{stream}: not applied, a double cannot hold {shown} exactly"

@@ -10,14 +10,25 @@ recording may hold (bookTicker, aggTrade, kline_*) are counted and ignored.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState, fast_binance_depth
+from xle.exchanges._common import (
+    DECODE_ERRORS,
+    Event,
+    Number,
+    StaleGuard,
+    SyncState,
+    fast_binance_depth,
+    inexact_detail,
+    inexact_numbers,
+)
 from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -81,14 +92,18 @@ def depth_snapshot_path(symbol: str, limit: int = SNAPSHOT_LIMIT) -> str:
 
 # ----------------------------------------------------------------------------- wire types
 
+#: An update id as Binance sends it: a signed 64-bit integer on the venue. A larger one
+#: cannot be real, and would make every later update look stale: the frame is malformed.
+UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
 
 class DepthUpdate(msgspec.Struct, gc=False):
     """``{"e":"depthUpdate","E":1633998512068,"s":"NKNUSDT","U":499869750,"u":499869752,
     "b":[["0.35130000","6195.00000000"]],"a":[]}``"""
 
     s: str  # symbol
-    U: int  # first update id in this event
-    u: int  # final update id in this event
+    U: UpdateId  # first update id in this event
+    u: UpdateId  # final update id in this event
     b: list[tuple[Number, Number]]  # bids to update: [price, absolute qty]
     a: list[tuple[Number, Number]]  # asks to update
 
@@ -100,7 +115,7 @@ class _CombinedDepth(msgspec.Struct, gc=False):
 class DepthSnapshot(msgspec.Struct, gc=False):
     """``GET /api/v3/depth`` -> ``{"lastUpdateId":499869752,"bids":[[p,q],...],"asks":[...]}``"""
 
-    lastUpdateId: int
+    lastUpdateId: UpdateId
     bids: list[tuple[Number, Number]]
     asks: list[tuple[Number, Number]]
 
@@ -135,6 +150,9 @@ _header = msgspec.json.Decoder(_BareHeader)
 
 _WRAPPED = b'{"stream"'
 
+#: Every quoted number of a depth, snapshot or trade frame is a price or a quantity.
+_NUMBERS = re.compile(rb'"([0-9][0-9.eE+-]*)"')
+
 
 def _is_wrapped(payload: bytes) -> bool:
     """Binance always writes ``stream`` first in the combined wrapper."""
@@ -166,7 +184,11 @@ class _SymbolSync:
     state: SyncState = SyncState.AWAITING_SNAPSHOT
     update_id: int = 0  # id of the last update applied to the book (``u``)
     buffer: deque[DepthUpdate] = field(default_factory=deque)
-    conn: tuple[str, int] | None = None  # (run, conn) of the last frame for this symbol
+    conn: tuple[str, int] | None = None  # (run, conn) whose depth frames feed the book
+    # The latest snapshot labelled with another (run, conn) than ``conn``: the base of
+    # that connection's book once its frames arrive (``_new_connection``).
+    pending: tuple[tuple[str, int], DepthSnapshot] | None = None
+    stale: StaleGuard = field(default_factory=StaleGuard)
 
 
 class BinanceDecoder:
@@ -187,16 +209,44 @@ class BinanceDecoder:
 
     A snapshot that arrives while the book is live re-bases it when it is at least as new
     as the book, and is ignored when older.
+
+    Ids are only compared within one connection. Depth frames of another ``(run, conn)``
+    than the book's start its sync afresh (a live book is reset, reason
+    ``new_connection``; the recorder fetches a snapshot for every new connection). A
+    snapshot labelled with another connection of the same run is handled as above (older
+    logs label REST responses with a connection of their own) and is also kept as the
+    base of its connection's book; one from another run is never compared with this run's
+    ids and is only kept for its connection. So a second recorder run in the same data
+    root syncs on its own snapshots even when its ids are lower than the first run's.
+
+    A frame holding a price or quantity that a double cannot hold exactly is reported
+    (``inexact_number``) and not applied: its levels could merge with a neighbour's.
+    A live book that misses it is reset and resynced.
+
+    Two guards keep a book from freezing while it still says synced: an event whose ids
+    cannot be real (beyond int64, ``u < U``, or ``u - U`` above ``max_update_span``) is
+    malformed and not applied, and a live book that keeps dropping its venue's updates as
+    stale (``StaleGuard``) is reported (``stale_stream``), reset and resynced.
     """
 
     #: Buffered events kept per symbol while waiting for a snapshot; older ones are
     #: dropped first (a later snapshot supersedes them anyway).
     BUFFER_LIMIT = 10_000
 
-    def __init__(self, exchange: str = "binance") -> None:
+    def __init__(
+        self,
+        exchange: str = "binance",
+        *,
+        max_update_span: int = 1_000_000,
+        stale_stream_updates: int = 50,
+        stale_stream_ns: int = 10_000_000_000,
+    ) -> None:
         self.exchange = exchange
         self.ignored: Counter[str] = Counter()
         self.stale_events = 0
+        self.max_update_span = max_update_span
+        self.stale_stream_updates = stale_stream_updates
+        self.stale_stream_ns = stale_stream_ns
         self._syncs: dict[str, _SymbolSync] = {}
 
     # ------------------------------------------------------------------ public
@@ -241,35 +291,95 @@ class BinanceDecoder:
         payload = rec.payload
         parsed = None
         if fast_binance_depth is not None and type(payload) is bytes:
-            parsed = fast_binance_depth(payload)
+            try:
+                parsed = fast_binance_depth(payload)
+            except DECODE_ERRORS:  # e.g. a symbol that is not UTF-8: msgspec words it
+                parsed = None
+        key = (rec.run, rec.conn)
         if parsed is not None:
             symbol, first, last, bids, asks = parsed
             sync = self._syncs.get(symbol)
-            if sync is not None and sync.state is _LIVE and first <= sync.update_id + 1:
+            if (
+                sync is not None
+                and sync.state is _LIVE
+                and first <= sync.update_id + 1
+                and sync.conn == key
+                and first <= last <= first + self.max_update_span
+            ):
                 # The common case, decided without building a DepthUpdate: the rule of
                 # ``_apply`` (stale -> ignore, else apply) with the gap branch left to it.
-                sync.conn = (rec.run, rec.conn)
                 if last <= sync.update_id:
-                    self.stale_events += 1
-                    return []
+                    return self._stale(rec, symbol, sync, last)
                 sync.update_id = last
+                sync.stale.count = 0
                 return [BookUpdate(self.exchange, symbol, False, bids, asks, last)]
             event = DepthUpdate(symbol, first, last, bids, asks)
         else:
             event = self._decode_depth(payload)
             if type(event) is not DepthUpdate:
                 return [self._malformed(rec, event)]
-        sync = self._syncs.get(event.s)
+            inexact = inexact_numbers(payload, _NUMBERS)
+            if inexact:  # not applied; the book misses an update, so it is reset
+                sync = self._syncs.get(event.s)
+                problem = self._inexact(rec, event.s, inexact)
+                if sync is None or sync.state is not _LIVE:
+                    return [problem]  # the hole it leaves in the buffer is a gap later
+                return [problem, *self._reset(event.s, sync, "inexact_number", None, None)]
+        if not event.U <= event.u <= event.U + self.max_update_span:
+            detail = (
+                f"{rec.stream}: update ids U={event.U} u={event.u} cannot be real "
+                f"(u must be from U to U + {self.max_update_span})"
+            )
+            return [Problem("malformed", self.exchange, event.s, detail)]
+        symbol = event.s
+        sync = self._syncs.get(symbol)
         if sync is None:
-            sync = self._syncs[event.s] = _SymbolSync()
-        sync.conn = (rec.run, rec.conn)
+            sync = self._syncs[symbol] = _SymbolSync()
+        events: list[Event] = []
+        if sync.conn != key:
+            events = self._new_connection(symbol, sync, key)
         if sync.state is _LIVE:
-            return self._apply(event.s, sync, event)
+            if event.u <= sync.update_id:
+                events.extend(self._stale(rec, symbol, sync, event.u))
+            else:
+                events.extend(self._apply(symbol, sync, event))
+            return events
         buffer = sync.buffer
         if len(buffer) >= self.BUFFER_LIMIT:
             buffer.popleft()
         buffer.append(event)
-        return []
+        return events
+
+    def _new_connection(self, symbol: str, sync: _SymbolSync, key: tuple[str, int]) -> list[Event]:
+        """The first depth frame of another connection: its ids start the sync afresh."""
+        events: list[Event] = []
+        if sync.conn is not None:
+            if sync.state is _LIVE:
+                events = self._reset(symbol, sync, "new_connection", None, None, request=False)
+            sync.buffer.clear()
+        sync.conn = key
+        sync.stale.count = 0
+        pending, sync.pending = sync.pending, None
+        if pending is not None and pending[0] == key:
+            events.extend(self._base(symbol, sync, pending[1]))
+        return events
+
+    def _stale(self, rec: RawRecord, symbol: str, sync: _SymbolSync, last: int) -> list[Event]:
+        """A live update the book already holds: ignored, unless the book seems frozen."""
+        self.stale_events += 1
+        guard = sync.stale
+        if guard.count == 0:
+            guard.since_ns = rec.recv_ns
+        guard.count += 1
+        span_ns = rec.recv_ns - guard.since_ns
+        if guard.count < self.stale_stream_updates and span_ns < self.stale_stream_ns:
+            return []
+        detail = (
+            f"{guard.count} updates in a row over {span_ns / 1e9:.1f} s ignored as stale: "
+            f"book at update id {sync.update_id}, latest u {last}"
+        )
+        problem = Problem("stale_stream", self.exchange, symbol, detail)
+        return [problem, *self._reset(symbol, sync, "stale_stream", None, None)]
 
     @staticmethod
     def _decode_depth(payload: bytes) -> DepthUpdate | Exception:
@@ -278,24 +388,43 @@ class BinanceDecoder:
             if _is_wrapped(payload):
                 return _depth_combined.decode(payload).data
             return _depth_bare.decode(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return exc
 
     def _on_snapshot(self, rec: RawRecord) -> list[Event]:
         symbol = _rest_symbol(rec)
         try:
             snap = _snapshot.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc, symbol)]
         if symbol is None:
             return [Problem("malformed", self.exchange, None, "depth snapshot without symbol")]
         sync = self._sync(symbol)
+        inexact = inexact_numbers(rec.payload, _NUMBERS)
+        if inexact:
+            problem = self._inexact(rec, symbol, inexact)
+            return [problem, self._resync_request(symbol, sync, "inexact_number")]
+        key = (rec.run, rec.conn)
+        own = sync.conn
+        if own is None or own == key:
+            return self._base(symbol, sync, snap)
+        sync.pending = (key, snap)
+        if own[0] != key[0]:  # another run: its ids mean nothing to this book
+            return []
+        buffer = sync.buffer
+        if sync.state is not _LIVE and buffer and snap.lastUpdateId + 1 < buffer[0].U:
+            return []  # the buffered events are another connection's: nothing to compare
+        return self._base(symbol, sync, snap)
+
+    def _base(self, symbol: str, sync: _SymbolSync, snap: DepthSnapshot) -> list[Event]:
+        """The sync rule's snapshot step (2 and 3 of the class docstring)."""
         last_id = snap.lastUpdateId
         if sync.state is _LIVE:
             if last_id < sync.update_id:
                 self.ignored["old_snapshot"] += 1
                 return []
             sync.update_id = last_id
+            sync.stale.count = 0
             return [BookUpdate(self.exchange, symbol, True, snap.bids, snap.asks, last_id)]
         buffer = sync.buffer
         if buffer and last_id + 1 < buffer[0].U:
@@ -307,6 +436,7 @@ class BinanceDecoder:
         was_resyncing = sync.state is SyncState.RESYNCING
         sync.state = SyncState.LIVE
         sync.update_id = last_id
+        sync.stale.count = 0
         events: list[Event] = [
             BookUpdate(self.exchange, symbol, True, snap.bids, snap.asks, last_id)
         ]
@@ -331,6 +461,7 @@ class BinanceDecoder:
             sync.buffer.append(event)
             return events
         sync.update_id = event.u
+        sync.stale.count = 0
         return [BookUpdate(self.exchange, symbol, False, event.b, event.a, event.u)]
 
     def _on_trade(self, rec: RawRecord) -> list[Event]:
@@ -340,8 +471,11 @@ class BinanceDecoder:
                 msg = _trade_combined.decode(payload).data
             else:
                 msg = _trade_bare.decode(payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc)]
+        inexact = inexact_numbers(payload, _NUMBERS)
+        if inexact:
+            return [self._inexact(rec, msg.s, inexact)]
         side = "sell" if msg.m else "buy"
         return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t))]
 
@@ -349,7 +483,7 @@ class BinanceDecoder:
         """A frame recorded without a stream name: route by its own fields."""
         try:
             header = _header.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return [self._malformed(rec, exc)]
         if header.stream is not None:
             channel = header.stream.partition("@")[2]
@@ -390,6 +524,7 @@ class BinanceDecoder:
     ) -> list[Event]:
         sync.state = SyncState.RESYNCING
         sync.buffer.clear()
+        sync.stale.count = 0
         events: list[Event] = [BookReset(self.exchange, symbol, reason, expected, got)]
         if request:
             events.append(self._resync_request(symbol, sync, reason))
@@ -398,6 +533,10 @@ class BinanceDecoder:
     def _resync_request(self, symbol: str, sync: _SymbolSync, reason: str) -> ResyncRequest:
         conn = sync.conn[1] if sync.conn is not None else 0
         return ResyncRequest(self.exchange, symbol, conn, reason)
+
+    def _inexact(self, rec: RawRecord, symbol: str, numbers: list[str]) -> Problem:
+        detail = inexact_detail(rec.stream, numbers)
+        return Problem("inexact_number", self.exchange, symbol, detail)
 
     def _malformed(self, rec: RawRecord, exc: Exception, symbol: str | None = None) -> Problem:
         return Problem("malformed", self.exchange, symbol or rec.symbol, f"{rec.stream}: {exc}")

@@ -8,13 +8,22 @@ authentication. One channel per subscribe message, sent within 5 s of connecting
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
 
-from xle.exchanges._common import Event, Number, SyncState, fast_coinbase_l2
+from xle.exchanges._common import (
+    DECODE_ERRORS,
+    Event,
+    Number,
+    SyncState,
+    fast_coinbase_l2,
+    inexact_detail,
+    inexact_numbers,
+)
 from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
@@ -120,6 +129,9 @@ class _Header(msgspec.Struct, gc=False):
     message: str | None = None
 
 
+#: The prices and quantities of ``l2_data`` and ``market_trades`` frames.
+_NUMBERS = re.compile(rb'"(?:price_level|new_quantity|price|size)"\s*:\s*"([^"]*)"')
+
 _Message = L2Data | MarketTrades | Heartbeats | Subscriptions
 _decoder = msgspec.json.Decoder(_Message, strict=False)
 _header = msgspec.json.Decoder(_Header)
@@ -131,7 +143,7 @@ def snapshot_symbols(rec: RawRecord) -> tuple[str, ...]:
         return ()
     try:
         msg = _decoder.decode(rec.payload)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except DECODE_ERRORS:
         return ()
     if not isinstance(msg, L2Data):
         return ()
@@ -155,7 +167,10 @@ class CoinbaseDecoder:
     xle checks it per ``(run, conn)``; a new connection starts a new count. A jump (or a
     number going backwards) means lost messages: every book built on that connection is
     reset and a level2 resubscribe is requested, which makes Coinbase send a fresh
-    snapshot. A book only takes updates from the connection its snapshot came from.
+    snapshot. A book only takes updates from the connection its snapshot came from; an
+    update from another connection resets it (``new_connection``) and asks for a fresh
+    snapshot, so a book never says synced while its updates go elsewhere. (There is no
+    per-book update id to go stale: a bogus ``sequence_num`` is one gap, then a resync.)
     """
 
     exchange = "coinbase"
@@ -189,8 +204,12 @@ class CoinbaseDecoder:
     def _on_frame(self, rec: RawRecord) -> list[Event]:
         key = (rec.run, rec.conn)
         payload = rec.payload
+        parsed = None
         if fast_coinbase_l2 is not None and type(payload) is bytes:
-            parsed = fast_coinbase_l2(payload)
+            try:
+                parsed = fast_coinbase_l2(payload)
+            except DECODE_ERRORS:  # e.g. a product id that is not UTF-8: msgspec words it
+                parsed = None
             if parsed is not None:
                 seq, l2_events = parsed
                 last_seq = self._last_seq
@@ -215,9 +234,14 @@ class CoinbaseDecoder:
                 return events
         try:
             msg = _decoder.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except DECODE_ERRORS as exc:
             return self._on_undecodable(rec, key, exc)
         events = self._check_sequence(key, msg.sequence_num)
+        if isinstance(msg, L2Data | MarketTrades):
+            inexact = inexact_numbers(rec.payload, _NUMBERS)
+            if inexact:
+                events.extend(self._on_inexact(rec, msg, inexact))
+                return events
         if isinstance(msg, L2Data):
             for l2 in msg.events:
                 events.extend(self._on_l2_event(key, l2))
@@ -268,8 +292,12 @@ class CoinbaseDecoder:
             if was_resyncing:
                 events.append(Problem("resync", self.exchange, product, "fresh snapshot"))
             return events
-        if sync.state is _LIVE and sync.conn == key:
-            return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+        if sync.state is _LIVE:
+            if sync.conn == key:
+                return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+            # Another connection's update: this book no longer follows the product, so
+            # it would stay "synced" while frozen. Start over on a fresh snapshot.
+            return self._reset(product, sync, "new_connection", None, None)
         self.ignored["l2_update_unsynced"] += 1
         return []
 
@@ -283,7 +311,7 @@ class CoinbaseDecoder:
     def _on_undecodable(self, rec: RawRecord, key: tuple[str, int], exc: Exception) -> list[Event]:
         try:
             header = _header.decode(rec.payload)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except DECODE_ERRORS:
             header = None
         if header is not None and header.type == "error":
             detail = f"exchange error: {header.message}"
@@ -310,6 +338,19 @@ class CoinbaseDecoder:
             events.extend(self._check_sequence(key, header.sequence_num))
             if header.channel in ("l2_data", None):
                 events.extend(self._reset_connection(key, "malformed", None, None))
+        return events
+
+    def _on_inexact(
+        self, rec: RawRecord, msg: L2Data | MarketTrades, numbers: list[str]
+    ) -> list[Event]:
+        """A price or quantity a double cannot hold: nothing of the frame is applied, and
+        the books it would have changed are reset and resubscribed."""
+        detail = inexact_detail(rec.stream, numbers)
+        events: list[Event] = [Problem("inexact_number", self.exchange, rec.symbol, detail)]
+        if isinstance(msg, L2Data):
+            for product in dict.fromkeys(l2.product_id for l2 in msg.events):
+                sync = self._products.setdefault(product, _ProductSync())
+                events.extend(self._reset(product, sync, "inexact_number", None, None))
         return events
 
     # ------------------------------------------------------------------ helpers
