@@ -40,7 +40,7 @@ from xle.exchanges.binance import snapshot_weight
 from xle.simulator.clients import Client, Traffic, traffic
 from xle.simulator.config import SimConfig
 from xle.simulator.faults import ConnectionFaults, SnapshotFaults
-from xle.simulator.market import BookSnapshot, MarketModel, Step
+from xle.simulator.market import BookSnapshot, MarketModel, Step, TradePrint
 from xle.simulator.reference import binance_exchange_info
 
 __all__ = ["STREAM_FORM", "BinanceVenue", "RestAnswer"]
@@ -233,24 +233,24 @@ class BinanceVenue:
     def _agg_trades(self, step: Step, event_ms: int, key: str) -> None:
         """``<sym>@aggTrade``: consecutive prints of one taker side at one price are one
         aggregate trade (ids ``f``..``l``), as Binance aggregates the fills of one order."""
-        groups: list[list] = []
+        groups: list[list[TradePrint]] = []
         for t in step.trades:
-            if groups and groups[-1][0] == t.side and groups[-1][1] == t.price:
-                groups[-1][2].append(t)
+            if groups and (groups[-1][0].side, groups[-1][0].price) == (t.side, t.price):
+                groups[-1].append(t)
             else:
-                groups.append([t.side, t.price, [t]])
+                groups.append([t])
         first_agg = self._agg_ids[step.symbol]
         self._agg_ids[step.symbol] = first_agg + len(groups)
         subs = self._subs.get(key)
         if not subs:
             return
-        for n, (side, price, prints) in enumerate(groups):
-            units = sum(int(t.qty.replace(".", "")) for t in prints)
+        for n, prints in enumerate(groups):
+            units = sum(int(t.qty.replace(".", "")) for t in prints)  # "0.50000000": 1e-8 units
             whole, frac = divmod(units, 100_000_000)
-            maker = "true" if side == "sell" else "false"
+            maker = "true" if prints[0].side == "sell" else "false"
             data = (
                 f'{{"e":"aggTrade","E":{event_ms},"s":"{step.symbol}","a":{first_agg + n},'
-                f'"p":"{price}","q":"{whole}.{frac:08d}","f":{prints[0].trade_id},'
+                f'"p":"{prints[0].price}","q":"{whole}.{frac:08d}","f":{prints[0].trade_id},'
                 f'"l":{prints[-1].trade_id},"T":{event_ms},"m":{maker},"M":true}}'
             )
             self._deliver(key, data.encode(), subs)

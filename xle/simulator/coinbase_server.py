@@ -16,7 +16,11 @@ message per model step. Subscribing again to a product sends a fresh snapshot, w
 how a client resynchronises after a ``sequence_num`` gap.
 
 An update frame differs between subscribers only in ``sequence_num``, so it is encoded
-once per step as a prefix and a suffix around that number.
+once per step as a prefix and a suffix around that number. Times are printed as the
+venue's Go servers print them (``iso_time``).
+
+The public product endpoints a client lists before subscribing are served over HTTP on
+the same port (``CoinbaseVenue.rest``).
 """
 
 from __future__ import annotations
