@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.simulator.conftest import MakeSim
 from tests.simulator.helpers import apply, best_first, drain, recv_json, until, ws_connect
@@ -54,9 +55,9 @@ async def test_official_sync_procedure_rebuilds_the_true_book(
         assert events[0]["U"] <= book_id + 1 <= events[0]["u"]
         sim.pause()
         events += await drain(ws, 0.3)
-        # 4. Apply, checking continuity on every event.
-        for event in events:
-            assert event["U"] == book_id + 1
+        # 4. Apply, checking continuity on every event after the first.
+        for n, event in enumerate(events):
+            assert event["U"] <= book_id + 1 if n == 0 else event["U"] == book_id + 1
             apply(book["bids"], event["b"])
             apply(book["asks"], event["a"])
             book_id = event["u"]
@@ -232,3 +233,130 @@ async def test_a_client_that_pongs_stays_connected(make_sim: MakeSim) -> None:
         await asyncio.sleep(1.0)
         frames = [await recv_json(ws) for _ in range(5)]
     assert all(f["e"] == "depthUpdate" for f in frames)
+
+
+async def test_agg_trade_stream_sends_binance_aggregate_trades(make_sim: MakeSim) -> None:
+    sim = await make_sim(trade_rate=40.0)
+    url = sim.urls["binance"].ws + "/stream?streams=btcusdt@aggTrade/btcusdt@trade"
+    async with ws_connect(url) as ws:
+        frames = await until(ws, lambda f: f["stream"] == "btcusdt@aggTrade")
+        frames += [await recv_json(ws) for _ in range(30)]
+    aggs = [f["data"] for f in frames if f["stream"] == "btcusdt@aggTrade"]
+    trades = {f["data"]["t"]: f["data"] for f in frames if f["stream"] == "btcusdt@trade"}
+    first = aggs[0]
+    assert list(first) == ["e", "E", "s", "a", "p", "q", "f", "l", "T", "m", "M"]
+    assert first["e"] == "aggTrade" and first["s"] == "BTCUSDT" and first["f"] <= first["l"]
+    assert all(b["a"] == a["a"] + 1 for a, b in itertools.pairwise(aggs))
+    for agg in aggs:
+        fills = [trades[t] for t in range(agg["f"], agg["l"] + 1) if t in trades]
+        if len(fills) == agg["l"] - agg["f"] + 1:  # every fill of it seen on @trade
+            assert {f["p"] for f in fills} == {agg["p"]}
+            assert sum(Decimal(f["q"]) for f in fills) == Decimal(agg["q"])
+
+
+async def test_agg_trade_matches_the_captured_binance_shape(make_sim: MakeSim) -> None:
+    sample = _captured("aggTrade")
+    sim = await make_sim(trade_rate=40.0)
+    async with ws_connect(sim.urls["binance"].ws + "/ws/btcusdt@aggTrade") as ws:
+        ours = await recv_json(ws)
+    assert list(ours) == list(sample)
+    assert [type(v) for v in ours.values()] == [type(v) for v in sample.values()]
+
+
+def _captured(stream_type: str) -> dict:
+    """The first captured real Binance payload of ``<sym>@<stream_type>`` (or skip)."""
+    folder = Path("../shared/data/real/raw/exchange=binance")
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent (real Binance captures)")
+    import pyarrow.parquet as pq
+
+    for path in sorted(folder.rglob("*.parquet")):
+        for row in pq.read_table(path, columns=["stream", "payload"]).to_pylist():
+            if (row["stream"] or "").endswith("@" + stream_type):
+                return json.loads(row["payload"])["data"]
+    pytest.skip(f"no {stream_type} frame in {folder}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ws/0", "/ws/btcusdt@depth@100ms/nonsense", "/stream?streams=btcusdt@trade/BTCUSDT@trade"],
+)
+async def test_a_url_naming_no_binance_stream_is_refused(make_sim: MakeSim, path: str) -> None:
+    sim = await make_sim()
+    with pytest.raises(InvalidStatus) as refused:
+        async with ws_connect(f"ws://127.0.0.1:{sim.port}/binance{path}"):
+            pass
+    assert refused.value.response.status_code == 400
+    assert json.loads(refused.value.response.body) == {
+        "code": -1,
+        "msg": "Illegal format ws or stream",
+    }
+
+
+async def test_subscribing_to_no_binance_stream_gets_invalid_stream(make_sim: MakeSim) -> None:
+    sim = await make_sim()
+    async with ws_connect(sim.urls["binance"].ws + "/ws") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["0"], "id": 4}))
+        reply = await recv_json(ws)
+        await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 5}))
+        listed = await recv_json(ws)
+    assert reply == {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 4}
+    assert listed == {"result": [], "id": 5}
+
+
+async def test_well_formed_streams_the_simulator_does_not_feed_are_accepted(
+    make_sim: MakeSim,
+) -> None:
+    sim = await make_sim()
+    streams = ["dogeusdt@trade", "btcusdt@kline_1m", "btcusdt@depth20@100ms", "!ticker@arr"]
+    url = sim.urls["binance"].ws + "/stream?streams=" + "/".join(streams[:2])
+    async with ws_connect(url) as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": streams[2:], "id": 1}))
+        assert await recv_json(ws) == {"result": None, "id": 1}
+
+
+async def test_snapshots_often_fall_strictly_inside_a_diff_event(make_sim: MakeSim) -> None:
+    sim = await make_sim(binance_rate=50.0)
+    urls = sim.urls["binance"]
+    inside = 0
+    async with ws_connect(urls.ws + "/ws/btcusdt@depth@100ms") as ws, httpx.AsyncClient() as http:
+        await recv_json(ws)
+        for _ in range(8):
+            snapshot = (
+                await http.get(urls.rest + "/api/v3/depth?symbol=BTCUSDT&limit=1000")
+            ).json()
+            last = snapshot["lastUpdateId"]
+            event = (await until(ws, lambda f, last=last: f["u"] > last))[-1]
+            assert event["U"] <= last + 1 <= event["u"]  # Binance's first-event rule holds
+            inside += event["U"] <= last < event["u"]
+    assert 0 < inside < 8  # often, not always (seeded: the same requests every run)
+
+
+async def test_a_placed_snapshot_plus_its_event_is_the_true_book(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    sim = await make_sim(binance_rate=50.0, truth_dir=tmp_path)
+    urls = sim.urls["binance"]
+    async with ws_connect(urls.ws + "/ws/ethusdt@depth@100ms") as ws, httpx.AsyncClient() as http:
+        await recv_json(ws)
+        for _ in range(20):  # three in four snapshots are placed inside (seeded)
+            snapshot = (
+                await http.get(urls.rest + "/api/v3/depth?symbol=ETHUSDT&limit=5000")
+            ).json()
+            last = snapshot["lastUpdateId"]
+            event = (await until(ws, lambda f, last=last: f["u"] > last))[-1]
+            if event["U"] <= last < event["u"]:
+                break
+        else:
+            raise AssertionError("no snapshot fell inside a diff event in 20 tries")
+    assert float(snapshot["bids"][0][0]) < float(snapshot["asks"][0][0])
+    book = {"bids": {}, "asks": {}}
+    apply(book["bids"], snapshot["bids"])
+    apply(book["asks"], snapshot["asks"])
+    apply(book["bids"], event["b"])
+    apply(book["asks"], event["a"])
+    await asyncio.sleep(0.2)  # the truth file is flushed every 0.1 s
+    truth = truth_book_at(tmp_path, "binance", "ETHUSDT", event["u"])
+    bids, asks = best_first(book)
+    assert float(bids[0][0]) < float(asks[0][0])
+    assert (bids, asks) == (truth.bids, truth.asks)

@@ -16,7 +16,11 @@ message per model step. Subscribing again to a product sends a fresh snapshot, w
 how a client resynchronises after a ``sequence_num`` gap.
 
 An update frame differs between subscribers only in ``sequence_num``, so it is encoded
-once per step as a prefix and a suffix around that number.
+once per step as a prefix and a suffix around that number. Times are printed as the
+venue's Go servers print them (``iso_time``).
+
+The public product endpoints a client lists before subscribing are served over HTTP on
+the same port (``CoinbaseVenue.rest``).
 """
 
 from __future__ import annotations
@@ -28,25 +32,79 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import parse_qs
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from xle.simulator.binance_server import RestAnswer
 from xle.simulator.clients import Client, Traffic, traffic
 from xle.simulator.config import SimConfig
 from xle.simulator.faults import ConnectionFaults
 from xle.simulator.market import MarketModel, Step
+from xle.simulator.reference import coinbase_product
 
 __all__ = ["CoinbaseVenue", "iso_time"]
 
 _CHANNELS = ("level2", "market_trades", "heartbeats")
+_DAY_NS = 86_400 * 1_000_000_000
+_PERCENT_PLACES = Decimal("0.00000001")
+_PRODUCTS = ("api/v3/brokerage/market/products", "api/v3/brokerage/products")
+
+
+class _Volume:
+    """The simulated trades of one product over the last 24 hours, as running sums."""
+
+    __slots__ = ("base", "last", "quote", "trades")
+
+    def __init__(self) -> None:
+        self.trades: deque[tuple[int, Decimal, Decimal]] = deque()  # (wall ns, price, size)
+        self.base = Decimal(0)
+        self.quote = Decimal(0)
+        self.last = ""  # the last trade's price as printed
+
+    def add(self, wall_ns: int, price: str, size: str) -> None:
+        self.last = price
+        p, q = Decimal(price), Decimal(size)
+        self.trades.append((wall_ns, p, q))
+        self.base += q
+        self.quote += p * q
+        while self.trades[0][0] <= wall_ns - _DAY_NS:
+            _, old_p, old_q = self.trades.popleft()
+            self.base -= old_q
+            self.quote -= old_p * old_q
+
+    def change_percent(self) -> str:
+        if not self.trades:
+            return "0"
+        first, last = self.trades[0][1], self.trades[-1][1]
+        return _decimal_text(((last - first) / first * 100).quantize(_PERCENT_PLACES))
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (``"12.5"``, ``"0"``)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def iso_time(ns: int, digits: int = 9) -> str:
-    """``2023-02-09T20:32:50.714964855Z`` (``digits`` fractional digits)."""
+    """A Coinbase time string: RFC 3339 cut to ``digits`` fractional digits, then trailing
+    zeros trimmed (and the dot with them), as Go's ``RFC3339Nano`` prints it.
+
+    Captured traffic has envelope ``timestamp`` values like ``2026-08-09T21:06:12.38920601Z``
+    (nanoseconds, trimmed) and ``event_time`` / trade ``time`` values like
+    ``2026-08-09T21:05:48.27841Z`` (microseconds, trimmed); a client that parses them with
+    a fixed width breaks on the real venue, so the simulator prints them the same way.
+    """
     seconds, frac = divmod(ns, 1_000_000_000)
-    return f"{_second(seconds)}.{frac:09d}"[: 20 + digits] + "Z"
+    digits_text = f"{frac:09d}"[:digits].rstrip("0")
+    if not digits_text:
+        return f"{_second(seconds)}Z"
+    return f"{_second(seconds)}.{digits_text}Z"
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,8 +152,11 @@ class CoinbaseVenue:
         self._recent = {
             s: deque[bytes](maxlen=config.recent_trades) for s in model.symbols(self.name)
         }
+        #: product -> ``event_time`` of the last update, which a snapshot's levels carry.
+        self._book_time = dict.fromkeys(model.symbols(self.name), iso_time(0, 6))
         self._conn_no = 0
         self._heartbeat_counter = 0
+        self._volume = {s: _Volume() for s in model.symbols(self.name)}
         model.top_venues.discard(self.name)  # Coinbase has no bookTicker
         self._started_ns = time.monotonic_ns()
         self.clients: set[_CoinbaseClient] = set()
@@ -117,6 +178,7 @@ class CoinbaseVenue:
         product = step.symbol
         if timestamp is None:
             timestamp = iso_time(wall_ns)
+        self._book_time[product] = event_time
         l2_subs = self._l2.get(product)
         if l2_subs:
             updates = _updates(step.bids, step.asks, event_time)
@@ -139,6 +201,9 @@ class CoinbaseVenue:
                 for t in step.trades
             ]
             self._recent[product].extendleft(prints)
+            volume = self._volume[product]
+            for t in step.trades:
+                volume.add(wall_ns, t.price, t.qty)
             trade_subs = self._trades.get(product)
             if trade_subs:
                 prefix, suffix = _envelope(
@@ -146,6 +211,10 @@ class CoinbaseVenue:
                 )
                 for client in trade_subs:
                     client.send_data(prefix + str(client.next_seq()).encode() + suffix)
+
+    def start(self, wall_ns: int) -> None:
+        """The books' starting time: what a snapshot before the first update carries."""
+        self._book_time = dict.fromkeys(self._book_time, iso_time(wall_ns, 6))
 
     def heartbeat(self) -> None:
         """One heartbeat to every heartbeats subscriber (the server calls this each second)."""
@@ -158,6 +227,65 @@ class CoinbaseVenue:
         prefix, suffix = _envelope("heartbeats", iso_time(now), event.encode())
         for client in self._heartbeats:
             client.send_data(prefix + str(client.next_seq()).encode() + suffix)
+
+    # ------------------------------------------------------------------ REST
+
+    def rest(self, path: str, query: str) -> RestAnswer:
+        """The public reference endpoints a client reads before it subscribes.
+
+        ``GET /api/v3/brokerage/market/products`` (optionally ``?product_ids=…``,
+        repeatable, ``limit`` and ``offset``), ``…/market/products/{id}``, the same under
+        ``/api/v3/brokerage/products`` (which the real venue serves only to signed
+        requests; the simulator asks for no credentials), and ``/api/v3/brokerage/time``.
+        """
+        if path == "api/v3/brokerage/time":
+            now = self._clock_ns()
+            body = {
+                "iso": iso_time(now, 3),
+                "epochSeconds": str(now // 1_000_000_000),
+                "epochMillis": str(now // 1_000_000),
+            }
+            return RestAnswer(200, msgspec.json.encode(body))
+        for prefix in _PRODUCTS:
+            if path == prefix:
+                return self._list_products(parse_qs(query))
+            if path.startswith(prefix + "/") and "/" not in path[len(prefix) + 1 :]:
+                product = path[len(prefix) + 1 :]
+                if not self.model.has(self.name, product):
+                    return RestAnswer(404, _not_found(f"product {product} not found"))
+                return RestAnswer(200, msgspec.json.encode(self._product(product)))
+        return RestAnswer(404, _not_found("Not Found"))
+
+    def _list_products(self, args: dict[str, list[str]]) -> RestAnswer:
+        wanted = args.get("product_ids")
+        products = [p for p in self.model.symbols(self.name) if wanted is None or p in wanted]
+        try:
+            offset = int((args.get("offset") or ["0"])[0])
+            limit = int((args.get("limit") or ["0"])[0])
+        except ValueError:
+            message = "limit and offset must be integers"
+            body = {"error": "INVALID_ARGUMENT", "error_details": message, "message": message}
+            return RestAnswer(400, msgspec.json.encode(body))
+        products = products[max(offset, 0) :]
+        if limit > 0:
+            products = products[:limit]
+        body = {"products": [self._product(p) for p in products], "num_products": len(products)}
+        return RestAnswer(200, msgspec.json.encode(body))
+
+    def _product(self, product: str) -> dict[str, object]:
+        volume = self._volume[product]
+        if volume.last:
+            price = volume.last
+        else:
+            bids = self.model.snapshot(self.name, product, 1).bids
+            price = bids[0][0] if bids else "0"
+        return coinbase_product(
+            self.model.instrument(self.name, product),
+            price,
+            volume.change_percent(),
+            _decimal_text(volume.base),
+            _decimal_text(volume.quote.quantize(_PERCENT_PLACES)),
+        )
 
     # ------------------------------------------------------------------ connections
 
@@ -242,8 +370,10 @@ class CoinbaseVenue:
                 self._trades.setdefault(product, set()).add(client)
 
     def _send_snapshot(self, client: _CoinbaseClient, product: str, now: str) -> None:
+        """Every level carries the ``event_time`` of the book's last update, as in captured
+        snapshots (one time, a little before the message's ``timestamp``)."""
         snap = self.model.snapshot(self.name, product)
-        updates = _updates(snap.bids, snap.asks, now)
+        updates = _updates(snap.bids, snap.asks, self._book_time[product])
         event = f'[{{"type":"snapshot","product_id":"{product}","updates":[{updates}]}}]'
         prefix, suffix = _envelope("l2_data", now, event.encode())
         client.send_data(prefix + str(client.next_seq()).encode() + suffix)
@@ -289,6 +419,10 @@ class CoinbaseVenue:
             self._l2.get(product, set()).discard(client)
         for product in client.market_trades:
             self._trades.get(product, set()).discard(client)
+
+
+def _not_found(message: str) -> bytes:
+    return msgspec.json.encode({"error": "NOT_FOUND", "error_details": message, "message": message})
 
 
 def _envelope(channel: str, timestamp: str, events: bytes) -> tuple[bytes, bytes]:

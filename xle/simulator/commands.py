@@ -13,7 +13,7 @@ import msgspec
 import typer
 
 from xle.cli_options import check_output_file
-from xle.errors import UsageError
+from xle.errors import UsageError, XleError
 from xle.simulator.config import DEFAULT_MARKETS, SimConfig
 from xle.simulator.faults import FaultConfig
 from xle.simulator.server import Simulator
@@ -150,6 +150,13 @@ def simulate(
         float,
         typer.Option(metavar="SECONDS", help="Seconds between --stats-file rewrites.", min=0.05),
     ] = 1.0,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            help="Also serve wss:// and https:// on a second port, under a self-signed"
+            " certificate made at start (its path is printed; clients must trust it)."
+        ),
+    ] = False,
 ) -> None:
     """Serve simulated Binance, Binance.US and Coinbase feeds on 127.0.0.1; print their URLs."""
     for value, option in ((rate, "--rate"), (coinbase_rate, "--coinbase-rate")):
@@ -182,6 +189,7 @@ def simulate(
             max_lifetime=max_lifetime,
             faults=faults,
             truth_dir=truth,
+            tls=tls,
             **({"changes": per_message, "coinbase_changes": per_message} if per_message else {}),
         )
     except ValueError as exc:
@@ -213,16 +221,25 @@ async def _serve(
         where = f"127.0.0.1:{config.port}"
         typer.echo(f"error: cannot serve on {where}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None
+    except XleError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     reporter: asyncio.Task[None] | None = None
     try:
         for venue, urls in sim.urls.items():
             symbols = ", ".join(sim.symbols(venue))
-            if urls.rest is not None:
+            if venue != "coinbase":
                 typer.echo(f"{venue:<10} ws   {urls.ws}/ws/<stream>  {urls.ws}/stream?streams=a/b")
                 typer.echo(f"{'':<10} rest {urls.rest}/api/v3/depth?symbol=SYMBOL&limit=1000")
+                typer.echo(f"{'':<10} rest {urls.rest}/api/v3/exchangeInfo")
             else:
                 typer.echo(f"{venue:<10} ws   {urls.ws}")
+                typer.echo(f"{'':<10} rest {urls.rest}/api/v3/brokerage/market/products")
             typer.echo(f"{'':<10} symbols {symbols}")
+        for venue, urls in sim.tls_urls.items():
+            typer.echo(f"{venue:<10} tls  {urls.ws}  {urls.rest}")
+        if sim.tls_cert is not None:
+            typer.echo(f"tls certificate (trust it in the client) -> {sim.tls_cert}")
         if config.truth_dir is not None:
             typer.echo(f"ground truth -> {config.truth_dir}")
         typer.echo(f"record it with: xle record --simulator 127.0.0.1:{sim.port}")

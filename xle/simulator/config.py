@@ -49,6 +49,9 @@ class SimConfig:
     truth_dir: Path | None = None  # write the ground truth here (see truth.py)
     start_ns: int | None = None  # wall-clock epoch ns of model time 0 (default: now)
     tick_s: float = 0.005  # how often the clock advances the model
+    tls: bool = False  # also serve wss:// and https:// on a second port (see tls.py)
+    tls_port: int = 0  # port of that listener (0: let the OS pick)
+    tls_dir: Path | None = None  # where its certificate goes (default: a temporary directory)
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.venues if v not in VENUES]

@@ -5,7 +5,10 @@ URL contract (DESIGN section 7), with ``P`` the port:
 * ``ws://127.0.0.1:P/binance/ws/<stream>``, ``ws://127.0.0.1:P/binance/stream?streams=a/b``
   and ``http://127.0.0.1:P/binance/api/v3/depth?symbol=BTCUSDT&limit=1000``; the same
   under ``/binanceus``;
-* ``ws://127.0.0.1:P/coinbase`` for Coinbase Advanced Trade.
+* ``ws://127.0.0.1:P/coinbase`` for Coinbase Advanced Trade, and its public product
+  endpoints under ``http://127.0.0.1:P/coinbase/api/v3/brokerage/…``;
+* with ``tls``, all of it again as ``wss://`` and ``https://`` on a second port, under a
+  self-signed certificate made at start (``Simulator.tls_cert``).
 
 REST and WebSocket share the port: ``process_request`` answers plain HTTP requests
 itself and lets WebSocket upgrades through to the venue handlers. A single clock task
@@ -23,10 +26,13 @@ import asyncio
 import contextlib
 import http
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -39,6 +45,7 @@ from xle.simulator.clients import Traffic
 from xle.simulator.coinbase_server import CoinbaseVenue, iso_time
 from xle.simulator.config import SimConfig
 from xle.simulator.market import BookSnapshot, MarketModel, Step
+from xle.simulator.tls import make_certificate, server_context
 from xle.simulator.truth import TruthWriter
 
 __all__ = ["HOST", "SimHandle", "Simulator", "VenueUrls", "start_in_thread"]
@@ -56,7 +63,7 @@ class VenueUrls:
     """Bases a client appends the venue's own paths to."""
 
     ws: str  # Binance: + "/ws/<stream>" or "/stream?streams=…"; Coinbase: the endpoint
-    rest: str | None  # Binance: + "/api/v3/depth?…"; Coinbase: None
+    rest: str | None  # Binance: + "/api/v3/depth?…"; Coinbase: + "/api/v3/brokerage/…"
 
 
 class Simulator:
@@ -70,7 +77,7 @@ class Simulator:
         self._clock_task: asyncio.Task[None] | None = None
         self._truth: TruthWriter | None = None
         self._binance = {
-            v: BinanceVenue(v, self.model, self.config)
+            v: BinanceVenue(v, self.model, self.config, lambda: self._paused_at is None)
             for v in self.config.venues
             if v in ("binance", "binanceus")
         }
@@ -84,6 +91,10 @@ class Simulator:
         self._paused_at: int | None = None
         self._paused_total = 0
         self._port = 0
+        self._tls_server: Server | None = None
+        self._tls_port = 0
+        self._tls_cert: Path | None = None
+        self._tls_temp: Path | None = None  # a directory made for the certificate
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -91,6 +102,8 @@ class Simulator:
         cfg = self.config
         self._t0 = time.monotonic_ns()
         self._offset_ns = cfg.start_ns if cfg.start_ns is not None else time.time_ns()
+        if self._coinbase is not None:
+            self._coinbase.start(self._offset_ns)
         if cfg.truth_dir is not None:
             self._truth = TruthWriter(cfg.truth_dir)
             for venue, symbol in self.model.instruments:
@@ -110,8 +123,32 @@ class Simulator:
             write_limit=2**20,
         )
         self._port = self._server.sockets[0].getsockname()[1]
+        if cfg.tls:
+            await self._start_tls()
         self._clock_task = asyncio.create_task(self._clock(), name="xle-simulator-clock")
         self._clock_task.add_done_callback(_report_crash)
+
+    async def _start_tls(self) -> None:
+        cfg = self.config
+        directory = cfg.tls_dir
+        if directory is None:
+            directory = self._tls_temp = Path(tempfile.mkdtemp(prefix="xle-simulator-tls-"))
+        cert, key = make_certificate(directory)
+        self._tls_cert = cert
+        self._tls_server = await serve(
+            self._handler,
+            HOST,
+            cfg.tls_port,
+            ssl=server_context(cert, key),
+            process_request=self._process_request,
+            compression=None,
+            ping_interval=cfg.ping_interval,
+            ping_timeout=cfg.ping_timeout,
+            close_timeout=2,
+            max_size=2**20,
+            write_limit=2**20,
+        )
+        self._tls_port = self._tls_server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._clock_task is not None:
@@ -119,10 +156,14 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._clock_task
             self._clock_task = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+        self._server = self._tls_server = None
+        if self._tls_temp is not None:
+            shutil.rmtree(self._tls_temp, ignore_errors=True)
+            self._tls_temp = None
         if self._truth is not None:
             self._truth.close()
             self._truth = None
@@ -146,11 +187,27 @@ class Simulator:
 
     @property
     def urls(self) -> dict[str, VenueUrls]:
-        base = f"{HOST}:{self._port}"
-        urls = {v: VenueUrls(f"ws://{base}/{v}", f"http://{base}/{v}") for v in self._binance}
-        if self._coinbase is not None:
-            urls["coinbase"] = VenueUrls(f"ws://{base}/coinbase", None)
-        return urls
+        return self._urls("ws", "http", self._port)
+
+    @property
+    def tls_port(self) -> int:
+        """Port of the TLS listener (0 without ``tls``)."""
+        return self._tls_port
+
+    @property
+    def tls_cert(self) -> Path | None:
+        """The self-signed certificate a TLS client must trust (None without ``tls``)."""
+        return self._tls_cert
+
+    @property
+    def tls_urls(self) -> dict[str, VenueUrls]:
+        """``urls`` as ``wss://`` and ``https://`` on the TLS port (empty without ``tls``)."""
+        return self._urls("wss", "https", self._tls_port) if self._tls_port else {}
+
+    def _urls(self, ws: str, rest: str, port: int) -> dict[str, VenueUrls]:
+        base = f"{HOST}:{port}"
+        names = [*self._binance, *(["coinbase"] if self._coinbase is not None else [])]
+        return {v: VenueUrls(f"{ws}://{base}/{v}", f"{rest}://{base}/{v}") for v in names}
 
     def symbols(self, venue: str) -> list[str]:
         return self.model.symbols(venue)
@@ -224,6 +281,8 @@ class Simulator:
         """
         if self._paused_at is None:
             self._paused_at = time.monotonic_ns()
+            for venue in self._binance.values():
+                venue.release()
 
     def resume(self) -> None:
         if self._paused_at is not None:
@@ -274,7 +333,7 @@ class Simulator:
         if step.venue == "coinbase":
             assert self._coinbase is not None
             timestamp = iso_time(wall)
-            event_time = timestamp[:26] + "Z"  # the same instant to the microsecond
+            event_time = iso_time(wall, 6)  # the same instant to the microsecond
             if self._truth is not None:
                 self._truth.write(step, wall, event_time)
             self._coinbase.publish(step, wall, event_time, timestamp)
@@ -293,12 +352,17 @@ class Simulator:
         target = urlsplit(request.path)
         venue, _, rest = target.path.lstrip("/").partition("/")
         if venue in self._binance:
+            binance = self._binance[venue]
             if rest.startswith("api/"):
-                return _response(await self._binance[venue].rest(rest, target.query))
+                return _response(await binance.rest(rest, target.query))
             if rest in ("ws", "stream") or rest.startswith("ws/"):
+                refusal = binance.refuse_url(rest, target.query)
+                return None if refusal is None else _response(refusal)
+        elif venue == "coinbase" and self._coinbase is not None:
+            if rest == "":
                 return None
-        elif venue == "coinbase" and self._coinbase is not None and rest == "":
-            return None
+            if rest.startswith("api/"):
+                return _response(self._coinbase.rest(rest, target.query))
         return _response(RestAnswer(404, b'{"code":-1000,"msg":"Not found."}'))
 
     async def _handler(self, ws: ServerConnection) -> None:
@@ -373,6 +437,14 @@ class SimHandle:
     @property
     def urls(self) -> dict[str, VenueUrls]:
         return self.simulator.urls
+
+    @property
+    def tls_urls(self) -> dict[str, VenueUrls]:
+        return self.simulator.tls_urls
+
+    @property
+    def tls_cert(self) -> Path | None:
+        return self.simulator.tls_cert
 
     def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn(*args)`` on the simulator's loop and return its result."""
