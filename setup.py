@@ -1,6 +1,6 @@
-"""Builds the optional compiled book (``xle/analytics/_fastbook.pyx``); metadata lives in
+"""Builds the optional compiled book (``xle/_native/_fastbook.pyx``); metadata lives in
 pyproject.toml. If Cython or a C compiler is missing, or the build fails, xle installs
-without it and ``xle.analytics.book`` falls back to the pure-Python book (same outputs).
+without it and ``xle._native.book`` falls back to the pure-Python book (same outputs).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def _extensions() -> list[Extension]:
         print("warning: Cython not available; using the pure-Python book", file=sys.stderr)
         return []
     fastbook = Extension(
-        "xle.analytics._fastbook",
-        ["xle/analytics/_fastbook.pyx"],
+        "xle._native._fastbook",
+        ["xle/_native/_fastbook.pyx"],
         # No fused multiply-add: every sum must round exactly like the Python code's.
         extra_compile_args=["-O2", "-ffp-contract=off"],
     )

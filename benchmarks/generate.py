@@ -36,7 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xle.rawlog import HOUR_NS, RAW_SCHEMA
+from xle.store.layout import HOUR_NS, RAW_SCHEMA
 
 OUT = Path(__file__).resolve().parent / "out"
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z

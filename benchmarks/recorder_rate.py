@@ -60,7 +60,7 @@ import psutil
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
-from xle.replay.reader import LogReader
+from xle.store.reader import LogReader
 
 #: A rate is sustained only if the recorder is this close behind when the market stops.
 MAX_BEHIND_S = 0.25

@@ -91,7 +91,7 @@ def run(
     per_record = 1e6 / int(mem["records"])
     split = [
         {
-            "stage": "Parquet read -> records (xle.replay.reader)",
+            "stage": "Parquet read -> records (xle.store.reader)",
             "us_per_msg": float(passes["read_xle"]["cpu_seconds"]) / messages * 1e6,
         }
     ]

@@ -25,7 +25,7 @@ import peer
 import replay
 from generate import OUT
 
-from xle.analytics.book import COMPILED
+from xle._native.book import COMPILED
 
 
 def machine() -> str:

@@ -20,7 +20,7 @@ Passes (each includes everything above it):
 ``stages_mem`` runs decode, sync, book and engine again on records already in memory
 (steadier differences, and the engine's own speed); and, to split
 ``full`` the same way, ``read_xle`` (the project's reader,
-``xle.replay.reader`` through ``replay_records``, alone) and ``engine_xle`` (that reader
+``xle.store.reader`` through ``replay_records``, alone) and ``engine_xle`` (that reader
 feeding the engine, outputs dropped).
 
     python benchmarks/stages.py PASS LOG_ROOT      -> one JSON line on stdout
@@ -160,7 +160,7 @@ def _pass_book(root: Path) -> int:
 
 
 def _book_loop(records: Iterable[RawRecord]) -> int:
-    from xle.analytics.book import Book
+    from xle._native.book import Book
     from xle.exchanges import make_decoder
     from xle.records import BookUpdate
 
@@ -216,9 +216,9 @@ def _pass_full_binance(root: Path) -> int:
 
 
 def _replay(root: Path, exchanges: tuple[str, ...] | None) -> int:
-    from xle.analytics.derived import Scope
     from xle.config import load_config
     from xle.replay.session import run_replay
+    from xle.store.derived import Scope
 
     scope = Scope(0, 2**62, exchanges=exchanges)
     summary = run_replay(root, scope, load_config(None), speed=None)
@@ -301,12 +301,6 @@ def _import_project() -> None:
     (about 0.3 s, paid once by ``xle replay`` whatever the log's length), not replay work."""
     import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
-
-    import xle.analytics.derived
-    import xle.analytics.engine
-    import xle.config
-    import xle.replay.reader
-    import xle.replay.session  # noqa: F401
 
 
 def run_pass(name: str, root: Path) -> dict[str, object]:

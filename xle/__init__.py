@@ -28,11 +28,11 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # the log
-    "open": "xle.store.log",
-    "Log": "xle.store.log",
-    "Replay": "xle.store.log",
-    "BookSnapshot": "xle.store.log",
-    "VwapWalk": "xle.store.log",
+    "open": "xle.replay.log",
+    "Log": "xle.replay.log",
+    "Replay": "xle.replay.log",
+    "BookSnapshot": "xle.replay.log",
+    "VwapWalk": "xle.replay.log",
     "ReplaySummary": "xle.replay.session",
     "AuditReport": "xle.replay.audit",
     "BookAudit": "xle.replay.audit",
@@ -100,8 +100,8 @@ if TYPE_CHECKING:
         VwapResult,
     )
     from xle.replay.audit import AuditReport, BookAudit
+    from xle.replay.log import BookSnapshot, Log, Replay, VwapWalk, open
     from xle.replay.session import ReplaySummary
-    from xle.store.log import BookSnapshot, Log, Replay, VwapWalk, open
     from xle.timeutil import format_ns, parse_time, to_ns
 
 

@@ -143,7 +143,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _data_root(data: object) -> Path | None:
-    from xle.paths import data_root
+    from xle.store.paths import data_root
 
     try:
         return data_root(data if isinstance(data, Path) else None)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from xle.recorder.logwriter import LogWriter
-from xle.replay.reader import LogReader
+from xle.store.reader import LogReader
+from xle.store.writer import LogWriter
 from xle.timeutil import format_ns
 
 from .conftest import DATA

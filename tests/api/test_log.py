@@ -72,7 +72,7 @@ def test_replay_outputs_equal_the_rows_xle_replay_stores(golden_root, cli):
 
 
 def test_replay_outputs_come_in_the_order_the_engine_emits_them(golden_root):
-    from xle.replay.reader import LogReader
+    from xle.store.reader import LogReader
 
     engine = xle.Engine(xle.load_config())
     emitted = [out for rec in LogReader(golden_root) for out in engine.on_record(rec)]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli
-from xle.analytics.derived import DerivedWriter, Scope
 from xle.cli import app
 from xle.records import ArbitrageEpisode
+from xle.store.derived import DerivedWriter, Scope
 
 REPO = Path(__file__).resolve().parents[2]
 #: A float printed with its binary noise: 15 or more significant digits after a point.

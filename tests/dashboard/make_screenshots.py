@@ -100,7 +100,7 @@ def replay(browser, root: Path) -> None:
     config = load_config(fees)
     state = DashboardState(Engine(config))
     first = last = None
-    from xle.replay.reader import LogReader
+    from xle.store.reader import LogReader
 
     for rec in LogReader(root):
         first = rec.recv_ns if first is None else min(first, rec.recv_ns)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 from xle.analytics.engine import BookView
 
 _LADDER_JS = """(label) => {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 from xle.dashboard import DashboardServer, EpisodeHistory, ReplaySession, create_app
 from xle.dashboard.figures import THEMES
 from xle.dashboard.panels import day_time, format_computed

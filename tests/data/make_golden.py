@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from xle.recorder.logwriter import LogWriter  # noqa: E402
+from xle.store.writer import LogWriter  # noqa: E402
 from xle.records import RawRecord  # noqa: E402
 
 ROOT = HERE / "golden"

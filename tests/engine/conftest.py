@@ -6,7 +6,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tests.realdata import require_real
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.records import IntegrityEvent, RawRecord, ResyncRequest

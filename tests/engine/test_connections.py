@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.engine.wire import depth, l2, snapshot
 from xle.cli import app
-from xle.recorder.logwriter import LogWriter
 from xle.records import Quote, RawRecord
+from xle.store.writer import LogWriter
 
 BIDS = [(100.0, 1.0), (99.0, 2.0)]
 ASKS = [(101.0, 1.0), (102.0, 3.0)]

@@ -18,8 +18,8 @@ from xle.analytics.engine import Engine
 from xle.cli import app
 from xle.config import load_config
 from xle.exchanges import binance, coinbase
-from xle.recorder.logwriter import LogWriter
 from xle.records import IntegrityEvent, RawRecord
+from xle.store.writer import LogWriter
 
 BIDS = [(100.0, 1.0), (99.0, 2.0)]
 ASKS = [(101.0, 1.0), (102.0, 3.0)]

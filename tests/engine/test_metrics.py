@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xle.analytics.book import Book, format_decimal
+from xle._native.book import Book, format_decimal
 from xle.analytics.metrics import executable_arbitrage, imbalance, net_edge_bps, vwap
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xle.analytics.book import Book
+from xle._native.book import Book
 from xle.analytics.metrics import executable_arbitrage, imbalance, vwap
 
 prices = st.integers(min_value=1, max_value=60).map(lambda i: i / 4)  # a small price grid

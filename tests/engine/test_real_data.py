@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests import realdata
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 
 BOOKS = [
     ("binance", "BLZETH"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.realdata import require_real
-from xle.analytics import book as book_module
+from xle._native import book as book_module
 
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import msgspec
 import pyarrow.parquet as pq
 
-from xle.analytics import book
+from xle._native import book
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.records import RawRecord
@@ -79,8 +79,8 @@ def _write_faulty_log(root: Path) -> None:
     """One of each frame the decoders must refuse or guard against, in two runs."""
     import json
 
-    from xle.recorder.logwriter import LogWriter
     from xle.records import RawRecord
+    from xle.store.writer import LogWriter
 
     def dump(body: object) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode()

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xle.analytics import book as book_module
+from xle._native import book as book_module
+from xle._native.book import PyBook
 from xle.analytics import metrics
-from xle.analytics.book import PyBook
 
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
 
 if book_module.COMPILED:
-    from xle.analytics._fastbook import Book as FastBook
-    from xle.analytics._fastbook import vwap as fast_vwap
+    from xle._native._fastbook import Book as FastBook
+    from xle._native._fastbook import vwap as fast_vwap
 
-    from xle.analytics import _fastbook
+    from xle._native import _fastbook
 
 # Prices on a 0.01 grid and sizes on a 1e-8 grid, as the venues print them.
 _price = st.integers(9_900, 10_100).map(lambda t: t / 100)

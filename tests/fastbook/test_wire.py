@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xle.analytics import book as book_module
+from xle._native import book as book_module
 from xle.exchanges import binance, coinbase
 
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
 
 if book_module.COMPILED:
-    from xle.analytics._fastbook import long_decimals, parse_binance_depth, parse_coinbase_l2
+    from xle._native._fastbook import long_decimals, parse_binance_depth, parse_coinbase_l2
 
 _int_part = st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True))
 _frac = st.from_regex(r"[0-9]{0,14}", fullmatch=True)

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from xle.recorder.logwriter import LogWriter
 from xle.records import RawRecord
-from xle.replay.reader import LogReader
+from xle.store.reader import LogReader
+from xle.store.writer import LogWriter
 
 DAY0 = 1_633_996_800_000_000_000
 

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from xle.rawlog import RAW_SCHEMA, partition_dir
 from xle.records import RawRecord
+from xle.store.layout import RAW_SCHEMA, partition_dir
 
 #: 2021-10-12T00:00:00Z, the date of the real captures.
 DAY0 = 1_633_996_800_000_000_000

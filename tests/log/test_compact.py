@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from xle.errors import DataError, UsageError
-from xle.rawlog import is_log_file, partition_dir, partition_of
-from xle.recorder.compact import compact, compact_hour
 from xle.records import RawRecord
-from xle.replay.reader import LogReader
+from xle.store.compact import compact, compact_hour
+from xle.store.layout import is_log_file, partition_dir, partition_of
+from xle.store.reader import LogReader
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from xle.paths import raw_dir
-from xle.recorder.logwriter import LogWriter
+from xle.store.paths import raw_dir
+from xle.store.writer import LogWriter
 
 from .conftest import DAY0, HOUR, make_records
 

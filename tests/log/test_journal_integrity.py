@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from xle.paths import journal_dir
-from xle.rawlog import JOURNAL_SCHEMA, journal_path
-from xle.recorder.logwriter import LogWriter, batch_crc, read_journal, recover_journals
-from xle.replay.reader import LogReader
+from xle.store.layout import JOURNAL_SCHEMA, journal_path
+from xle.store.paths import journal_dir
+from xle.store.reader import LogReader
+from xle.store.writer import LogWriter, batch_crc, read_journal, recover_journals
 
 from .conftest import make_records
 

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from xle.errors import DataError
-from xle.paths import journal_dir, raw_dir
-from xle.rawlog import is_log_file, parse_partition
-from xle.recorder.logwriter import LogWriter, read_journal
-from xle.replay.reader import LogReader
+from xle.store.layout import is_log_file, parse_partition
+from xle.store.paths import journal_dir, raw_dir
+from xle.store.reader import LogReader
+from xle.store.writer import LogWriter, read_journal
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key
 

@@ -1,7 +1,7 @@
 """xle's public names, pinned: adding or removing one is a decision, made here.
 
-Only ``xle.__all__`` is pinned; the modules behind it (``xle.replay.reader``,
-``xle.rawlog`` ...) are internal and free to change.
+Only ``xle.__all__`` is pinned; the modules behind it (``xle.store.reader``,
+``xle.store.layout`` ...) are internal and free to change.
 """
 
 from __future__ import annotations

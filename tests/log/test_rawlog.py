@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.realdata import require_real
-from xle.rawlog import (
+from xle.store.layout import (
     HOUR_NS,
     RAW_SCHEMA,
     Partition,

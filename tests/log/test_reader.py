@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.realdata import require_real
-from xle.paths import journal_dir
-from xle.rawlog import partition_dir
-from xle.replay.reader import LogReader, check_files
+from xle.store.layout import partition_dir
+from xle.store.paths import journal_dir
+from xle.store.reader import LogReader, check_files
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from xle.analytics.views import open_views
-from xle.paths import journal_dir
-from xle.recorder.logwriter import LogWriter, recover_journals
-from xle.replay.reader import LogReader, replay_from
+from xle.store.paths import journal_dir
+from xle.store.reader import LogReader, replay_from
+from xle.store.views import open_views
+from xle.store.writer import LogWriter, recover_journals
 
 from .conftest import make_records
 
@@ -156,8 +156,8 @@ from pathlib import Path
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
 from xle.errors import DataError
-from xle.recorder.logwriter import LogWriter
-from xle.replay.reader import LogReader, replay_from
+from xle.store.writer import LogWriter
+from xle.store.reader import LogReader, replay_from
 root = Path(sys.argv[1])
 reader = LogReader(root)
 out = {"records": len(list(reader)), "kinds": [n.kind for n in reader.notices]}

@@ -10,8 +10,8 @@ import pytest
 from tests.realdata import require_real
 from xle.analytics.engine import Engine
 from xle.config import load_config
-from xle.replay.reader import LogReader, replay_from
-from xle.replay.seek import plan_seek
+from xle.store.reader import LogReader, replay_from
+from xle.store.seek import plan_seek
 
 from .conftest import HOUR, write_log_file
 

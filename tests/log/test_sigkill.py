@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from xle.recorder.logwriter import LogWriter
-from xle.replay.reader import LogReader
+from xle.store.reader import LogReader
+from xle.store.writer import LogWriter
 
 CHILD = Path(__file__).with_name("writer_child.py")
 FLUSH_SECONDS = 0.1

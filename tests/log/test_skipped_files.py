@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xle.analytics.views import open_views
-from xle.paths import journal_dir
-from xle.rawlog import STALE_TEMP_SECONDS, partition_dir
-from xle.recorder.compact import compact_hour
-from xle.recorder.logwriter import LogWriter, read_journal, recover_journals
-from xle.replay.reader import LogReader
+from xle.store.compact import compact_hour
+from xle.store.layout import STALE_TEMP_SECONDS, partition_dir
+from xle.store.paths import journal_dir
+from xle.store.reader import LogReader
+from xle.store.views import open_views
+from xle.store.writer import LogWriter, read_journal, recover_journals
 
 from .conftest import DAY0, HOUR, make_records, write_log_file
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from xle.rawlog import RAW_SCHEMA, partition_dir
+from xle.store.layout import RAW_SCHEMA, partition_dir
 
 from .conftest import DAY0, HOUR
 
@@ -25,8 +25,8 @@ MEASURE = """
 import json, sys
 import psutil
 from pathlib import Path
-from xle.replay.reader import LogReader
-from xle.rawlog import HOUR_NS
+from xle.store.reader import LogReader
+from xle.store.layout import HOUR_NS
 
 root, first_hour_end = Path(sys.argv[1]), int(sys.argv[2])
 proc = psutil.Process()

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from xle.recorder.logwriter import LogWriter
 from xle.records import RawRecord
+from xle.store.writer import LogWriter
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 from xle.recorder.feedbase import FeedOptions
 from xle.recorder.live import Recorder
 from xle.records import RawRecord
-from xle.replay.reader import LogReader
+from xle.store.reader import LogReader
 
 #: Reconnect fast in tests; everything else as in production.
 FAST = FeedOptions(

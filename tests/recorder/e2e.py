@@ -25,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from tests.recorder.conftest import FAST, read_log
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 from xle.analytics.engine import Engine, Output
 from xle.config import load_config
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
@@ -195,7 +195,7 @@ def record_scenario(
     records = read_log(data_root)
     replay = Engine(load_config())
     replay_outputs: list[Output] = []
-    from xle.replay.reader import LogReader
+    from xle.store.reader import LogReader
 
     for rec in LogReader(data_root):
         replay_outputs.extend(replay.on_record(rec))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xle.analytics.views import connect
 from xle.replay.output import jsonable
+from xle.store.views import connect
 
 TABLES = ("quotes", "arbitrage", "integrity")
 

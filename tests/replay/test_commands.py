@@ -13,10 +13,10 @@ import pytest
 from tests.realdata import require_real
 from tests.replay.conftest import Cli
 from tests.replay.golden import TABLES, export
-from xle.analytics.derived import DerivedWriter, Scope
-from xle.analytics.views import VIEW_NAMES, connect, view_columns
-from xle.rawlog import RAW_SCHEMA
 from xle.records import ArbitrageEpisode
+from xle.store.derived import DerivedWriter, Scope
+from xle.store.layout import RAW_SCHEMA
+from xle.store.views import VIEW_NAMES, connect, view_columns
 
 T0 = "2024-01-02T03:00:00Z"
 T1 = "2024-01-02T03:01:00Z"

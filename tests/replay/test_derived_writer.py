@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from xle.analytics import derived
-from xle.analytics.derived import SCHEMAS, DerivedWriter, Scope
 from xle.records import Quote, VwapResult
+from xle.store import derived
+from xle.store.derived import SCHEMAS, DerivedWriter, Scope
 
 DAY_NS = 86_400 * 1_000_000_000
 SCOPE = Scope(0, 10 * DAY_NS)

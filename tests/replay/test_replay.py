@@ -10,10 +10,10 @@ from rich.console import Console
 
 from tests.replay.conftest import Cli
 from tests.replay.golden import TABLES, count_rows, export, tree_bytes
-from xle.analytics.derived import Scope
-from xle.analytics.views import connect
 from xle.config import load_config
 from xle.replay.session import Pacer, run_replay
+from xle.store.derived import Scope
+from xle.store.views import connect
 from xle.timeutil import parse_time
 
 T0 = "2024-01-02T03:00:00Z"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xle.analytics.book import Book
+from xle._native.book import Book
 from xle.analytics.metrics import edge_function, executable_arbitrage
 from xle.records import ArbitrageEpisode
 

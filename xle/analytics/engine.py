@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from xle._native.book import Book
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
-from xle.analytics.book import Book
 from xle.analytics.metrics import imbalance, vwap, vwap_function
 from xle.config import EngineConfig
 from xle.exchanges import Decoder, make_decoder

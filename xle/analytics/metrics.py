@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xle.analytics.book import COMPILED, Book, PyBook
+from xle._native.book import COMPILED, Book, PyBook
 from xle.records import VwapResult
 
 __all__ = ["book_edge_bps", "executable_arbitrage", "imbalance", "net_edge_bps", "vwap"]
 
 if COMPILED:
-    from xle.analytics._fastbook import book_edge_bps as _compiled_edge
-    from xle.analytics._fastbook import executable_arbitrage as _compiled_arbitrage
-    from xle.analytics._fastbook import vwap as _compiled_vwap
+    from xle._native._fastbook import book_edge_bps as _compiled_edge
+    from xle._native._fastbook import executable_arbitrage as _compiled_arbitrage
+    from xle._native._fastbook import vwap as _compiled_vwap
 else:
     _compiled_arbitrage = _compiled_edge = _compiled_vwap = None
 

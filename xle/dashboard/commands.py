@@ -23,7 +23,7 @@ from xle.analytics.engine import Engine
 from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, demo_config_path, load_config
 from xle.errors import UsageError, XleError
-from xle.paths import data_root
+from xle.store.paths import data_root
 from xle.timeutil import format_ns, parse_time
 
 __all__ = ["COMMANDS", "dashboard", "demo"]
@@ -90,7 +90,7 @@ def _live_session(
     from xle.dashboard.sessions import LiveSession
     from xle.dashboard.state import DashboardState
     from xle.recorder.live import RecorderConfig
-    from xle.recorder.logwriter import LogWriter
+    from xle.store.writer import LogWriter
 
     recovered = LogWriter.recover(root)
     if recovered:

@@ -69,7 +69,7 @@ class EpisodeHistory:
             return self._rows
 
     def _query(self) -> list[dict[str, Any]]:
-        from xle.analytics.views import connect
+        from xle.store.views import connect
 
         assert self.data_root is not None
         if not (self.data_root / "derived" / "arbitrage").is_dir():

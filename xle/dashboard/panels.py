@@ -1,6 +1,6 @@
 """HTML pieces of the dashboard built from engine state: ladders, BBO, VWAP, events, toasts.
 
-Prices and sizes are printed with :func:`xle.analytics.book.format_decimal`, i.e. the
+Prices and sizes are printed with :func:`xle._native.book.format_decimal`, i.e. the
 exchange's own decimal strings, so what the ladder shows is exactly what the engine
 holds. Size bars are a CSS gradient whose width comes from a ``--w`` custom property.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from dash import html
 
-from xle.analytics.book import format_decimal
+from xle._native.book import format_decimal
 from xle.analytics.engine import BookView
 from xle.records import ArbitrageEpisode, IntegrityEvent, VwapResult
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 
-from xle.analytics.book import COMPILED
+from xle._native.book import COMPILED
 from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, Trade
 
 __all__ = [
@@ -40,7 +40,7 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, RecursionError, Overfl
 
 Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
 
-#: Compiled parsers of the two hot frames (``xle.analytics._fastbook``), or None when the
+#: Compiled parsers of the two hot frames (``xle._native._fastbook``), or None when the
 #: extension is not built or ``XLE_PURE_PYTHON`` is set. They return None for anything
 #: but the exact shape the venue sends, and the decoder then takes its msgspec path.
 fast_binance_depth: Callable[[bytes], tuple | None] | None = None
@@ -58,9 +58,9 @@ def _long_decimals(payload: bytes) -> bool:
 
 long_decimals: Callable[[bytes], bool] = _long_decimals
 if COMPILED:
-    from xle.analytics._fastbook import long_decimals
-    from xle.analytics._fastbook import parse_binance_depth as fast_binance_depth
-    from xle.analytics._fastbook import parse_coinbase_l2 as fast_coinbase_l2
+    from xle._native._fastbook import long_decimals
+    from xle._native._fastbook import parse_binance_depth as fast_binance_depth
+    from xle._native._fastbook import parse_coinbase_l2 as fast_coinbase_l2
 
 
 def _exact(text: bytes) -> bool:

@@ -41,10 +41,10 @@ from xle.cli_options import (
 )
 from xle.config import load_config
 from xle.errors import UsageError
-from xle.paths import data_root
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
-from xle.recorder.logwriter import LogWriter
 from xle.records import EXCHANGES, IntegrityEvent, RawRecord
+from xle.store.paths import data_root
+from xle.store.writer import LogWriter
 
 __all__ = ["COMMANDS", "record", "resolve_symbols"]
 

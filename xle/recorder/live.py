@@ -32,13 +32,13 @@ from xle.analytics.engine import Engine, Output
 from xle.errors import UsageError
 from xle.exchanges.binance import ENDPOINTS, MAX_STREAMS_PER_CONNECTION, SNAPSHOT_LIMIT
 from xle.exchanges.coinbase import WS_URL as COINBASE_WS_URL
-from xle.rawlog import new_run_id
 from xle.recorder.binance_feed import BinanceFeed
 from xle.recorder.clock import RecvClock
 from xle.recorder.coinbase_feed import CoinbaseCredentials, CoinbaseFeed
 from xle.recorder.feedbase import FeedOptions, VenueStats, event_payload
-from xle.recorder.logwriter import LogWriter
 from xle.records import EXCHANGES, RawRecord, ResyncRequest
+from xle.store.layout import new_run_id
+from xle.store.writer import LogWriter
 
 __all__ = [
     "DEFAULT_SYMBOLS",

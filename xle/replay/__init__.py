@@ -1,5 +1,3 @@
-"""Reading the raw log back: partition pruning, k-way merge in replay order, seeking.
-
-``xle.replay.reader`` has ``LogReader``, ``replay_from`` and ``check_files``; the modules
-are imported on demand so that the package itself stays import-light.
+"""Replaying the raw log through the engine: the replay driver, pacing, audit and the
+outputs it writes. The log itself (reading, merging, seeking) lives in ``xle.store``.
 """

@@ -22,7 +22,6 @@ from typing import Any
 from xle.analytics.engine import Engine
 from xle.config import EngineConfig
 from xle.errors import DataError
-from xle.paths import raw_dir
 from xle.records import IntegrityEvent, IntegrityKind
 from xle.replay.session import (
     check_data_root,
@@ -30,6 +29,7 @@ from xle.replay.session import (
     raw_exchanges,
     replay_records,
 )
+from xle.store.paths import raw_dir
 from xle.timeutil import format_ns
 
 __all__ = ["AUDIT_COLUMNS", "AuditReport", "BookAudit", "run_audit"]

@@ -1,7 +1,7 @@
 """Commands over a recorded log: ``replay``, ``book``, ``query``, ``arb``, ``audit``, ``compact``.
 
 A thin Typer layer: parse and check the arguments, call ``xle.replay.session`` /
-``xle.replay.audit`` / ``xle.analytics.views``, print. ``xle.cli`` wraps every command
+``xle.replay.audit`` / ``xle.store.views``, print. ``xle.cli`` wraps every command
 so that an ``XleError``, an ``OSError`` or a DuckDB error is one line on stderr and exit
 status 2. Figures xle computes are rounded with ``xle.numfmt`` before they are printed;
 exchange values are printed as the exchange sent them.
@@ -21,8 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xle import numfmt
-from xle.analytics.book import format_decimal
-from xle.analytics.derived import Scope
+from xle._native.book import format_decimal
 from xle.cli_options import (
     ConfigOption,
     DataOption,
@@ -31,8 +30,8 @@ from xle.cli_options import (
 )
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
-from xle.paths import data_root, derived_dir
 from xle.replay.audit import AUDIT_COLUMNS, run_audit
+from xle.replay.log import IMBALANCE_PLACES, snapshot
 from xle.replay.output import Format, print_rows
 from xle.replay.session import (
     ReplaySummary,
@@ -44,7 +43,8 @@ from xle.replay.session import (
     log_inventory,
     run_replay,
 )
-from xle.store.log import IMBALANCE_PLACES, snapshot
+from xle.store.derived import Scope
+from xle.store.paths import data_root, derived_dir
 from xle.timeutil import format_ns, parse_time
 
 __all__ = ["COMMANDS", "arb", "audit", "book", "compact", "query", "replay"]
@@ -101,7 +101,7 @@ def _recovered(data: Path | None) -> Path:
 
 def _views(root: Path) -> Any:
     """DuckDB over ``root`` with every file the views skipped or recovered said aloud."""
-    from xle.analytics.views import open_views
+    from xle.store.views import open_views
 
     views = open_views(root)
     for notice in views.notices:
@@ -591,7 +591,7 @@ def compact(
     data: DataOption = None,
 ) -> None:
     """Merge the small Parquet files of closed hours of the raw log."""
-    from xle.recorder.compact import compact as compact_log
+    from xle.store.compact import compact as compact_log
 
     root = data_root(data)
     if not root.is_dir():

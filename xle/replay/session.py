@@ -35,13 +35,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from xle.analytics.derived import DerivedWriter, Scope
 from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
-from xle.paths import raw_dir
-from xle.rawlog import Notice
 from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
+from xle.store.derived import DerivedWriter, Scope
+from xle.store.layout import Notice
+from xle.store.paths import raw_dir
 from xle.timeutil import format_ns
 
 __all__ = [
@@ -81,7 +81,7 @@ def check_data_root(root: Path) -> list[Notice]:
         raise DataError(f"data directory not found: {root}")
     if not raw_dir(root).is_dir():
         raise DataError(f"no raw log in {root} (expected {raw_dir(root)}); is --data right?")
-    from xle.recorder.logwriter import recover_journals
+    from xle.store.writer import recover_journals
 
     return recover_journals(root, sweep=False).notices
 
@@ -148,7 +148,7 @@ def log_inventory(root: Path, exchanges: tuple[str, ...] | None = None) -> list[
     the ``symbol`` and ``recv_ns`` columns, in parallel; a log it cannot read (a corrupt
     file) gives an empty list rather than a second error on top of the first.
     """
-    from xle.analytics.views import connect
+    from xle.store.views import connect
 
     try:
         con = connect(root)
@@ -237,7 +237,7 @@ def replay_chunks(
     """The records of ``replay_records``, a few thousand at a time: the per-record
     generators cost about 0.3 µs a record at full speed. Warm-up records are those with
     ``recv_ns < start_ns`` (a prefix: ``recv_ns`` never goes back)."""
-    from xle.replay.reader import LogReader, replay_chunks_from
+    from xle.store.reader import LogReader, replay_chunks_from
 
     if exchanges is None:
         exchanges = tuple(raw_exchanges(root)[0])

@@ -4,8 +4,8 @@ The writer rolls a file per partition every minute, so an hour holds about sixty
 files per run. Compaction rewrites them as one file sorted in replay order:
 
 1. finish any compaction that was interrupted (see below), drop its stale temp file and
-   those of writers killed while rolling into the hour (``xle.rawlog.stale_temp_files``);
-2. merge exactly the listed input files (``xle.replay.reader.read_merged``) into a
+   those of writers killed while rolling into the hour (``xle.store.layout.stale_temp_files``);
+2. merge exactly the listed input files (``xle.store.reader.read_merged``) into a
    hidden temp file and check the row count against the inputs' footers;
 3. fsync, ``os.replace`` it to ``compacted-<k>.parquet`` and fsync the directory;
 4. only then delete the inputs.
@@ -34,10 +34,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xle.errors import DataError, UsageError
-from xle.paths import raw_dir
-from xle.rawlog import COMPACTED_FROM_KEY, RAW_SCHEMA, Notice, Partition, fsync_dir, is_log_file
-from xle.recorder.logwriter import remove_stale_temps
-from xle.replay.reader import hour_dirs, read_merged
+from xle.store.layout import (
+    COMPACTED_FROM_KEY,
+    RAW_SCHEMA,
+    Notice,
+    Partition,
+    fsync_dir,
+    is_log_file,
+)
+from xle.store.paths import raw_dir
+from xle.store.reader import hour_dirs, read_merged
+from xle.store.writer import remove_stale_temps
 
 __all__ = ["DEFAULT_GRACE_NS", "CompactResult", "CompactSummary", "compact", "compact_hour"]
 

@@ -51,8 +51,16 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.paths import journal_dir, raw_dir
-from xle.rawlog import (
+from xle.records import RawRecord
+from xle.store.journal import (
+    batch_crc,
+    journal_batches,
+    new_journal,
+    read_journal,
+    records_to_batches,
+    write_batch,
+)
+from xle.store.layout import (
     HOUR_NS,
     RAW_SCHEMA,
     Notice,
@@ -66,15 +74,7 @@ from xle.rawlog import (
     to_raw_table,
     validate_run,
 )
-from xle.recorder.journal import (
-    batch_crc,
-    journal_batches,
-    new_journal,
-    read_journal,
-    records_to_batches,
-    write_batch,
-)
-from xle.records import RawRecord
+from xle.store.paths import journal_dir, raw_dir
 
 __all__ = [
     "ConvertResult",

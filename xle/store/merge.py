@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xle.rawlog import RAW_SCHEMA, Notice, Partition, schema_mismatch
 from xle.records import RawRecord
+from xle.store.layout import RAW_SCHEMA, Notice, Partition, schema_mismatch
 
 __all__ = [
     "COLUMNS",

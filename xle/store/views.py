@@ -13,7 +13,7 @@ start with ``.`` and end in ``.tmp``).
 Like the replay reader, the views skip what they cannot read instead of failing every
 query: a file whose footer is unreadable, a file whose columns are not the table's, and a
 directory with an impossible partition name are left out, and ``open_views`` returns a
-``xle.rawlog.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
+``xle.store.layout.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
 the journals of crashed runs it recovered first.
 """
 
@@ -26,9 +26,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xle.analytics.derived import PARTITION_KEYS, SCHEMAS
-from xle.paths import derived_dir, raw_dir
-from xle.rawlog import JOURNAL_SCHEMA, Notice, partition_value_problem, schema_mismatch
+from xle.store.derived import PARTITION_KEYS, SCHEMAS
+from xle.store.layout import JOURNAL_SCHEMA, Notice, partition_value_problem, schema_mismatch
+from xle.store.paths import derived_dir, raw_dir
 
 __all__ = ["RAW_SCHEMA", "VIEW_NAMES", "Views", "connect", "open_views", "view_columns"]
 
@@ -78,7 +78,7 @@ def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> 
     table = _table_dir(root, view)
     expected = _file_schema(view)
     if view == "raw":
-        from xle.replay.reader import LogReader
+        from xle.store.reader import LogReader
 
         live = set(LogReader(root, recover=False).files())
     usable = []
@@ -159,7 +159,7 @@ def open_views(root: Path) -> Views:
     Journals of crashed runs are recovered to Parquet first (as the replay reader does),
     so that a query sees the records of a recorder killed before it rolled.
     """
-    from xle.recorder.logwriter import recover_journals
+    from xle.store.writer import recover_journals
 
     notices = list(recover_journals(Path(root), sweep=False).notices)
     con = duckdb.connect(":memory:")

@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from xle.errors import DataError
-from xle.rawlog import JOURNAL_SCHEMA, Notice
 from xle.records import RawRecord
+from xle.store.layout import JOURNAL_SCHEMA, Notice
 
 __all__ = [
     "JOURNAL_FORMAT",

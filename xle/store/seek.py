@@ -30,10 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xle.rawlog import Partition
 from xle.records import RawRecord
-from xle.replay.merge import COLUMNS, records_from_table
-from xle.replay.reader import hour_dirs, live_files
+from xle.store.layout import Partition
+from xle.store.merge import COLUMNS, records_from_table
+from xle.store.reader import hour_dirs, live_files
 
 __all__ = ["DEFAULT_MARGIN_NS", "SeekPlan", "plan_seek"]
 

@@ -1,7 +1,7 @@
 """The raw event log on disk (DESIGN section 3): its Arrow schema and its partition paths.
 
-Shared by the writer (``xle.recorder.logwriter``), compaction (``xle.recorder.compact``)
-and the reader (``xle.replay.reader``) so that the three can never disagree on a column
+Shared by the writer (``xle.store.writer``), compaction (``xle.store.compact``)
+and the reader (``xle.store.reader``) so that the three can never disagree on a column
 type or a directory name.
 
 Layout under a data root::
@@ -30,7 +30,7 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xle.paths import journal_dir, raw_dir
+from xle.store.paths import journal_dir, raw_dir
 
 __all__ = [
     "COMPACTED_FROM_KEY",
@@ -105,7 +105,7 @@ class Notice:
     """Something a reader, the views or a recovery did or skipped that a person should hear.
 
     Library code never prints: readers (``LogReader.notices``), the DuckDB views
-    (``xle.analytics.views.open_views``) and journal recovery (``Recovery.notices``) collect
+    (``xle.store.views.open_views``) and journal recovery (``Recovery.notices``) collect
     these, and the CLI prints ``message()`` as a warning. ``kind`` is one of:
 
     ``recovered``      records of a crashed run converted from its journal to Parquet

@@ -29,18 +29,18 @@ from typing import TYPE_CHECKING, Any
 from xle import numfmt
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
-from xle.paths import DERIVED_TABLES, derived_dir, raw_dir
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
+from xle.store.paths import DERIVED_TABLES, derived_dir, raw_dir
 from xle.timeutil import INT64_MAX, INT64_MIN, format_ns, to_ns
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
 
-    from xle.analytics.derived import Scope
     from xle.analytics.engine import BookView, Engine
     from xle.replay.audit import AuditReport
     from xle.replay.session import ReplaySummary
+    from xle.store.derived import Scope
 
 __all__ = ["BookSnapshot", "Log", "Replay", "VwapWalk", "open"]
 
@@ -176,7 +176,7 @@ def snapshot(
     sizes: Sequence[float] | None = None,
 ) -> BookSnapshot:
     """The document of ``xle book``: the ladder to ``depth`` and a walk per size and side."""
-    from xle.analytics.book import format_decimal
+    from xle._native.book import format_decimal
 
     symbol = view.symbol
     if sizes is None:
@@ -423,7 +423,7 @@ class Log:
     ) -> Replay:
         """The engine's quotes, arbitrage episodes and integrity events of ``[start, end]``
         in replay order, computed now and written nowhere (see ``write_derived``)."""
-        from xle.analytics.derived import Scope
+        from xle.store.derived import Scope
 
         root = self.root
         start_ns, end_ns = _times(start, end)
@@ -458,8 +458,8 @@ class Log:
 
         ``None`` is the first or last record of the raw log.
         """
-        from xle.analytics.derived import Scope
         from xle.replay.session import run_replay
+        from xle.store.derived import Scope
 
         root = self.root
         start_ns, end_ns = _times(start, end)
@@ -585,7 +585,7 @@ class Log:
         ``integrity``; a DuckDB error is raised as ``UsageError`` with its first line."""
         import duckdb
 
-        from xle.analytics.views import connect
+        from xle.store.views import connect
 
         con = connect(self.root)
         try:
@@ -606,8 +606,8 @@ class Log:
     def _schema(self, table: str) -> pa.Schema:
         import pyarrow as pa
 
-        from xle.analytics.derived import PARTITION_KEYS, SCHEMAS
-        from xle.rawlog import RAW_SCHEMA
+        from xle.store.derived import PARTITION_KEYS, SCHEMAS
+        from xle.store.layout import RAW_SCHEMA
 
         if table == "raw":
             keys: tuple[str, ...] = ("exchange", "date", "hour")
@@ -625,11 +625,11 @@ class Log:
         import pyarrow.fs as pafs
 
         if table == "raw" and self.is_local:
-            from xle.replay.reader import LogReader
+            from xle.store.reader import LogReader
 
             return [p.absolute().as_posix() for p in LogReader(self.root).files()]
         base = f"{self.path}/raw" if table == "raw" else f"{self.path}/derived/{table}"
-        from xle.analytics.derived import PARTITION_KEYS
+        from xle.store.derived import PARTITION_KEYS
 
         depth = 3 if table == "raw" else len(PARTITION_KEYS[table])
         selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled twin of ``xle.analytics.book.PyBook``: the L2 book and the walks over it.
+"""Compiled twin of ``xle._native.book.PyBook``: the L2 book and the walks over it.
 
 Why: on the replay hot path the pure-Python book (dict + bisect-sorted key list) costs
 about 4 us per message and the VWAP / arbitrage walks as much again; in C the same work

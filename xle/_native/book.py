@@ -14,7 +14,7 @@ digits (every price and size the venues publish), because the shortest ``repr`` 
 double round-trips such decimals exactly.
 
 Two implementations with one contract: ``PyBook`` below, and its compiled twin
-``xle.analytics._fastbook.Book`` (Cython, built by ``pip install``), which keeps the same
+``xle._native._fastbook.Book`` (Cython, built by ``pip install``), which keeps the same
 sorted keys in C arrays and gives bit-identical results about ten times faster.
 ``Book`` is the compiled one when it was built, else ``PyBook``; set the environment
 variable ``XLE_PURE_PYTHON=1`` to force the fallback.
@@ -188,7 +188,7 @@ def _compiled() -> type | None:
     if os.environ.get("XLE_PURE_PYTHON"):
         return None
     try:
-        from xle.analytics._fastbook import Book as compiled
+        from xle._native._fastbook import Book as compiled
     except ImportError:  # not built (no compiler when installed): the fallback serves
         return None
     return compiled

@@ -2,7 +2,7 @@
 
 ``LogReader`` prunes partitions by path (exchange, date, hour), so a one-hour query never
 opens another hour's files, then merges the files of each hour in replay order
-``(recv_ns, exchange, run, seq)`` (see ``xle.replay.merge``). Hours never overlap in
+``(recv_ns, exchange, run, seq)`` (see ``xle.store.merge``). Hours never overlap in
 ``recv_ns``, so they are read one after the other; only the files of the current hour
 are open, each stream holding about one batch of records, and batches are small enough
 for Arrow's allocator to recycle their buffers at once (``_BATCH_ROWS``): memory does not
@@ -13,7 +13,7 @@ A file that cannot be read becomes a control record (``kind="event"``,
 ``check_files`` reports the same problems up front for a CLI that prefers to stop.
 
 Before listing anything, the reader converts the journals of crashed recorder runs to
-Parquet (``xle.recorder.logwriter.recover_journals``; never a live writer's), and it
+Parquet (``xle.store.writer.recover_journals``; never a live writer's), and it
 keeps in ``LogReader.notices`` what a person should hear: what was recovered, damaged
 journal batches dropped, impossible partition names and files it skipped.
 """
@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.paths import raw_dir
-from xle.rawlog import (
+from xle.records import RawRecord
+from xle.store.layout import (
     COMPACTED_FROM_KEY,
     HOUR_NS,
     RAW_SCHEMA,
@@ -43,8 +43,7 @@ from xle.rawlog import (
     parse_partition,
     partition_value_problem,
 )
-from xle.records import RawRecord
-from xle.replay.merge import (
+from xle.store.merge import (
     COLUMNS,
     INF,
     FileProblem,
@@ -59,9 +58,10 @@ from xle.replay.merge import (
     problem_of,
     sort_permutation,
 )
+from xle.store.paths import raw_dir
 
 if TYPE_CHECKING:
-    from xle.replay.seek import SeekPlan
+    from xle.store.seek import SeekPlan
 
 __all__ = [
     "FileProblem",
@@ -198,7 +198,7 @@ class LogReader:
     back); they are also collected in ``problems``.
 
     ``notices`` lists, for the caller to show, what the reader did or skipped besides
-    reading (``xle.rawlog.Notice``): journals of crashed runs it recovered (unless
+    reading (``xle.store.layout.Notice``): journals of crashed runs it recovered (unless
     ``recover=False``), damaged journal batches dropped, impossible partition names,
     unreadable and wrong-schema files (as they are met).
 
@@ -228,7 +228,7 @@ class LogReader:
         self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols is not None else None
         if recover:
             # A run killed before it rolled has its records only in the journal.
-            from xle.recorder.logwriter import recover_journals
+            from xle.store.writer import recover_journals
 
             self._note(recover_journals(self.data_root, sweep=False).notices)
 
@@ -437,7 +437,7 @@ def replay_from(
     """``(record, warm_up)`` from the point that rebuilds every book as of ``start_ns``.
 
     Warm-up records (``recv_ns < start_ns``) must be fed to the engine but their outputs
-    dropped. Where reading starts is ``xle.replay.seek.plan_seek``: the earliest latest
+    dropped. Where reading starts is ``xle.store.seek.plan_seek``: the earliest latest
     snapshot at or before ``start_ns`` over all books, minus ``margin_ns``. Records of
     every book are fed from that one point on (never a per-book cut: Coinbase counts
     ``sequence_num`` per connection across products, so a cut would look like a gap).
@@ -473,8 +473,8 @@ def replay_chunks_from(
     The warm-up records are exactly those with ``recv_ns < start_ns``: a prefix, since
     ``recv_ns`` never goes back in replay order.
     """
-    from xle.recorder.logwriter import recover_journals
-    from xle.replay.seek import plan_seek
+    from xle.store.seek import plan_seek
+    from xle.store.writer import recover_journals
 
     # Before the seek lists partitions: a crashed run may have none yet. (The notices are
     # for a caller that opened the log with ``check_data_root`` or a ``LogReader``.)

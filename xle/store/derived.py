@@ -50,8 +50,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.paths import derived_dir
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
+from xle.store.paths import derived_dir
 
 __all__ = [
     "PARTITION_KEYS",
