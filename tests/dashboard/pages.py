@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 from xle.analytics.book import format_decimal
@@ -61,3 +64,56 @@ def grid_rows(page: Any) -> list[dict[str, str]]:
         ).map(row => Object.fromEntries(Array.from(row.querySelectorAll('.ag-cell'))
             .map(cell => [cell.getAttribute('col-id'), cell.textContent])))"""
     )
+
+
+# --------------------------------------------------------------------------- raw callbacks
+
+
+def _split_output(output: str) -> list[dict[str, str]]:
+    """``"..a.children...b.data@x.."`` -> [{"id": "a", "property": "children"}, …]."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    return [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
+
+
+def dash_post(
+    url: str, output_id: str, values: dict[str, Any], timeout: float = 10.0
+) -> tuple[int, Any]:
+    """POST one callback request the way a crafted client would, bypassing the page.
+
+    ``output_id`` picks the callback whose output list contains it ("ladders.children");
+    ``values`` gives "id.prop" -> value for its inputs and states (missing ones are None;
+    every input is reported as changed). Returns (HTTP status, decoded JSON or text).
+    """
+    with urllib.request.urlopen(f"{url}_dash-dependencies", timeout=timeout) as response:
+        dependencies = json.load(response)
+    matches = [d for d in dependencies if output_id in d["output"].split("..")]
+    if not matches:
+        matches = [d for d in dependencies if output_id in d["output"]]
+    spec = matches[0]
+
+    def fill(items: list[dict[str, str]]) -> list[dict[str, Any]]:
+        return [
+            {**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items
+        ]
+
+    body = {
+        "output": spec["output"],
+        "outputs": _split_output(spec["output"])
+        if spec["output"].startswith("..")
+        else _split_output(spec["output"])[0],
+        "inputs": fill(spec["inputs"]),
+        "state": fill(spec["state"]),
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]],
+    }
+    request = urllib.request.Request(
+        f"{url}_dash-update-component",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read().decode()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    return status, json.loads(raw) if raw else None
