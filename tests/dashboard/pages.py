@@ -92,9 +92,7 @@ def dash_post(
     spec = matches[0]
 
     def fill(items: list[dict[str, str]]) -> list[dict[str, Any]]:
-        return [
-            {**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items
-        ]
+        return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items]
 
     body = {
         "output": spec["output"],

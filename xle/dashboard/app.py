@@ -35,7 +35,7 @@ _GRID_THEME = (
     "borderColor: 'var(--border)', rowHoverColor: 'var(--hover)', "
     "oddRowBackgroundColor: 'var(--panel-alt)', accentColor: 'var(--accent)', "
     "fontFamily: 'var(--mono)', fontSize: 11, headerFontSize: 10, spacing: 3, "
-    "wrapperBorderRadius: 0, rowHeight: 21, headerHeight: 24, "
+    "wrapperBorderRadius: 0, rowHeight: 21, headerHeight: 24, cellHorizontalPadding: 6, "
     "inputBackgroundColor: 'var(--panel-2)', inputTextColor: 'var(--text)', "
     "menuBackgroundColor: 'var(--panel)', menuTextColor: 'var(--text)'})"
 )
@@ -242,7 +242,7 @@ def _layout(
             "suppressFloatingFilterButton": True,
             "suppressHeaderFilterButton": True,
         },
-        columnSize="autoSize",
+        columnSize="responsiveSizeToFit",
         dashGridOptions={
             "theme": {"function": _GRID_THEME},
             "animateRows": False,

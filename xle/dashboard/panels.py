@@ -423,16 +423,33 @@ def _number(field: str, name: str, places: str, **extra: Any) -> dict[str, Any]:
     return column
 
 
+def _width(chars: int) -> int:
+    """Pixels for ``chars`` characters of the grid's 11 px monospace font (0.6 em each)
+    plus the cell's padding: the narrowest a column may get before its text is cut."""
+    return math.ceil(chars * 6.6) + 14
+
+
 #: AG Grid column definitions of the episode table. Numbers stay numbers (so filters and
-#: sorting work) and are shown with a fixed number of decimals per column.
+#: sorting work) and are shown with a fixed number of decimals per column. Each column
+#: has room for its usual text; the grid stretches them to fill the panel.
 EPISODE_COLUMNS: list[dict[str, Any]] = [
-    {"field": "start", "headerName": "start (UTC)", "tooltipField": "start_full"},
-    {"field": "market", "headerName": "market"},
-    {"field": "buy", "headerName": "buy on", "tooltipField": "buy_label"},
-    {"field": "sell", "headerName": "sell on", "tooltipField": "sell_label"},
-    _number("peak_bps", "peak bps", "2"),
-    _number("duration_s", "dur s", "3"),
-    _number("size", "size", "params.data.size_dp"),
+    {
+        "field": "start",
+        "headerName": "start (UTC)",
+        "tooltipField": "start_full",
+        "minWidth": _width(18),
+    },
+    {"field": "market", "headerName": "market", "minWidth": _width(8)},
+    {"field": "buy", "headerName": "buy on", "tooltipField": "buy_label", "minWidth": _width(9)},
+    {
+        "field": "sell",
+        "headerName": "sell on",
+        "tooltipField": "sell_label",
+        "minWidth": _width(9),
+    },
+    _number("peak_bps", "peak bps", "2", minWidth=_width(8)),
+    _number("duration_s", "dur s", "3", minWidth=_width(6)),
+    _number("size", "size", "params.data.size_dp", minWidth=_width(6)),
     _number(
         "profit",
         "profit",
@@ -443,13 +460,20 @@ EPISODE_COLUMNS: list[dict[str, Any]] = [
         },
         headerTooltip="profit at the peak edge and executable size, in the quote currency; "
         "the filter below keeps rows at least this value",
+        minWidth=_width(11),
     ),
-    {"field": "status", "headerName": "status"},
-    {"field": "close", "headerName": "closed by", "tooltipField": "close_why"},
+    {
+        "field": "state",
+        "headerName": "status",
+        "tooltipField": "close_why",
+        "headerTooltip": "open, or why the episode closed",
+        "minWidth": _width(13),
+    },
     {
         "field": "source",
         "headerName": "src",
         "headerTooltip": "engine: seen by this session; log: read from the stored replay",
+        "minWidth": _width(6),
     },
 ]
 
@@ -475,6 +499,8 @@ def episode_rows(
         full = clock_text(start).removesuffix(" UTC")
         reason = get("close_reason") or ""
         short, why = CLOSE_REASONS.get(reason, (reason, reason))
+        if get("status") == "open":
+            short, why = "open", "the net edge is above the threshold"
         size = float(numfmt.trimmed(get("executable_size"), 8))
         rows.append(
             {
@@ -494,7 +520,7 @@ def episode_rows(
                 "size": size,
                 "size_dp": 0,
                 "profit": float(numfmt.fixed(get("profit"), 2)),
-                "close": short,
+                "state": short,
                 "close_why": why,
                 "source": source,
             }
