@@ -9,6 +9,7 @@ from typing import Any
 
 from xle.analytics.book import format_decimal
 from xle.analytics.engine import BookView
+from xle.dashboard.panels import lot_places, pad_price, price_places
 
 _LADDER_JS = """(label) => {
     const ladder = document.querySelector(`.ladder[data-book="${label}"]`);
@@ -32,7 +33,9 @@ def ladder_rows(page: Any, label: str) -> list[list[str]] | None:
 
 
 def expected_ladder(view: BookView, depth: int) -> list[list[str]]:
-    """What the ladder must show for ``view``: the engine's levels as exact decimals."""
+    """What the ladder must show for ``view``: the engine's levels as exact decimals, the
+    prices padded with zeros to the book's tick."""
+    places = price_places(view)
     rows = []
     for i in range(depth):
         bid = view.bids[i] if i < len(view.bids) else None
@@ -40,8 +43,8 @@ def expected_ladder(view: BookView, depth: int) -> list[list[str]]:
         rows.append(
             [
                 format_decimal(bid[1]) if bid else "",
-                format_decimal(bid[0]) if bid else "",
-                format_decimal(ask[0]) if ask else "",
+                pad_price(bid[0], places) if bid else "",
+                pad_price(ask[0], places) if ask else "",
                 format_decimal(ask[1]) if ask else "",
             ]
         )
@@ -115,3 +118,9 @@ def dash_post(
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
     return status, json.loads(raw) if raw else None
+
+
+def book_places(engine: Any, exchange: str, symbol: str) -> tuple[int, int]:
+    """(tick, lot) decimal places of a book, as the page reads them (its top 50 levels)."""
+    view = engine.book_view(exchange, symbol, 50)
+    return price_places(view), lot_places(view)
