@@ -217,10 +217,17 @@ def test_arbitrage_alerts_cover_no_panel(opened, served, size):
     served.session.play()
     eventually(lambda: page.locator("#toasts .toast").count() >= 1, timeout=15)
     assert "ARB OPEN" in text(page, "#toasts")
-    panels = [p.bounding_box() for p in page.locator(".panel").all()]
-    for toast in page.locator("#toasts .toast").all():
-        box = toast.bounding_box()
-        assert not any(_overlaps(box, panel) for panel in panels)
+    # One read of every box: the toasts re-render as alerts come and go.
+    boxes = page.evaluate(
+        """() => Object.fromEntries(['.panel', '#toasts .toast'].map(sel => [sel,
+            Array.from(document.querySelectorAll(sel)).map(e => {
+                const r = e.getBoundingClientRect();
+                return {x: r.x, y: r.y, width: r.width, height: r.height};
+            })]))"""
+    )
+    assert boxes["#toasts .toast"]
+    for box in boxes["#toasts .toast"]:
+        assert not any(_overlaps(box, panel) for panel in boxes[".panel"])
     served.at(0.0)
 
 
