@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from xle._native.book import format_decimal
+from xle import numfmt
 from xle.dashboard import DashboardServer, EpisodeHistory, ReplaySession, create_app
 from xle.dashboard.figures import THEMES
 from xle.dashboard.panels import day_time, format_computed
 
 from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, new_page, replay_derived
-from .pages import expected_ladder, figure, grid_rows, ladder_rows, text
+from .pages import book_places, expected_ladder, figure, grid_rows, ladder_rows, text
 
 pytestmark = pytest.mark.browser
 
@@ -83,11 +83,11 @@ def test_vwap_calculator_shows_what_the_engine_computes(dash):
         exchange, _, symbol = label.partition(":")
         with dash.session.state.lock:
             result = dash.engine().vwap(exchange, symbol, "sell", 1.5)
+            tick, lot = book_places(dash.engine(), exchange, symbol)
         row = f"#vwap-out tr[data-book='{label}']"
-        eventually(
-            lambda row=row, r=result: text(page, f"{row} .vwap-price") == format_computed(r.price)
-        )
-        assert text(page, f"{row} .vwap-filled") == format_decimal(result.filled)
+        price = format_computed(result.price, tick)
+        eventually(lambda row=row, price=price: text(page, f"{row} .vwap-price") == price)
+        assert text(page, f"{row} .vwap-filled") == numfmt.trimmed(result.filled, lot)
         warned = page.locator(f"{row} .vwap-warn").count() == 1
         assert warned == result.insufficient
 
@@ -102,9 +102,10 @@ def test_vwap_calculator_flags_a_size_the_book_cannot_fill(dash):
     eventually(lambda: "insufficient depth" in text(page, f"{row} .vwap-warn"))
     with dash.session.state.lock:
         result = dash.engine().vwap("binance", "BTCUSDT", "buy", 1000.0)
+        tick, lot = book_places(dash.engine(), "binance", "BTCUSDT")
     assert result.insufficient
-    assert text(page, f"{row} .vwap-filled") == format_decimal(result.filled)
-    assert text(page, f"{row} .vwap-price") == format_computed(result.price)
+    assert text(page, f"{row} .vwap-filled") == numfmt.trimmed(result.filled, lot)
+    assert text(page, f"{row} .vwap-price") == format_computed(result.price, tick)
 
 
 def test_play_moves_the_shown_time_and_pause_stops_it(dash):
@@ -147,7 +148,7 @@ def test_the_episode_table_reads_the_derived_store_through_duckdb(dash):
         return rows if len(rows) == 3 and {r["source"] for r in rows} == {"log"} else None
 
     rows = eventually(from_the_log)
-    assert {r["status"] for r in rows} == {"closed"}
+    assert "open" not in {r["state"] for r in rows}
     assert "3 episodes" in text(dash.page, "#arb-note")
 
 
@@ -171,9 +172,9 @@ def test_an_arbitrage_episode_shows_in_the_gap_chart_the_toasts_and_the_table(da
     eventually(lambda: {r["source"] for r in grid_rows(page)} == {"engine"})
     rows = grid_rows(page)
     assert len(rows) == 3
-    assert {r["buy"] for r in rows} == {"binance:BTCUSDT"}
-    assert {r["sell"] for r in rows} == {"coinbase:BTC-USD"}
-    assert sorted(r["close"] for r in rows) == ["book_unsynced", "edge", "end_of_data"]
+    assert {r["buy"] for r in rows} == {"binance"}
+    assert {r["sell"] for r in rows} == {"coinbase"}
+    assert sorted(r["state"] for r in rows) == ["book unsynced", "edge gone", "end of data"]
     page.click("#replay-speed")
     page.get_by_role("option", name="1×").click()
 

@@ -2,8 +2,11 @@
 
 Nothing in the page holds state that matters: the session's engine and histories live on
 the server (``state.py``), the browser polls them every ``tick_ms`` and patches what
-changed. The theme is a ``data-theme`` attribute on ``<html>`` switching CSS variables,
-stored in ``localStorage`` by a ``dcc.Store`` so that it survives reloads.
+changed. The layout is built per page load, so a reloaded page's replay controls (play
+or pause, speed, position) show what the replay is doing, not what it did at start-up.
+The theme is a ``data-theme`` attribute on ``<html>`` switching CSS variables, stored in
+``localStorage`` by a ``dcc.Store`` so that it survives reloads; the ladder depth and the
+VWAP size and side are remembered the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import dash_ag_grid as dag
 from dash import Dash, dcc, html
 
-from xle.dashboard.callbacks import register_callbacks
+from xle.dashboard.callbacks import LADDER_DEPTHS, SPEEDS, register_callbacks, speed_value
 from xle.dashboard.history import EpisodeHistory
 from xle.dashboard.panels import EPISODE_COLUMNS
 from xle.dashboard.sessions import ReplaySession, Session
@@ -32,18 +35,10 @@ _GRID_THEME = (
     "borderColor: 'var(--border)', rowHoverColor: 'var(--hover)', "
     "oddRowBackgroundColor: 'var(--panel-alt)', accentColor: 'var(--accent)', "
     "fontFamily: 'var(--mono)', fontSize: 11, headerFontSize: 10, spacing: 3, "
-    "wrapperBorderRadius: 0, rowHeight: 21, headerHeight: 24, "
+    "wrapperBorderRadius: 0, rowHeight: 21, headerHeight: 24, cellHorizontalPadding: 6, "
     "inputBackgroundColor: 'var(--panel-2)', inputTextColor: 'var(--text)', "
     "menuBackgroundColor: 'var(--panel)', menuTextColor: 'var(--text)'})"
 )
-
-_SPEEDS = [
-    {"label": "1×", "value": "1"},
-    {"label": "10×", "value": "10"},
-    {"label": "60×", "value": "60"},
-    {"label": "600×", "value": "600"},
-    {"label": "max", "value": "max"},
-]
 
 
 def _panel(title: str, body: Any, area: str, extra: Any = None) -> html.Section:
@@ -65,19 +60,22 @@ def _graph(graph_id: str) -> dcc.Graph:
     )
 
 
-def _replay_controls(session: ReplaySession) -> html.Div:
-    speeds = list(_SPEEDS)
-    if _speed_value(session.speed) not in {o["value"] for o in speeds}:
-        label = f"{session.speed:g}×"
-        speeds.insert(0, {"label": label, "value": _speed_value(session.speed)})
+def _replay_controls(session: ReplaySession, speeds_allowed: list[str]) -> html.Div:
+    speeds = [{"label": f"{v}×" if v != "max" else v, "value": v} for v in speeds_allowed]
     span_s = max(1e-3, (session.end_ns - session.start_ns) / 1e9)
+    position = min(span_s, max(0.0, (session.position_ns - session.start_ns) / 1e9))
     return html.Div(
         [
-            html.Button("▶ play", id="replay-play", className="btn btn-play", n_clicks=0),
+            html.Button(
+                "❚❚ pause" if session.playing else "▶ play",
+                id="replay-play",
+                className="btn btn-play",
+                n_clicks=0,
+            ),
             dcc.Dropdown(
                 id="replay-speed",
                 options=speeds,
-                value=_speed_value(session.speed),
+                value=speed_value(session.speed),
                 clearable=False,
                 searchable=False,
                 className="speed-select",
@@ -88,7 +86,7 @@ def _replay_controls(session: ReplaySession) -> html.Div:
                     min=0.0,
                     max=span_s,
                     step=span_s / 10_000,
-                    value=0.0,
+                    value=position,
                     marks=None,
                     updatemode="mouseup",
                     tooltip=None,
@@ -97,19 +95,16 @@ def _replay_controls(session: ReplaySession) -> html.Div:
                 className="scrub",
             ),
             html.Span(id="replay-time", className="replay-time mono"),
-            dcc.Store(id="scrub-shadow", data=0.0),
+            dcc.Store(id="scrub-shadow", data=position),
             dcc.Store(id="replay-ack"),
         ],
         className="replay-controls",
     )
 
 
-def _speed_value(speed: float | None) -> str:
-    return "max" if speed is None else f"{speed:g}"
-
-
-def _header(session: Session) -> html.Header:
+def _header(session: Session, speeds: list[str]) -> html.Header:
     mode = session.mode
+    markets = session.state.markets()
     badge = html.Span(
         [html.Span(className="pulse"), "LIVE" if mode == "live" else "REPLAY"],
         className=f"mode mode-{mode}",
@@ -125,8 +120,8 @@ def _header(session: Session) -> html.Header:
         badge,
         dcc.Dropdown(
             id="market",
-            options=[],
-            value=None,
+            options=[{"label": m, "value": m} for m in markets],
+            value=markets[0] if markets else None,
             clearable=False,
             searchable=False,
             placeholder="market",
@@ -134,7 +129,7 @@ def _header(session: Session) -> html.Header:
         ),
     ]
     if isinstance(session, ReplaySession):
-        items.append(_replay_controls(session))
+        items.append(_replay_controls(session, speeds))
     items += [
         html.Div(className="spacer"),
         html.Div(
@@ -165,6 +160,8 @@ def _vwap_inputs(default_size: float) -> html.Div:
                 value="buy",
                 inline=True,
                 className="seg side-toggle",
+                persistence=True,
+                persistence_type="local",
             ),
             dcc.Input(
                 id="vwap-size",
@@ -173,7 +170,10 @@ def _vwap_inputs(default_size: float) -> html.Div:
                 min=0,
                 step="any",
                 placeholder="size (base units)",
-                debounce=True,
+                # Applied as you type, once typing pauses (not only on Enter or blur).
+                debounce=0.35,
+                persistence=True,
+                persistence_type="local",
                 className="size-input mono",
             ),
         ],
@@ -190,6 +190,8 @@ def create_app(
     ladder_depth: int = 15,
 ) -> Dash:
     """The dashboard for ``session``; serve ``app.server`` (a Flask app) on 127.0.0.1."""
+    if ladder_depth not in LADDER_DEPTHS:
+        raise ValueError(f"ladder_depth must be one of {LADDER_DEPTHS}, got {ladder_depth}")
     app = Dash(
         __name__,
         assets_folder=str(ASSETS),
@@ -200,33 +202,53 @@ def create_app(
     state = session.state
     default_size = state.engine.config.sizes_for(None)[0]
     threshold = state.engine.config.arb_threshold_bps
+    speeds = list(SPEEDS)
+    if isinstance(session, ReplaySession) and speed_value(session.speed) not in speeds:
+        speeds.insert(0, speed_value(session.speed))  # the speed the replay was started at
+
+    def layout() -> html.Div:
+        return _layout(session, speeds, default_size, threshold, ladder_depth, tick_ms, slow_ms)
+
+    # Dash calls a layout function on every page load: the controls show the session now.
+    app.layout = layout
+    register_callbacks(app, session, history or EpisodeHistory(None), speeds)
+    return app
+
+
+def _layout(
+    session: Session,
+    speeds: list[str],
+    default_size: float,
+    threshold: float,
+    ladder_depth: int,
+    tick_ms: int,
+    slow_ms: int,
+) -> html.Div:
     grid = dag.AgGrid(
         id="arb-table",
-        columnDefs=[
-            {
-                "field": c["id"],
-                "headerName": c["name"],
-                "type": "rightAligned" if c.get("type") == "numeric" else None,
-                "filter": "agNumberColumnFilter" if c.get("type") == "numeric" else True,
-                "cellDataType": "number" if c.get("type") == "numeric" else "text",
-            }
-            for c in EPISODE_COLUMNS
-        ],
+        columnDefs=EPISODE_COLUMNS,
         rowData=[],
         getRowId="params.data.key",
         defaultColDef={
             "sortable": True,
             "resizable": True,
             "floatingFilter": True,
-            "minWidth": 60,
+            "filter": True,
+            "cellDataType": "text",
+            "minWidth": 44,
             "suppressHeaderMenuButton": True,
+            # No funnel button beside each floating filter: it doubled the width of narrow
+            # columns. Number filters mean "at least" (see panels.EPISODE_COLUMNS).
+            "suppressFloatingFilterButton": True,
+            "suppressHeaderFilterButton": True,
         },
-        columnSize="autoSize",
+        columnSize="responsiveSizeToFit",
         dashGridOptions={
             "theme": {"function": _GRID_THEME},
             "animateRows": False,
             "suppressCellFocus": True,
             "suppressColumnVirtualisation": True,
+            "tooltipShowDelay": 300,
             "localeText": {
                 "noRowsToShow": "no arbitrage episode: no net edge after taker fees "
                 "has exceeded the threshold"
@@ -236,7 +258,7 @@ def create_app(
         style={"height": "100%", "width": "100%"},
         className="arb-grid",
     )
-    app.layout = html.Div(
+    return html.Div(
         [
             dcc.Store(id="theme", storage_type="local", data="dark"),
             dcc.Store(id="series-cursor", data={}),
@@ -248,7 +270,15 @@ def create_app(
             dcc.Store(id="series-done"),
             dcc.Interval(id="tick", interval=tick_ms),
             dcc.Interval(id="slow-tick", interval=slow_ms),
-            _header(session),
+            _header(session, speeds),
+            html.Div(
+                [
+                    html.Span("alerts", className="alert-label"),
+                    html.Div(id="toasts", className="toasts"),
+                ],
+                className="alert-bar",
+                title="arbitrage episodes opened in the last few seconds",
+            ),
             html.Main(
                 [
                     _panel(
@@ -257,10 +287,12 @@ def create_app(
                         "ladders",
                         dcc.RadioItems(
                             id="ladder-depth",
-                            options=[{"label": str(n), "value": n} for n in (10, 15, 20)],
+                            options=[{"label": str(n), "value": n} for n in LADDER_DEPTHS],
                             value=ladder_depth,
                             inline=True,
                             className="seg",
+                            persistence=True,
+                            persistence_type="local",
                         ),
                     ),
                     _panel("Consolidated best bid / ask", html.Div(id="bbo"), "bbo"),
@@ -293,10 +325,7 @@ def create_app(
                 ],
                 className="grid",
             ),
-            html.Div(id="toasts", className="toasts"),
         ],
         id="root",
         className="xle",
     )
-    register_callbacks(app, session, history or EpisodeHistory(None))
-    return app

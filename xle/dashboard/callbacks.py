@@ -8,6 +8,12 @@ frame drawn, the generation of the state, the market and theme the figures were 
 for -- and rebuilds a figure only when one of those changed (new market, new theme, a
 venue appeared, a replay scrub reset the state). Everything else is a ``Patch``.
 
+Every value a callback receives is checked on the server against what the page could
+have sent (a depth among :data:`LADDER_DEPTHS`, a speed among the offered ones, a finite
+positive VWAP size, a known market and theme, a scrub position inside the replay): a
+crafted POST to ``/_dash-update-component`` gets the default or a clamp, never a
+ladder a billion rows deep.
+
 The two heavy pollers are gated in the browser: a tick only starts a request when the
 previous one has answered. Dash drops the answer of a request that a newer one of the
 same callback overtook, so on a busy machine an ungated poll slower than the interval
@@ -16,6 +22,8 @@ would be overtaken forever and the page would freeze; gated, it just updates les
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from dash import Dash, Input, Output, Patch, State, html, no_update
@@ -25,7 +33,16 @@ from xle.dashboard.history import EpisodeHistory
 from xle.dashboard.sessions import ReplaySession, Session
 from xle.dashboard.state import DEFAULT_HISTORY, DashboardState
 
-__all__ = ["register_callbacks"]
+__all__ = ["LADDER_DEPTHS", "MAX_VWAP_SIZE", "SPEEDS", "register_callbacks", "speed_value"]
+
+#: Ladder depths the page offers; any other value is replaced by the default.
+LADDER_DEPTHS = (10, 15, 20)
+DEFAULT_DEPTH = 15
+#: Replay speeds the page offers (multiples of real time, or "max").
+SPEEDS = ["1", "10", "60", "600", "max"]
+#: The largest VWAP size accepted, in base units: beyond any book's depth, so a bigger
+#: one could only say "insufficient" at more cost.
+MAX_VWAP_SIZE = 1e9
 
 #: Seconds an arbitrage toast stays up, and how many show at once.
 TOAST_SECONDS = 8.0
@@ -67,7 +84,54 @@ function(theme) {
 """
 
 
-def register_callbacks(app: Dash, session: Session, history: EpisodeHistory) -> None:
+def speed_value(speed: float | None) -> str:
+    """A replay speed as the speed dropdown names it: ``None`` -> ``"max"``, 10.0 -> ``"10"``."""
+    return "max" if speed is None else f"{speed:g}"
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _depth(value: Any) -> int:
+    return value if value in LADDER_DEPTHS and isinstance(value, int) else DEFAULT_DEPTH
+
+
+def _theme(value: Any) -> str:
+    return value if isinstance(value, str) and value in figures.THEMES else "dark"
+
+
+def _market(state: DashboardState, value: Any) -> str | None:
+    return value if isinstance(value, str) and value in state.markets() else None
+
+
+def _cursor(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _finite(value: Any) -> float | None:
+    """A finite float from a number or numeric string; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _places(state: DashboardState, keys: Sequence[tuple[str, str]]) -> dict[Any, tuple[int, int]]:
+    """(tick places, lot places) per book, read off the levels the engine holds."""
+    out = {}
+    with state.lock:
+        for key in keys:
+            view = state.engine.book_view(key[0], key[1], DEPTH_LEVELS)
+            out[key] = (panels.price_places(view), panels.lot_places(view))
+    return out
+
+
+def register_callbacks(
+    app: Dash, session: Session, history: EpisodeHistory, speeds: Sequence[str] = SPEEDS
+) -> None:
     state = session.state
     app.clientside_callback(
         _TOGGLE_THEME,
@@ -96,7 +160,7 @@ def register_callbacks(app: Dash, session: Session, history: EpisodeHistory) -> 
     _register_slow(app, state, history)
     _register_vwap(app, state)
     if isinstance(session, ReplaySession):
-        _register_replay(app, session)
+        _register_replay(app, session, speeds)
 
 
 # --------------------------------------------------------------------------- markets
@@ -140,7 +204,7 @@ def _register_books(app: Dash, state: DashboardState) -> None:
         State("books-cursor", "data"),
     )
     def books(poll, market, theme, depth, cursor):
-        depth = int(depth or 15)
+        depth, market, theme = _depth(depth), _market(state, market), _theme(theme)
         keys = state.books_of(market)
         with state.lock:
             engine = state.engine
@@ -155,9 +219,13 @@ def _register_books(app: Dash, state: DashboardState) -> None:
         ] or html.Div("waiting for books…", className="empty")
         ladder_pairs = [(view.bids, view.asks) if view is not None else ([], []) for view in views]
         structure = {"market": market, "theme": theme, "books": labels}
-        cursor = cursor or {}
+        cursor = _cursor(cursor)
         if cursor.get("structure") != structure:
-            depth_fig: Any = figures.depth_figure(theme, keys, ladder_pairs)
+            places = {
+                k: (panels.price_places(v), panels.lot_places(v))
+                for k, v in zip(keys, views, strict=True)
+            }
+            depth_fig: Any = figures.depth_figure(theme, keys, ladder_pairs, places)
             gauge: Any = figures.imbalance_gauge(theme, keys, imbalances)
         else:
             depth_fig = Patch()
@@ -221,7 +289,7 @@ def _register_series(app: Dash, state: DashboardState) -> None:
         State("series-cursor", "data"),
     )
     def series(poll, market, theme, cursor):
-        cursor = dict(cursor or {})
+        cursor, market, theme = _cursor(cursor), _market(state, market), _theme(theme)
         keys = state.books_of(market)
         pairs = state.pairs_of(market)
         threshold = state.engine.config.arb_threshold_bps
@@ -235,11 +303,12 @@ def _register_series(app: Dash, state: DashboardState) -> None:
         out: list[Any] = [no_update] * 6
         if cursor.get("structure") != structure:
             frames = state.frames_after(0)
-            out[0] = figures.mid_spread_figure(theme, keys, frames)
+            out[0] = figures.mid_spread_figure(theme, keys, frames, _places(state, keys))
             out[2] = figures.gap_figure(theme, pairs, frames, threshold)
             out[4] = figures.imbalance_history(theme, keys, frames)
         else:
-            frames = state.frames_after(int(cursor.get("frame", 0)))
+            frame = cursor.get("frame", 0)
+            frames = state.frames_after(frame if isinstance(frame, int) else 0)
             if frames:
                 out[1] = _extend(*figures.mid_spread_rows(keys, frames))
                 out[3] = _extend(*figures.gap_rows(pairs, frames, threshold))
@@ -260,7 +329,13 @@ def _toasts(state: DashboardState, shown: list[int] | None) -> tuple[Any, list[i
     ids = [a.alert_id for a in recent]
     if ids == (shown or []):
         return no_update, ids
-    return [panels.toast(a.episode, a.alert_id) for a in recent], ids
+    toasts = []
+    for alert in recent:
+        ep = alert.episode
+        keys = [tuple(v.split(":", 1)) for v in (ep.buy_venue, ep.sell_venue)]
+        lot = max(lot for _, lot in _places(state, keys).values())
+        toasts.append(panels.toast(ep, alert.alert_id, lot))
+    return toasts, ids
 
 
 # --------------------------------------------------------------------------- slow panels
@@ -276,12 +351,12 @@ def _register_slow(app: Dash, state: DashboardState, history: EpisodeHistory) ->
         State("slow-cursor", "data"),
     )
     def slow(_n, cursor):
-        cursor = dict(cursor or {})
+        cursor = _cursor(cursor)
         integrity_key = [state.generation, state.integrity_version]
         events: Any = no_update
         if cursor.get("integrity") != integrity_key:
             events = panels.integrity_list(state.integrity_events(100))
-        rows = history.rows(state.episodes())
+        rows = panels.align_sizes(history.rows(state.episodes()))
         signature = [len(rows), *(f"{r['key']}|{r['status']}|{r['source']}" for r in rows[:50])]
         table: Any = no_update
         if cursor.get("episodes") != signature:
@@ -304,24 +379,29 @@ def _register_vwap(app: Dash, state: DashboardState) -> None:
         Input("market", "value"),
     )
     def vwap(_n, size, side, market):
-        try:
-            amount = float(size)
-        except (TypeError, ValueError):
-            amount = 0.0
-        if amount <= 0.0:
-            return html.Div("enter a positive size", className="empty")
+        amount = _finite(size)
+        if amount is None or amount <= 0.0 or amount > MAX_VWAP_SIZE:
+            got = "nothing" if size in (None, "") else repr(size)
+            return html.Div(
+                f"enter a size above 0 and up to {MAX_VWAP_SIZE:,.0f} base units (got {got})",
+                className="empty vwap-invalid",
+            )
         side = "sell" if side == "sell" else "buy"
-        keys = state.books_of(market)
+        keys = state.books_of(_market(state, market))
+        places = _places(state, keys)
         with state.lock:
             engine = state.engine
-            results = [(f"{ex}:{sym}", engine.vwap(ex, sym, side, amount)) for ex, sym in keys]
-        return panels.vwap_table(results, side)
+            results = [
+                (f"{ex}:{sym}", engine.vwap(ex, sym, side, amount), *places[(ex, sym)])
+                for ex, sym in keys
+            ]
+        return panels.vwap_table(results, side, amount)
 
 
 # --------------------------------------------------------------------------- replay controls
 
 
-def _register_replay(app: Dash, session: ReplaySession) -> None:
+def _register_replay(app: Dash, session: ReplaySession, speeds: Sequence[str]) -> None:
     span_s = max(1e-3, (session.end_ns - session.start_ns) / 1e9)
     step = span_s / 10_000
 
@@ -368,7 +448,7 @@ def _register_replay(app: Dash, session: ReplaySession) -> None:
         prevent_initial_call=True,
     )
     def speed(value):
-        if value is None:
+        if value not in speeds:
             return no_update
         session.set_speed(None if value == "max" else float(value))
         return value
@@ -380,7 +460,9 @@ def _register_replay(app: Dash, session: ReplaySession) -> None:
         prevent_initial_call=True,
     )
     def scrub(value, shadow):
-        if value is None or (shadow is not None and abs(float(value) - float(shadow)) <= step):
+        offset, shadow = _finite(value), _finite(shadow)
+        if offset is None or (shadow is not None and abs(offset - shadow) <= step):
             return no_update
-        session.seek(session.start_ns + int(float(value) * 1e9))
-        return value
+        offset = min(span_s, max(0.0, offset))
+        session.seek(session.start_ns + int(offset * 1e9))
+        return offset

@@ -10,7 +10,7 @@ receives the points it has not drawn yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from xle.dashboard.state import BookKey, Frame, PairKey
 __all__ = [
     "THEMES",
     "Figure",
+    "Places",
     "Theme",
     "depth_data",
     "depth_figure",
@@ -154,10 +155,28 @@ def _line(x: list[Any], y: list[Any], name: str, color: str, **extra: Any) -> di
         "y": y,
         "name": name,
         "line": {"color": color, "width": 1.3},
-        "hovertemplate": "%{y}<extra>" + name + "</extra>",
+        "hovertemplate": "%{y:.6~r}<extra>" + name + "</extra>",
     }
     trace.update(extra)
     return trace
+
+
+#: Decimal places per book: (tick, lot). Hover labels round computed figures with them
+#: (a mid to half a tick, a cumulative size to the lot) so that no float noise shows.
+Places = Mapping[BookKey, tuple[int, int]]
+_DEFAULT_PLACES = (2, 8)
+
+#: Hover formats of computed figures (d3-format): bps to two decimals, imbalance to three.
+BPS_HOVER = "%{y:.2f}"
+IMBALANCE_HOVER = "%{y:+.3f}"
+
+
+def _tick(places: Places | None, key: BookKey) -> int:
+    return (places or {}).get(key, _DEFAULT_PLACES)[0]
+
+
+def _lot(places: Places | None, key: BookKey) -> int:
+    return (places or {}).get(key, _DEFAULT_PLACES)[1]
 
 
 def _ms(frame: Frame) -> float:
@@ -167,14 +186,32 @@ def _ms(frame: Frame) -> float:
 # --------------------------------------------------------------------------- mid and spread
 
 
-def mid_spread_figure(theme_name: str, books: Sequence[BookKey], frames: Sequence[Frame]) -> Figure:
-    """Mid per venue (top) and spread in bps (bottom); traces: mids, then spreads."""
+def mid_spread_figure(
+    theme_name: str,
+    books: Sequence[BookKey],
+    frames: Sequence[Frame],
+    places: Places | None = None,
+) -> Figure:
+    """Mid per venue (top) and spread in bps (bottom); traces: mids, then spreads.
+
+    A mid is half a tick finer than the book, so it is shown to one more decimal place.
+    """
     theme = theme_of(theme_name)
     xs, columns = mid_spread_rows(books, frames)
     data = []
     for i, key in enumerate(books):
         color = venue_color(theme, key[0], i)
-        data.append(_line(xs[i], columns[i], _label(key), color, legendgroup=_label(key)))
+        mid_format = f"%{{y:,.{_tick(places, key) + 1}~f}}"
+        data.append(
+            _line(
+                xs[i],
+                columns[i],
+                _label(key),
+                color,
+                legendgroup=_label(key),
+                hovertemplate=f"{mid_format}<extra>{_label(key)}</extra>",
+            )
+        )
     for i, key in enumerate(books):
         color = venue_color(theme, key[0], i)
         n = len(books) + i
@@ -189,6 +226,7 @@ def mid_spread_figure(theme_name: str, books: Sequence[BookKey], frames: Sequenc
                 xaxis="x2",
                 yaxis="y2",
                 line={"color": color, "width": 1},
+                hovertemplate=f"{BPS_HOVER} bps<extra>{_label(key)}</extra>",
             )
         )
     layout = _layout(
@@ -244,6 +282,7 @@ def gap_figure(
                 _pair_label(pair),
                 color,
                 line={"color": color, "width": 1.2, "dash": dash},
+                hovertemplate=f"{BPS_HOVER} bps<extra>{_pair_label(pair)}</extra>",
             )
         )
     for i, pair in enumerate(pairs):
@@ -259,6 +298,7 @@ def gap_figure(
                 connectgaps=False,
                 line={"color": theme.bid, "width": 3},
                 marker={"color": theme.bid, "size": 4},
+                hovertemplate=f"{BPS_HOVER} bps<extra>above threshold</extra>",
             )
         )
     layout = _layout(
@@ -371,7 +411,13 @@ def imbalance_history(theme_name: str, books: Sequence[BookKey], frames: Sequenc
     theme = theme_of(theme_name)
     xs, columns = imbalance_rows(books, frames)
     data = [
-        _line(xs[i], columns[i], key[0], venue_color(theme, key[0], i))
+        _line(
+            xs[i],
+            columns[i],
+            key[0],
+            venue_color(theme, key[0], i),
+            hovertemplate=f"{IMBALANCE_HOVER}<extra>{key[0]}</extra>",
+        )
         for i, key in enumerate(books)
     ]
     layout = _layout(
@@ -402,11 +448,13 @@ def depth_figure(
     theme_name: str,
     books: Sequence[BookKey],
     ladders: Sequence[tuple[list[tuple[float, float]], list[tuple[float, float]]]],
+    places: Places | None = None,
 ) -> Figure:
     """Cumulative size against price per venue: bids step down-left, asks up-right."""
     theme = theme_of(theme_name)
     data = []
     for i, key in enumerate(books):
+        hover = f"%{{x:.{_tick(places, key)}f}} · %{{y:,.{_lot(places, key)}~f}}"
         bids, asks = ladders[i] if i < len(ladders) else ([], [])
         color = venue_color(theme, key[0], i)
         bx, by = _cumulative(bids)
@@ -421,7 +469,7 @@ def depth_figure(
                 fill="tozeroy",
                 fillcolor=_rgba(theme.bid, 0.10),
                 legendgroup=key[0],
-                hovertemplate="%{x} · %{y}<extra>" + key[0] + " bids</extra>",
+                hovertemplate=f"{hover}<extra>{key[0]} bids</extra>",
             )
         )
         data.append(
@@ -435,7 +483,7 @@ def depth_figure(
                 line={"color": color, "width": 1.3, "shape": "hv"},
                 fill="tozeroy",
                 fillcolor=_rgba(theme.ask, 0.10),
-                hovertemplate="%{x} · %{y}<extra>" + key[0] + " asks</extra>",
+                hovertemplate=f"{hover}<extra>{key[0]} asks</extra>",
             )
         )
     layout = _layout(
