@@ -35,11 +35,14 @@ from xle.recorder.feedbase import (
     ConnectionLoop,
     FeedOptions,
     RestGate,
+    RestLimitError,
     Sink,
     VenueStats,
     describe_error,
     is_loopback,
     leading_string,
+    read_capped,
+    retry_after_seconds,
 )
 
 __all__ = ["BinanceFeed", "stream_of"]
@@ -67,6 +70,7 @@ class _Slot:
     streams: list[str]
     conn: int = 0  # current (or last) connection number
     ws: ClientConnection | None = None
+    opened: float = 0.0  # time.monotonic() of the last handshake
     snapshots: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
@@ -141,22 +145,30 @@ class BinanceFeed(ConnectionLoop):
             finally:
                 self._http = None
 
-    def request_resync(self, symbol: str, reason: str) -> None:
-        """The engine lost this book: fetch a fresh snapshot (once at a time per symbol)."""
+    def request_resync(
+        self, symbol: str, reason: str, *, force: bool = False, **fields: object
+    ) -> None:
+        """The engine lost this book: fetch a fresh snapshot (once at a time per symbol).
+
+        ``force`` (the recorder's watchdog: the book stayed unsynced too long) restarts a
+        fetch already under way, whatever it is waiting for; the venue-wide REST pause
+        and weight budget still apply to the new request.
+        """
         slot = self._slot_of.get(symbol)
         if slot is None or slot.ws is None:
             return  # not ours, or disconnected: the reconnect fetches snapshots anyway
         running = slot.snapshots.get(symbol)
-        if running is not None and not running.done():
+        if running is not None and not running.done() and not force:
             return
         self._stats.resyncs += 1
-        self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason)
+        self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason, **fields)
         self._start_snapshot(slot, symbol)
 
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, index: int) -> None:
-        await self._keep_connected_to(self._slots[index], self.url_of(index), None)
+        slot = self._slots[index]
+        await self._keep_connected_to(slot, self.url_of(index), self.options.binance_max_frame)
 
     def _connected_fields(self, slot: _Slot) -> dict[str, object]:
         return {"streams": len(slot.streams)}
@@ -210,7 +222,12 @@ class BinanceFeed(ConnectionLoop):
         )
 
     async def _fetch_snapshot(self, slot: _Slot, symbol: str) -> None:
-        """GET the depth snapshot until it succeeds; log the body exactly as received."""
+        """GET the depth snapshot until it succeeds; log the body exactly as received.
+
+        Each attempt is bounded (``rest_max_bytes``, ``rest_deadline``); a 429 or 418
+        pauses every request of the venue for ``Retry-After`` (clamped to
+        ``retry_after_max``), and the request is always tried again.
+        """
         http = self._http
         assert http is not None, "snapshots are fetched only while run() is active"
         opts = self.options
@@ -220,8 +237,12 @@ class BinanceFeed(ConnectionLoop):
         while True:
             await self._gate.acquire(weight)
             try:
-                response = await http.get(self.rest_base + path)
-                body = response.content
+                response, body = await read_capped(
+                    http, self.rest_base + path, opts.rest_max_bytes, opts.rest_deadline
+                )
+            except RestLimitError as exc:
+                delay = retry.next_delay()
+                self._rest_error(slot, symbol, path, delay, reason=exc.reason, error=str(exc))
             except httpx.HTTPError as exc:
                 delay = retry.next_delay()
                 self._rest_error(slot, symbol, path, delay, error=describe_error(exc))
@@ -233,14 +254,19 @@ class BinanceFeed(ConnectionLoop):
                     self._sink.rest(self.exchange, slot.conn, path, symbol, body)
                     return
                 delay = retry.next_delay()
+                fields: dict[str, object] = {}
                 if status in (418, 429):
-                    pause = _retry_after(response)
+                    header = response.headers.get("retry-after")
+                    pause = retry_after_seconds(header, opts.retry_after_max)
                     if pause is None:
                         pause = opts.ban_backoff if status == 418 else opts.rate_limit_backoff
+                        pause = min(pause, opts.retry_after_max)
+                    if header is not None:
+                        fields["retry_after"] = header[:64]
                     self._gate.block(pause)
                     delay = max(delay, pause)
                 text = body[:500].decode("utf-8", "replace")
-                self._rest_error(slot, symbol, path, delay, status=status, body=text)
+                self._rest_error(slot, symbol, path, delay, status=status, body=text, **fields)
             await asyncio.sleep(delay)
 
     def _rest_error(self, slot: _Slot, symbol: str, path: str, delay: float, **fields) -> None:
@@ -249,13 +275,3 @@ class BinanceFeed(ConnectionLoop):
             self.exchange, slot.conn, "error", symbol, what="snapshot", path=path,
             retry_in=round(delay, 3), **fields,
         )  # fmt: skip
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

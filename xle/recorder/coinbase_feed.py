@@ -27,7 +27,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from xle.exchanges.coinbase import CHANNELS, MAX_FRAME_BYTES, subscribe_message, unsubscribe_message
+from xle.exchanges.coinbase import CHANNELS, subscribe_message, unsubscribe_message
 from xle.recorder.feedbase import (
     ConnectionLoop,
     FeedOptions,
@@ -122,6 +122,7 @@ class _Slot:
     products: list[str]
     conn: int = 0
     ws: ClientConnection | None = None
+    opened: float = 0.0  # time.monotonic() of the last handshake
     pacer: SendPacer | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     resubscribing: set[str] = field(default_factory=set)
@@ -173,20 +174,21 @@ class CoinbaseFeed(ConnectionLoop):
             for slot in self._slots:
                 group.create_task(self._keep_connected(slot))
 
-    def request_resync(self, product: str, reason: str) -> None:
-        """The engine lost this book: resubscribe level2 for it (a snapshot follows)."""
+    def request_resync(self, product: str, reason: str, **fields: object) -> None:
+        """The engine lost this book (or the watchdog found it unsynced for too long):
+        resubscribe level2 for it, after which Coinbase sends a fresh snapshot."""
         slot = self._slot_of.get(product)
         if slot is None or slot.ws is None or product in slot.resubscribing:
             return
         slot.resubscribing.add(product)
         self._stats.resyncs += 1
-        self._sink.event(self.exchange, slot.conn, "resync", product, reason=reason)
+        self._sink.event(self.exchange, slot.conn, "resync", product, reason=reason, **fields)
         self._spawn(slot, self._resubscribe(slot, slot.ws, slot.conn, product))
 
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, slot: _Slot) -> None:
-        await self._keep_connected_to(slot, self.ws_url, MAX_FRAME_BYTES)
+        await self._keep_connected_to(slot, self.ws_url, self.options.coinbase_max_frame)
 
     def _connected_fields(self, slot: _Slot) -> dict[str, object]:
         return {"products": slot.products}
