@@ -174,9 +174,13 @@ class CoinbaseFeed(ConnectionLoop):
             for slot in self._slots:
                 group.create_task(self._keep_connected(slot))
 
-    def request_resync(self, product: str, reason: str, **fields: object) -> None:
+    def request_resync(
+        self, product: str, reason: str, *, force: bool = False, **fields: object
+    ) -> None:
         """The engine lost this book (or the watchdog found it unsynced for too long):
-        resubscribe level2 for it, after which Coinbase sends a fresh snapshot."""
+        resubscribe level2 for it, after which Coinbase sends a fresh snapshot. A
+        resubscribe under way is never doubled, ``force`` or not (it takes two paced
+        sends; the watchdog asks again later if it did not help)."""
         slot = self._slot_of.get(product)
         if slot is None or slot.ws is None or product in slot.resubscribing:
             return

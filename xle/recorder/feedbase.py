@@ -22,6 +22,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import CloseCode
+from websockets.protocol import State
 
 __all__ = [
     "Backoff",
@@ -293,6 +294,22 @@ def describe_error(exc: BaseException) -> str:
 
 #: A connection that lived this long resets the reconnect backoff.
 HEALTHY_AFTER_S = 10.0
+#: How often a connection's state is checked for a closing handshake left hanging.
+_CLOSING_POLL_S = 0.25
+
+
+async def _end_closing_handshake(ws: ClientConnection) -> None:
+    """Bound the closing handshake of a connection websockets failed on its own.
+
+    When websockets refuses a frame (over ``max_size``: close code 1009) it sends a close
+    frame, discards whatever else arrives and waits for the server to end the TCP
+    connection; ``recv`` returns only then. A hostile server never does, so the feed
+    would hang until the next keepalive ping. Once the connection leaves OPEN, ``close``
+    waits at most ``close_timeout`` and then drops the socket.
+    """
+    while ws.state is State.OPEN:
+        await asyncio.sleep(_CLOSING_POLL_S)
+    await ws.close()
 
 
 class ConnectionLoop:
@@ -369,6 +386,7 @@ class ConnectionLoop:
             sink.event(ex, conn, "connected", None, url=url, **self._connected_fields(slot))
             self._on_open(slot, ws, conn)
             reason, code = "closed", None
+            guard = asyncio.create_task(_end_closing_handshake(ws))
             try:
                 async with asyncio.timeout(opts.max_connection_age):
                     await self._receive(ws, conn)
@@ -389,6 +407,7 @@ class ConnectionLoop:
                 await ws.close()
                 raise
             finally:
+                guard.cancel()
                 stats.open_connections -= 1
             self._drop(slot)
             await ws.close()
