@@ -86,6 +86,7 @@ def record_from(
     min_seconds: float = 0.0,
     timeout: float = 30.0,
     resync_timeout: float = 10.0,
+    unflushed_bytes: int = 8 * MB,
 ) -> Outcome:
     """Record BTCUSDT from a hostile peer (engine on) until ``done`` and ``min_seconds``."""
     data = tmp_path / "data"
@@ -97,6 +98,7 @@ def record_from(
             simulator=f"127.0.0.1:{port}",
             options=options,
             resync_timeout=resync_timeout,
+            unflushed_bytes=unflushed_bytes,
         )
         recorder = Recorder(cfg, engine=Engine(load_config()))
         before = me.memory_info().rss
@@ -124,6 +126,7 @@ def record_from(
             sampler.join()
         elapsed = time.monotonic() - started
     assert handle.error is None
+    print(f"{ws}/{rest}: RSS growth {(peak - before) / MB:.0f} MB in {elapsed:.1f} s")
     return Outcome(recorder, read_log(data), (peak - before) / MB, elapsed)
 
 
@@ -155,11 +158,13 @@ def test_flood_of_frames_under_the_cap_keeps_memory_bounded(tmp_path):
         "ok",
         1 * MB - 16,
         SMALL,
-        lambda r: r.stats["binance"].bytes > 600 * MB,
+        lambda r: r.stats["binance"].bytes > 300 * MB,
         timeout=60.0,
     )
     assert not out.events("frame_too_large")
-    assert out.rss_growth_mb < 200, f"RSS grew {out.rss_growth_mb:.0f} MB"
+    # 300 MB arrived faster than the disk takes it; memory holds ~8 MB of it at a time
+    # (plus the Arrow copy of a flush and the journal's conversion to Parquet at close)
+    assert out.rss_growth_mb < 150, f"RSS grew {out.rss_growth_mb:.0f} MB"
     frames = [r for r in out.records if r.kind == "ws"]
     assert len(frames) == out.recorder.stats["binance"].frames  # nothing lost
 
@@ -275,6 +280,7 @@ def test_minute_soak_against_a_hostile_peer_keeps_memory_bounded(
     tmp_path, ws, rest, size, limit_mb
 ):
     opts = replace(FAST, rest_deadline=5.0, retry_after_max=5.0, rest_retry_max=2.0)
-    out = record_from(tmp_path, ws, rest, size, opts, lambda r: True, min_seconds=60.0)
+    out = record_from(
+        tmp_path, ws, rest, size, opts, lambda r: True, min_seconds=60.0, unflushed_bytes=16 * MB
+    )
     _soak_bounded(out, limit_mb)
-    print(f"\n{ws}/{rest}: RSS growth {out.rss_growth_mb:.0f} MB")

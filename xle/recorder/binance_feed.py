@@ -182,6 +182,7 @@ class BinanceFeed(ConnectionLoop):
         """The hot loop: one ``recv`` and one ``sink.frame`` per frame, nothing parsed."""
         recv = ws.recv
         frame = self._sink.frame
+        drain = self._sink.drain
         stats = self._stats
         names = self._names
         ex = self.exchange
@@ -193,9 +194,10 @@ class BinanceFeed(ConnectionLoop):
                 if end > 0:
                     key = payload[_PREFIX_LEN:end]
                     label = names.get(key) or self._learn(key)
-            frame(ex, conn, label[0], label[1], payload)
             stats.frames += 1
             stats.bytes += len(payload)
+            if frame(ex, conn, label[0], label[1], payload):
+                await drain()
 
     def _learn(self, key: bytes) -> tuple[str, str | None]:
         name = key.decode("utf-8", "replace")

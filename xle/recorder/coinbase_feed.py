@@ -206,6 +206,7 @@ class CoinbaseFeed(ConnectionLoop):
         """The hot loop: label each frame by its leading bytes and hand it to the sink."""
         recv = ws.recv
         frame = self._sink.frame
+        drain = self._sink.drain
         stats = self._stats
         labels = self._labels
         products = self._products
@@ -226,9 +227,10 @@ class CoinbaseFeed(ConnectionLoop):
                 if end > 0:
                     key = payload[start:end]
                     symbol = products.get(key) or self._product(key)
-            frame(ex, conn, channel, symbol, payload)
             stats.frames += 1
             stats.bytes += len(payload)
+            if frame(ex, conn, channel, symbol, payload):
+                await drain()
 
     def _learn(self, key: bytes) -> str:
         channel = key.decode("utf-8", "replace")

@@ -53,8 +53,14 @@ class Sink(Protocol):
 
     def frame(
         self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
-    ) -> None:
-        """A received WebSocket frame, exact bytes."""
+    ) -> bool:
+        """A received WebSocket frame, exact bytes; True asks the feed to ``await drain()``
+        before it receives more."""
+        ...
+
+    async def drain(self) -> None:
+        """Return once what was logged so far is on disk: the feeds' backpressure, so that
+        a peer sending faster than the log is written cannot fill memory."""
         ...
 
     def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:

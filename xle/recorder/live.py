@@ -91,6 +91,9 @@ class RecorderConfig:
     streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     products_per_connection: int = 10
     snapshot_limit: int = SNAPSHOT_LIMIT
+    #: Bytes logged but not yet flushed to disk above which the feeds stop reading until
+    #: a flush completes (backpressure against a peer that sends faster than the disk).
+    unflushed_bytes: int = 16 << 20
     #: The watchdog: a book unsynced for this many seconds while its connection is open,
     #: for whatever reason, gets its snapshot re-requested (Binance) or its level2
     #: resubscribed (Coinbase), with a ``resync`` event of reason ``watchdog``. Needs an
@@ -150,6 +153,8 @@ class Recorder:
         self._stop_event: asyncio.Event | None = None
         self._stop_requested = False
         self._reporting_error = False
+        self._unflushed = 0  # payload bytes appended since the last drain started
+        self._draining: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -241,7 +246,7 @@ class Recorder:
 
     def frame(
         self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
-    ) -> None:
+    ) -> bool:
         self._seq = seq = self._seq + 1
         rec = RawRecord(
             self.clock(), exchange, self.run_id, conn, seq, "ws", stream, symbol, payload
@@ -249,6 +254,28 @@ class Recorder:
         self._append(rec)  # type: ignore[misc]  # set while run() is active
         if self.engine is not None or self.listener is not None:
             self._dispatch(rec)
+        self._unflushed += len(payload)
+        return self._unflushed >= self.config.unflushed_bytes
+
+    async def drain(self) -> None:
+        """Flush the log now (one flush shared by every feed that asks meanwhile).
+
+        The log writer flushes every ``flush_seconds`` on its own; this bounds what waits
+        in memory when frames come faster than that (a flood of large frames)."""
+        flushing = self._draining
+        if flushing is None:
+            writer = self._writer
+            if writer is None or writer.closed:
+                return
+            self._unflushed = 0
+            flushing = self._draining = asyncio.ensure_future(asyncio.to_thread(writer.flush))
+            flushing.add_done_callback(self._drained)
+        await asyncio.shield(flushing)
+
+    def _drained(self, flushing: asyncio.Future[None]) -> None:
+        self._draining = None
+        if not flushing.cancelled():
+            flushing.exception()  # retrieved here; the feeds awaiting it raise it
 
     def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:
         self._record(exchange, conn, "rest", path, symbol, payload)
@@ -271,6 +298,7 @@ class Recorder:
             self.clock(), exchange, self.run_id, conn, seq, kind, stream, symbol, payload
         )
         self._append(rec)
+        self._unflushed += len(payload)
         if self.engine is not None or self.listener is not None:
             self._dispatch(rec)
 
