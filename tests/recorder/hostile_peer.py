@@ -16,6 +16,7 @@ REST modes (every ``/api/`` request; ``ok`` serves a small depth snapshot):
   endless     200, chunked, a body that never ends
   trickle     200 declaring 1 MB, one byte every 50 ms
   retry:V     429 with ``Retry-After: V`` to the first request, then ``ok``
+  slow        ``ok`` after 2 s (slow, not hostile)
 
 It runs in a separate process so that what it holds in memory is not counted in the
 recorder's resident set size, which the tests measure.
@@ -108,6 +109,8 @@ class HostilePeer:
                 await writer.drain()
                 await asyncio.sleep(0.05)
         else:
+            if mode == "slow":
+                await asyncio.sleep(2.0)
             writer.write(base + b"Content-Length: %d\r\n\r\n%s" % (len(SNAPSHOT), SNAPSHOT))
         await writer.drain()
 

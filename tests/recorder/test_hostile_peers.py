@@ -243,6 +243,22 @@ def test_watchdog_resyncs_a_book_left_unsynced_whatever_the_reason(tmp_path):
     assert _errors(out.recorder) >= 2  # each watchdog resync made a fresh request
 
 
+def test_watchdog_does_not_cut_short_a_snapshot_request_in_flight(tmp_path):
+    slow_ok = replace(SMALL, rest_deadline=5.0)
+    out = record_from(
+        tmp_path,
+        "quiet",
+        "slow",
+        0,
+        slow_ok,
+        lambda r: r.stats["binance"].snapshot_fetches >= 1,
+        resync_timeout=0.5,
+    )
+    assert not out.events("resync")
+    assert out.recorder.engine is not None
+    assert out.recorder.engine.is_synced("binance", "BTCUSDT")
+
+
 def test_watchdog_leaves_synced_books_alone(tmp_path):
     out = record_from(
         tmp_path,

@@ -72,6 +72,7 @@ class _Slot:
     ws: ClientConnection | None = None
     opened: float = 0.0  # time.monotonic() of the last handshake
     snapshots: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    requesting: set[str] = field(default_factory=set)  # symbols with a request in flight
 
 
 class BinanceFeed(ConnectionLoop):
@@ -147,22 +148,27 @@ class BinanceFeed(ConnectionLoop):
 
     def request_resync(
         self, symbol: str, reason: str, *, force: bool = False, **fields: object
-    ) -> None:
+    ) -> bool:
         """The engine lost this book: fetch a fresh snapshot (once at a time per symbol).
+        Returns whether a fetch was started.
 
-        ``force`` (the recorder's watchdog: the book stayed unsynced too long) restarts a
-        fetch already under way, whatever it is waiting for; the venue-wide REST pause
-        and weight budget still apply to the new request.
+        ``force`` (the recorder's watchdog: the book stayed unsynced too long) also
+        restarts a fetch that is waiting to retry (backoff, rate-limit pause), but never
+        one whose request is in flight: that one ends within ``rest_deadline``, and
+        cutting it short would starve a venue whose snapshots are merely slow. The
+        venue-wide REST pause and weight budget still apply to the new request.
         """
         slot = self._slot_of.get(symbol)
         if slot is None or slot.ws is None:
-            return  # not ours, or disconnected: the reconnect fetches snapshots anyway
+            return False  # not ours, or disconnected: the reconnect fetches snapshots anyway
         running = slot.snapshots.get(symbol)
-        if running is not None and not running.done() and not force:
-            return
+        busy = running is not None and not running.done()
+        if busy and (not force or symbol in slot.requesting):
+            return False
         self._stats.resyncs += 1
         self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason, **fields)
         self._start_snapshot(slot, symbol)
+        return True
 
     # ------------------------------------------------------------------ connections
 
@@ -212,6 +218,7 @@ class BinanceFeed(ConnectionLoop):
         for task in slot.snapshots.values():
             task.cancel()
         slot.snapshots.clear()
+        slot.requesting.clear()
 
     # ------------------------------------------------------------------ snapshots
 
@@ -219,6 +226,7 @@ class BinanceFeed(ConnectionLoop):
         running = slot.snapshots.get(symbol)
         if running is not None:
             running.cancel()
+            slot.requesting.discard(symbol)
         slot.snapshots[symbol] = asyncio.get_running_loop().create_task(
             self._fetch_snapshot(slot, symbol), name=f"{self.exchange}-snapshot-{symbol}"
         )
@@ -238,17 +246,21 @@ class BinanceFeed(ConnectionLoop):
         retry = Backoff(opts.rest_retry_initial, opts.rest_retry_max)
         while True:
             await self._gate.acquire(weight)
+            slot.requesting.add(symbol)
             try:
                 response, body = await read_capped(
                     http, self.rest_base + path, opts.rest_max_bytes, opts.rest_deadline
                 )
             except RestLimitError as exc:
+                slot.requesting.discard(symbol)
                 delay = retry.next_delay()
                 self._rest_error(slot, symbol, path, delay, reason=exc.reason, error=str(exc))
             except httpx.HTTPError as exc:
+                slot.requesting.discard(symbol)
                 delay = retry.next_delay()
                 self._rest_error(slot, symbol, path, delay, error=describe_error(exc))
             else:
+                slot.requesting.discard(symbol)
                 status = response.status_code
                 if status == 200:
                     self._stats.snapshot_fetches += 1

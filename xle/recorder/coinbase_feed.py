@@ -176,18 +176,19 @@ class CoinbaseFeed(ConnectionLoop):
 
     def request_resync(
         self, product: str, reason: str, *, force: bool = False, **fields: object
-    ) -> None:
+    ) -> bool:
         """The engine lost this book (or the watchdog found it unsynced for too long):
         resubscribe level2 for it, after which Coinbase sends a fresh snapshot. A
         resubscribe under way is never doubled, ``force`` or not (it takes two paced
         sends; the watchdog asks again later if it did not help)."""
         slot = self._slot_of.get(product)
         if slot is None or slot.ws is None or product in slot.resubscribing:
-            return
+            return False
         slot.resubscribing.add(product)
         self._stats.resyncs += 1
         self._sink.event(self.exchange, slot.conn, "resync", product, reason=reason, **fields)
         self._spawn(slot, self._resubscribe(slot, slot.ws, slot.conn, product))
+        return True
 
     # ------------------------------------------------------------------ connections
 

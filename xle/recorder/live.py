@@ -340,7 +340,8 @@ class Recorder:
 
     async def _watchdog(self) -> None:
         """Every book unsynced for ``resync_timeout`` s of connected time is resynced
-        (forced: a snapshot fetch under way is restarted), then watched again from then.
+        (forced: a snapshot fetch waiting to retry is restarted), then watched again from
+        then; a feed that declines (a request in flight) is asked again at the next tick.
 
         Time while the book's connection is down does not count: the reconnect fetches
         snapshots (Binance) or subscribes (Coinbase) anyway.
@@ -359,11 +360,10 @@ class Recorder:
                         unsynced_since.pop(key, None)
                         continue
                     start = max(unsynced_since.setdefault(key, now), opened)
-                    if now - start >= timeout:
+                    if now - start >= timeout and feed.request_resync(
+                        symbol, "watchdog", force=True, unsynced_s=round(now - start, 1)
+                    ):
                         unsynced_since[key] = now
-                        feed.request_resync(
-                            symbol, "watchdog", force=True, unsynced_s=round(now - start, 1)
-                        )
 
     def _internal_error(self, where: str, rec: RawRecord, exc: Exception) -> None:
         """An analysis bug must not stop the capture: log it as an error event and go on."""
