@@ -11,7 +11,10 @@ as ``request_resync(symbol)`` and triggers one more snapshot for that symbol.
 Reconnects use exponential backoff with jitter; a connection is renewed before Binance's
 24 h limit. We send nothing on these connections (the streams are in the URL), and
 websockets answers the server's pings by itself. REST requests share a request-weight
-budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given).
+budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given, clamped
+to ``retry_after_max``). Neither side trusts the peer with memory or time: a frame over
+``binance_max_frame`` is refused from its header, a REST body is streamed and abandoned
+past ``rest_max_bytes`` or ``rest_deadline``; each case is an event in the log.
 """
 
 from __future__ import annotations

@@ -154,6 +154,7 @@ class Recorder:
         self._stop_requested = False
         self._reporting_error = False
         self._unflushed = 0  # payload bytes appended since the last drain started
+        self._unflushed_limit = config.unflushed_bytes
         self._draining: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ public
@@ -255,7 +256,7 @@ class Recorder:
         if self.engine is not None or self.listener is not None:
             self._dispatch(rec)
         self._unflushed += len(payload)
-        return self._unflushed >= self.config.unflushed_bytes
+        return self._unflushed >= self._unflushed_limit
 
     async def drain(self) -> None:
         """Flush the log now (one flush shared by every feed that asks meanwhile).
