@@ -104,7 +104,7 @@ class FeedOptions:
     max_connection_age: float = 23.5 * 3600  # Binance drops connections at 24 h: go first
     sends_per_second: float = 5.0  # Binance: <= 5 incoming messages/s per connection
     max_queue: int = 4096  # frames buffered by websockets before TCP backpressure...
-    queue_bytes: int = 128 * MiB  # ...and at most this many bytes of them (see queue_frames)
+    queue_bytes: int = 32 * MiB  # ...and at most this many bytes of them (see queue_frames)
     #: The largest WebSocket message accepted; a bigger one is never buffered: the
     #: connection is closed (1009), a ``frame_too_large`` event logged, and it reconnects.
     #: Binance frames are one stream event each (a busy depth@100ms diff is ~100 KB), so
