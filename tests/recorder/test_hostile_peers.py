@@ -88,6 +88,7 @@ def record_from(
     resync_timeout: float = 10.0,
     unflushed_bytes: int = 8 * MB,
     roll_seconds: float = 60.0,
+    read_back: bool = True,
 ) -> Outcome:
     """Record BTCUSDT from a hostile peer (engine on) until ``done`` and ``min_seconds``."""
     data = tmp_path / "data"
@@ -130,7 +131,8 @@ def record_from(
         elapsed = time.monotonic() - started
     assert handle.error is None
     print(f"{ws}/{rest}: RSS growth {(peak - before) / MB:.0f} MB in {elapsed:.1f} s")
-    return Outcome(recorder, read_log(data), (peak - before) / MB, elapsed)
+    records = read_log(data) if read_back else []
+    return Outcome(recorder, records, (peak - before) / MB, elapsed)
 
 
 def _errors(recorder: Recorder) -> int:
@@ -312,5 +314,6 @@ def test_minute_soak_against_a_hostile_peer_keeps_memory_bounded(
         min_seconds=60.0,
         unflushed_bytes=16 * MB,
         roll_seconds=10.0,  # Parquet conversion while recording, as a long run does
+        read_back=False,  # GBs of log after a flood; its events are checked by the short tests
     )
     _soak_bounded(out, limit_mb)
