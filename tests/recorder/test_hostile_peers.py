@@ -89,8 +89,12 @@ def record_from(
     unflushed_bytes: int = 8 * MB,
     roll_seconds: float = 60.0,
     read_back: bool = True,
+    measure_close: bool = True,
 ) -> Outcome:
-    """Record BTCUSDT from a hostile peer (engine on) until ``done`` and ``min_seconds``."""
+    """Record BTCUSDT from a hostile peer (engine on) until ``done`` and ``min_seconds``.
+
+    RSS is sampled until the recorder has stopped, or, without ``measure_close``, until
+    it is asked to (leaving out the log writer's final Parquet conversion)."""
     data = tmp_path / "data"
     me = psutil.Process()
     with hostile_peer(ws, rest, size) as port:
@@ -124,6 +128,9 @@ def record_from(
                 assert time.monotonic() - started < limit, "condition not met in time"
                 time.sleep(0.05)
         finally:
+            if not measure_close:
+                stop.set()
+                sampler.join()
             handle.stop()
             assert handle.join(120), "recorder did not stop"
             stop.set()
@@ -165,11 +172,12 @@ def test_flood_of_frames_under_the_cap_keeps_memory_bounded(tmp_path):
         SMALL,
         lambda r: r.stats["binance"].bytes > 300 * MB,
         timeout=60.0,
+        measure_close=False,  # the slow soak measures the writer's conversions too
     )
     assert not out.events("frame_too_large")
     # 300 MB arrived faster than the disk takes it; memory holds ~8 MB of it at a time
-    # (plus the Arrow copy of a flush and the journal's conversion to Parquet at close)
-    assert out.rss_growth_mb < 150, f"RSS grew {out.rss_growth_mb:.0f} MB"
+    # plus the 4 MB frame queue, the frame being read and the Arrow copy of a flush
+    assert out.rss_growth_mb < 100, f"RSS grew {out.rss_growth_mb:.0f} MB"
     frames = [r for r in out.records if r.kind == "ws"]
     assert len(frames) == out.recorder.stats["binance"].frames  # nothing lost
 
