@@ -114,13 +114,20 @@ def test_connection_is_renewed_before_its_maximum_age_without_backoff(data_root)
     script = Script(rest=[RestReply(200, SNAPSHOT)])
     with TinyServer(script) as server:
         cfg = _binance_config(data_root, server.port)
-        cfg.options = replace(FAST, max_connection_age=0.3, backoff_initial=30.0)
+        cfg.options = replace(FAST, max_connection_age=0.5, backoff_initial=30.0)
         recorder = Recorder(cfg)
-        run_until(recorder, lambda: recorder.stats["binance"].reconnects >= 2)
-    disconnected = [r for r in read_log(data_root) if r.stream == "disconnected"]
-    details = [json.loads(r.payload) for r in disconnected]
-    assert all(d["reason"] == "max_age" and d["retry_in"] == 0 for d in details)
-    assert len(server.rest_requests) >= 3  # a fresh snapshot on every new connection
+        stats = recorder.stats["binance"]
+        # Wait for the snapshots themselves, not just the handshakes: each connection's
+        # snapshot is fetched by a task started after its handshake, so stopping on the
+        # reconnect count alone raced the last connection's request.
+        run_until(recorder, lambda: stats.reconnects >= 2 and stats.snapshot_fetches >= 3)
+    records = read_log(data_root)
+    details = [json.loads(r.payload) for r in records if r.stream == "disconnected"]
+    assert details and all(d["reason"] == "max_age" and d["retry_in"] == 0 for d in details)
+    snapshots = [r.conn for r in records if r.kind == "rest"]
+    connected = [r.conn for r in records if r.stream == "connected"]
+    assert len(snapshots) >= 3 and len(set(snapshots)) == len(snapshots)  # one per connection
+    assert set(snapshots) <= set(connected)
 
 
 def test_truncated_frames_are_logged_unlabelled(data_root):

@@ -18,7 +18,7 @@ from xle.recorder.binance_feed import stream_of
 from xle.recorder.clock import RecvClock
 from xle.recorder.coinbase_feed import CoinbaseCredentials, channel_of
 from xle.recorder.commands import resolve_symbols
-from xle.recorder.feedbase import Backoff, is_loopback
+from xle.recorder.feedbase import Backoff, FeedOptions, is_loopback, retry_after_seconds
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
 
 
@@ -192,3 +192,36 @@ def test_signed_subscriptions_carry_a_jwt_but_the_log_never_holds_key_or_token(
         blob = rec.payload + rec.stream.encode()
         assert b"KEY-SENTINEL" not in blob and secret_line.encode() not in blob
         assert not any(t.encode() in blob for t in tokens)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("2", 2.0),
+        ("0.25", 0.25),
+        (" 7 ", 7.0),
+        ("1e12", 120.0),
+        ("inf", 120.0),
+        ("Infinity", 120.0),
+        ("-5", 0.0),
+        ("-inf", 0.0),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),  # 100 s after the epoch, "now" is 60
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # already past
+        ("Fri, 01 Jan 9999 00:00:00 GMT", 120.0),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date_and_clamped(header, seconds):
+    assert retry_after_seconds(header, 120.0, now=60.0) == seconds
+
+
+@pytest.mark.parametrize("header", [None, "", "nan", "soon", "Fri, 99 Foo 2024", "1,5"])
+def test_retry_after_that_is_not_a_number_or_a_date_means_the_default_pause(header):
+    assert retry_after_seconds(header, 120.0) is None
+
+
+def test_frame_queue_is_bounded_in_bytes_as_well_as_in_frames():
+    opts = FeedOptions(max_queue=4096, queue_bytes=128 << 20)
+    assert opts.queue_frames(64 << 20) == 2  # Coinbase: two snapshots' worth
+    assert opts.queue_frames(16 << 20) == 8
+    assert opts.queue_frames(1 << 10) == 4096
+    assert opts.queue_frames(1 << 30) == 1

@@ -11,7 +11,10 @@ as ``request_resync(symbol)`` and triggers one more snapshot for that symbol.
 Reconnects use exponential backoff with jitter; a connection is renewed before Binance's
 24 h limit. We send nothing on these connections (the streams are in the URL), and
 websockets answers the server's pings by itself. REST requests share a request-weight
-budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given).
+budget per venue, and a 429 or 418 pauses them all (``Retry-After`` when given, clamped
+to ``retry_after_max``). Neither side trusts the peer with memory or time: a frame over
+``binance_max_frame`` is refused from its header, a REST body is streamed and abandoned
+past ``rest_max_bytes`` or ``rest_deadline``; each case is an event in the log.
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from xle.recorder.feedbase import (
     ConnectionLoop,
     FeedOptions,
     RestGate,
+    RestLimitError,
     Sink,
     VenueStats,
     describe_error,
     is_loopback,
     leading_string,
+    read_capped,
+    retry_after_seconds,
 )
 
 __all__ = ["BinanceFeed", "stream_of"]
@@ -67,7 +73,9 @@ class _Slot:
     streams: list[str]
     conn: int = 0  # current (or last) connection number
     ws: ClientConnection | None = None
+    opened: float = 0.0  # time.monotonic() of the last handshake
     snapshots: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    requesting: set[str] = field(default_factory=set)  # symbols with a request in flight
 
 
 class BinanceFeed(ConnectionLoop):
@@ -141,22 +149,35 @@ class BinanceFeed(ConnectionLoop):
             finally:
                 self._http = None
 
-    def request_resync(self, symbol: str, reason: str) -> None:
-        """The engine lost this book: fetch a fresh snapshot (once at a time per symbol)."""
+    def request_resync(
+        self, symbol: str, reason: str, *, force: bool = False, **fields: object
+    ) -> bool:
+        """The engine lost this book: fetch a fresh snapshot (once at a time per symbol).
+        Returns whether a fetch was started.
+
+        ``force`` (the recorder's watchdog: the book stayed unsynced too long) also
+        restarts a fetch that is waiting to retry (backoff, rate-limit pause), but never
+        one whose request is in flight: that one ends within ``rest_deadline``, and
+        cutting it short would starve a venue whose snapshots are merely slow. The
+        venue-wide REST pause and weight budget still apply to the new request.
+        """
         slot = self._slot_of.get(symbol)
         if slot is None or slot.ws is None:
-            return  # not ours, or disconnected: the reconnect fetches snapshots anyway
+            return False  # not ours, or disconnected: the reconnect fetches snapshots anyway
         running = slot.snapshots.get(symbol)
-        if running is not None and not running.done():
-            return
+        busy = running is not None and not running.done()
+        if busy and (not force or symbol in slot.requesting):
+            return False
         self._stats.resyncs += 1
-        self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason)
+        self._sink.event(self.exchange, slot.conn, "resync", symbol, reason=reason, **fields)
         self._start_snapshot(slot, symbol)
+        return True
 
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, index: int) -> None:
-        await self._keep_connected_to(self._slots[index], self.url_of(index), None)
+        slot = self._slots[index]
+        await self._keep_connected_to(slot, self.url_of(index), self.options.binance_max_frame)
 
     def _connected_fields(self, slot: _Slot) -> dict[str, object]:
         return {"streams": len(slot.streams)}
@@ -170,6 +191,7 @@ class BinanceFeed(ConnectionLoop):
         """The hot loop: one ``recv`` and one ``sink.frame`` per frame, nothing parsed."""
         recv = ws.recv
         frame = self._sink.frame
+        drain = self._sink.drain
         stats = self._stats
         names = self._names
         ex = self.exchange
@@ -181,9 +203,10 @@ class BinanceFeed(ConnectionLoop):
                 if end > 0:
                     key = payload[_PREFIX_LEN:end]
                     label = names.get(key) or self._learn(key)
-            frame(ex, conn, label[0], label[1], payload)
             stats.frames += 1
             stats.bytes += len(payload)
+            if frame(ex, conn, label[0], label[1], payload):
+                await drain()
 
     def _learn(self, key: bytes) -> tuple[str, str | None]:
         name = key.decode("utf-8", "replace")
@@ -198,6 +221,7 @@ class BinanceFeed(ConnectionLoop):
         for task in slot.snapshots.values():
             task.cancel()
         slot.snapshots.clear()
+        slot.requesting.clear()
 
     # ------------------------------------------------------------------ snapshots
 
@@ -205,12 +229,18 @@ class BinanceFeed(ConnectionLoop):
         running = slot.snapshots.get(symbol)
         if running is not None:
             running.cancel()
+            slot.requesting.discard(symbol)
         slot.snapshots[symbol] = asyncio.get_running_loop().create_task(
             self._fetch_snapshot(slot, symbol), name=f"{self.exchange}-snapshot-{symbol}"
         )
 
     async def _fetch_snapshot(self, slot: _Slot, symbol: str) -> None:
-        """GET the depth snapshot until it succeeds; log the body exactly as received."""
+        """GET the depth snapshot until it succeeds; log the body exactly as received.
+
+        Each attempt is bounded (``rest_max_bytes``, ``rest_deadline``); a 429 or 418
+        pauses every request of the venue for ``Retry-After`` (clamped to
+        ``retry_after_max``), and the request is always tried again.
+        """
         http = self._http
         assert http is not None, "snapshots are fetched only while run() is active"
         opts = self.options
@@ -219,13 +249,21 @@ class BinanceFeed(ConnectionLoop):
         retry = Backoff(opts.rest_retry_initial, opts.rest_retry_max)
         while True:
             await self._gate.acquire(weight)
+            slot.requesting.add(symbol)
             try:
-                response = await http.get(self.rest_base + path)
-                body = response.content
+                response, body = await read_capped(
+                    http, self.rest_base + path, opts.rest_max_bytes, opts.rest_deadline
+                )
+            except RestLimitError as exc:
+                slot.requesting.discard(symbol)
+                delay = retry.next_delay()
+                self._rest_error(slot, symbol, path, delay, reason=exc.reason, error=str(exc))
             except httpx.HTTPError as exc:
+                slot.requesting.discard(symbol)
                 delay = retry.next_delay()
                 self._rest_error(slot, symbol, path, delay, error=describe_error(exc))
             else:
+                slot.requesting.discard(symbol)
                 status = response.status_code
                 if status == 200:
                     self._stats.snapshot_fetches += 1
@@ -233,14 +271,19 @@ class BinanceFeed(ConnectionLoop):
                     self._sink.rest(self.exchange, slot.conn, path, symbol, body)
                     return
                 delay = retry.next_delay()
+                fields: dict[str, object] = {}
                 if status in (418, 429):
-                    pause = _retry_after(response)
+                    header = response.headers.get("retry-after")
+                    pause = retry_after_seconds(header, opts.retry_after_max)
                     if pause is None:
                         pause = opts.ban_backoff if status == 418 else opts.rate_limit_backoff
+                        pause = min(pause, opts.retry_after_max)
+                    if header is not None:
+                        fields["retry_after"] = header[:64]
                     self._gate.block(pause)
                     delay = max(delay, pause)
                 text = body[:500].decode("utf-8", "replace")
-                self._rest_error(slot, symbol, path, delay, status=status, body=text)
+                self._rest_error(slot, symbol, path, delay, status=status, body=text, **fields)
             await asyncio.sleep(delay)
 
     def _rest_error(self, slot: _Slot, symbol: str, path: str, delay: float, **fields) -> None:
@@ -249,13 +292,3 @@ class BinanceFeed(ConnectionLoop):
             self.exchange, slot.conn, "error", symbol, what="snapshot", path=path,
             retry_in=round(delay, 3), **fields,
         )  # fmt: skip
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -27,7 +27,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from xle.exchanges.coinbase import CHANNELS, MAX_FRAME_BYTES, subscribe_message, unsubscribe_message
+from xle.exchanges.coinbase import CHANNELS, subscribe_message, unsubscribe_message
 from xle.recorder.feedbase import (
     ConnectionLoop,
     FeedOptions,
@@ -122,6 +122,7 @@ class _Slot:
     products: list[str]
     conn: int = 0
     ws: ClientConnection | None = None
+    opened: float = 0.0  # time.monotonic() of the last handshake
     pacer: SendPacer | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     resubscribing: set[str] = field(default_factory=set)
@@ -173,20 +174,26 @@ class CoinbaseFeed(ConnectionLoop):
             for slot in self._slots:
                 group.create_task(self._keep_connected(slot))
 
-    def request_resync(self, product: str, reason: str) -> None:
-        """The engine lost this book: resubscribe level2 for it (a snapshot follows)."""
+    def request_resync(
+        self, product: str, reason: str, *, force: bool = False, **fields: object
+    ) -> bool:
+        """The engine lost this book (or the watchdog found it unsynced for too long):
+        resubscribe level2 for it, after which Coinbase sends a fresh snapshot. A
+        resubscribe under way is never doubled, ``force`` or not (it takes two paced
+        sends; the watchdog asks again later if it did not help)."""
         slot = self._slot_of.get(product)
         if slot is None or slot.ws is None or product in slot.resubscribing:
-            return
+            return False
         slot.resubscribing.add(product)
         self._stats.resyncs += 1
-        self._sink.event(self.exchange, slot.conn, "resync", product, reason=reason)
+        self._sink.event(self.exchange, slot.conn, "resync", product, reason=reason, **fields)
         self._spawn(slot, self._resubscribe(slot, slot.ws, slot.conn, product))
+        return True
 
     # ------------------------------------------------------------------ connections
 
     async def _keep_connected(self, slot: _Slot) -> None:
-        await self._keep_connected_to(slot, self.ws_url, MAX_FRAME_BYTES)
+        await self._keep_connected_to(slot, self.ws_url, self.options.coinbase_max_frame)
 
     def _connected_fields(self, slot: _Slot) -> dict[str, object]:
         return {"products": slot.products}
@@ -200,6 +207,7 @@ class CoinbaseFeed(ConnectionLoop):
         """The hot loop: label each frame by its leading bytes and hand it to the sink."""
         recv = ws.recv
         frame = self._sink.frame
+        drain = self._sink.drain
         stats = self._stats
         labels = self._labels
         products = self._products
@@ -220,9 +228,10 @@ class CoinbaseFeed(ConnectionLoop):
                 if end > 0:
                     key = payload[start:end]
                     symbol = products.get(key) or self._product(key)
-            frame(ex, conn, channel, symbol, payload)
             stats.frames += 1
             stats.bytes += len(payload)
+            if frame(ex, conn, channel, symbol, payload):
+                await drain()
 
     def _learn(self, key: bytes) -> str:
         channel = key.decode("utf-8", "replace")

@@ -9,21 +9,27 @@ engine. The engine's verdicts come back as ``request_resync`` calls on the feed.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import CloseCode
+from websockets.protocol import State
 
 __all__ = [
     "Backoff",
     "ConnectionLoop",
     "FeedOptions",
     "RestGate",
+    "RestLimitError",
     "SendPacer",
     "Sink",
     "VenueStats",
@@ -31,7 +37,11 @@ __all__ = [
     "event_payload",
     "is_loopback",
     "leading_string",
+    "read_capped",
+    "retry_after_seconds",
 ]
+
+MiB = 1 << 20
 
 
 class Sink(Protocol):
@@ -43,8 +53,14 @@ class Sink(Protocol):
 
     def frame(
         self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
-    ) -> None:
-        """A received WebSocket frame, exact bytes."""
+    ) -> bool:
+        """A received WebSocket frame, exact bytes; True asks the feed to ``await drain()``
+        before it receives more."""
+        ...
+
+    async def drain(self) -> None:
+        """Return once what was logged so far is on disk: the feeds' backpressure, so that
+        a peer sending faster than the log is written cannot fill memory."""
         ...
 
     def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:
@@ -87,12 +103,31 @@ class FeedOptions:
     ping_timeout: float | None = 20.0
     max_connection_age: float = 23.5 * 3600  # Binance drops connections at 24 h: go first
     sends_per_second: float = 5.0  # Binance: <= 5 incoming messages/s per connection
-    max_queue: int = 4096  # frames buffered by websockets before TCP backpressure
-    rest_timeout: float = 10.0
+    max_queue: int = 4096  # frames buffered by websockets before TCP backpressure...
+    queue_bytes: int = 32 * MiB  # ...and at most this many bytes of them (see queue_frames)
+    #: The largest WebSocket message accepted; a bigger one is never buffered: the
+    #: connection is closed (1009), a ``frame_too_large`` event logged, and it reconnects.
+    #: Binance frames are one stream event each (a busy depth@100ms diff is ~100 KB), so
+    #: 16 MiB is a wide margin; a Coinbase level2 snapshot of BTC-USD is ~5 MB.
+    binance_max_frame: int = 16 * MiB
+    coinbase_max_frame: int = 64 * MiB
+    rest_timeout: float = 10.0  # per network read of a REST response
+    rest_deadline: float = 30.0  # whole REST request, headers and body, however it trickles
+    #: The largest REST body read (a 5000-level Binance snapshot is ~0.4 MB); the body is
+    #: streamed and the request abandoned at this size.
+    rest_max_bytes: int = 16 * MiB
     rest_retry_initial: float = 1.0  # first retry delay of a failed REST request
     rest_retry_max: float = 60.0
     ban_backoff: float = 120.0  # pause of all REST after a 418 (IP ban) without Retry-After
     rate_limit_backoff: float = 30.0  # pause after a 429 without Retry-After
+    retry_after_max: float = 120.0  # a Retry-After above this (or inf) waits this long
+
+    def queue_frames(self, max_frame: int) -> int:
+        """How many received frames websockets may queue on one connection: ``max_queue``,
+        fewer when that many frames of ``max_frame`` bytes would exceed ``queue_bytes``.
+        Reading more frames from the socket then waits (TCP backpressure), so a flood of
+        large frames cannot pile up in memory."""
+        return max(1, min(self.max_queue, self.queue_bytes // max(1, max_frame)))
 
 
 class Backoff:
@@ -192,6 +227,72 @@ def leading_string(payload: bytes, prefix: bytes, limit: int) -> str:
     return payload[start:end].decode("utf-8", "replace") if end > 0 else ""
 
 
+class RestLimitError(Exception):
+    """A REST response broke a limit: ``reason`` is ``too_large`` or ``deadline``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def read_capped(
+    http: httpx.AsyncClient, url: str, max_bytes: int, deadline: float
+) -> tuple[httpx.Response, bytes]:
+    """GET ``url`` and read its body as it streams, never more than ``max_bytes`` and never
+    longer than ``deadline`` seconds in all (httpx's own timeout is per read, so a body
+    that trickles a byte at a time would otherwise never end). Breaking a limit closes
+    the connection and raises ``RestLimitError``; network errors raise ``httpx.HTTPError``.
+    """
+    try:
+        async with asyncio.timeout(deadline):
+            async with http.stream("GET", url) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise RestLimitError(
+                        "too_large",
+                        f"Content-Length {int(declared)} is over the cap of {max_bytes} bytes",
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise RestLimitError(
+                            "too_large", f"body is over the cap of {max_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+                return response, b"".join(chunks)
+    except TimeoutError:
+        raise RestLimitError("deadline", f"no complete response within {deadline:g} s") from None
+
+
+def retry_after_seconds(
+    value: str | None, maximum: float, now: float | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, clamped to ``[0, maximum]``.
+
+    Accepts delta-seconds (also fractional, ``inf`` -> ``maximum``) and HTTP-dates
+    (relative to ``now``, wall-clock seconds); None when the header is absent or is not
+    a number or a date (``nan``, junk), so that the caller uses its default pause.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(maximum, max(0.0, seconds))
+
+
 def describe_error(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -199,6 +300,22 @@ def describe_error(exc: BaseException) -> str:
 
 #: A connection that lived this long resets the reconnect backoff.
 HEALTHY_AFTER_S = 10.0
+#: How often a connection's state is checked for a closing handshake left hanging.
+_CLOSING_POLL_S = 0.25
+
+
+async def _end_closing_handshake(ws: ClientConnection) -> None:
+    """Bound the closing handshake of a connection websockets failed on its own.
+
+    When websockets refuses a frame (over ``max_size``: close code 1009) it sends a close
+    frame, discards whatever else arrives and waits for the server to end the TCP
+    connection; ``recv`` returns only then. A hostile server never does, so the feed
+    would hang until the next keepalive ping. Once the connection leaves OPEN, ``close``
+    waits at most ``close_timeout`` and then drops the socket.
+    """
+    while ws.state is State.OPEN:
+        await asyncio.sleep(_CLOSING_POLL_S)
+    await ws.close()
 
 
 class ConnectionLoop:
@@ -216,6 +333,14 @@ class ConnectionLoop:
     _sink: Sink
     _stats: VenueStats
 
+    _slot_of: dict[str, Any]
+
+    def connected_since(self, symbol: str) -> float | None:
+        """``time.monotonic()`` when the connection carrying ``symbol`` opened, or None
+        while it is not connected (the recorder's watchdog counts only connected time)."""
+        slot = self._slot_of.get(symbol)
+        return slot.opened if slot is not None and slot.ws is not None else None
+
     async def _receive(self, ws: ClientConnection, conn: int) -> None:
         raise NotImplementedError
 
@@ -228,8 +353,9 @@ class ConnectionLoop:
     def _connected_fields(self, slot: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def _keep_connected_to(self, slot: Any, url: str, max_size: int | None) -> None:
+    async def _keep_connected_to(self, slot: Any, url: str, max_size: int) -> None:
         opts = self.options
+        max_queue = opts.queue_frames(max_size)
         backoff = Backoff(opts.backoff_initial, opts.backoff_max)
         sink, stats, ex = self._sink, self._stats, self.exchange
         handshakes = 0
@@ -246,7 +372,7 @@ class ConnectionLoop:
                     ping_timeout=opts.ping_timeout,
                     close_timeout=2.0,
                     max_size=max_size,
-                    max_queue=opts.max_queue,
+                    max_queue=max_queue,
                 )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 delay = backoff.next_delay()
@@ -261,16 +387,24 @@ class ConnectionLoop:
             if handshakes > 1:
                 stats.reconnects += 1
             stats.open_connections += 1
-            opened = time.monotonic()
+            opened = slot.opened = time.monotonic()
             slot.ws = ws
             sink.event(ex, conn, "connected", None, url=url, **self._connected_fields(slot))
             self._on_open(slot, ws, conn)
             reason, code = "closed", None
+            guard = asyncio.create_task(_end_closing_handshake(ws))
             try:
                 async with asyncio.timeout(opts.max_connection_age):
                     await self._receive(ws, conn)
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
+                sent = exc.sent
+                if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    # websockets refused the frame from its header, before buffering it
+                    reason, code = "frame_too_large", sent.code
+                    sink.event(
+                        ex, conn, "frame_too_large", None, max_frame=max_size, error=sent.reason
+                    )
             except TimeoutError:
                 reason = "max_age"
             except asyncio.CancelledError:
@@ -279,6 +413,7 @@ class ConnectionLoop:
                 await ws.close()
                 raise
             finally:
+                guard.cancel()
                 stats.open_connections -= 1
             self._drop(slot)
             await ws.close()

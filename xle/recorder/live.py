@@ -13,8 +13,10 @@ Every frame, REST response and control event becomes one ``RawRecord``: stamped 
 *first* -- the log is the product, nothing may be lost because an analysis crashed --
 then fed to the engine (under ``lock`` when the engine is shared with another thread),
 so gaps are caught live. The engine's ``ResyncRequest`` outputs go back to the venue's
-feed: a Binance snapshot refetch or a Coinbase level2 resubscribe. ``listener(rec,
-outputs)`` runs after each record, in the recorder's thread.
+feed: a Binance snapshot refetch or a Coinbase level2 resubscribe. A watchdog does the
+same for any book left unsynced for ``resync_timeout`` seconds of connected time,
+whatever kept it so (a snapshot that failed, a lost resubscribe, a peer that never
+answers). ``listener(rec, outputs)`` runs after each record, in the recorder's thread.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,8 +91,13 @@ class RecorderConfig:
     streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     products_per_connection: int = 10
     snapshot_limit: int = SNAPSHOT_LIMIT
-    #: A book still unsynced this long after its resync was asked for is asked again
-    #: (a lost Coinbase snapshot, a snapshot that never came): seconds.
+    #: Bytes logged but not yet flushed to disk above which the feeds stop reading until
+    #: a flush completes (backpressure against a peer that sends faster than the disk).
+    unflushed_bytes: int = 16 << 20
+    #: The watchdog: a book unsynced for this many seconds while its connection is open,
+    #: for whatever reason, gets its snapshot re-requested (Binance) or its level2
+    #: resubscribed (Coinbase), with a ``resync`` event of reason ``watchdog``. Needs an
+    #: engine (it alone knows whether a book is synced).
     resync_timeout: float = 10.0
 
 
@@ -145,7 +153,9 @@ class Recorder:
         self._stop_event: asyncio.Event | None = None
         self._stop_requested = False
         self._reporting_error = False
-        self._resync_watch: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._unflushed = 0  # payload bytes appended since the last drain started
+        self._unflushed_limit = config.unflushed_bytes
+        self._draining: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -173,6 +183,8 @@ class Recorder:
                 asyncio.create_task(feed.run(), name=f"xle-feed-{venue}")
                 for venue, feed in self._feeds.items()
             ]
+            if self.engine is not None:
+                tasks.append(asyncio.create_task(self._watchdog(), name="xle-watchdog"))
             stopper = asyncio.create_task(self._stop_event.wait())
             done, _ = await asyncio.wait(
                 [stopper, *tasks], timeout=cfg.duration, return_when=asyncio.FIRST_COMPLETED
@@ -191,9 +203,6 @@ class Recorder:
                     except Exception as exc:  # already reported as `failure` or secondary
                         failure = failure or exc
             self._append = None
-            for timer in self._resync_watch.values():
-                timer.cancel()
-            self._resync_watch.clear()
             self._writer.close()
         if failure is not None:
             raise failure
@@ -238,7 +247,7 @@ class Recorder:
 
     def frame(
         self, exchange: str, conn: int, stream: str, symbol: str | None, payload: bytes
-    ) -> None:
+    ) -> bool:
         self._seq = seq = self._seq + 1
         rec = RawRecord(
             self.clock(), exchange, self.run_id, conn, seq, "ws", stream, symbol, payload
@@ -246,6 +255,28 @@ class Recorder:
         self._append(rec)  # type: ignore[misc]  # set while run() is active
         if self.engine is not None or self.listener is not None:
             self._dispatch(rec)
+        self._unflushed += len(payload)
+        return self._unflushed >= self._unflushed_limit
+
+    async def drain(self) -> None:
+        """Flush the log now (one flush shared by every feed that asks meanwhile).
+
+        The log writer flushes every ``flush_seconds`` on its own; this bounds what waits
+        in memory when frames come faster than that (a flood of large frames)."""
+        flushing = self._draining
+        if flushing is None:
+            writer = self._writer
+            if writer is None or writer.closed:
+                return
+            self._unflushed = 0
+            flushing = self._draining = asyncio.ensure_future(asyncio.to_thread(writer.flush))
+            flushing.add_done_callback(self._drained)
+        await asyncio.shield(flushing)
+
+    def _drained(self, flushing: asyncio.Future[None]) -> None:
+        self._draining = None
+        if not flushing.cancelled():
+            flushing.exception()  # retrieved here; the feeds awaiting it raise it
 
     def rest(self, exchange: str, conn: int, path: str, symbol: str | None, payload: bytes) -> None:
         self._record(exchange, conn, "rest", path, symbol, payload)
@@ -268,6 +299,7 @@ class Recorder:
             self.clock(), exchange, self.run_id, conn, seq, kind, stream, symbol, payload
         )
         self._append(rec)
+        self._unflushed += len(payload)
         if self.engine is not None or self.listener is not None:
             self._dispatch(rec)
 
@@ -294,29 +326,45 @@ class Recorder:
                 self._resync(out.exchange, out.symbol, out.reason)
 
     def _resync(self, exchange: str, symbol: str, reason: str) -> None:
-        """Hand the request to the venue's feed and watch that the book syncs again."""
+        """Hand the engine's request to the venue's feed."""
         feed = self._feeds.get(exchange)
-        if feed is None:
-            return
-        feed.request_resync(symbol, reason)
-        key = (exchange, symbol)
-        if key not in self._resync_watch and self._loop is not None:
-            self._resync_watch[key] = self._loop.call_later(
-                self.config.resync_timeout, self._check_resynced, key
-            )
+        if feed is not None:
+            feed.request_resync(symbol, reason)
 
-    def _check_resynced(self, key: tuple[str, str]) -> None:
-        self._resync_watch.pop(key, None)
+    def _is_synced(self, exchange: str, symbol: str) -> bool:
         engine = self.engine
-        if engine is None or self._append is None:
-            return
+        assert engine is not None
         if self.lock is not None:
             with self.lock:
-                synced = engine.is_synced(*key)
-        else:
-            synced = engine.is_synced(*key)
-        if not synced:
-            self._resync(key[0], key[1], "resync_timeout")
+                return engine.is_synced(exchange, symbol)
+        return engine.is_synced(exchange, symbol)
+
+    async def _watchdog(self) -> None:
+        """Every book unsynced for ``resync_timeout`` s of connected time is resynced
+        (forced: a snapshot fetch waiting to retry is restarted), then watched again from
+        then; a feed that declines (a request in flight) is asked again at the next tick.
+
+        Time while the book's connection is down does not count: the reconnect fetches
+        snapshots (Binance) or subscribes (Coinbase) anyway.
+        """
+        timeout = self.config.resync_timeout
+        tick = min(1.0, timeout / 4)
+        unsynced_since: dict[tuple[str, str], float] = {}
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for venue, feed in self._feeds.items():
+                for symbol in feed.symbols:
+                    key = (venue, symbol)
+                    opened = feed.connected_since(symbol)
+                    if opened is None or self._is_synced(venue, symbol):
+                        unsynced_since.pop(key, None)
+                        continue
+                    start = max(unsynced_since.setdefault(key, now), opened)
+                    if now - start >= timeout and feed.request_resync(
+                        symbol, "watchdog", force=True, unsynced_s=round(now - start, 1)
+                    ):
+                        unsynced_since[key] = now
 
     def _internal_error(self, where: str, rec: RawRecord, exc: Exception) -> None:
         """An analysis bug must not stop the capture: log it as an error event and go on."""
