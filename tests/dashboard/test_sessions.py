@@ -11,7 +11,7 @@ from xle.config import load_config
 from xle.dashboard.state import DashboardState
 from xle.replay.session import replay_records
 
-from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay
+from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, played_state
 
 
 def _reference_engine(before_ns: int) -> Engine:
@@ -102,13 +102,7 @@ def test_speed_must_be_positive(replay_session):
 
 
 def _played_state(until_ns: int) -> DashboardState:
-    """What a replay of [T0, T1] that played up to ``until_ns`` (inclusive) has ingested."""
-    state = DashboardState(Engine(load_config()))
-    for rec, warmup in replay_records(GOLDEN, T0_NS, T1_NS, None, None):
-        if rec.recv_ns > until_ns:
-            break
-        state.ingest(rec, state.engine.on_record(rec), warmup=warmup)
-    return state
+    return played_state(GOLDEN, until_ns)
 
 
 def _shown(state: DashboardState) -> dict:

@@ -91,7 +91,7 @@ def register_callbacks(app: Dash, session: Session, history: EpisodeHistory) -> 
             Input(f"{channel}-cursor", "data"),
         )
     _register_markets(app, state)
-    _register_books(app, state)
+    _register_books(app, session)
     _register_series(app, state)
     _register_slow(app, state, history)
     _register_vwap(app, state)
@@ -123,7 +123,12 @@ def _register_markets(app: Dash, state: DashboardState) -> None:
 # --------------------------------------------------------------------------- books
 
 
-def _register_books(app: Dash, state: DashboardState) -> None:
+def _register_books(app: Dash, session: Session) -> None:
+    state = session.state
+    # A replay's clock is the replay's time (the scrubbed-to or played-to T, also before
+    # the first record after it); live, it is the time of the last record.
+    replay = session if isinstance(session, ReplaySession) else None
+
     @app.callback(
         Output("ladders", "children"),
         Output("bbo", "children"),
@@ -189,7 +194,7 @@ def _register_books(app: Dash, state: DashboardState) -> None:
             panels.bbo_table(list(zip(labels, views, strict=True))),
             depth_fig,
             gauge,
-            panels.clock_text(now_ns).removesuffix(" UTC"),
+            panels.clock_text(replay.position_ns if replay else now_ns).removesuffix(" UTC"),
             stats,
             status,
             {"structure": structure, "poll": poll},
