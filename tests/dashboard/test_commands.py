@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from xle.cli import app
 from xle.config import demo_config_path
+from xle.replay.session import replay_records
+from xle.timeutil import format_ns
 
 from .conftest import T0_NS, T1_NS
 
@@ -121,3 +123,25 @@ def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):
     ]
     assert list(raw.glob("exchange=*/date=*/hour=*/*.parquet"))
     assert not list(raw.glob("_journal/*.arrow")), "a closed log leaves no journal behind"
+
+
+def test_dashboard_replay_refuses_a_range_without_records(golden_copy):
+    later = T1_NS + 3600 * 10**9
+    result = _run(
+        "dashboard", "--replay", "--from", str(later), "--to", str(later + 60 * 10**9),
+        "--data", str(golden_copy), "--port", "0",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: no records between 2024-01-02T04:00:12")
+    assert "dashboard:" not in result.output
+
+
+def test_dashboard_replay_starts_at_the_first_record_of_an_early_range(golden_copy):
+    first = next(iter(replay_records(golden_copy, None, T1_NS, None, None)))[0].recv_ns
+    code, output = _serve_then_interrupt(
+        "dashboard", "--replay", "--from", str(first - 3600 * 10**9), "--to", str(T1_NS),
+        "--data", str(golden_copy), "--port", "0", "--paused",
+    )  # fmt: skip
+    assert code == 0, output
+    assert f"from {format_ns(first)} to {format_ns(T1_NS)}" in output
+    assert "before the first record" in output

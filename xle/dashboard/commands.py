@@ -22,7 +22,7 @@ import typer
 from xle.analytics.engine import Engine
 from xle.cli_options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, demo_config_path, load_config
-from xle.errors import UsageError, XleError
+from xle.errors import DataError, UsageError, XleError
 from xle.paths import data_root
 from xle.timeutil import format_ns, parse_time
 
@@ -170,8 +170,12 @@ def dashboard(
             )
             server = _serve(session, history, host, port)
             session.start()
-            assert start is not None and end is not None
-            typer.echo(f"replaying {root}/raw from {start} to {end}")
+            typer.echo(
+                f"replaying {root}/raw from {format_ns(session.start_ns)} "
+                f"to {format_ns(session.end_ns)}"
+            )
+            if session.start_ns != history.start_ns:
+                typer.echo(f"(--from {start} is before the first record; starting there)")
     except XleError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
@@ -196,8 +200,9 @@ def _replay_session(
     symbol: list[str] | None,
 ) -> tuple[Any, Any]:
     from xle.dashboard.history import EpisodeHistory
-    from xle.dashboard.sessions import ReplaySession, log_source
+    from xle.dashboard.sessions import ReplaySession, first_record_ns, log_source
     from xle.dashboard.state import DashboardState
+    from xle.paths import raw_dir
     from xle.replay.session import check_data_root, check_exchanges, check_range
 
     start_ns, end_ns = _time(start, "--from"), _time(end, "--to")
@@ -205,10 +210,15 @@ def _replay_session(
     check_data_root(root)
     exchanges = check_exchanges(exchange)
     symbols = tuple(sorted({s.upper() for s in symbol})) if symbol else None
+    first_ns = first_record_ns(root, start_ns, end_ns, exchanges, symbols)
+    if first_ns is None:  # the words of ``xle replay``
+        raise DataError(
+            f"no records between {format_ns(start_ns)} and {format_ns(end_ns)} in {raw_dir(root)}"
+        )
     session = ReplaySession(
         DashboardState(Engine(engine_config)),
         log_source(root, end_ns, exchanges, symbols),
-        start_ns,
+        first_ns,
         end_ns,
         lambda: Engine(engine_config),
         speed=_speed(speed),

@@ -22,7 +22,7 @@ from xle.analytics.engine import Engine
 from xle.dashboard.state import DashboardState
 from xle.records import RawRecord
 
-__all__ = ["LiveSession", "ReplaySession", "Session", "log_source"]
+__all__ = ["LiveSession", "ReplaySession", "Session", "first_record_ns", "log_source"]
 
 Source = Callable[[int], Iterator[tuple[RawRecord, bool]]]
 """``source(start_ns)`` -> (record, warmup) pairs from ``start_ns`` to the range's end."""
@@ -59,6 +59,34 @@ def log_source(
         return iter(replay_records(data_root, start_ns, end_ns, exchanges, symbols))
 
     return source
+
+
+def first_record_ns(
+    data_root: Path,
+    start_ns: int,
+    end_ns: int,
+    exchanges: tuple[str, ...] | None = None,
+    symbols: tuple[str, ...] | None = None,
+) -> int | None:
+    """Time of the first record in ``[start_ns, end_ns]``, None when the range is empty.
+
+    A replay starts there rather than at ``start_ns``: before it there is nothing to see.
+    Reads only as far as the first batch that holds a record (no warm-up).
+    """
+    from xle.replay.reader import LogReader
+    from xle.replay.session import raw_exchanges
+
+    if exchanges is None:
+        exchanges = tuple(raw_exchanges(data_root)[0])
+        if not exchanges:
+            return None
+    reader = LogReader(
+        data_root, exchanges=exchanges, symbols=symbols, start_ns=start_ns, end_ns=end_ns + 1
+    )
+    for chunk in reader.chunks():
+        if chunk:
+            return chunk[0].recv_ns
+    return None
 
 
 class ReplaySession:
