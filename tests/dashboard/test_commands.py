@@ -66,8 +66,16 @@ def test_dashboard_rejects_a_bad_speed(golden_copy):
     assert "--speed" in result.output
 
 
-def _serve_then_interrupt(*args: str) -> tuple[int, str]:
-    """Run ``xle ARGS`` (which must print "dashboard: URL"), fetch the page, then Ctrl-C."""
+def _ignore_sigint() -> None:
+    """What a shell does to a background job (``xle demo &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _serve_then_interrupt(*args: str, background: bool = False) -> tuple[int, str]:
+    """Run ``xle ARGS`` (which must print "dashboard: URL"), fetch the page, then Ctrl-C.
+
+    ``background``: started the way a shell starts a background job, SIGINT ignored.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "xle.cli", *args],
@@ -75,6 +83,7 @@ def _serve_then_interrupt(*args: str) -> tuple[int, str]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=_ignore_sigint if background else None,
     )
     lines: list[str] = []
     try:
@@ -93,7 +102,7 @@ def _serve_then_interrupt(*args: str) -> tuple[int, str]:
             assert "xle" in response.read().decode()
         time.sleep(1.5)  # let the session feed its engine a little
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -145,3 +154,21 @@ def test_dashboard_replay_starts_at_the_first_record_of_an_early_range(golden_co
     assert code == 0, output
     assert f"from {format_ns(first)} to {format_ns(T1_NS)}" in output
     assert "before the first record" in output
+
+
+def test_demo_started_in_the_background_stops_on_sigint_and_closes_the_log(tmp_path):
+    code, output = _serve_then_interrupt(
+        "demo", "--port", "0", "--data", str(tmp_path), background=True
+    )
+    assert code == 0, output
+    assert "log closed" in output
+    assert not list((tmp_path / "demo" / "raw").glob("_journal/*.arrow"))
+
+
+def test_dashboard_started_in_the_background_stops_on_sigint(golden_copy):
+    code, output = _serve_then_interrupt(
+        "dashboard", "--replay", "--from", str(T0_NS), "--to", str(T1_NS),
+        "--data", str(golden_copy), "--port", "0", background=True,
+    )  # fmt: skip
+    assert code == 0, output
+    assert "stopped" in output

@@ -9,8 +9,10 @@ then everything is stopped in reverse order and the log is closed.
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -61,21 +63,44 @@ def _speed(text: str) -> float | None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let ``kill`` stop the dashboard as cleanly as Ctrl-C does."""
+def _stop_signals() -> Iterator[None]:
+    """Ctrl-C and ``kill`` stop the command cleanly, however it was started.
 
-    def handler(signum: int, frame: Any) -> None:
+    A shell starts a background job (``cmd &``) with SIGINT ignored, and Python then
+    leaves it ignored: without installing the handler ourselves, Ctrl-C (or ``kill
+    -INT``) would never stop it. SIGTERM is made to act like Ctrl-C.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, terminate),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stoppable(command: Callable[..., None]) -> Callable[..., None]:
+    """Run ``command`` under :func:`_stop_signals` (typer still sees its signature)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with _stop_signals():
+            command(*args, **kwargs)
+
+    return run
 
 
 def _run_until_interrupted(alive: Callable[[], bool]) -> None:
-    with _sigterm_as_interrupt(), suppress(KeyboardInterrupt):
+    with suppress(KeyboardInterrupt):
         while alive():
             time.sleep(0.5)
 
@@ -111,6 +136,7 @@ def _serve(session: Any, history: Any, host: str, port: int) -> Any:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
+@_stoppable
 def dashboard(
     live: Annotated[
         bool, typer.Option("--live", help="Feed the engine from the recorder.")
@@ -161,25 +187,26 @@ def dashboard(
             )
             history = EpisodeHistory(root)
             server = _serve(session, history, host, port)
-            session.start()
             where = f"simulator {simulator}" if simulator else "live venues"
-            typer.echo(f"recording from {where} into {root}/raw")
+            banner = [f"recording from {where} into {root}/raw"]
         else:
             session, history = _replay_session(
                 engine_config, root, start, end, speed, paused, exchange, symbol
             )
             server = _serve(session, history, host, port)
-            session.start()
-            typer.echo(
+            banner = [
                 f"replaying {root}/raw from {format_ns(session.start_ns)} "
                 f"to {format_ns(session.end_ns)}"
-            )
+            ]
             if session.start_ns != history.start_ns:
-                typer.echo(f"(--from {start} is before the first record; starting there)")
+                banner.append(f"(--from {start} is before the first record; starting there)")
     except XleError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
     try:
+        session.start()
+        for line in banner:
+            typer.echo(line)
+        typer.echo(f"dashboard: {server.url}  (Ctrl-C to stop)")
         # Live: stop with the recorder (e.g. it failed for good); a replay serves until Ctrl-C.
         _run_until_interrupted(session.is_alive if live else lambda: True)
     finally:
@@ -227,6 +254,7 @@ def _replay_session(
     return session, EpisodeHistory(root, start_ns, end_ns)
 
 
+@_stoppable
 def demo(
     port: PortOption = 8050,
     host: HostOption = "127.0.0.1",
