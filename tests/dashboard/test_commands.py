@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 
 from xle.cli import app
 from xle.config import demo_config_path
+from xle.replay.reader import LogReader
 from xle.replay.session import replay_records
 from xle.timeutil import format_ns
 
@@ -71,14 +74,18 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _serve_then_interrupt(*args: str, background: bool = False) -> tuple[int, str]:
+def _serve_then_interrupt(
+    *args: str, background: bool = False, shell: str | None = None, env: dict | None = None
+) -> tuple[int, str]:
     """Run ``xle ARGS`` (which must print "dashboard: URL"), fetch the page, then Ctrl-C.
 
     ``background``: started the way a shell starts a background job, SIGINT ignored.
+    ``shell``: run this command line (as a user would paste it) instead of ``xle ARGS``.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
+    argv = ["/bin/sh", "-c", f"exec {shell}"] if shell else [sys.executable, "-m", "xle.cli", *args]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xle.cli", *args],
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -172,3 +179,59 @@ def test_dashboard_started_in_the_background_stops_on_sigint(golden_copy):
     )  # fmt: skip
     assert code == 0, output
     assert "stopped" in output
+
+
+@pytest.mark.parametrize("command", ["demo", "dashboard"])
+@pytest.mark.parametrize(
+    ("port", "says"),
+    [("99999", "less than or equal to 65535"), ("-1", "greater than or equal to 0")],
+)
+def test_a_port_outside_0_to_65535_is_refused(command, port, says):
+    result = _run(command, "--port", port)
+    assert result.exit_code == 2
+    assert f"Invalid value for '--port': Input should be {says}" in result.output
+
+
+def test_demo_on_a_busy_port_fails_with_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run("demo", "--port", str(port), "--data", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+    ), result.output
+
+
+def test_demo_prints_a_status_line_every_few_seconds(tmp_path):
+    code, output = _serve_then_interrupt(
+        "demo", "--port", "0", "--data", str(tmp_path), "--status-seconds", "0.5"
+    )
+    assert code == 0, output
+    lines = [line for line in output.splitlines() if line.startswith("status: ")]
+    assert len(lines) >= 2, output
+    found = re.search(
+        r"status: ([\d,]+) records .*· books synced (\d+)/(\d+) · episodes", lines[-1]
+    )
+    assert found, lines[-1]
+    assert int(found.group(1).replace(",", "")) > 0
+    assert f"logging to {tmp_path}/demo/raw" in lines[-1]
+
+
+def test_the_replay_command_the_demo_prints_runs_as_printed(tmp_path):
+    code, output = _serve_then_interrupt("demo", "--port", "0", "--data", str(tmp_path))
+    assert code == 0, output
+    printed = next(line for line in output.splitlines() if line.startswith("replay it: "))
+    command = printed.removeprefix("replay it: ")
+    argv = shlex.split(command)
+    assert argv[0] != "xle" and Path(argv[0]).is_file(), "runs without xle on PATH"
+    recv = [rec.recv_ns for rec in LogReader(tmp_path / "demo")]
+    start, end = argv[argv.index("--from") + 1], argv[argv.index("--to") + 1]
+    # To the nanosecond: ``--to`` parsed back includes the last record.
+    assert (start, end) == (format_ns(min(recv)), format_ns(max(recv))), "first to last record"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/bin:/bin"
+    code, replayed = _serve_then_interrupt(shell=f"{command} --port 0 --paused", env=env)
+    assert code == 0, replayed
+    assert f"replaying {tmp_path}/demo/raw from " in replayed and "dashboard: http" in replayed

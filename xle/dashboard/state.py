@@ -109,6 +109,8 @@ class DashboardState:
         self.integrity: deque[IntegrityEvent] = deque(maxlen=self._max_events)
         self.closed_episodes: deque[ArbitrageEpisode] = deque(maxlen=self._max_events)
         self.open_episodes: dict[PairKey, ArbitrageEpisode] = {}
+        #: Episodes closed since the last reset (``closed_episodes`` keeps the newest).
+        self.closed_total = 0
         self.alerts: deque[Alert] = deque(maxlen=32)
         self.counters = _Counters()
         self._next_sample_ns: int | None = None
@@ -179,6 +181,7 @@ class DashboardState:
         else:
             self.open_episodes.pop(key, None)
             self.closed_episodes.append(episode)
+            self.closed_total += 1
 
     def _sample(self, t_ns: int) -> None:
         engine = self.engine
