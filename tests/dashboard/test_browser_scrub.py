@@ -76,3 +76,16 @@ def test_after_a_scrub_every_panel_shows_the_replay_played_to_that_time(scrubbed
     eventually(lambda: len(grid_rows(page)) == len(episodes))
     assert {r["source"] for r in grid_rows(page)} <= {"engine"}
     assert text(page, "#arb-note").startswith(f"{len(episodes)} episodes")
+
+
+def test_a_replay_held_for_a_viewer_plays_once_the_page_is_open(golden_copy, serve, page):
+    session = make_replay(golden_copy, speed=None, playing=True, wait_for_viewer=True)
+    try:
+        server = serve(session, EpisodeHistory(golden_copy, T0_NS, T1_NS))
+        page.wait_for_timeout(500)
+        assert session.position_ns == T0_NS and not session.finished
+        page.goto(server.url)
+        eventually(lambda: session.finished)
+        eventually(lambda: text(page, "#replay-time").endswith("· end"))
+    finally:
+        session.stop()

@@ -124,6 +124,7 @@ def test_dashboard_replay_serves_the_log_until_ctrl_c(golden_copy):
     )  # fmt: skip
     assert code == 0, output
     assert "replaying" in output and "stopped" in output
+    assert "the replay plays once the page is open" in output
 
 
 def test_demo_serves_the_dashboard_and_closes_the_log_on_ctrl_c(tmp_path):

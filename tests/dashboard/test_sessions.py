@@ -147,3 +147,17 @@ def test_a_scrub_raises_no_toasts_for_the_episodes_it_skips(replay_session):
     assert replay_session.wait_idle()
     assert replay_session.state.episodes()
     assert replay_session.state.alerts_after(0) == []
+
+
+def test_a_replay_waiting_for_a_viewer_stays_at_its_start_until_one_connects(golden_copy):
+    session = make_replay(golden_copy, speed=None, playing=True, wait_for_viewer=True)
+    try:
+        records = session.state.counters.records
+        time.sleep(0.5)
+        assert session.position_ns == T0_NS
+        assert session.state.counters.records == records
+        assert not session.finished
+        session.viewer_connected()
+        eventually(lambda: session.finished)
+    finally:
+        session.stop()

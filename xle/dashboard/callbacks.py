@@ -343,6 +343,7 @@ def _register_replay(app: Dash, session: ReplaySession) -> None:
         State("replay-scrub", "drag_value"),
     )
     def progress(_n, value, drag_value):
+        session.viewer_connected()  # a page is polling: a replay held for it may start
         position = session.position_ns
         offset = (position - session.start_ns) / 1e9
         dragging = drag_value is not None and value is not None and drag_value != value

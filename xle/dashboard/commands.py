@@ -217,6 +217,8 @@ def dashboard(
             ]
             if session.start_ns != history.start_ns:
                 banner.append(f"(--from {start} is before the first record; starting there)")
+            if not paused:
+                banner.append("the replay plays once the page is open")
     except XleError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -267,6 +269,7 @@ def _replay_session(
         lambda: Engine(engine_config),
         speed=_speed(speed),
         playing=not paused,
+        wait_for_viewer=True,
     )
     return session, EpisodeHistory(root, start_ns, end_ns)
 

@@ -109,6 +109,7 @@ class ReplaySession:
         *,
         speed: float | None = 1.0,
         playing: bool = False,
+        wait_for_viewer: bool = False,
     ) -> None:
         self.state = state
         self.start_ns = start_ns
@@ -123,6 +124,9 @@ class ReplaySession:
         self._anchor_pos = start_ns
         self._anchor_wall = time.monotonic()
         self._stopped = False
+        #: Until a page shows the replay, it stays at its start even when playing:
+        #: started from the command line, nobody would see its first minutes.
+        self.waiting_for_viewer = wait_for_viewer
         self.finished = False
         self.loading = True
         self._thread = threading.Thread(target=self._run, name="xle-replay", daemon=True)
@@ -145,6 +149,15 @@ class ReplaySession:
             if self.finished:
                 self._seek_to = self.start_ns
             self._playing = True
+            self._reanchor()
+            self._cond.notify_all()
+
+    def viewer_connected(self) -> None:
+        """A page is showing the replay: a replay waiting for one starts playing now."""
+        if not self.waiting_for_viewer:
+            return
+        with self._cond:
+            self.waiting_for_viewer = False
             self._reanchor()
             self._cond.notify_all()
 
@@ -186,7 +199,13 @@ class ReplaySession:
     @property
     def position_ns(self) -> int:
         with self._cond:
-            if not self._playing or self._speed is None or self.loading or self.finished:
+            if (
+                not self._playing
+                or self._speed is None
+                or self.loading
+                or self.finished
+                or self.waiting_for_viewer
+            ):
                 return self._position
             elapsed = time.monotonic() - self._anchor_wall
             return min(self.end_ns, self._anchor_pos + int(elapsed * 1e9 * self._speed))
@@ -222,7 +241,7 @@ class ReplaySession:
                 # paused time, as a replay scrubbed to it does.
                 self._catch_up(feed, paused_at, alerts=True)
                 continue
-            if feed is None or self.finished or not self._playing:
+            if feed is None or self.finished or not self._playing or self.waiting_for_viewer:
                 with self._cond:
                     if not self._stopped and self._seek_to is None:
                         self._cond.wait(0.1)
