@@ -352,7 +352,10 @@ def _register_replay(app: Dash, session: ReplaySession) -> None:
             text += " · loading"
         elif session.finished:
             text += " · end"
-        if dragging:
+        # Leave the slider alone when it already shows the position (a paused replay):
+        # ``scrub`` waits for this request to answer (its input is our output), and
+        # writing the old position back would undo a click made meanwhile.
+        if dragging or (value is not None and abs(float(value) - offset) <= step):
             return text, no_update, no_update, label()
         return text, offset, offset, label()
 
