@@ -126,7 +126,9 @@ def test_scrubbing_moves_the_shown_time_and_rebuilds_the_books(dash):
     page = dash.page
     track = page.locator("#replay-scrub .dash-slider-track").bounding_box()
     page.mouse.click(track["x"] + track["width"] * 0.75, track["y"] + track["height"] / 2)
-    eventually(lambda: dash.session.position_ns > T0_NS + 10**9 and not dash.session.loading)
+    eventually(
+        lambda: dash.session.position_ns > T0_NS + 10**9 and not dash.session.loading, timeout=20
+    )
     position = dash.session.position_ns
     assert T0_NS + 7 * 10**9 < position < T0_NS + 11 * 10**9
     eventually(lambda: text(page, "#replay-time").startswith(day_time(position)))

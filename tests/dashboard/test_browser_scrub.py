@@ -32,6 +32,7 @@ def scrubbed(browser, tmp_path_factory) -> Iterator[tuple[ReplaySession, Any]]:
     page.goto(server.url)
     page.wait_for_selector("#replay-time")
     eventually(lambda: text(page, "#replay-time").startswith(day_time(T0_NS)))
+    eventually(lambda: figure(page, "mid-chart") and figure(page, "imb-chart"))
     yield session, page
     page.context.close()
     server.stop()
@@ -39,8 +40,11 @@ def scrubbed(browser, tmp_path_factory) -> Iterator[tuple[ReplaySession, Any]]:
 
 
 def _click_scrubber(page: Any, fraction: float) -> None:
-    track = page.locator("#replay-scrub .dash-slider-track").bounding_box()
-    page.mouse.click(track["x"] + track["width"] * fraction, track["y"] + track["height"] / 2)
+    """Click the track where ``fraction`` of the range lies (Playwright first waits for the
+    track to be visible, stable and hit by the pointer: the page may still be laying out)."""
+    track = page.locator("#replay-scrub .dash-slider-track")
+    box = track.bounding_box()
+    track.click(position={"x": box["width"] * fraction, "y": box["height"] / 2})
 
 
 def _points(page: Any, graph_id: str) -> list[int]:
@@ -59,7 +63,9 @@ def test_after_a_scrub_every_panel_shows_the_replay_played_to_that_time(scrubbed
     session, page = scrubbed
     generation, before = session.state.generation, session.position_ns
     _click_scrubber(page, fraction)
-    eventually(lambda: abs(session.position_ns - before) > 10**9 and not session.loading)
+    eventually(
+        lambda: abs(session.position_ns - before) > 10**9 and not session.loading, timeout=20
+    )
     assert session.wait_idle()
     position = session.position_ns
     want = played_state(GOLDEN, position)
