@@ -78,6 +78,18 @@ def replay_derived(root: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def played_state(root: Path, until_ns: int) -> DashboardState:
+    """What a replay of [T0, T1] that played up to ``until_ns`` (inclusive) has ingested."""
+    from xle.replay.session import replay_records
+
+    state = DashboardState(Engine(load_config()))
+    for rec, warmup in replay_records(root, T0_NS, T1_NS, None, None):
+        if rec.recv_ns > until_ns:
+            break
+        state.ingest(rec, state.engine.on_record(rec), warmup=warmup)
+    return state
+
+
 def make_replay(root: Path, **kwargs: Any) -> ReplaySession:
     config = load_config()
     state = DashboardState(Engine(config))

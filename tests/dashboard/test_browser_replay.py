@@ -125,11 +125,11 @@ def test_play_moves_the_shown_time_and_pause_stops_it(dash):
 def test_scrubbing_moves_the_shown_time_and_rebuilds_the_books(dash):
     dash.at(0.0)
     page = dash.page
-    generation = dash.session.state.generation
     track = page.locator("#replay-scrub .dash-slider-track").bounding_box()
     page.mouse.click(track["x"] + track["width"] * 0.75, track["y"] + track["height"] / 2)
-    eventually(lambda: dash.session.state.generation > generation)
-    assert dash.session.wait_idle()
+    eventually(
+        lambda: dash.session.position_ns > T0_NS + 10**9 and not dash.session.loading, timeout=20
+    )
     position = dash.session.position_ns
     assert T0_NS + 7 * 10**9 < position < T0_NS + 11 * 10**9
     eventually(lambda: text(page, "#replay-time").startswith(day_time(position)))
@@ -169,8 +169,15 @@ def test_an_arbitrage_episode_shows_in_the_gap_chart_the_toasts_and_the_table(da
         return sum(1 for t in marks for y in t["y"] if y is not None)
 
     eventually(highlighted)
-    eventually(lambda: {r["source"] for r in grid_rows(page)} == {"engine"})
-    rows = grid_rows(page)
+    # The table follows on its 1 s poll: wait for the end of data to close the last one.
+    rows = eventually(
+        lambda: (
+            (rows := grid_rows(page))
+            and {r["source"] for r in rows} == {"engine"}
+            and "open" not in {r["state"] for r in rows}
+            and rows
+        )
+    )
     assert len(rows) == 3
     assert {r["buy"] for r in rows} == {"binance"}
     assert {r["sell"] for r in rows} == {"coinbase"}

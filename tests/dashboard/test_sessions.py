@@ -8,9 +8,10 @@ import pytest
 
 from xle.analytics.engine import Engine
 from xle.config import load_config
+from xle.dashboard.state import DashboardState
 from xle.replay.session import replay_records
 
-from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay
+from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, played_state
 
 
 def _reference_engine(before_ns: int) -> Engine:
@@ -98,3 +99,65 @@ def test_speed_must_be_positive(replay_session):
         replay_session.set_speed(0.0)
     with pytest.raises(ValueError):
         replay_session.set_speed(float("nan"))
+
+
+def _played_state(until_ns: int) -> DashboardState:
+    return played_state(GOLDEN, until_ns)
+
+
+def _shown(state: DashboardState) -> dict:
+    """Everything the page draws from the state (frame ids aside: they only grow)."""
+    with state.lock:
+        engine = state.engine
+        return {
+            "books": {key: engine.book_view(*key) for key in engine.book_keys()},
+            "frames": [(f.t_ns, f.books, f.edges) for f in state.frames],
+            "episodes": state.episodes(),
+            "integrity": state.integrity_events(),
+            "records": state.counters.records,
+            "first": state.counters.first_recv_ns,
+            "last": state.counters.last_recv_ns,
+        }
+
+
+@pytest.mark.parametrize("offsets_s", [[9.2], [9.2, 3.5], [3.5, 9.2], [9.2, 0.0]])
+def test_a_scrub_shows_what_a_replay_played_to_that_time_shows(replay_session, offsets_s):
+    for offset_s in offsets_s:  # forward (fast-forward) and back (start over)
+        target = T0_NS + int(offset_s * 1e9)
+        replay_session.seek(target)
+        assert replay_session.wait_idle()
+    shown = _shown(replay_session.state)
+    assert shown == _shown(_played_state(target))
+    if offsets_s[-1] > 5:
+        assert len(shown["frames"]) > 10 and shown["episodes"], "history up to T is there"
+        assert shown["last"] is not None and target - shown["last"] < 10**9
+
+
+def test_pausing_shows_everything_up_to_the_paused_time(replay_session):
+    replay_session.set_speed(4.0)
+    replay_session.play()
+    eventually(lambda: replay_session.position_ns > T0_NS + 6 * 10**9)
+    replay_session.pause()
+    paused = replay_session.position_ns
+    eventually(lambda: _shown(replay_session.state) == _shown(_played_state(paused)))
+
+
+def test_a_scrub_raises_no_toasts_for_the_episodes_it_skips(replay_session):
+    replay_session.seek(T1_NS)
+    assert replay_session.wait_idle()
+    assert replay_session.state.episodes()
+    assert replay_session.state.alerts_after(0) == []
+
+
+def test_a_replay_waiting_for_a_viewer_stays_at_its_start_until_one_connects(golden_copy):
+    session = make_replay(golden_copy, speed=None, playing=True, wait_for_viewer=True)
+    try:
+        records = session.state.counters.records
+        time.sleep(0.5)
+        assert session.position_ns == T0_NS
+        assert session.state.counters.records == records
+        assert not session.finished
+        session.viewer_connected()
+        eventually(lambda: session.finished)
+    finally:
+        session.stop()

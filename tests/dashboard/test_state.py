@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
+from msgspec.structs import replace
+
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.dashboard.state import DashboardState
@@ -118,3 +123,36 @@ def test_markets_and_pairs_come_from_the_books_seen():
         ("BTC/USD", "coinbase:BTC-USD", "binance:BTCUSDT"),
     ]
     assert state.books_of(None) == []
+
+
+def test_every_history_stays_bounded_however_long_the_feed_runs():
+    """The golden log fed 60 times over (a new run each time, so books resync, episodes
+    open and close, integrity events pile up): past the bounds, memory stays flat."""
+    records = _golden_records()
+    span = T1_NS - T0_NS
+    state = DashboardState(Engine(load_config()), history=40, max_events=8)
+
+    def feed(first: int, last: int) -> None:
+        for k in range(first, last):
+            for rec in records:
+                shifted = replace(rec, recv_ns=rec.recv_ns + k * span, run=f"{rec.run}-{k}")
+                state.ingest(shifted, state.engine.on_record(shifted))
+            state.records_per_second()
+
+    feed(0, 10)  # fill every buffer to its bound
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        feed(10, 60)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(state.frames) == 40
+    assert len(state.integrity) == len(state.closed_episodes) == 8
+    assert len(state.alerts) == 32
+    assert len(state.open_episodes) <= len(state.pairs_of("BTC/USD"))
+    assert len(state.counters.rate_window) <= 64
+    assert state.closed_total > 8 and state.counters.records == 60 * len(records)
+    assert grown < 100_000, f"{grown:,} bytes more after 50 more passes"

@@ -155,7 +155,7 @@ def register_callbacks(
             Input(f"{channel}-cursor", "data"),
         )
     _register_markets(app, state)
-    _register_books(app, state)
+    _register_books(app, session)
     _register_series(app, state)
     _register_slow(app, state, history)
     _register_vwap(app, state)
@@ -187,7 +187,12 @@ def _register_markets(app: Dash, state: DashboardState) -> None:
 # --------------------------------------------------------------------------- books
 
 
-def _register_books(app: Dash, state: DashboardState) -> None:
+def _register_books(app: Dash, session: Session) -> None:
+    state = session.state
+    # A replay's clock is the replay's time (the scrubbed-to or played-to T, also before
+    # the first record after it); live, it is the time of the last record.
+    replay = session if isinstance(session, ReplaySession) else None
+
     @app.callback(
         Output("ladders", "children"),
         Output("bbo", "children"),
@@ -257,7 +262,7 @@ def _register_books(app: Dash, state: DashboardState) -> None:
             panels.bbo_table(list(zip(labels, views, strict=True))),
             depth_fig,
             gauge,
-            panels.clock_text(now_ns).removesuffix(" UTC"),
+            panels.clock_text(replay.position_ns if replay else now_ns).removesuffix(" UTC"),
             stats,
             status,
             {"structure": structure, "poll": poll},
@@ -418,6 +423,7 @@ def _register_replay(app: Dash, session: ReplaySession, speeds: Sequence[str]) -
         State("replay-scrub", "drag_value"),
     )
     def progress(_n, value, drag_value):
+        session.viewer_connected()  # a page is polling: a replay held for it may start
         position = session.position_ns
         offset = (position - session.start_ns) / 1e9
         dragging = drag_value is not None and value is not None and drag_value != value
@@ -426,7 +432,10 @@ def _register_replay(app: Dash, session: ReplaySession, speeds: Sequence[str]) -
             text += " · loading"
         elif session.finished:
             text += " · end"
-        if dragging:
+        # Leave the slider alone when it already shows the position (a paused replay):
+        # ``scrub`` waits for this request to answer (its input is our output), and
+        # writing the old position back would undo a click made meanwhile.
+        if dragging or (value is not None and abs(float(value) - offset) <= step):
             return text, no_update, no_update, label()
         return text, offset, offset, label()
 

@@ -8,10 +8,11 @@ and lets tests serve on port 0 and read back the port the OS picked.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 from dash import Dash
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, make_server, select_address_family
 
 __all__ = ["DashboardServer"]
 
@@ -22,10 +23,19 @@ class DashboardServer:
     def __init__(self, app: Dash, host: str = "127.0.0.1", port: int = 8050) -> None:
         # One log line per poll request would drown the terminal; keep warnings.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server: BaseWSGIServer = make_server(host, port, app.server, threaded=True)
+        # Bind here, not in werkzeug: on a busy port it prints to stderr and calls
+        # sys.exit(1); a plain OSError lets the commands say it in one line.
+        family = select_address_family(host, port)
+        sock = socket.create_server((host, port), family=family, backlog=128)
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host, port, app.server, threaded=True, fd=sock.fileno()
+            )
+        finally:
+            sock.close()  # werkzeug serves on its own duplicate of the descriptor
         self._server.daemon_threads = True
         self.host = host
-        self.port: int = self._server.server_port
+        self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="xle-dashboard-http", daemon=True
         )

@@ -4,9 +4,9 @@ Both sessions write the engine from exactly one thread and hand each record's ou
 :meth:`DashboardState.ingest`; the web threads only read. The replay thread paces by
 record time (``speed`` record-seconds per wall second, or flat out) and feeds in small
 batches, releasing the lock between them, so the page stays responsive at any speed.
-Scrubbing rebuilds the engine from the log at the new time (``replay_from`` warms every
-book up from its latest snapshot before that time), which is exactly the state a full
-replay has there.
+Scrubbing forward fast-forwards the same feed; scrubbing back starts over from the
+range's start with a fresh engine. Either way the state after a scrub to T is the state
+of a replay that played to T: books, chart histories, episodes and clock.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from xle.analytics.engine import Engine
 from xle.dashboard.state import DashboardState
 from xle.records import RawRecord
 
-__all__ = ["LiveSession", "ReplaySession", "Session", "log_source"]
+__all__ = ["LiveSession", "ReplaySession", "Session", "first_record_ns", "log_source"]
 
 Source = Callable[[int], Iterator[tuple[RawRecord, bool]]]
 """``source(start_ns)`` -> (record, warmup) pairs from ``start_ns`` to the range's end."""
@@ -61,6 +61,34 @@ def log_source(
     return source
 
 
+def first_record_ns(
+    data_root: Path,
+    start_ns: int,
+    end_ns: int,
+    exchanges: tuple[str, ...] | None = None,
+    symbols: tuple[str, ...] | None = None,
+) -> int | None:
+    """Time of the first record in ``[start_ns, end_ns]``, None when the range is empty.
+
+    A replay starts there rather than at ``start_ns``: before it there is nothing to see.
+    Reads only as far as the first batch that holds a record (no warm-up).
+    """
+    from xle.replay.session import raw_exchanges
+    from xle.store.reader import LogReader
+
+    if exchanges is None:
+        exchanges = tuple(raw_exchanges(data_root)[0])
+        if not exchanges:
+            return None
+    reader = LogReader(
+        data_root, exchanges=exchanges, symbols=symbols, start_ns=start_ns, end_ns=end_ns + 1
+    )
+    for chunk in reader.chunks():
+        if chunk:
+            return chunk[0].recv_ns
+    return None
+
+
 class ReplaySession:
     """A replay of ``[start_ns, end_ns]`` with play, pause, speed and seek.
 
@@ -81,6 +109,7 @@ class ReplaySession:
         *,
         speed: float | None = 1.0,
         playing: bool = False,
+        wait_for_viewer: bool = False,
     ) -> None:
         self.state = state
         self.start_ns = start_ns
@@ -95,6 +124,9 @@ class ReplaySession:
         self._anchor_pos = start_ns
         self._anchor_wall = time.monotonic()
         self._stopped = False
+        #: Until a page shows the replay, it stays at its start even when playing:
+        #: started from the command line, nobody would see its first minutes.
+        self.waiting_for_viewer = wait_for_viewer
         self.finished = False
         self.loading = True
         self._thread = threading.Thread(target=self._run, name="xle-replay", daemon=True)
@@ -117,6 +149,15 @@ class ReplaySession:
             if self.finished:
                 self._seek_to = self.start_ns
             self._playing = True
+            self._reanchor()
+            self._cond.notify_all()
+
+    def viewer_connected(self) -> None:
+        """A page is showing the replay: a replay waiting for one starts playing now."""
+        if not self.waiting_for_viewer:
+            return
+        with self._cond:
+            self.waiting_for_viewer = False
             self._reanchor()
             self._cond.notify_all()
 
@@ -158,7 +199,13 @@ class ReplaySession:
     @property
     def position_ns(self) -> int:
         with self._cond:
-            if not self._playing or self._speed is None or self.loading or self.finished:
+            if (
+                not self._playing
+                or self._speed is None
+                or self.loading
+                or self.finished
+                or self.waiting_for_viewer
+            ):
                 return self._position
             elapsed = time.monotonic() - self._anchor_wall
             return min(self.end_ns, self._anchor_pos + int(elapsed * 1e9 * self._speed))
@@ -185,44 +232,61 @@ class ReplaySession:
                 if self._stopped:
                     return
                 seek_to, self._seek_to = self._seek_to, None
+                paused_at = None if self._playing or self.finished else self._position
             if seek_to is not None:
-                feed = self._rebuild(seek_to)
+                feed = self._seek(feed, seek_to)
                 continue
-            if feed is None or self.finished or not self._playing:
+            if feed is not None and paused_at is not None and feed.due(min(paused_at, self.end_ns)):
+                # Paused between two batches: the books show everything up to the
+                # paused time, as a replay scrubbed to it does.
+                self._catch_up(feed, paused_at, alerts=True)
+                continue
+            if feed is None or self.finished or not self._playing or self.waiting_for_viewer:
                 with self._cond:
                     if not self._stopped and self._seek_to is None:
                         self._cond.wait(0.1)
                 continue
             self._play_step(feed)
 
-    def _rebuild(self, t_ns: int) -> _Feed:
-        """Fresh engine, then feed the warm-up records (fast, in batches) up to ``t_ns``."""
-        self.state.reset(self._engine_factory())
-        feed = _Feed(self._source(t_ns))
-        while feed.pending is None and not feed.exhausted:
-            if self._stopped or self._seek_to is not None:
-                break
-            with self.state.lock:
-                engine, deadline = self.state.engine, time.monotonic() + BATCH_SECONDS
-                for _ in range(BATCH_RECORDS):
-                    item = next(feed.records, None)
-                    if item is None:
-                        feed.exhausted = True
-                        break
-                    rec, warmup = item
-                    if not warmup:
-                        feed.pending = rec
-                        break
-                    self.state.ingest(rec, engine.on_record(rec), warmup=True)
-                    if time.monotonic() > deadline:
-                        break
-            time.sleep(0)
+    def _seek(self, feed: _Feed | None, t_ns: int) -> _Feed:
+        """Bring the state to "played up to ``t_ns``": fast-forward from where the feed
+        is, or, going back, start over from the range's start with a fresh engine.
+
+        Replaying from the start (not warming up from a snapshot near ``t_ns``) is what
+        gives the charts their history, the episode table its episodes and the clock its
+        time, exactly as a replay that played to ``t_ns``. Alerts are not raised for the
+        episodes skipped over: they are in the table, not news.
+        """
+        if feed is None or feed.closed or t_ns < feed.last_ns:
+            self.state.reset(self._engine_factory())
+            feed = _Feed(self._source(self.start_ns))
+        if not self._catch_up(feed, t_ns, alerts=False):
+            return feed  # a newer seek (or stop) interrupted this one; it decides
         with self._cond:
             self.finished = False
             self.loading = False
             self._position = t_ns
             self._reanchor()
         return feed
+
+    def _catch_up(self, feed: _Feed, t_ns: int, *, alerts: bool) -> bool:
+        """Feed every record up to ``t_ns`` inclusive in batches; False if interrupted."""
+        start_ns, end_ns = self.start_ns, min(t_ns, self.end_ns)
+        while True:
+            if self._stopped or self._seek_to is not None:
+                return False
+            with self.state.lock:
+                engine, deadline = self.state.engine, time.monotonic() + BATCH_SECONDS
+                for _ in range(BATCH_RECORDS):
+                    rec = feed.peek()
+                    if rec is None or rec.recv_ns > end_ns:
+                        return True
+                    feed.take()
+                    warmup = rec.recv_ns < start_ns
+                    self.state.ingest(rec, engine.on_record(rec), warmup=warmup, alerts=alerts)
+                    if time.monotonic() > deadline:
+                        break
+            time.sleep(0)  # let the web threads have the interpreter
 
     def _play_step(self, feed: _Feed) -> None:
         """Feed what is due by now, one batch at most, then wait for the next record."""
@@ -236,12 +300,12 @@ class ReplaySession:
                 rec = feed.peek()
                 if rec is None or rec.recv_ns > self.end_ns:
                     if speed is None or target >= self.end_ns:
-                        self._finish(engine)
+                        self._finish(engine, feed)
                         return
                     break
                 if rec.recv_ns > target:
                     break
-                feed.pending = None
+                feed.take()
                 self.state.ingest(rec, engine.on_record(rec))
                 fed_ns = rec.recv_ns
                 if time.monotonic() > deadline:
@@ -257,8 +321,9 @@ class ReplaySession:
             with self._cond:
                 self._cond.wait(min(0.05, max(wait, 0.001)))
 
-    def _finish(self, engine: Engine) -> None:
+    def _finish(self, engine: Engine, feed: _Feed) -> None:
         self.state.ingest_outputs(engine.finish())
+        feed.closed = True  # the engine has closed its episodes: going back rebuilds it
         with self._cond:
             self.finished = True
             self._playing = False
@@ -266,14 +331,20 @@ class ReplaySession:
 
 
 class _Feed:
-    """The replay's record iterator with one record of look-ahead."""
+    """The replay's records from the range's start, with one record of look-ahead.
 
-    __slots__ = ("exhausted", "pending", "records")
+    ``last_ns`` is the time of the last record fed: a seek at or after it can go on
+    from here, one before it has to start over.
+    """
+
+    __slots__ = ("closed", "exhausted", "last_ns", "pending", "records")
 
     def __init__(self, records: Iterator[tuple[RawRecord, bool]]) -> None:
         self.records = records
         self.pending: RawRecord | None = None
         self.exhausted = False
+        self.closed = False
+        self.last_ns = -1
 
     def peek(self) -> RawRecord | None:
         if self.pending is None and not self.exhausted:
@@ -283,6 +354,19 @@ class _Feed:
             else:
                 self.pending = item[0]
         return self.pending
+
+    def take(self) -> None:
+        """The peeked record has been fed."""
+        assert self.pending is not None
+        self.last_ns = self.pending.recv_ns
+        self.pending = None
+
+    def due(self, t_ns: int) -> bool:
+        """Whether a record at or before ``t_ns`` is still to be fed."""
+        if self.closed:
+            return False
+        rec = self.peek()
+        return rec is not None and rec.recv_ns <= t_ns
 
 
 class LiveSession:

@@ -109,6 +109,8 @@ class DashboardState:
         self.integrity: deque[IntegrityEvent] = deque(maxlen=self._max_events)
         self.closed_episodes: deque[ArbitrageEpisode] = deque(maxlen=self._max_events)
         self.open_episodes: dict[PairKey, ArbitrageEpisode] = {}
+        #: Episodes closed since the last reset (``closed_episodes`` keeps the newest).
+        self.closed_total = 0
         self.alerts: deque[Alert] = deque(maxlen=32)
         self.counters = _Counters()
         self._next_sample_ns: int | None = None
@@ -122,11 +124,19 @@ class DashboardState:
             self.integrity_version += 1
             self._reset_buffers()
 
-    def ingest(self, rec: RawRecord, outputs: Sequence[object], warmup: bool = False) -> None:
+    def ingest(
+        self,
+        rec: RawRecord,
+        outputs: Sequence[object],
+        warmup: bool = False,
+        *,
+        alerts: bool = True,
+    ) -> None:
         """Account for one record the engine just consumed (called by the feeder thread).
 
         Warm-up records (a replay fast-forwarding to its start) only move the engine: no
         samples, alerts or events, because they happened before the range on screen.
+        ``alerts=False`` (a scrub fast-forwarding) keeps everything but the toasts.
         """
         with self.lock:
             counters = self.counters
@@ -137,17 +147,17 @@ class DashboardState:
             if counters.first_recv_ns is None:
                 counters.first_recv_ns = recv_ns
             counters.last_recv_ns = recv_ns
-            self._take(outputs)
+            self._take(outputs, alerts)
             next_sample = self._next_sample_ns
             if next_sample is None or recv_ns >= next_sample:
                 self._sample(recv_ns)
                 self._next_sample_ns = (recv_ns // self.sample_ns + 1) * self.sample_ns
 
-    def _take(self, outputs: Iterable[object]) -> None:
+    def _take(self, outputs: Iterable[object], alerts: bool = True) -> None:
         """Keep what the page shows of the engine's outputs (caller holds the lock)."""
         for out in outputs:
             if isinstance(out, ArbitrageEpisode):
-                self._episode(out)
+                self._episode(out, alerts)
             elif isinstance(out, IntegrityEvent):
                 self.integrity.append(out)
                 self.integrity_version += 1
@@ -159,16 +169,19 @@ class DashboardState:
             if self.counters.last_recv_ns is not None:
                 self._sample(self.counters.last_recv_ns)
 
-    def _episode(self, episode: ArbitrageEpisode) -> None:
+    def _episode(self, episode: ArbitrageEpisode, alert: bool) -> None:
         key = (episode.market, episode.buy_venue, episode.sell_venue)
         self.episode_version += 1
         if episode.status == "open":
             self.open_episodes[key] = episode
+            if not alert:
+                return
             self._alert_counter += 1
             self.alerts.append(Alert(self._alert_counter, episode, time.monotonic()))
         else:
             self.open_episodes.pop(key, None)
             self.closed_episodes.append(episode)
+            self.closed_total += 1
 
     def _sample(self, t_ns: int) -> None:
         engine = self.engine
