@@ -85,9 +85,14 @@ def test_vwap_calculator_shows_what_the_engine_computes(dash):
             result = dash.engine().vwap(exchange, symbol, "sell", 1.5)
             tick, lot = book_places(dash.engine(), exchange, symbol)
         row = f"#vwap-out tr[data-book='{label}']"
-        price = format_computed(result.price, tick)
-        eventually(lambda row=row, price=price: text(page, f"{row} .vwap-price") == price)
-        assert text(page, f"{row} .vwap-filled") == numfmt.trimmed(result.filled, lot)
+        shown = (format_computed(result.price, tick), numfmt.trimmed(result.filled, lot))
+        # Price and filled size together: a 1.5 sell can cost what the default 1 did, so
+        # the price alone may match before the new size is applied.
+        eventually(
+            lambda row=row, shown=shown: (
+                (text(page, f"{row} .vwap-price"), text(page, f"{row} .vwap-filled")) == shown
+            )
+        )
         warned = page.locator(f"{row} .vwap-warn").count() == 1
         assert warned == result.insufficient
 
