@@ -30,7 +30,8 @@ class EngineConfig:
     stale_after_ns: int = 60_000_000_000
     imbalance_levels: int = 10
     arb_threshold_bps: float = 0.0
-    fees: dict[str, float] = field(default_factory=dict)
+    fees: dict[str, float] = field(default_factory=dict)  # taker
+    maker_fees: dict[str, float] = field(default_factory=dict)
     usd_stablecoins: tuple[str, ...] = ()
     markets: dict[str, str] = field(default_factory=dict)
     vwap_sizes: dict[str, tuple[float, ...]] = field(default_factory=dict)
@@ -43,18 +44,31 @@ class EngineConfig:
         explicit = self.markets.get(f"{exchange}:{symbol}")
         if explicit is not None:
             return explicit
-        if exchange == "coinbase":
-            base, sep, quote = symbol.partition("-")
-            if not sep:
-                return None
-        else:
-            quote = next((q for q in _BINANCE_QUOTES if symbol.endswith(q)), "")
-            base = symbol[: -len(quote)] if quote else ""
-            if not base:
-                return None
+        assets = self.assets_of(exchange, symbol)
+        if assets is None:
+            return None
+        base, quote = assets
         if quote in self.usd_stablecoins:
             quote = "USD"
         return f"{base}/{quote}"
+
+    @staticmethod
+    def assets_of(exchange: str, symbol: str) -> tuple[str, str] | None:
+        """(base, quote) assets of a native symbol as the venue names them:
+        ``BTCUSDT`` -> ("BTC", "USDT"), ``BTC-USD`` -> ("BTC", "USD")."""
+        if exchange == "coinbase":
+            base, sep, quote = symbol.partition("-")
+            return (base, quote) if sep and base and quote else None
+        quote = next((q for q in _BINANCE_QUOTES if symbol.endswith(q)), "")
+        base = symbol[: -len(quote)] if quote else ""
+        return (base, quote) if base else None
+
+    def is_usd(self, asset: str) -> bool:
+        """USD, or a stablecoin priced as USD."""
+        return asset == "USD" or asset in self.usd_stablecoins
+
+    def maker_fee(self, exchange: str) -> float:
+        return self.maker_fees.get(exchange, self.fee(exchange))
 
     def sizes_for(self, market: str | None) -> tuple[float, ...]:
         if market is not None and market in self.vwap_sizes:
@@ -106,6 +120,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
             imbalance_levels=int(raw["imbalance_levels"]),
             arb_threshold_bps=float(raw["arb_threshold_bps"]),
             fees={k: float(v) for k, v in raw["fees"].items()},
+            maker_fees={k: float(v) for k, v in raw.get("maker_fees", {}).items()},
             usd_stablecoins=tuple(raw["canonical"]["usd_stablecoins"]),
             markets=dict(raw["markets"]),
             vwap_sizes={k: tuple(float(s) for s in v) for k, v in raw["vwap_sizes"].items()},

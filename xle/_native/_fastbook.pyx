@@ -343,6 +343,13 @@ cdef class Book:
         """Ask prices from the best up."""
         return [p for p, _ in self._asks.top(-1)]
 
+    def size_at(self, double price, bint bid):
+        """Quantity shown at ``price`` on the bid (or ask) side; 0.0 when no level."""
+        cdef _Side s = self._bids if bid else self._asks
+        cdef double key = s.sign * price
+        cdef Py_ssize_t i = s._find(key)
+        return s.Q[i] if i < s.n and s.K[i] == key else 0.0
+
     def top_bids(self, depth=None):
         return self._bids.top(-1 if depth is None else depth)
 

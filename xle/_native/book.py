@@ -138,6 +138,10 @@ class PyBook:
         """Ask prices from the best up."""
         return (-k for k in reversed(self._ask_keys))
 
+    def size_at(self, price: float, bid: bool) -> float:
+        """Quantity shown at ``price`` on the bid (or ask) side; 0.0 when no level."""
+        return (self.bids if bid else self.asks).get(price, 0.0)
+
     def top_bids(self, depth: int | None = None) -> list[Level]:
         levels = self.bids
         return [(p, levels[p]) for p in islice(reversed(self._bid_keys), depth)]

@@ -19,7 +19,7 @@ changed since its last quote gets one, stamped with the record that produced tha
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -108,6 +108,9 @@ class Engine:
         self._next_tick: int | None = None
         self._last_recv_ns = 0
         self._last_seq = 0
+        #: Called as ``observer(record, events)`` after each record whose decoder events
+        #: (book updates, resets, trades, ...) were applied; backtests watch books this way.
+        self.observer: Callable[[RawRecord, list[object]], None] | None = None
 
     # ------------------------------------------------------------------ feeding
 
@@ -124,6 +127,7 @@ class Engine:
         evaluate = self.arbitrage.evaluate
         interval = self._interval
         next_tick = self._next_tick
+        observe = self.observer
         count = updates = 0
         rec = None
         for rec in records:
@@ -145,7 +149,8 @@ class Engine:
                 if kind is not None:
                     detail = rec.payload.decode("utf-8", "replace")
                     out.append(self._integrity(rec, rec.symbol, kind, detail))
-            for event in decoder.feed(rec):
+            events = decoder.feed(rec)
+            for event in events:
                 if type(event) is not BookUpdate:
                     handle(rec, decoder, event, out)
                     continue
@@ -173,6 +178,8 @@ class Engine:
                     self._crossed(rec, decoder, state, event.symbol, out)
                 elif state.pairs:
                     evaluate(state.pairs, recv_ns, rec.seq, out)
+            if observe is not None and events:
+                observe(rec, events)
         if rec is not None:
             self._last_recv_ns = rec.recv_ns
             self._last_seq = rec.seq

@@ -323,7 +323,9 @@ def query(
     sql: Annotated[
         str,
         typer.Argument(
-            metavar="SQL", help="SQL over the views raw, quotes, arbitrage and integrity."
+            metavar="SQL",
+            help="SQL over the views raw, quotes, arbitrage, integrity and the backtest "
+            "views orders, fills, positions, equity, backtests.",
         ),
     ],
     fmt: FormatOption = Format.TABLE,

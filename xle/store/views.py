@@ -1,4 +1,5 @@
-"""DuckDB over the Parquet store: the views ``raw``, ``quotes``, ``arbitrage``, ``integrity``.
+"""DuckDB over the Parquet store: the views ``raw``, ``quotes``, ``arbitrage``, ``integrity``,
+and the backtest results ``orders``, ``fills``, ``positions``, ``equity``, ``backtests``.
 
 No second database: an in-memory DuckDB connection whose views read the files in place
 (DESIGN section 4). Each view has a fixed column list, the file columns followed by the
@@ -15,6 +16,10 @@ query: a file whose footer is unreadable, a file whose columns are not the table
 directory with an impossible partition name are left out, and ``open_views`` returns a
 ``xle.store.layout.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
 the journals of crashed runs it recovered first.
+
+The backtest views read ``derived/backtests/run=*/<table>.parquet`` (``backtests`` reads
+each run's ``summary.parquet``) with the hive key ``run``: ``select run, count(*) from
+fills group by run``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from xle.store.backtests import BACKTEST_SCHEMAS, BACKTEST_VIEWS, backtests_dir
 from xle.store.derived import PARTITION_KEYS, SCHEMAS
 from xle.store.layout import JOURNAL_SCHEMA, Notice, partition_value_problem, schema_mismatch
 from xle.store.paths import derived_dir, raw_dir
@@ -35,15 +41,28 @@ __all__ = ["RAW_SCHEMA", "VIEW_NAMES", "Views", "connect", "open_views", "view_c
 #: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
 RAW_SCHEMA = pa.schema([f for f in JOURNAL_SCHEMA if f.name != "exchange"])  # plain strings
 
-VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity")
+VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity", *BACKTEST_VIEWS)
 
-_HIVE_TYPES = {"exchange": "VARCHAR", "date": "DATE", "hour": "INTEGER"}
-_PARTITIONS: dict[str, tuple[str, ...]] = {"raw": ("exchange", "date", "hour"), **PARTITION_KEYS}
-_PARTITION_ARROW = {"exchange": pa.string(), "date": pa.date32(), "hour": pa.int32()}
+_HIVE_TYPES = {"exchange": "VARCHAR", "date": "DATE", "hour": "INTEGER", "run": "VARCHAR"}
+_PARTITIONS: dict[str, tuple[str, ...]] = {
+    "raw": ("exchange", "date", "hour"),
+    **PARTITION_KEYS,
+    **{view: ("run",) for view in BACKTEST_VIEWS},
+}
+_PARTITION_ARROW = {
+    "exchange": pa.string(),
+    "date": pa.date32(),
+    "hour": pa.int32(),
+    "run": pa.string(),
+}
 
 
 def _file_schema(view: str) -> pa.Schema:
-    return RAW_SCHEMA if view == "raw" else SCHEMAS[view]
+    if view == "raw":
+        return RAW_SCHEMA
+    if view in BACKTEST_VIEWS:
+        return BACKTEST_SCHEMAS[BACKTEST_VIEWS[view]]
+    return SCHEMAS[view]
 
 
 def view_columns(view: str) -> list[str]:
@@ -52,19 +71,26 @@ def view_columns(view: str) -> list[str]:
 
 
 def _table_dir(root: Path, view: str) -> Path:
-    return raw_dir(root) if view == "raw" else derived_dir(root, view)
+    if view == "raw":
+        return raw_dir(root)
+    return backtests_dir(root) if view in BACKTEST_VIEWS else derived_dir(root, view)
+
+
+def _file_pattern(view: str) -> str:
+    """The glob below the table's folder: partition keys, then the file name."""
+    name = f"{BACKTEST_VIEWS[view]}.parquet" if view in BACKTEST_VIEWS else "*.parquet"
+    return "/".join(f"{key}=*" for key in _PARTITIONS[view]) + "/" + name
 
 
 def _glob(root: Path, view: str) -> str:
-    pattern = "/".join(f"{key}=*" for key in _PARTITIONS[view])
-    return f"{_table_dir(root, view).as_posix()}/{pattern}/*.parquet"
+    return f"{_table_dir(root, view).as_posix()}/{_file_pattern(view)}"
 
 
 def _files(root: Path, view: str) -> list[Path]:
     directory = _table_dir(root, view)
     if not directory.is_dir():
         return []
-    pattern = "/".join(f"{key}=*" for key in _PARTITIONS[view]) + "/*.parquet"
+    pattern = _file_pattern(view)
     return sorted(p for p in directory.glob(pattern) if not p.name.startswith((".", "_")))
 
 
@@ -145,7 +171,7 @@ class Views(NamedTuple):
 
 
 def connect(root: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the four views over the data root ``root``.
+    """An in-memory DuckDB connection with the views (``VIEW_NAMES``) over ``root``.
 
     Nothing is persisted: the database lives in memory and the views only read files.
     ``open_views`` also says which files were skipped.

@@ -1,0 +1,34 @@
+"""Backtests: run a strategy on the recorded books.
+
+``backtest(strategy, log, start, end)`` replays the log through the engine and an
+execution simulator (``xle.backtest.execution``: latency, exact taker walks with
+self-impact, queue-position maker fills, fees, balances, gap awareness) and returns a
+``BacktestResult`` with orders, fills, positions and equity as Arrow tables, a summary and
+a digest. The rules are in ``docs/backtest.md``.
+"""
+
+from __future__ import annotations
+
+from xle.backtest.api import backtest, load_strategy, result_dir
+from xle.backtest.latency import Latency, parse_latency
+from xle.backtest.results import BacktestResult
+from xle.backtest.runner import StrategyError
+from xle.backtest.strategy import Context, Strategy
+from xle.backtest.types import BookView, Fill, OrderStatus, OrderUpdate, RejectReason
+
+__all__ = [
+    "BacktestResult",
+    "BookView",
+    "Context",
+    "Fill",
+    "Latency",
+    "OrderStatus",
+    "OrderUpdate",
+    "RejectReason",
+    "Strategy",
+    "StrategyError",
+    "backtest",
+    "load_strategy",
+    "parse_latency",
+    "result_dir",
+]
