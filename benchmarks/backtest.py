@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from generate import OUT, ensure_log
 from market_maker import MarketMaker
 
-from xle.backtest import Strategy, backtest
+from xle.backtesting import Strategy, backtest
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-binance-2024"
 HBT_VENV = OUT / "hbt-venv"

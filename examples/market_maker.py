@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from xle.backtest import OrderStatus, Strategy
-from xle.config import load_config
+from xle import OrderStatus, Strategy, load_config
 
 _DONE = {
     OrderStatus.REJECTED,

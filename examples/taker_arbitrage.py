@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from xle.backtest import Strategy
-from xle.config import load_config
+from xle import Strategy, load_config
 
 
 @dataclass

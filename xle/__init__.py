@@ -12,6 +12,7 @@ From Python::
     for out in log.replay("2026-12-04T06:00:00Z", "2026-12-04T06:10:00Z"):
         ...
     log.book_at("binance", "BTCUSDT", "2026-12-04T06:05:00.123456789Z")
+    result = xle.backtest(MyStrategy(), log, "2026-12-04T06:00Z", "2026-12-04T06:10Z")
 
 ``__all__`` below is the whole public surface; every other module is internal and may
 change. Names are imported on first use, so ``import xle`` stays cheap (the CLI, the
@@ -48,6 +49,17 @@ _EXPORTS: dict[str, str] = {
     "IntegrityEvent": "xle.records",
     "IntegrityKind": "xle.records",
     "VwapResult": "xle.records",
+    # backtests
+    "backtest": "xle.backtesting",
+    "Strategy": "xle.backtesting",
+    "Context": "xle.backtesting",
+    "BacktestResult": "xle.backtesting",
+    "OrderUpdate": "xle.backtesting",
+    "OrderStatus": "xle.backtesting",
+    "RejectReason": "xle.backtesting",
+    "Fill": "xle.backtesting",
+    "Latency": "xle.backtesting",
+    "StrategyError": "xle.backtesting",
     # times
     "to_ns": "xle.timeutil",
     "parse_time": "xle.timeutil",
@@ -62,24 +74,34 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ArbitrageEpisode",
     "AuditReport",
+    "BacktestResult",
     "BookAudit",
     "BookSnapshot",
     "BookView",
     "ConfigError",
+    "Context",
     "DataError",
     "Engine",
     "EngineConfig",
+    "Fill",
     "IntegrityEvent",
     "IntegrityKind",
+    "Latency",
     "Log",
+    "OrderStatus",
+    "OrderUpdate",
     "Quote",
     "RawRecord",
+    "RejectReason",
     "Replay",
     "ReplaySummary",
+    "Strategy",
+    "StrategyError",
     "UsageError",
     "VwapResult",
     "VwapWalk",
     "XleError",
+    "backtest",
     "format_ns",
     "load_config",
     "open",
@@ -89,6 +111,18 @@ __all__ = [
 
 if TYPE_CHECKING:
     from xle.analytics.engine import BookView, Engine
+    from xle.backtesting import (
+        BacktestResult,
+        Context,
+        Fill,
+        Latency,
+        OrderStatus,
+        OrderUpdate,
+        RejectReason,
+        Strategy,
+        StrategyError,
+        backtest,
+    )
     from xle.config import EngineConfig, load_config
     from xle.errors import ConfigError, DataError, UsageError, XleError
     from xle.records import (

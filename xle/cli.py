@@ -45,7 +45,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "xle.simulator.commands",
     "xle.recorder.commands",
     "xle.dashboard.commands",
-    "xle.backtest.commands",
+    "xle.backtesting.commands",
 )
 
 #: What ``--help`` shows for a value whose option names no metavar, by Python type.

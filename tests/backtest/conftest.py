@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.backtest.frames import Frames, at
-from xle.backtest import Strategy
-from xle.backtest.latency import Latency
-from xle.backtest.runner import run_backtest
+from xle.backtesting import Strategy
+from xle.backtesting.latency import Latency
+from xle.backtesting.runner import run_backtest
 from xle.config import load_config
 
 Action = Callable[[Any], None]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.backtest.helpers import EXAMPLES, GOLDEN_RANGE, golden_copy, xle
-from xle.backtest.commands import parse_balances, parse_latencies, parse_params
+from xle.backtesting.commands import parse_balances, parse_latencies, parse_params
 
 TAKER = f"{EXAMPLES / 'taker_arbitrage.py'}:TakerArbitrage"
 START, END = GOLDEN_RANGE
@@ -110,7 +110,7 @@ def test_a_strategy_raising_in_a_callback_is_one_line_and_exit_1(tmp_path: Path)
     root = golden_copy(tmp_path)
     strategy = tmp_path / "broken.py"
     strategy.write_text(
-        "from xle.backtest import Strategy\n\n"
+        "from xle.backtesting import Strategy\n\n"
         "class Broken(Strategy):\n"
         "    def on_start(self, ctx):\n"
         "        ctx.subscribe('binance', 'BTCUSDT', events=('book',))\n\n"
@@ -131,7 +131,7 @@ def test_a_bad_order_from_the_strategy_is_reported_as_the_strategys_failure(
     root = golden_copy(tmp_path)
     strategy = tmp_path / "zero.py"
     strategy.write_text(
-        "from xle.backtest import Strategy\n\n"
+        "from xle.backtesting import Strategy\n\n"
         "class Zero(Strategy):\n"
         "    def on_start(self, ctx):\n"
         "        ctx.buy('binance', 'BTCUSDT', 0)\n"

@@ -6,7 +6,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tests.backtest.helpers import GOLDEN_RANGE, example, golden_copy
-from xle.backtest import backtest
+from xle.backtesting import backtest
 
 
 def _digest(root: str, latency: str | None) -> str:

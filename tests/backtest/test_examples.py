@@ -17,7 +17,7 @@ from tests.backtest.helpers import (
     real_copy,
     xle,
 )
-from xle.backtest import backtest
+from xle.backtesting import backtest
 from xle.store.views import connect
 
 D = Decimal

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.backtest.conftest import Scripted, book, run
 from tests.backtest.frames import Frames, at
-from xle.backtest.latency import Latency
+from xle.backtesting.latency import Latency
 
 D = Decimal
 ASKS = [("42001", "1.2"), ("42002", "3"), ("42010", "5")]

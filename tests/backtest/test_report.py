@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.backtest.helpers import GOLDEN_RANGE, example, golden_copy
-from xle.backtest import backtest
-from xle.backtest.report import PANEL_TITLES, write_report
+from xle.backtesting import backtest
+from xle.backtesting.report import PANEL_TITLES, write_report
 from xle.numfmt import trimmed
 
 

@@ -1,7 +1,7 @@
 """Backtests: run a strategy on the recorded books.
 
 ``backtest(strategy, log, start, end)`` replays the log through the engine and an
-execution simulator (``xle.backtest.execution``: latency, exact taker walks with
+execution simulator (``xle.backtesting.execution``: latency, exact taker walks with
 self-impact, queue-position maker fills, fees, balances, gap awareness) and returns a
 ``BacktestResult`` with orders, fills, positions and equity as Arrow tables, a summary and
 a digest. The rules are in ``docs/backtest.md``.
@@ -9,12 +9,12 @@ a digest. The rules are in ``docs/backtest.md``.
 
 from __future__ import annotations
 
-from xle.backtest.api import backtest, load_strategy, result_dir
-from xle.backtest.latency import Latency, parse_latency
-from xle.backtest.results import BacktestResult
-from xle.backtest.runner import StrategyError
-from xle.backtest.strategy import Context, Strategy
-from xle.backtest.types import BookView, Fill, OrderStatus, OrderUpdate, RejectReason
+from xle.backtesting.api import backtest, load_strategy, result_dir
+from xle.backtesting.latency import Latency, parse_latency
+from xle.backtesting.results import BacktestResult
+from xle.backtesting.runner import StrategyError
+from xle.backtesting.strategy import Context, Strategy
+from xle.backtesting.types import BookView, Fill, OrderStatus, OrderUpdate, RejectReason
 
 __all__ = [
     "BacktestResult",

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from xle.backtest.types import Fill, OrderStatus, OrderUpdate
+from xle.backtesting.types import Fill, OrderStatus, OrderUpdate
 from xle.numfmt import trimmed
 
 if TYPE_CHECKING:
     from xle.analytics.engine import Engine
-    from xle.backtest.execution import ExecutionSimulator, Ledger, Order
+    from xle.backtesting.execution import ExecutionSimulator, Ledger, Order
     from xle.config import EngineConfig
 
 __all__ = [

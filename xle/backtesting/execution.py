@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, localcontext
 
 from xle._native.book import Book
-from xle.backtest.types import (
+from xle.backtesting.types import (
     Fill,
     OrderStatus,
     OrderUpdate,

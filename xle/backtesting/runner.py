@@ -23,11 +23,11 @@ from typing import Any
 
 from xle._native.book import Book
 from xle.analytics.engine import Engine
-from xle.backtest.execution import ExecutionSimulator, Ledger, Order
-from xle.backtest.latency import Latency
-from xle.backtest.results import BacktestResult, Recorder
-from xle.backtest.strategy import EVENTS, Number, Strategy
-from xle.backtest.types import TIFS, BookView, Fill
+from xle.backtesting.execution import ExecutionSimulator, Ledger, Order
+from xle.backtesting.latency import Latency
+from xle.backtesting.results import BacktestResult, Recorder
+from xle.backtesting.strategy import EVENTS, Number, Strategy
+from xle.backtesting.types import TIFS, BookView, Fill
 from xle.config import EngineConfig
 from xle.errors import UsageError, XleError
 from xle.records import BookReset, BookUpdate, Quote, RawRecord, Trade

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from xle.backtest.types import BookView, Fill, OrderUpdate
+    from xle.backtesting.types import BookView, Fill, OrderUpdate
     from xle.records import Quote, Trade
 
 __all__ = ["EVENTS", "Context", "Strategy"]

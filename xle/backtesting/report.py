@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from xle.backtest.results import BacktestResult, plain
+from xle.backtesting.results import BacktestResult, plain
 from xle.config import EngineConfig, load_config
 from xle.numfmt import max_decimals, trimmed
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from xle.backtest.runner import StrategyError
+from xle.backtesting.runner import StrategyError
 from xle.cli_options import ConfigOption, DataOption
 from xle.errors import UsageError, XleError
 
@@ -106,8 +106,8 @@ def backtest(
     """Run a strategy on the recorded books: print the summary, write the result under
     DIR/derived/backtests/run=<id>/ (queryable as orders, fills, positions, equity,
     backtests) and an HTML report."""
-    from xle.backtest.api import backtest as run
-    from xle.backtest.api import load_strategy
+    from xle.backtesting.api import backtest as run
+    from xle.backtesting.api import load_strategy
     from xle.config import load_config
     from xle.store.paths import data_root
     from xle.timeutil import parse_time
@@ -150,8 +150,8 @@ def backtest(
         typer.echo(line)
     if no_write:
         return
-    from xle.backtest.api import result_dir
-    from xle.backtest.report import write_report
+    from xle.backtesting.api import result_dir
+    from xle.backtesting.report import write_report
 
     assert result.run_id is not None
     folder = result_dir(root, result.run_id)

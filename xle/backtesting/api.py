@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from xle.backtest.latency import Latency, parse_latency
-from xle.backtest.results import BacktestResult, write_result
-from xle.backtest.runner import run_backtest
-from xle.backtest.strategy import Number, Strategy
+from xle.backtesting.latency import Latency, parse_latency
+from xle.backtesting.results import BacktestResult, write_result
+from xle.backtesting.runner import run_backtest
+from xle.backtesting.strategy import Number, Strategy
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
 from xle.timeutil import parse_time
