@@ -449,7 +449,7 @@ EPISODE_COLUMNS: list[dict[str, Any]] = [
     },
     _number("peak_bps", "peak bps", "2", minWidth=_width(8)),
     _number("duration_s", "dur s", "3", minWidth=_width(6)),
-    _number("size", "size", "params.data.size_dp", minWidth=_width(6)),
+    _number("size", "size", "params.data.size_dp", minWidth=_width(12)),  # 8-decimal lots
     _number(
         "profit",
         "profit",
