@@ -22,17 +22,17 @@ from rich.table import Table
 
 from xle import numfmt
 from xle._native.book import format_decimal
-from xle.cli_options import (
+from xle.cli.options import (
     ConfigOption,
     DataOption,
     ExchangeOption,
     check_finite,
 )
+from xle.cli.output import Format, print_rows
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
 from xle.replay.audit import AUDIT_COLUMNS, run_audit
 from xle.replay.log import IMBALANCE_PLACES, snapshot
-from xle.replay.output import Format, print_rows
 from xle.replay.session import (
     ReplaySummary,
     book_at,

@@ -30,7 +30,7 @@ from rich.live import Live
 from rich.table import Table
 
 from xle.analytics.engine import Engine, Output
-from xle.cli_options import (
+from xle.cli.options import (
     ConfigOption,
     DataOption,
     ExchangeOption,

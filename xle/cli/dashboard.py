@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from xle.analytics.engine import Engine
-from xle.cli_options import ConfigOption, DataOption, ExchangeOption
+from xle.cli.options import ConfigOption, DataOption, ExchangeOption
 from xle.config import EngineConfig, demo_config_path, load_config
 from xle.errors import DataError, UsageError, XleError
 from xle.store.paths import data_root
@@ -195,7 +195,7 @@ def dashboard(
         engine_config = load_config(config)
         root = data_root(data)
         if live:
-            from xle.recorder.commands import resolve_symbols
+            from xle.cli.record import resolve_symbols
 
             if start is not None or end is not None:
                 raise UsageError("--from/--to belong to --replay")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from xle.cli_options import check_output_file
+from xle.cli.options import check_output_file
 from xle.errors import UsageError, XleError
 from xle.simulator.config import DEFAULT_MARKETS, SimConfig
 from xle.simulator.faults import FaultConfig

@@ -16,7 +16,7 @@ from typing import Any, get_args
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from xle.cli_options import one_line_errors
+from xle.cli.options import one_line_errors
 
 __all__ = ["app", "main"]
 
@@ -41,11 +41,11 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES: tuple[str, ...] = (
-    "xle.replay.commands",
-    "xle.simulator.commands",
-    "xle.recorder.commands",
-    "xle.dashboard.commands",
-    "xle.backtesting.commands",
+    "xle.cli.replay",
+    "xle.cli.simulate",
+    "xle.cli.record",
+    "xle.cli.dashboard",
+    "xle.cli.backtest",
 )
 
 #: What ``--help`` shows for a value whose option names no metavar, by Python type.
@@ -102,7 +102,3 @@ for _name in _COMMAND_MODULES:
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

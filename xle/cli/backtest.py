@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from xle.backtesting.runner import StrategyError
-from xle.cli_options import ConfigOption, DataOption
+from xle.cli.options import ConfigOption, DataOption
 from xle.errors import UsageError, XleError
 
 __all__ = ["COMMANDS", "backtest", "parse_balances", "parse_latencies", "parse_params"]
