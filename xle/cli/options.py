@@ -19,18 +19,25 @@ from urllib.parse import urlsplit
 
 import typer
 
+from xle.cli.output import Format
 from xle.errors import UsageError, XleError
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "TIME_HELP",
     "ConfigOption",
     "DataOption",
     "ExchangeOption",
+    "FormatOption",
+    "HostOption",
+    "PortOption",
+    "SymbolOption",
     "check_finite",
     "check_host_port",
     "check_output_file",
     "check_url",
+    "fail",
     "one_line_errors",
     "os_error_line",
 ]
@@ -69,6 +76,28 @@ ExchangeOption = Annotated[
         show_default=False,
     ),
 ]
+SymbolOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--symbol",
+        "-s",
+        metavar="SYMBOL",
+        help="Exchange symbol, e.g. BTCUSDT or BTC-USD (repeatable; default: all).",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", metavar="table|csv|json", help="Output format.")
+]
+PortOption = Annotated[
+    int,
+    typer.Option("--port", min=0, max=65535, help="HTTP port of the dashboard (0: any free port)."),
+]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Interface to bind (keep 127.0.0.1 unless you mean it).")
+]
+
+TIME_HELP = "ISO 8601 (UTC unless an offset is given) or epoch ns"
 
 #: errno -> what the failed operation was, as a person would say it.
 _WHAT = {
@@ -120,11 +149,11 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except XleError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         except OSError as exc:
-            raise _fail(os_error_line(exc, _data_root(kwargs.get("data")))) from None
+            raise fail(os_error_line(exc, _data_root(kwargs.get("data")))) from None
         except OverflowError as exc:
-            raise _fail(f"a number is out of range: {exc}") from None
+            raise fail(f"a number is out of range: {exc}") from None
         except Exception as exc:
             # DuckDB is imported only by the query commands (it takes ~0.1 s to load):
             # if it is not loaded, this cannot be one of its errors.
@@ -132,12 +161,13 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             if duckdb is None or not isinstance(exc, duckdb.Error):
                 raise
             text = str(exc).strip()
-            raise _fail(text.splitlines()[0] if text else type(exc).__name__) from None
+            raise fail(text.splitlines()[0] if text else type(exc).__name__) from None
 
     return wrapper
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
+    """The ``typer.Exit`` to raise after printing ``error: message`` on stderr."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
 

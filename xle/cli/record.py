@@ -46,7 +46,7 @@ from xle.records import EXCHANGES, IntegrityEvent, RawRecord
 from xle.store.paths import data_root
 from xle.store.writer import LogWriter
 
-__all__ = ["COMMANDS", "record", "resolve_symbols"]
+__all__ = ["record", "resolve_symbols"]
 
 
 def resolve_symbols(exchanges: list[str] | None, symbols: list[str] | None) -> dict[str, list[str]]:
@@ -345,6 +345,3 @@ def record(
         f"integrity events: {total}{' (' + summary + ')' if summary else ''}",
         highlight=False,
     )
-
-
-COMMANDS = [record]

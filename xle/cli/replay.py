@@ -1,42 +1,38 @@
-"""Commands over a recorded log: ``replay``, ``book``, ``query``, ``arb``, ``audit``, ``compact``.
+"""Commands that replay the log: ``replay``, ``book``, ``audit``.
 
 A thin Typer layer: parse and check the arguments, call ``xle.replay.session`` /
-``xle.replay.audit`` / ``xle.store.views``, print. ``xle.cli`` wraps every command
-so that an ``XleError``, an ``OSError`` or a DuckDB error is one line on stderr and exit
-status 2. Figures xle computes are rounded with ``xle.numfmt`` before they are printed;
-exchange values are printed as the exchange sent them.
+``xle.replay.audit``, print. ``xle.cli`` wraps every command so that an ``XleError`` or
+an ``OSError`` is one line on stderr and exit status 2. Figures xle computes are rounded
+with ``xle.numfmt`` before they are printed; exchange values are printed as the exchange
+sent them.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from xle import numfmt
-from xle._native.book import format_decimal
+from xle.cli.common import console, parse_time_option, recovered_root, warn
 from xle.cli.options import (
+    TIME_HELP,
     ConfigOption,
     DataOption,
     ExchangeOption,
+    SymbolOption,
     check_finite,
 )
-from xle.cli.output import Format, print_rows
-from xle.config import EngineConfig, load_config
-from xle.errors import DataError, UsageError
+from xle.cli.progress import ReplayProgress
+from xle.config import load_config
+from xle.errors import UsageError
 from xle.replay.audit import AUDIT_COLUMNS, run_audit
 from xle.replay.log import IMBALANCE_PLACES, snapshot
 from xle.replay.session import (
     ReplaySummary,
     book_at,
-    check_data_root,
     check_exchanges,
     describe_inventory,
     log_end_ns,
@@ -44,76 +40,14 @@ from xle.replay.session import (
     run_replay,
 )
 from xle.store.derived import Scope
-from xle.store.paths import data_root, derived_dir
-from xle.timeutil import format_ns, parse_time
+from xle.store.paths import data_root
+from xle.timeutil import format_ns
 
-__all__ = ["COMMANDS", "arb", "audit", "book", "compact", "query", "replay"]
-
-TIME_HELP = "ISO 8601 (UTC unless an offset is given) or epoch ns"
-
-SymbolOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--symbol",
-        "-s",
-        metavar="SYMBOL",
-        help="Exchange symbol, e.g. BTCUSDT or BTC-USD (repeatable; default: all).",
-        show_default=False,
-    ),
-]
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", metavar="table|csv|json", help="Output format.")
-]
-
-
-def _time(text: str, option: str) -> int:
-    try:
-        return parse_time(text)  # refuses what does not fit int64 epoch ns
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-
-
-def _config(path: Path | None) -> EngineConfig:
-    return load_config(path)
+__all__ = ["audit", "book", "replay"]
 
 
 def _symbols(symbols: list[str] | None) -> tuple[str, ...] | None:
     return tuple(sorted({s.upper() for s in symbols})) if symbols else None
-
-
-def _console(*, stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, width=None if stream.isatty() else 240, soft_wrap=False)
-
-
-def _warn(text: str) -> None:
-    typer.echo(f"warning: {text}", err=True)
-
-
-def _recovered(data: Path | None) -> Path:
-    """The data root, after saying what reading it recovered or skipped (a crashed run's
-    journal, damaged batches): readers recover a dead writer's journal before they read."""
-    root = data_root(data)
-    for notice in check_data_root(root):
-        _warn(notice.message())
-    return root
-
-
-def _views(root: Path) -> Any:
-    """DuckDB over ``root`` with every file the views skipped or recovered said aloud."""
-    from xle.store.views import open_views
-
-    views = open_views(root)
-    for notice in views.notices:
-        _warn(notice.message())
-    return views.con
-
-
-def _query_root(data: Path | None) -> Path:
-    root = data_root(data)
-    if not root.is_dir():
-        raise DataError(f"data directory not found: {root}")
-    return root
 
 
 # --------------------------------------------------------------------------- replay
@@ -160,7 +94,10 @@ def replay(
     """
     root = data_root(data)
     scope = Scope(
-        _time(start, "--from"), _time(end, "--to"), check_exchanges(exchange), _symbols(symbol)
+        parse_time_option(start, "--from"),
+        parse_time_option(end, "--to"),
+        check_exchanges(exchange),
+        _symbols(symbol),
     )
     pace: float | None = None
     if speed.strip().lower() != "max":
@@ -169,16 +106,19 @@ def replay(
         except ValueError:
             raise UsageError(f"--speed must be 'max' or a number, not {speed!r}") from None
         check_finite(pace, "--speed", positive=True)
-    summary = run_replay(
-        root,
-        scope,
-        _config(config),
-        speed=pace,
-        dry_run=dry_run,
-        progress=_console(stderr=True),
-        progress_every=progress_every,
-        on_warning=_warn,
+    shown = ReplayProgress(
+        console(stderr=True), scope.start_ns, scope.end_ns, speed=pace, every=progress_every
     )
+    with shown:
+        summary = run_replay(
+            root,
+            scope,
+            load_config(config),
+            speed=pace,
+            dry_run=dry_run,
+            progress=shown.update,
+            on_warning=warn,
+        )
     _print_summary(summary, root)
 
 
@@ -209,7 +149,7 @@ def _print_summary(summary: ReplaySummary, root: Path) -> None:
         grid.add_row("output", "dry run: nothing written")
     else:
         grid.add_row("output", f"{len(summary.files)} files under {root / 'derived'}")
-    _console().print(grid)
+    console().print(grid)
 
 
 # --------------------------------------------------------------------------- book
@@ -244,16 +184,16 @@ def book(
     config: ConfigOption = None,
 ) -> None:
     """The book rebuilt from the log as of T (every record received at or before T)."""
-    at_ns = _time(at, "--at")
+    at_ns = parse_time_option(at, "--at")
     for size in vwap or ():
         check_finite(size, "--vwap", positive=True)
-    cfg = _config(config)
+    cfg = load_config(config)
     sym = symbol.upper()
-    root = _recovered(data)
+    root = recovered_root(data)
     engine, view = book_at(root, exchange, sym, at_ns, cfg)
     last_ns = log_end_ns(root, exchange)
     if last_ns is not None and at_ns > last_ns:
-        _warn(
+        warn(
             f"the {exchange} data ends at {format_ns(last_ns)}; this is the book as of then"
             f" ({describe_inventory(log_inventory(root, (exchange,)), exchange)})"
         )
@@ -265,10 +205,10 @@ def book(
 
 
 def _print_ladder(doc: dict[str, Any]) -> None:
-    console = _console()
+    out = console()
     status = doc["status"]
     colour = "green" if status == "synced" else "red"
-    console.print(
+    out.print(
         f"[bold]{doc['exchange']} {doc['symbol']}[/bold] at {format_ns(doc['at_ns'])}  "
         f"[{colour}]{status}[/{colour}]"
     )
@@ -282,9 +222,9 @@ def _print_ladder(doc: dict[str, Any]) -> None:
         bid = bids[i] if i < len(bids) else ["", ""]
         ask = asks[i] if i < len(asks) else ["", ""]
         ladder.add_row(bid[1], bid[0], ask[0], ask[1])
-    console.print(ladder)
+    out.print(ladder)
     imbalance = doc["imbalance"]
-    console.print(
+    out.print(
         f"imbalance {imbalance:+.{IMBALANCE_PLACES}f}" if imbalance is not None else "imbalance -"
     )
     walks = Table(show_edge=False)
@@ -299,228 +239,7 @@ def _print_ladder(doc: dict[str, Any]) -> None:
             w["filled"],
             f"{slip:.2f}" if slip is not None else "-",
         )
-    console.print(walks)
-
-
-# --------------------------------------------------------------------------- query, arb
-
-
-#: Rows a table shows unless --limit says otherwise: a screenful or two, not 28,000.
-TABLE_LIMIT = 100
-
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(\*/|\Z)", re.DOTALL)
-
-
-def _check_sql(sql: str) -> None:
-    if not _COMMENTS.sub("", sql).strip(" \t\r\n;"):
-        raise UsageError(
-            'empty query: give SQL, e.g. xle query "select * from quotes limit 10"'
-            " (views: raw, quotes, arbitrage, integrity)"
-        )
-
-
-def query(
-    sql: Annotated[
-        str,
-        typer.Argument(
-            metavar="SQL",
-            help="SQL over the views raw, quotes, arbitrage, integrity and the backtest "
-            "views orders, fills, positions, equity, backtests.",
-        ),
-    ],
-    fmt: FormatOption = Format.TABLE,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            metavar="N",
-            min=0,
-            help=f"Print at most N rows (default: {TABLE_LIMIT} for the table, all for csv"
-            " and json; 0: all). Says how many were left out.",
-            show_default=False,
-        ),
-    ] = None,
-    data: DataOption = None,
-) -> None:
-    """Run SQL with DuckDB over the raw log and the replayed tables, in place."""
-    _check_sql(sql)
-    con = _views(_query_root(data))
-    cursor = con.execute(sql)
-    if cursor is None or cursor.description is None:
-        return
-    columns = [d[0] for d in cursor.description]
-    if limit is None:
-        limit = TABLE_LIMIT if fmt is Format.TABLE else 0
-    if limit == 0:
-        print_rows(columns, cursor.fetchall(), fmt, _console())
-        return
-    rows = cursor.fetchmany(limit)
-    left_out = 0
-    while batch := cursor.fetchmany(65_536):
-        left_out += len(batch)
-    print_rows(columns, rows, fmt, _console(), left_out=left_out, note=_console(stderr=True))
-
-
-_ARB_SQL = """
-WITH closed AS (SELECT * FROM arbitrage WHERE status = 'closed'),
-still_open AS (
-    SELECT * FROM arbitrage a WHERE status = 'open' AND NOT EXISTS (
-        SELECT 1 FROM closed c
-        WHERE c.market = a.market AND c.buy_venue = a.buy_venue
-          AND c.sell_venue = a.sell_venue AND c.start_ns = a.start_ns))
-SELECT start_ns, end_ns, duration_ns, market, buy_venue, sell_venue, status, close_reason,
-       peak_edge_bps, edge_bps, executable_size, profit
-FROM (SELECT * FROM closed UNION ALL SELECT * FROM still_open)
-WHERE coalesce(end_ns, 9223372036854775807) >= $since AND start_ns <= $until
-  AND peak_edge_bps >= $min_bps AND ($market IS NULL OR market = $market)
-ORDER BY start_ns DESC, market, buy_venue, sell_venue
-"""
-
-
-def arb(
-    since: Annotated[
-        str | None,
-        typer.Option("--since", metavar="T", help="Episodes still open at or after T."),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option("--until", metavar="T", help="Episodes started at or before T."),
-    ] = None,
-    min_bps: Annotated[
-        float | None,
-        typer.Option("--min-bps", metavar="BPS", help="Minimum peak net edge in basis points."),
-    ] = None,
-    market: Annotated[
-        str | None,
-        typer.Option("--market", "-m", metavar="MARKET", help="Canonical market, e.g. BTC/USD."),
-    ] = None,
-    fmt: FormatOption = Format.TABLE,
-    data: DataOption = None,
-) -> None:
-    """Arbitrage episodes that xle replay found, newest first."""
-    if min_bps is not None:
-        check_finite(min_bps, "--min-bps")
-    params = {
-        "since": _time(since, "--since") if since else 0,
-        "until": _time(until, "--until") if until else 2**63 - 1,
-        "min_bps": float("-inf") if min_bps is None else min_bps,
-        "market": market.upper() if market else None,
-    }
-    root = _query_root(data)
-    _check_replayed(root)
-    con = _views(root)
-    markets = [m for (m,) in con.execute(_MARKETS_SQL).fetchall()]
-    if params["market"] is not None and params["market"] not in markets:
-        listed = ", ".join(markets) if markets else "none"
-        raise UsageError(
-            f"no market {params['market']} in the replayed data under {root / 'derived'}"
-            f" (markets: {listed})"
-        )
-    rows = con.execute(_ARB_SQL, params).fetchall()
-    precision = _precisions(con, sorted({r[3] for r in rows}))
-    columns = ["start", "end", "duration_s"]
-    columns += ["market", "buy_venue", "sell_venue", "status", "close_reason"]
-    columns += ["peak_edge_bps", "edge_bps", "executable_size", "profit", "start_ns", "end_ns"]
-    shaped = []
-    for r in rows:
-        tick, lot = precision.get(r[3], (_FALLBACK_PLACES, _FALLBACK_PLACES))
-        shaped.append(
-            (
-                format_ns(r[0]),
-                format_ns(r[1]) if r[1] is not None else None,
-                _seconds(r[2]) if r[2] is not None else None,
-                *r[3:8],
-                Decimal(numfmt.bps(r[8])),
-                Decimal(numfmt.bps(r[9])),
-                Decimal(numfmt.trimmed(r[10], lot)),
-                Decimal(numfmt.trimmed(r[11], tick)),
-                r[0],
-                r[1],
-            )
-        )
-    if fmt is Format.TABLE:  # the columns a reader needs; scripts get them all
-        keep = [i for i, c in enumerate(columns) if c not in ("edge_bps", "start_ns", "end_ns")]
-        columns = [columns[i] for i in keep]
-        shaped = [tuple(row[i] for i in keep) for row in shaped]
-        shaped = [(r[0][:23], (r[1] or "")[:23], *r[2:]) for r in shaped]
-    print_rows(columns, shaped, fmt, _console())
-    if not rows:
-        total, first, last = con.execute(
-            "SELECT count(DISTINCT (market, buy_venue, sell_venue, start_ns)), min(start_ns),"
-            " max(start_ns) FROM arbitrage"
-        ).fetchone() or (0, None, None)
-        if total:
-            _warn(
-                f"no episode matches; the replayed data holds {total:,} episodes in"
-                f" {', '.join(markets)} started from {format_ns(first)} to {format_ns(last)}"
-            )
-        else:
-            _warn(
-                f"the replayed data under {root / 'derived'} holds no arbitrage episode"
-                f" (markets quoted: {', '.join(markets) or 'none'})"
-            )
-
-
-_MARKETS_SQL = """
-SELECT market FROM (SELECT market FROM arbitrage UNION SELECT market FROM quotes)
-WHERE market IS NOT NULL ORDER BY market
-"""
-
-#: Decimals of a figure whose market has no quote to read a tick or lot from.
-_FALLBACK_PLACES = 8
-
-
-def _precisions(con: Any, markets: list[str]) -> dict[str, tuple[int, int]]:
-    """(tick, lot) decimals per market, read off the exchange prices and sizes of a
-    sample of its quotes (the top of book holds the venue's own strings)."""
-    if not markets:
-        return {}
-    rows = con.execute(
-        "SELECT market, bid, ask, bid_size, ask_size FROM quotes"
-        " WHERE list_contains($markets, market) LIMIT 20000",
-        {"markets": markets},
-    ).fetchall()
-    prices: dict[str, list[str]] = {}
-    sizes: dict[str, list[str]] = {}
-    for m, bid, ask, bid_size, ask_size in rows:
-        prices.setdefault(m, []).extend(format_decimal(v) for v in (bid, ask) if v is not None)
-        sizes.setdefault(m, []).extend(
-            format_decimal(v) for v in (bid_size, ask_size) if v is not None
-        )
-    return {
-        m: (
-            numfmt.max_decimals(prices.get(m, []), _FALLBACK_PLACES),
-            numfmt.max_decimals(sizes.get(m, []), _FALLBACK_PLACES),
-        )
-        for m in markets
-        if m in prices
-    }
-
-
-def _seconds(ns: int) -> Decimal:
-    """Nanoseconds as exact seconds: ``1500000000`` -> ``1.5``."""
-    return Decimal(ns).scaleb(-9).normalize()
-
-
-def _check_replayed(root: Path) -> None:
-    """``xle arb`` reads what ``xle replay`` wrote: say so when it wrote nothing yet."""
-    tables = ("quotes", "arbitrage", "integrity")
-    if any(_has_files(derived_dir(root, table)) for table in tables):
-        return
-    holdings = log_inventory(root)
-    if holdings:
-        first = format_ns(min(h.first_ns for h in holdings))
-        last = format_ns(max(h.last_ns for h in holdings))
-        hint = f"; run: xle replay --data {root} --from {first} --to {last}"
-    else:
-        hint = "; record some first (xle record or xle demo), then run xle replay"
-    raise DataError(
-        f"nothing replayed yet under {root / 'derived'}: xle arb reads what xle replay writes{hint}"
-    )
-
-
-def _has_files(directory: Path) -> bool:
-    return any(not p.name.startswith(".") for p in directory.rglob("*.parquet"))
+    out.print(walks)
 
 
 # --------------------------------------------------------------------------- audit
@@ -544,10 +263,10 @@ def audit(
 ) -> None:
     """Integrity report of the raw log per exchange and symbol (replays the log)."""
     report = run_audit(
-        _recovered(data),
-        _config(config),
-        start_ns=_time(start, "--from") if start else None,
-        end_ns=_time(end, "--to") if end else None,
+        recovered_root(data),
+        load_config(config),
+        start_ns=parse_time_option(start, "--from") if start else None,
+        end_ns=parse_time_option(end, "--to") if end else None,
         exchanges=check_exchanges(exchange),
     )
     if as_json:
@@ -574,37 +293,8 @@ def audit(
             *[f"[yellow]{n}[/yellow]" if n else "0" for n in counts],
             status,
         )
-    console = _console()
-    console.print(table)
+    out = console()
+    out.print(table)
     if report.skipped_exchanges:
         skipped = ", ".join(f"exchange={e}" for e in report.skipped_exchanges)
-        console.print(f"skipped unknown raw partitions: {skipped}")
-
-
-# --------------------------------------------------------------------------- compact
-
-
-def compact(
-    exchange: ExchangeOption = None,
-    before: Annotated[
-        str | None,
-        typer.Option("--before", metavar="T", help="Only hours that end at or before T."),
-    ] = None,
-    data: DataOption = None,
-) -> None:
-    """Merge the small Parquet files of closed hours of the raw log."""
-    from xle.store.compact import compact as compact_log
-
-    root = data_root(data)
-    if not root.is_dir():
-        raise DataError(f"data directory not found: {root}")
-    before_ns = _time(before, "--before") if before else None
-    names = check_exchanges(exchange)
-    for name in names or (None,):
-        summary = compact_log(root, exchange=name, before_ns=before_ns)
-        for result in summary.compacted:
-            typer.echo(str(result))
-        typer.echo(f"{name or 'all exchanges'}: {summary}")
-
-
-COMMANDS = [replay, book, query, arb, audit, compact]
+        out.print(f"skipped unknown raw partitions: {skipped}")
