@@ -19,8 +19,15 @@ from xle.cli.options import (
     DataOption,
     ExchangeOption,
     HostOption,
+    MaxFrameOption,
     PortOption,
+    RestDeadlineOption,
+    RestMaxBytesOption,
+    ResyncTimeoutOption,
+    RetryAfterMaxOption,
+    UnflushedBytesOption,
     fail,
+    recorder_limits,
 )
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError, XleError
@@ -83,6 +90,12 @@ def dashboard(
     ] = 60.0,
     data: DataOption = None,
     config: ConfigOption = None,
+    max_frame: MaxFrameOption = None,
+    rest_max_bytes: RestMaxBytesOption = None,
+    rest_deadline: RestDeadlineOption = None,
+    retry_after_max: RetryAfterMaxOption = None,
+    resync_timeout: ResyncTimeoutOption = None,
+    unflushed_bytes: UnflushedBytesOption = None,
 ) -> None:
     """The Dash dashboard: --live (recorder) or --replay --from T0 --to T1 (the log)."""
     from xle.dashboard.history import EpisodeHistory
@@ -98,11 +111,20 @@ def dashboard(
 
             if start is not None or end is not None:
                 raise UsageError("--from/--to belong to --replay")
+            limits = recorder_limits(
+                max_frame,
+                rest_max_bytes,
+                rest_deadline,
+                retry_after_max,
+                resync_timeout,
+                unflushed_bytes,
+            )
             recorder_config = RecorderConfig(
                 data_root=root,
                 symbols=resolve_symbols(exchange, symbol),
                 simulator=simulator,
                 roll_seconds=roll_seconds,
+                **limits,
             )
             session = live_session(engine_config, recorder_config)
             history = EpisodeHistory(root)
@@ -110,6 +132,17 @@ def dashboard(
             where = f"simulator {simulator}" if simulator else "live venues"
             banner = [f"recording from {where} into {root}/raw"]
         else:
+            given = {
+                "--max-frame": max_frame,
+                "--rest-max-bytes": rest_max_bytes,
+                "--rest-deadline": rest_deadline,
+                "--retry-after-max": retry_after_max,
+                "--resync-timeout": resync_timeout,
+                "--unflushed-bytes": unflushed_bytes,
+            }
+            stray = [flag for flag, value in given.items() if value is not None]
+            if stray:
+                raise UsageError(f"{', '.join(stray)}: recorder limits belong to --live")
             session, history = _replay_session(
                 engine_config, root, start, end, speed, paused, exchange, symbol
             )

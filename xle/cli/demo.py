@@ -18,7 +18,19 @@ from typing import Annotated, Any
 import typer
 
 from xle.cli.common import live_session, run_until_interrupted, serve, stoppable
-from xle.cli.options import ConfigOption, HostOption, PortOption, fail
+from xle.cli.options import (
+    ConfigOption,
+    HostOption,
+    MaxFrameOption,
+    PortOption,
+    RestDeadlineOption,
+    RestMaxBytesOption,
+    ResyncTimeoutOption,
+    RetryAfterMaxOption,
+    UnflushedBytesOption,
+    fail,
+    recorder_limits,
+)
 from xle.config import demo_config_path, load_config
 from xle.errors import XleError
 from xle.store.paths import data_root
@@ -53,6 +65,12 @@ def demo(
         typer.Option("--status-seconds", min=0.0, help="Print a status line every N s (0: never)."),
     ] = 5.0,
     config: ConfigOption = None,
+    max_frame: MaxFrameOption = None,
+    rest_max_bytes: RestMaxBytesOption = None,
+    rest_deadline: RestDeadlineOption = None,
+    retry_after_max: RetryAfterMaxOption = None,
+    resync_timeout: ResyncTimeoutOption = None,
+    unflushed_bytes: UnflushedBytesOption = None,
 ) -> None:
     """Simulator + recorder + engine + dashboard in one process; no internet needed."""
     from xle.dashboard.history import EpisodeHistory
@@ -62,6 +80,14 @@ def demo(
     try:
         engine_config = load_config(config or demo_config_path())
         root = data_root(data) / "demo"
+        limits = recorder_limits(
+            max_frame,
+            rest_max_bytes,
+            rest_deadline,
+            retry_after_max,
+            resync_timeout,
+            unflushed_bytes,
+        )
         sim = start_in_thread(SimConfig(seed=seed, port=sim_port))
     except (XleError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -74,6 +100,7 @@ def demo(
             symbols=symbols,
             simulator=f"127.0.0.1:{sim.port}",
             roll_seconds=roll_seconds,
+            **limits,
         )
         session = live_session(engine_config, recorder_config)
         server = serve(session, EpisodeHistory(root), host, port)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import errno
 import functools
 import math
+import re
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -31,15 +33,25 @@ __all__ = [
     "ExchangeOption",
     "FormatOption",
     "HostOption",
+    "MaxFrameOption",
     "PortOption",
+    "RestDeadlineOption",
+    "RestMaxBytesOption",
+    "ResyncTimeoutOption",
+    "RetryAfterMaxOption",
     "SymbolOption",
+    "UnflushedBytesOption",
     "check_finite",
     "check_host_port",
     "check_output_file",
     "check_url",
     "fail",
+    "format_size",
     "one_line_errors",
     "os_error_line",
+    "parse_size",
+    "recorder_limits",
+    "venue_urls",
 ]
 
 P = ParamSpec("P")
@@ -225,3 +237,225 @@ def check_output_file(path: Path, option: str) -> Path:
     if not parent.is_dir():
         raise UsageError(f"{option} {path}: directory {parent} does not exist")
     return path
+
+
+# --------------------------------------------------------------------------- per-venue URLs
+
+
+def _known_venues() -> tuple[str, ...]:
+    from xle.records import EXCHANGES
+
+    return tuple(EXCHANGES)
+
+
+def _venue_value(item: str, option: str, what: str) -> tuple[str, str]:
+    """``VENUE=VALUE`` split, the venue checked against the known exchanges."""
+    venue, sep, value = item.partition("=")
+    venue = venue.strip().lower()
+    known = _known_venues()
+    if not sep or not value.strip():
+        raise UsageError(f"{option} {item!r}: use VENUE={what}, e.g. {known[0]}={what}")
+    if venue not in known:
+        raise UsageError(
+            f"{option} {item!r}: unknown exchange {venue!r} (known: {', '.join(known)})"
+        )
+    return venue, value.strip()
+
+
+def venue_urls(
+    items: list[str] | None,
+    option: str,
+    schemes: tuple[str, ...],
+    venues: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """``VENUE=URL`` options as {venue: URL}: a known venue (of ``venues`` if given), once
+    each, and a URL with one of ``schemes``, a host and a valid port."""
+    urls: dict[str, str] = {}
+    for item in items or []:
+        venue, url = _venue_value(item, option, "URL")
+        if venues is not None and venue not in venues:
+            raise UsageError(
+                f"{option} {item!r}: {venue} has no such endpoint"
+                f" (it applies to {', '.join(venues)})"
+            )
+        if venue in urls:
+            raise UsageError(f"{option}: {venue} given twice ({urls[venue]!r} and {url!r})")
+        urls[venue] = check_url(url, option, schemes)
+    return urls
+
+
+# --------------------------------------------------------------------------- recorder limits
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str, option: str) -> int:
+    """A byte count: ``16MiB``, ``512KiB``, ``1.5GiB``, ``5MB`` or plain bytes; positive."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise UsageError(
+            f"{option} {text!r}: expected a size such as 16MiB, 512KiB or 1048576"
+            " (units: B, KiB, MiB, GiB, KB, MB, GB)"
+        )
+    exact = Decimal(match.group(1)) * _SIZE_UNITS[unit]
+    if exact != exact.to_integral_value():
+        raise UsageError(f"{option} {text!r}: is not a whole number of bytes")
+    if exact <= 0:
+        raise UsageError(f"{option} {text!r}: must be at least 1 byte")
+    return int(exact)
+
+
+def format_size(size: int) -> str:
+    """``size`` in the largest binary unit that divides it: ``16777216`` -> ``16MiB``."""
+    for unit in ("GiB", "MiB", "KiB"):
+        factor = _SIZE_UNITS[unit.lower()]
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"
+
+
+#: ``--max-frame`` venue -> the FeedOptions field holding its cap (Binance and Binance.US
+#: share one).
+_FRAME_FIELDS = {
+    "binance": "binance_max_frame",
+    "binanceus": "binance_max_frame",
+    "coinbase": "coinbase_max_frame",
+}
+
+
+def _feed_default(name: str) -> Any:
+    from xle.recorder.feedbase import FeedOptions
+
+    return getattr(FeedOptions(), name)
+
+
+def _recorder_default(name: str) -> Any:
+    from xle.recorder.live import RecorderConfig
+
+    return RecorderConfig.__dataclass_fields__[name].default
+
+
+def _frame_defaults() -> str:
+    return ", ".join(
+        f"{venue} {format_size(_feed_default(field))}" for venue, field in _FRAME_FIELDS.items()
+    )
+
+
+def _seconds_text(name: str, *, recorder: bool = False) -> str:
+    value = _recorder_default(name) if recorder else _feed_default(name)
+    return f"{value:g} s"
+
+
+MaxFrameOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-frame",
+        metavar="VENUE=SIZE",
+        help="Largest WebSocket message accepted from VENUE, e.g. coinbase=64MiB; a bigger "
+        "one closes the connection with a frame_too_large event (repeatable; binance and "
+        f"binanceus share one cap). Default: {_frame_defaults()}.",
+        show_default=False,
+    ),
+]
+RestMaxBytesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rest-max-bytes",
+        metavar="SIZE",
+        help="Largest REST body read (a snapshot); the request is abandoned above it."
+        f" Default: {format_size(_feed_default('rest_max_bytes'))}.",
+        show_default=False,
+    ),
+]
+RestDeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        "--rest-deadline",
+        metavar="SECONDS",
+        help="Longest a whole REST request may take, however slowly it trickles."
+        f" Default: {_seconds_text('rest_deadline')}.",
+        show_default=False,
+    ),
+]
+RetryAfterMaxOption = Annotated[
+    float | None,
+    typer.Option(
+        "--retry-after-max",
+        metavar="SECONDS",
+        help="Longest pause a Retry-After header (429, 418) may impose."
+        f" Default: {_seconds_text('retry_after_max')}.",
+        show_default=False,
+    ),
+]
+ResyncTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--resync-timeout",
+        metavar="SECONDS",
+        help="Watchdog: a book unsynced this long on an open connection is resynchronised."
+        f" Default: {_seconds_text('resync_timeout', recorder=True)}.",
+        show_default=False,
+    ),
+]
+UnflushedBytesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--unflushed-bytes",
+        metavar="SIZE",
+        help="Logged bytes not yet on disk above which the feeds wait for a flush."
+        f" Default: {format_size(_recorder_default('unflushed_bytes'))}.",
+        show_default=False,
+    ),
+]
+
+
+def recorder_limits(
+    max_frame: list[str] | None,
+    rest_max_bytes: str | None,
+    rest_deadline: float | None,
+    retry_after_max: float | None,
+    resync_timeout: float | None,
+    unflushed_bytes: str | None,
+) -> dict[str, Any]:
+    """The recorder-limit flags as ``RecorderConfig`` keyword arguments (``options``,
+    ``resync_timeout``, ``unflushed_bytes``); a flag not given keeps the library's default."""
+    from xle.recorder.feedbase import FeedOptions
+
+    feed: dict[str, Any] = {}
+    frames: dict[str, tuple[str, int]] = {}
+    for item in max_frame or []:
+        venue, text = _venue_value(item, "--max-frame", "SIZE")
+        size = parse_size(text, f"--max-frame {venue}=")
+        field = _FRAME_FIELDS.get(venue)
+        if field is None:
+            raise UsageError(f"--max-frame {item!r}: no frame cap is known for {venue}")
+        if field in frames and frames[field][1] != size:
+            raise UsageError(
+                f"--max-frame: {frames[field][0]} and {venue} share one cap;"
+                f" give them the same size (or only one of them)"
+            )
+        frames[field] = (venue, size)
+        feed[field] = size
+    if rest_max_bytes is not None:
+        feed["rest_max_bytes"] = parse_size(rest_max_bytes, "--rest-max-bytes")
+    if rest_deadline is not None:
+        feed["rest_deadline"] = check_finite(rest_deadline, "--rest-deadline", positive=True)
+    if retry_after_max is not None:
+        feed["retry_after_max"] = check_finite(retry_after_max, "--retry-after-max", positive=True)
+    limits: dict[str, Any] = {"options": FeedOptions(**feed)}
+    if resync_timeout is not None:
+        limits["resync_timeout"] = check_finite(resync_timeout, "--resync-timeout", positive=True)
+    if unflushed_bytes is not None:
+        limits["unflushed_bytes"] = parse_size(unflushed_bytes, "--unflushed-bytes")
+    return limits
