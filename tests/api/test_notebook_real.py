@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import xle
-from xle.replay.output import readable
+from xle.cli.output import readable
 
 from .conftest import REPO, copy_log
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.backtest.helpers import EXAMPLES, GOLDEN_RANGE, golden_copy, xle
-from xle.backtesting.commands import parse_balances, parse_latencies, parse_params
+from xle.cli.backtest import parse_balances, parse_latencies, parse_params
 
 TAKER = f"{EXAMPLES / 'taker_arbitrage.py'}:TakerArbitrage"
 START, END = GOLDEN_RANGE

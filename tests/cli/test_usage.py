@@ -36,8 +36,8 @@ def test_record_simulator_without_a_port_is_refused(cli: Cli, tmp_path: Path) ->
 
 
 def test_record_url_with_a_port_out_of_range_is_refused(cli: Cli, tmp_path: Path) -> None:
-    result = cli("record", "--data", tmp_path, "--binance-ws", "ws://127.0.0.1:70000")
-    _fails(result, "--binance-ws", "port must be 1..65535")
+    result = cli("record", "--data", tmp_path, "--ws-url", "binance=ws://127.0.0.1:70000")
+    _fails(result, "--ws-url", "port must be 1..65535")
 
 
 def test_simulate_fault_nan_is_refused(cli: Cli) -> None:

@@ -12,12 +12,12 @@ import pytest
 
 from tests.recorder.conftest import FAST, read_log, run_until
 from tests.recorder.tiny_server import Script, TinyServer
+from xle.cli.record import resolve_symbols
 from xle.errors import UsageError
 from xle.exchanges.binance import snapshot_weight
 from xle.recorder.binance_feed import stream_of
 from xle.recorder.clock import RecvClock
 from xle.recorder.coinbase_feed import CoinbaseCredentials, channel_of
-from xle.recorder.commands import resolve_symbols
 from xle.recorder.feedbase import Backoff, FeedOptions, is_loopback, retry_after_seconds
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
 

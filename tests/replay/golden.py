@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xle.replay.output import jsonable
+from xle.cli.output import jsonable
 from xle.store.views import connect
 
 TABLES = ("quotes", "arbitrage", "integrity")

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from tests.replay.conftest import Cli
 from tests.replay.golden import TABLES, count_rows, export, tree_bytes
+from xle.cli.progress import ReplayProgress
 from xle.config import load_config
 from xle.replay.session import Pacer, run_replay
 from xle.store.derived import Scope
@@ -201,6 +202,7 @@ def test_max_speed_replay_draws_a_progress_bar_on_a_terminal(golden_root: Path) 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120)
     scope = Scope(parse_time(T0), parse_time(T1))
-    summary = run_replay(golden_root, scope, load_config(), progress=console)
+    with ReplayProgress(console, scope.start_ns, scope.end_ns) as shown:
+        summary = run_replay(golden_root, scope, load_config(), progress=shown.update)
     assert summary.records == 30
     assert "replay" in screen.getvalue() and "records" in screen.getvalue()

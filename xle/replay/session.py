@@ -21,19 +21,10 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from msgspec.structs import replace
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
@@ -47,7 +38,6 @@ from xle.timeutil import format_ns
 __all__ = [
     "Holding",
     "Pacer",
-    "ReplayProgress",
     "ReplaySummary",
     "book_at",
     "check_data_root",
@@ -333,92 +323,6 @@ class ReplaySummary:
             self.integrity[out.kind] += 1
 
 
-def _clock_text(seconds: float) -> str:
-    whole = max(round(seconds), 0)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-class ReplayProgress:
-    """How far a replay is, for a person waiting on it: a bar on a terminal, else a plain
-    line every ``every`` seconds (a log file or a pipe gets no escape codes).
-
-    The estimate of the time left uses record time: at ``--speed N`` it is the record
-    time still to go divided by N; flat out it extrapolates the elapsed wall time.
-    """
-
-    def __init__(
-        self,
-        console: Console,
-        start_ns: int,
-        end_ns: int,
-        *,
-        speed: float | None = None,
-        every: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.console = console
-        self.start_ns = start_ns
-        self.span = max(end_ns - start_ns, 1)
-        self.speed = speed
-        self.every = every
-        self._clock = clock
-        self._started = clock()
-        self._last_line = self._started
-        self._bar: Progress | None = None
-        self._task: int | None = None
-
-    def __enter__(self) -> ReplayProgress:
-        if self.console.is_terminal:
-            self._bar = Progress(
-                TextColumn("[bold]replay[/bold]"),
-                BarColumn(),
-                TextColumn("{task.percentage:>5.1f}%"),
-                TextColumn("{task.fields[records]:,} records"),
-                TextColumn("{task.fields[at]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("replay", total=self.span, records=0, at="")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-    def update(self, recv_ns: int, records: int) -> None:
-        done = min(max(recv_ns - self.start_ns, 0), self.span)
-        if self._bar is not None and self._task is not None:
-            at = format_ns(recv_ns)[:19]
-            self._bar.update(self._task, completed=done, records=records, at=at)
-            return
-        if self.every <= 0:
-            return
-        now = self._clock()
-        if now - self._last_line < self.every:
-            return
-        self._last_line = now
-        self.console.print(self.line(recv_ns, records, now), highlight=False, markup=False)
-
-    def line(self, recv_ns: int, records: int, now: float) -> str:
-        done = min(max(recv_ns - self.start_ns, 0), self.span)
-        fraction = done / self.span
-        elapsed = now - self._started
-        if self.speed is not None:
-            eta = _clock_text((self.span - done) / 1e9 / self.speed)
-        elif fraction > 0:
-            eta = _clock_text(elapsed * (1 - fraction) / fraction)
-        else:
-            eta = "unknown"
-        return (
-            f"replay {fraction * 100:5.1f}%  at {format_ns(recv_ns)[:19]}Z"
-            f"  {records:,} records  elapsed {_clock_text(elapsed)}  ETA {eta}"
-        )
-
-
 def run_replay(
     root: Path,
     scope: Scope,
@@ -426,15 +330,15 @@ def run_replay(
     *,
     speed: float | None = None,
     dry_run: bool = False,
-    progress: Console | None = None,
-    progress_every: float = 5.0,
+    progress: Callable[[int, int], None] | None = None,
     pacer: Pacer | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``scope`` of the raw log under ``root``; store its outputs unless ``dry_run``.
 
-    ``speed=None`` is ``--speed max``; ``progress`` is the console to report progress
-    on (a bar on a terminal, else a line every ``progress_every`` seconds). A file the
+    ``speed=None`` is ``--speed max``; ``progress(recv_ns, records)`` is called as the
+    replay advances, for the caller to show how far it is (the library prints nothing).
+    A file the
     reader cannot open becomes a ``corrupt_file`` integrity event (the replay goes on)
     and a call of ``on_warning``; if the file lies in the warm-up, its event is stamped
     ``T0``, since the books at ``T0`` lack it. Raises ``DataError`` when the window holds
@@ -461,49 +365,43 @@ def run_replay(
     writer = None if dry_run else DerivedWriter(root, scope)
     if pacer is None and speed is not None:
         pacer = Pacer(speed)
-    shown: AbstractContextManager[ReplayProgress | None] = nullcontext()
-    if progress is not None:
-        shown = ReplayProgress(
-            progress, scope.start_ns, scope.end_ns, speed=speed, every=progress_every
-        )
     try:
-        with shown as report:
-            chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
-            start_ns = scope.start_ns
-            on_records = engine.on_records
-            for chunk in chunks:
-                if pacer is None and chunk and chunk[0].recv_ns >= start_ns:
-                    # The common ``--speed max`` case: the chunk (in replay order) lies
-                    # past the warm-up and nothing paces per record, so the engine takes
-                    # it whole. The reader yields a ``corrupt_file`` record alone in its
-                    # chunk.
-                    if len(chunk) == 1:
-                        _note_corrupt(chunk[0], summary, on_warning)
-                    for out in on_records(chunk):
-                        _sink(out, scope, summary, writer)
-                    summary.records += len(chunk)
-                    if report is not None:
-                        report.update(chunk[-1].recv_ns, summary.records)
+        chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
+        start_ns = scope.start_ns
+        on_records = engine.on_records
+        for chunk in chunks:
+            if pacer is None and chunk and chunk[0].recv_ns >= start_ns:
+                # The common ``--speed max`` case: the chunk (in replay order) lies
+                # past the warm-up and nothing paces per record, so the engine takes
+                # it whole. The reader yields a ``corrupt_file`` record alone in its
+                # chunk.
+                if len(chunk) == 1:
+                    _note_corrupt(chunk[0], summary, on_warning)
+                for out in on_records(chunk):
+                    _sink(out, scope, summary, writer)
+                summary.records += len(chunk)
+                if progress is not None:
+                    progress(chunk[-1].recv_ns, summary.records)
+                continue
+            for rec in chunk:
+                warm = rec.recv_ns < start_ns
+                corrupt = _note_corrupt(rec, summary, on_warning)
+                outputs = engine.on_record(rec)
+                if warm:
+                    summary.warmup_records += 1
+                    if corrupt:  # the books at T0 lack this file: report it at T0
+                        for out in outputs:
+                            _sink(replace(out, recv_ns=scope.start_ns), scope, summary, writer)
                     continue
-                for rec in chunk:
-                    warm = rec.recv_ns < start_ns
-                    corrupt = _note_corrupt(rec, summary, on_warning)
-                    outputs = engine.on_record(rec)
-                    if warm:
-                        summary.warmup_records += 1
-                        if corrupt:  # the books at T0 lack this file: report it at T0
-                            for out in outputs:
-                                _sink(replace(out, recv_ns=scope.start_ns), scope, summary, writer)
-                        continue
-                    summary.records += 1
-                    if pacer is not None:
-                        pacer.wait(rec.recv_ns)
-                    for out in outputs:
-                        _sink(out, scope, summary, writer)
-                    if report is not None and (pacer is not None or summary.records % 2048 == 1):
-                        report.update(rec.recv_ns, summary.records)
-            for out in engine.finish():
-                _sink(out, scope, summary, writer)
+                summary.records += 1
+                if pacer is not None:
+                    pacer.wait(rec.recv_ns)
+                for out in outputs:
+                    _sink(out, scope, summary, writer)
+                if progress is not None and (pacer is not None or summary.records % 2048 == 1):
+                    progress(rec.recv_ns, summary.records)
+        for out in engine.finish():
+            _sink(out, scope, summary, writer)
         if summary.records == 0:
             raise DataError(
                 f"no records between {format_ns(scope.start_ns)} and {format_ns(scope.end_ns)}"

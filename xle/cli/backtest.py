@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import typer
 
 from xle.backtesting.runner import StrategyError
-from xle.cli_options import ConfigOption, DataOption
+from xle.cli.options import ConfigOption, DataOption
 from xle.errors import UsageError, XleError
 
-__all__ = ["COMMANDS", "backtest", "parse_balances", "parse_latencies", "parse_params"]
+__all__ = ["backtest", "parse_balances", "parse_latencies", "parse_params"]
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -163,6 +163,3 @@ def backtest(
         raise typer.Exit(2) from None
     typer.echo(f"run {result.run_id}: {folder}")
     typer.echo(f"report {target}")
-
-
-COMMANDS = [backtest]

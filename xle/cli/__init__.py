@@ -1,22 +1,23 @@
-"""The ``xle`` command line: a thin Typer shell over the packages.
+"""The ``xle`` command line: a thin Typer shell over the library.
 
-Each area owns its commands in a ``commands`` module exporting ``COMMANDS``; this file
-only wires them into one app, so that adding a command never means editing a shared
-file beyond the list below. Every command is wrapped in ``one_line_errors``: a bad
-argument, a missing or read-only directory or a full disk is one ``error:`` line and
-exit status 2, never a traceback.
+One module per command group (``xle.cli.replay``, ``query``, ``compact``, ``simulate``,
+``record``, ``dashboard``, ``demo``, ``backtest``); this file imports them and wires
+their commands into one app, in the order ``xle --help`` lists them. The library
+raises and never prints; these modules print. Every command is wrapped in
+``one_line_errors``: a bad argument, a missing or read-only directory or a full disk is
+one ``error:`` line and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, get_args
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from xle.cli_options import one_line_errors
+from xle.cli import backtest, compact, dashboard, demo, query, record, replay, simulate
+from xle.cli.options import one_line_errors
 
 __all__ = ["app", "main"]
 
@@ -38,14 +39,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
-
-_COMMAND_MODULES: tuple[str, ...] = (
-    "xle.replay.commands",
-    "xle.simulator.commands",
-    "xle.recorder.commands",
-    "xle.dashboard.commands",
-    "xle.backtesting.commands",
 )
 
 #: What ``--help`` shows for a value whose option names no metavar, by Python type.
@@ -95,14 +88,24 @@ def _tidy(param: Any) -> None:
     param.metavar = _METAVARS.get(annotation, "TEXT") if isinstance(annotation, type) else "TEXT"
 
 
-for _name in _COMMAND_MODULES:
-    for _command in importlib.import_module(_name).COMMANDS:
-        app.command(cls=_Command)(one_line_errors(_command))
+#: Every command, in the order ``xle --help`` lists them.
+_COMMANDS = (
+    replay.replay,
+    replay.book,
+    query.query,
+    query.arb,
+    replay.audit,
+    compact.compact,
+    simulate.simulate,
+    record.record,
+    dashboard.dashboard,
+    demo.demo,
+    backtest.backtest,
+)
+
+for _command in _COMMANDS:
+    app.command(cls=_Command)(one_line_errors(_command))
 
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -12,13 +12,13 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from xle.cli_options import check_output_file
+from xle.cli.options import check_output_file
 from xle.errors import UsageError, XleError
 from xle.simulator.config import DEFAULT_MARKETS, SimConfig
 from xle.simulator.faults import FaultConfig
 from xle.simulator.server import Simulator
 
-__all__ = ["COMMANDS", "simulate"]
+__all__ = ["simulate"]
 
 
 def _markets(specs: list[str]) -> dict[str, float]:
@@ -260,6 +260,3 @@ async def _serve(
         if stats_file is not None:
             _write_stats(stats_file, {**sim.stats(), "final": True})
         await sim.stop()
-
-
-COMMANDS = [simulate]

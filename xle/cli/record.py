@@ -30,23 +30,30 @@ from rich.live import Live
 from rich.table import Table
 
 from xle.analytics.engine import Engine, Output
-from xle.cli_options import (
+from xle.cli.options import (
     ConfigOption,
     DataOption,
     ExchangeOption,
+    MaxFrameOption,
+    RestDeadlineOption,
+    RestMaxBytesOption,
+    ResyncTimeoutOption,
+    RetryAfterMaxOption,
+    UnflushedBytesOption,
     check_finite,
     check_host_port,
     check_output_file,
-    check_url,
+    recorder_limits,
+    venue_urls,
 )
 from xle.config import load_config
 from xle.errors import UsageError
-from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
+from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
 from xle.records import EXCHANGES, IntegrityEvent, RawRecord
 from xle.store.paths import data_root
 from xle.store.writer import LogWriter
 
-__all__ = ["COMMANDS", "record", "resolve_symbols"]
+__all__ = ["record", "resolve_symbols", "rest_venues"]
 
 
 def resolve_symbols(exchanges: list[str] | None, symbols: list[str] | None) -> dict[str, list[str]]:
@@ -84,6 +91,12 @@ def resolve_symbols(exchanges: list[str] | None, symbols: list[str] | None) -> d
         wanted = explicit.get(venue, []) + plain
         chosen[venue] = list(dict.fromkeys(wanted)) or list(DEFAULT_SYMBOLS[venue])
     return chosen
+
+
+def rest_venues() -> tuple[str, ...]:
+    """The venues the recorder reads over REST too (snapshots): those ``--rest-url`` takes."""
+    cfg = RecorderConfig(data_root=Path())
+    return tuple(v for v in EXCHANGES if venue_endpoints(cfg, v)[1] is not None)
 
 
 class _Status:
@@ -239,20 +252,25 @@ def record(
             show_default=False,
         ),
     ] = None,
-    binance_ws: Annotated[
-        str | None, typer.Option(metavar="URL", help="Binance WebSocket base URL.")
+    ws_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ws-url",
+            metavar="VENUE=URL",
+            help="WebSocket URL of one venue (repeatable): the base for binance and "
+            "binanceus (/stream?streams=... is appended), the full URL for coinbase.",
+            show_default=False,
+        ),
     ] = None,
-    binance_rest: Annotated[
-        str | None, typer.Option(metavar="URL", help="Binance REST base URL.")
-    ] = None,
-    binanceus_ws: Annotated[
-        str | None, typer.Option(metavar="URL", help="Binance.US WebSocket base URL.")
-    ] = None,
-    binanceus_rest: Annotated[
-        str | None, typer.Option(metavar="URL", help="Binance.US REST base URL.")
-    ] = None,
-    coinbase_ws: Annotated[
-        str | None, typer.Option(metavar="URL", help="Coinbase WebSocket URL.")
+    rest_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rest-url",
+            metavar="VENUE=URL",
+            help="REST base URL of one venue (repeatable; binance and binanceus: "
+            "/api/v3/depth... is appended).",
+            show_default=False,
+        ),
     ] = None,
     roll_seconds: Annotated[
         float,
@@ -285,6 +303,12 @@ def record(
             metavar="SECONDS", help="Seconds between status lines when not on a terminal."
         ),
     ] = 5.0,
+    max_frame: MaxFrameOption = None,
+    rest_max_bytes: RestMaxBytesOption = None,
+    rest_deadline: RestDeadlineOption = None,
+    retry_after_max: RetryAfterMaxOption = None,
+    resync_timeout: ResyncTimeoutOption = None,
+    unflushed_bytes: UnflushedBytesOption = None,
 ) -> None:
     """Capture live feeds into the raw log until Ctrl-C or --duration."""
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
@@ -297,31 +321,29 @@ def record(
         check_finite(status_every, "--status-every", positive=True)
         if simulator is not None:
             check_host_port(simulator, "--simulator")
-        for url, option, schemes in (
-            (binance_ws, "--binance-ws", ("ws", "wss")),
-            (binanceus_ws, "--binanceus-ws", ("ws", "wss")),
-            (coinbase_ws, "--coinbase-ws", ("ws", "wss")),
-            (binance_rest, "--binance-rest", ("http", "https")),
-            (binanceus_rest, "--binanceus-rest", ("http", "https")),
-        ):
-            if url is not None:
-                check_url(url, option, schemes)
+        ws_urls = venue_urls(ws_url, "--ws-url", ("ws", "wss"))
+        rest_urls = venue_urls(rest_url, "--rest-url", ("http", "https"), rest_venues())
+        limits = recorder_limits(
+            max_frame,
+            rest_max_bytes,
+            rest_deadline,
+            retry_after_max,
+            resync_timeout,
+            unflushed_bytes,
+        )
         if stats_file is not None:
             check_output_file(stats_file, "--stats-file")
-        overrides = {
-            "ws": {"binance": binance_ws, "binanceus": binanceus_ws, "coinbase": coinbase_ws},
-            "rest": {"binance": binance_rest, "binanceus": binanceus_rest},
-        }
         root = data_root(data)
         cfg = RecorderConfig(
             data_root=root,
             symbols=chosen,
             simulator=simulator,
-            ws_urls={k: v for k, v in overrides["ws"].items() if v},
-            rest_urls={k: v for k, v in overrides["rest"].items() if v},
+            ws_urls=ws_urls,
+            rest_urls=rest_urls,
             roll_seconds=roll_seconds,
             duration=duration,
             products_per_connection=products_per_connection,
+            **limits,
         )
         engine = None if no_engine else Engine(load_config(config))
         recovered = LogWriter.recover(root)
@@ -345,6 +367,3 @@ def record(
         f"integrity events: {total}{' (' + summary + ')' if summary else ''}",
         highlight=False,
     )
-
-
-COMMANDS = [record]

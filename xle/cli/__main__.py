@@ -1,0 +1,5 @@
+"""``python -m xle.cli``: the same program as the ``xle`` console script."""
+
+from xle.cli import main
+
+main()
