@@ -88,6 +88,15 @@ def dashboard(
     roll_seconds: Annotated[
         float, typer.Option("--roll-seconds", help="Live: roll the log every N s.")
     ] = 60.0,
+    backtest: Annotated[
+        str | None,
+        typer.Option(
+            "--backtest",
+            metavar="RUN",
+            help="Replay: draw the fills of this written backtest run (its id, as `xle "
+            "backtest` prints it) over the mids.",
+        ),
+    ] = None,
     data: DataOption = None,
     config: ConfigOption = None,
     max_frame: MaxFrameOption = None,
@@ -109,8 +118,8 @@ def dashboard(
             from xle.cli.record import resolve_symbols
             from xle.recorder.live import RecorderConfig
 
-            if start is not None or end is not None:
-                raise UsageError("--from/--to belong to --replay")
+            if start is not None or end is not None or backtest is not None:
+                raise UsageError("--from/--to/--backtest belong to --replay")
             limits = recorder_limits(
                 max_frame,
                 rest_max_bytes,
@@ -146,6 +155,10 @@ def dashboard(
             session, history = _replay_session(
                 engine_config, root, start, end, speed, paused, exchange, symbol
             )
+            if backtest is not None:
+                from xle.dashboard.fills import load_fills
+
+                session.state.fills = load_fills(root, backtest)
             server = serve(session, history, host, port)
             banner = [
                 f"replaying {root}/raw from {format_ns(session.start_ns)} "
@@ -155,6 +168,9 @@ def dashboard(
                 banner.append(f"(--from {start} is before the first record; starting there)")
             if not paused:
                 banner.append("the replay plays once the page is open")
+            if session.state.fills is not None:
+                fills = session.state.fills
+                banner.append(f"backtest {fills.run}: {len(fills):,} fills over the mids")
     except XleError as exc:
         raise fail(str(exc)) from None
     try:

@@ -306,21 +306,42 @@ def _register_series(app: Dash, state: DashboardState) -> None:
             "pairs": [list(p) for p in pairs],
         }
         out: list[Any] = [no_update] * 6
+        fills = state.fills
+        fills_ns = cursor.get("fills_ns") if isinstance(cursor.get("fills_ns"), int) else None
         if cursor.get("structure") != structure:
             frames = state.frames_after(0)
-            out[0] = figures.mid_spread_figure(theme, keys, frames, _places(state, keys))
+            upto = frames[-1].t_ns if frames else None
+            shown = fills.between(None, upto) if fills is not None and upto else []
+            out[0] = figures.mid_spread_figure(
+                theme, keys, frames, _places(state, keys), shown if fills is not None else None
+            )
             out[2] = figures.gap_figure(theme, pairs, frames, threshold)
             out[4] = figures.imbalance_history(theme, keys, frames)
+            fills_ns = upto
         else:
             frame = cursor.get("frame", 0)
             frames = state.frames_after(frame if isinstance(frame, int) else 0)
             if frames:
-                out[1] = _extend(*figures.mid_spread_rows(keys, frames))
+                xs, ys = figures.mid_spread_rows(keys, frames)
+                if fills is not None:
+                    # The markers of the fills the replay reached since the last poll.
+                    upto = frames[-1].t_ns
+                    fxs, fys, ftext = figures.fill_rows(keys, fills.between(fills_ns, upto))
+                    out[1] = [
+                        {"x": xs + fxs, "y": ys + fys, "customdata": [[]] * len(ys) + ftext},
+                        list(range(len(ys) + 2)),
+                        DEFAULT_HISTORY,
+                    ]
+                    fills_ns = upto
+                else:
+                    out[1] = _extend(xs, ys)
                 out[3] = _extend(*figures.gap_rows(pairs, frames, threshold))
                 out[5] = _extend(*figures.imbalance_rows(keys, frames))
         last = frames[-1].frame_id if frames else cursor.get("frame", 0)
-        toasts, shown = _toasts(state, cursor.get("toasts"))
-        cursor.update(structure=structure, frame=last, toasts=shown, poll=poll)
+        toasts, shown_toasts = _toasts(state, cursor.get("toasts"))
+        cursor.update(
+            structure=structure, frame=last, toasts=shown_toasts, poll=poll, fills_ns=fills_ns
+        )
         return (*out, toasts, cursor)
 
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from xle._native.book import format_decimal
 from xle.dashboard.state import BookKey, Frame, PairKey
+
+if TYPE_CHECKING:
+    from xle.dashboard.fills import FillMark
 
 __all__ = [
     "THEMES",
@@ -191,8 +195,10 @@ def mid_spread_figure(
     books: Sequence[BookKey],
     frames: Sequence[Frame],
     places: Places | None = None,
+    fills: Sequence[FillMark] | None = None,
 ) -> Figure:
-    """Mid per venue (top) and spread in bps (bottom); traces: mids, then spreads.
+    """Mid per venue (top) and spread in bps (bottom); traces: mids, then spreads, then
+    (with ``fills``, a backtest's) buy and sell markers at each fill's price.
 
     A mid is half a tick finer than the book, so it is shown to one more decimal place.
     """
@@ -229,6 +235,24 @@ def mid_spread_figure(
                 hovertemplate=f"{BPS_HOVER} bps<extra>{_label(key)}</extra>",
             )
         )
+    if fills is not None:
+        fill_xs, fill_ys, fill_text = fill_rows(books, fills)
+        for i, (side, symbol, color) in enumerate(
+            (("buy", "triangle-up", theme.bid), ("sell", "triangle-down", theme.ask))
+        ):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "x": fill_xs[i],
+                    "y": fill_ys[i],
+                    "customdata": fill_text[i],
+                    "name": f"backtest {side}s",
+                    "marker": {"symbol": symbol, "size": 9, "color": color,
+                               "line": {"width": 1, "color": theme.text}},
+                    "hovertemplate": "%{customdata}<extra>backtest</extra>",
+                }
+            )  # fmt: skip
     layout = _layout(
         theme,
         xaxis=_time_axis(theme, matches="x2", showticklabels=False, domain=[0, 1]),
@@ -252,6 +276,26 @@ def mid_spread_rows(
         spreads.append([s.spread_bps if s is not None else None for s in samples])
     columns = mids + spreads
     return [x] * len(columns), columns
+
+
+def fill_rows(
+    books: Sequence[BookKey], fills: Sequence[FillMark]
+) -> tuple[list[list[float]], list[list[float]], list[list[str]]]:
+    """(x, y, hover text) of the buy and the sell marker traces: the fills of ``books``."""
+    shown = set(books)
+    xs: list[list[float]] = [[], []]
+    ys: list[list[float]] = [[], []]
+    text: list[list[str]] = [[], []]
+    for fill in fills:
+        if (fill.exchange, fill.symbol) not in shown:
+            continue
+        i = 0 if fill.side == "buy" else 1
+        xs[i].append(fill.t_ns / 1e6)
+        ys[i].append(fill.price)
+        text[i].append(
+            f"{fill.side} {fill.qty} @ {format_decimal(fill.price)} {fill.exchange}:{fill.symbol}"
+        )
+    return xs, ys, text
 
 
 # --------------------------------------------------------------------------- arbitrage gap

@@ -20,9 +20,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from xle.analytics.engine import Engine
 from xle.records import ArbitrageEpisode, IntegrityEvent, RawRecord
+
+if TYPE_CHECKING:
+    from xle.dashboard.fills import Fills
 
 __all__ = [
     "Alert",
@@ -100,6 +104,8 @@ class DashboardState:
         self._alert_counter = 0
         self.episode_version = 0
         self.integrity_version = 0
+        #: A backtest's fills drawn over the replay (``--backtest RUN``), else None.
+        self.fills: Fills | None = None
         self._reset_buffers()
 
     # ------------------------------------------------------------------ writing
