@@ -46,6 +46,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "xle.recorder.commands",
     "xle.dashboard.commands",
     "xle.backtesting.commands",
+    "xle.replay.export_command",
 )
 
 #: What ``--help`` shows for a value whose option names no metavar, by Python type.
