@@ -82,5 +82,5 @@ def sample_times(log: xle.Log, exchange: str, symbol: str, count: int) -> list[i
     table = log.raw(exchanges=exchange, symbols=symbol, columns=["recv_ns"])
     times = table.column("recv_ns").to_pylist()
     step = max(len(times) // count, 1)
-    picks = times[step // 2 :: step][:count] + [times[-1]]
+    picks = [*times[step // 2 :: step][:count], times[-1]]
     return sorted({t // 1000 * 1000 + 999 for t in picks})

@@ -29,7 +29,7 @@ def _files(out: Path, kind: str, ext: str = "csv.gz") -> dict[tuple[str, str], l
     books: dict[tuple[str, str], list[Path]] = defaultdict(list)
     for path in sorted(out.glob(f"*_{kind}_*.{ext}")):
         venue, rest = path.name.split(f"_{kind}_")
-        day, symbol = rest.removesuffix(f".{ext}").split("_", 1)
+        _day, symbol = rest.removesuffix(f".{ext}").split("_", 1)
         books[(venue, symbol)].append(path)
     return dict(books)
 
@@ -53,9 +53,7 @@ def test_incremental_book_L2_rebuilds_xle_books_at_sample_times(log_root, export
     assert compared >= len(books) * 4
 
 
-def test_each_incremental_file_starts_with_a_snapshot_and_keeps_receive_order(
-    log_root, exported
-):
+def test_each_incremental_file_starts_with_a_snapshot_and_keeps_receive_order(log_root, exported):
     out = exported(log_root, "tardis").out
     for paths in _files(out, "incremental_book_L2").values():
         for path in paths:
