@@ -12,6 +12,7 @@ import pytest
 
 import xle
 from tests.export.books import read_csv, sample_times, tardis_books_at, xle_book
+from tests.realdata import copy_log, require_real
 from xle.errors import DataError
 from xle.replay.export import (
     INCREMENTAL_COLUMNS,
@@ -70,15 +71,17 @@ def test_each_incremental_file_starts_with_a_snapshot_and_keeps_receive_order(lo
             assert all(Decimal(r[7]) > 0 for r in rows if r[4] == "true")
 
 
-def test_real_capture_is_split_into_one_file_per_day(exported, log_copies, log_root):
-    if "real-binance-2024" not in log_copies or log_root != log_copies["real-binance-2024"]:
-        pytest.skip("the real capture is the log that crosses midnight")
-    out = exported(log_root, "tardis").out
-    names = sorted(p.name for p in out.iterdir())
-    for symbol in ("BTCUSDT", "ETHUSDT"):
-        for kind in ("incremental_book_L2", "book_snapshot_25", "trades"):
-            for day in ("2024-08-08", "2024-08-09"):
-                assert f"binance_{kind}_{day}_{symbol}.csv.gz" in names
+def test_real_capture_is_split_into_one_file_per_day(tmp_path):
+    """The real capture crosses midnight UTC: each book and kind gets a file per day."""
+    root = copy_log(require_real("real-binance-2024"), tmp_path / "log")
+    export(root, "tardis", tmp_path / "out")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [
+        f"binance_{kind}_{day}_{symbol}.csv.gz"
+        for kind in ("book_snapshot_25", "incremental_book_L2", "trades")
+        for day in ("2024-08-08", "2024-08-09")
+        for symbol in ("BTCUSDT", "ETHUSDT")
+    ]
 
 
 def test_book_snapshot_25_rows_are_the_top_of_the_incremental_book(log_root, exported):

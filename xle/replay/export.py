@@ -46,7 +46,7 @@ import csv
 import gzip
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -674,7 +674,6 @@ def export(
     exchanges: tuple[str, ...] | None = None,
     symbols: tuple[str, ...] | None = None,
     config: EngineConfig | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write the books and trades of ``[start, end]`` (receive time, epoch ns, closed;
     ``None`` is the log's start or end) under ``out`` in ``fmt``.
@@ -716,8 +715,6 @@ def export(
             engine.on_records(chunk)
             engine.observer = None
             summary.records += len(chunk)
-            if progress is not None:
-                progress(chunk[-1].recv_ns, summary.records)
     except BaseException:
         exporter.discard()
         raise
