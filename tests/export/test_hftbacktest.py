@@ -149,7 +149,7 @@ def test_rows_whose_exchange_time_goes_back_are_split_into_exchange_and_local_ro
         (TRADE_EVENT | SELL_EVENT, 90, 120, 1.0, 0.5),
         (DEPTH_EVENT | SELL_EVENT, 130, 140, 2.0, 1.0),
     ]
-    data = _event_order(rows)
+    data = _event_order(list(zip(*rows, strict=True)))
     flags = [(int(e) & (EXCH_EVENT | LOCAL_EVENT), int(ts)) for e, ts in data[["ev", "exch_ts"]]]
     assert flags == [
         (EXCH_EVENT, 90),  # the trade happened first at the venue
@@ -165,6 +165,6 @@ def test_rows_whose_exchange_time_goes_back_are_split_into_exchange_and_local_ro
 
 def test_rows_in_order_on_both_clocks_carry_both_flags():
     rows = [(DEPTH_EVENT | BUY_EVENT, 100 + i, 110 + i, 1.0, 1.0) for i in range(3)]
-    data = _event_order(rows)
+    data = _event_order(list(zip(*rows, strict=True)))
     assert (data["ev"] & (EXCH_EVENT | LOCAL_EVENT) == (EXCH_EVENT | LOCAL_EVENT)).all()
     assert len(data) == 3

@@ -46,6 +46,7 @@ import csv
 import gzip
 import io
 import os
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,34 +298,39 @@ class _EventSink(_Sink):
     def __init__(self, info: ExportFile) -> None:
         super().__init__(info)
         self.tmp = info.path.with_name(f".{info.path.stem}.partial.npz")
-        self._rows: list[tuple[int, int, int, float, float]] = []
+        # a day of a busy book is millions of rows: packed arrays, not tuples
+        self._columns = (array("Q"), array("q"), array("q"), array("d"), array("d"))
 
     def add(self, ev: int, exch_ns: int, local_ns: int, px: float, qty: float) -> None:
-        self._rows.append((ev, exch_ns, local_ns, px, qty))
+        evs, exchs, locals_, pxs, qtys = self._columns
+        evs.append(ev)
+        exchs.append(exch_ns)
+        locals_.append(local_ns)
+        pxs.append(px)
+        qtys.append(qty)
 
     def close(self) -> None:
         import numpy as np
 
-        data = _event_order(self._rows)
+        data = _event_order(self._columns)
         self.info.rows = len(data)
         with open(self.tmp, "wb") as stream:
             np.savez_compressed(stream, data=data)
         super().close()
 
 
-def _event_order(rows: list[tuple[int, int, int, float, float]]) -> Any:
-    """Rows (in receive order) as hftbacktest reads them: each row once in exchange-time
-    order with ``EXCH_EVENT`` and once in receive order with ``LOCAL_EVENT``; a row where
-    both orders agree is one row with both flags, as hftbacktest's ``correct_event_order``
-    does it."""
+def _event_order(columns: Sequence[Sequence[Any]]) -> Any:
+    """Rows given as columns ``(ev, exch_ts, local_ts, px, qty)`` in receive order, as
+    hftbacktest reads them: each row once in exchange-time order with ``EXCH_EVENT`` and
+    once in receive order with ``LOCAL_EVENT``; a row where both orders agree is one row
+    with both flags, as hftbacktest's ``correct_event_order`` does it."""
     import numpy as np
 
-    n = len(rows)
+    n = len(columns[0])
     base = np.zeros(n, hftbacktest_event_dtype())
-    if n:
-        ev, exch, local, px, qty = zip(*rows, strict=True)
-        base["ev"], base["exch_ts"], base["local_ts"] = ev, exch, local
-        base["px"], base["qty"] = px, qty
+    for name, values in zip(("ev", "exch_ts", "local_ts", "px", "qty"), columns, strict=True):
+        if n:
+            base[name] = np.asarray(values, dtype=base.dtype[name])
     by_exch = np.argsort(base["exch_ts"], kind="stable")
     by_local = np.argsort(base["local_ts"], kind="stable")
     if np.array_equal(by_exch, by_local):
@@ -333,7 +339,8 @@ def _event_order(rows: list[tuple[int, int, int, float, float]]) -> Any:
     picks: list[int] = []
     flags: list[int] = []
     e = loc = 0
-    exch_ts = base["exch_ts"]
+    exch_ts = base["exch_ts"].tolist()  # plain ints: the merge below runs per row
+    by_exch, by_local = by_exch.tolist(), by_local.tolist()
     while e < n or loc < n:
         if e < n and loc < n and by_exch[e] == by_local[loc]:
             picks.append(by_exch[e])
