@@ -16,7 +16,17 @@ from typing import Any, get_args
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from xle.cli import backtest, compact, dashboard, demo, query, record, replay, simulate
+from xle.cli import (
+    backtest,
+    compact,
+    dashboard,
+    demo,
+    export,
+    query,
+    record,
+    replay,
+    simulate,
+)
 from xle.cli.options import one_line_errors
 
 __all__ = ["app", "main"]
@@ -101,6 +111,7 @@ _COMMANDS = (
     dashboard.dashboard,
     demo.demo,
     backtest.backtest,
+    export.export,
 )
 
 for _command in _COMMANDS:

@@ -49,6 +49,11 @@ def parse_time_option(text: str, option: str) -> int:
         raise UsageError(f"{option}: {exc}") from None
 
 
+def upper_symbols(symbols: list[str] | None) -> tuple[str, ...] | None:
+    """``--symbol`` values as the venues spell them (upper case, sorted, no repeats)."""
+    return tuple(sorted({s.upper() for s in symbols})) if symbols else None
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich console on stdout (or stderr); not a terminal: wide, so rows never wrap."""
     stream = sys.stderr if stderr else sys.stdout

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from xle.cli.common import console, parse_time_option, recovered_root, warn
+from xle.cli.common import console, parse_time_option, recovered_root, upper_symbols, warn
 from xle.cli.options import (
     TIME_HELP,
     ConfigOption,
@@ -44,10 +44,6 @@ from xle.store.paths import data_root
 from xle.timeutil import format_ns
 
 __all__ = ["audit", "book", "replay"]
-
-
-def _symbols(symbols: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(sorted({s.upper() for s in symbols})) if symbols else None
 
 
 # --------------------------------------------------------------------------- replay
@@ -97,7 +93,7 @@ def replay(
         parse_time_option(start, "--from"),
         parse_time_option(end, "--to"),
         check_exchanges(exchange),
-        _symbols(symbol),
+        upper_symbols(symbol),
     )
     pace: float | None = None
     if speed.strip().lower() != "max":

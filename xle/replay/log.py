@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from xle.analytics.engine import BookView, Engine
     from xle.replay.audit import AuditReport
+    from xle.replay.export import ExportSummary
     from xle.replay.session import ReplaySummary
     from xle.store.derived import Scope
 
@@ -519,6 +520,38 @@ class Log:
             start_ns=start_ns,
             end_ns=end_ns,
             exchanges=self._check_exchanges(exchanges),
+        )
+
+    def export(
+        self,
+        fmt: str,
+        out: str | os.PathLike[str],
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        kinds: str | Sequence[str] | None = None,
+        exchanges: str | Sequence[str] | None = None,
+        symbols: str | Sequence[str] | None = None,
+        config: ConfigLike = None,
+    ) -> ExportSummary:
+        """``xle export``: the books and trades of ``[start, end]`` under ``out`` as
+        ``tardis`` (gzip CSV), ``tardis-parquet`` or ``hftbacktest`` (npz) files, one per
+        exchange, symbol and UTC day; the summary counts rows in and out per file."""
+        from xle.replay.export import export
+
+        start_ns, end_ns = _times(start, end)
+        names = self._check_exchanges(exchanges)
+        syms = self._check_symbols(symbols, names)
+        return export(
+            self.root,
+            fmt,
+            Path(out),
+            start_ns,
+            end_ns,
+            _names(kinds),
+            names,
+            syms,
+            _config(config, self.config),
         )
 
     # ----------------------------------------------------------------- tables
