@@ -1,9 +1,9 @@
-"""Read+merge throughput of LogReader (PERF-BASELINES section d), printed, never asserted.
+"""Read+merge throughput of read_records (PERF-BASELINES section d), printed, never asserted.
 
     .venv/bin/python -m tests.log.bench_reader [N]
 
 Writes N synthetic depth updates (~640 B JSON payloads, like the baseline) with the real
-LogWriter into a temporary data root, then times iterating LogReader over one exchange
+LogWriter into a temporary data root, then times reading its chunks over one exchange
 (a single file stream) and over two exchanges interleaved (the merge path).
 """
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from xle.records import RawRecord
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter
 
 DAY0 = 1_633_996_800_000_000_000
@@ -57,8 +57,8 @@ def best_of(label: str, runs: int, make_reader) -> None:
     for _ in range(runs):
         start = time.perf_counter()
         count = 0
-        for _rec in make_reader():
-            count += 1
+        for chunk in make_reader():
+            count += len(chunk)
         best = min(best, time.perf_counter() - start)
     print(f"{label:<36} {count:>9,} records  {count / best / 1e6:5.2f} M records/s")
 
@@ -71,8 +71,12 @@ def main() -> None:
         write(root, n)
         size = sum(p.stat().st_size for p in root.rglob("*.parquet"))
         print(f"wrote {n:,} records, {size / 1e6:.1f} MB, in {time.perf_counter() - start:.1f} s")
-        best_of("one exchange (single stream)", 5, lambda: LogReader(root, exchanges=["binance"]))
-        best_of("two exchanges (merged)", 5, lambda: LogReader(root))
+        best_of(
+            "one exchange (single stream)",
+            5,
+            lambda: read_records(root, exchanges=["binance"]).records(),
+        )
+        best_of("two exchanges (merged)", 5, lambda: read_records(root).records())
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ STALE_TEMP_SECONDS = 600.0
 class Notice:
     """Something a reader, the views or a recovery did or skipped that a person should hear.
 
-    Library code never prints: readers (``LogReader.notices``), the DuckDB views
+    Library code never prints: readers (``LogRead.notices``), the DuckDB views
     (``xle.store.views.open_views``) and journal recovery (``Recovery.notices``) collect
     these, and the CLI prints ``message()`` as a warning. ``kind`` is one of:
 

@@ -1,4 +1,4 @@
-"""Files of the raw log -> rows in replay order (the engine room of LogReader).
+"""Files of the raw log -> rows in replay order (the engine room of ``read_records``).
 
 Every file is already in replay order ``(recv_ns, exchange, run, seq)``, so a k-way
 merge does not need a heap of records. The "horizon merge" keeps one pending batch per
@@ -11,7 +11,7 @@ exchange-hour -- is a sequential read with no sorting at all.
 Compaction merges Arrow tables (``Stream``; mixed rounds sorted in C++ by
 ``sort_permutation``). The replay reader turns each batch into RawRecords as it is read,
 columns converted batch-wise, and merges lists of records (``RecordStream``; mixed
-rounds merged by Timsort in ``LogReader``), with the same rounds.
+rounds merged by Timsort in ``xle.store.reader.LogRead``), with the same rounds.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 
 from xle.records import RawRecord
 from xle.store.layout import Partition
+from xle.store.listing import hour_dirs, live_files
 from xle.store.merge import COLUMNS, records_from_table
-from xle.store.reader import hour_dirs, live_files
 
 __all__ = ["DEFAULT_MARGIN_NS", "SeekPlan", "plan_seek"]
 

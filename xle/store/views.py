@@ -14,7 +14,7 @@ start with ``.`` and end in ``.tmp``).
 Like the replay reader, the views skip what they cannot read instead of failing every
 query: a file whose footer is unreadable, a file whose columns are not the table's, and a
 directory with an impossible partition name are left out, and ``open_views`` returns a
-``xle.store.layout.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
+``xle.store.layout.Notice`` for each (the same notices ``LogRead.notices`` holds), along with
 the journals of crashed runs it recovered first.
 
 The backtest views read ``derived/backtests/run=*/<table>.parquet`` (``backtests`` reads
@@ -99,14 +99,14 @@ def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> 
 
     Only footers are read (the schema), so this costs a few hundred microseconds a file;
     a file corrupt past its footer still fails the query that reaches it. For ``raw``,
-    files whose rows a compacted file already holds are left out as ``LogReader`` does.
+    files whose rows a compacted file already holds are left out as the reader does.
     """
     table = _table_dir(root, view)
     expected = _file_schema(view)
     if view == "raw":
-        from xle.store.reader import LogReader
+        from xle.store.listing import log_files
 
-        live = set(LogReader(root, recover=False).files())
+        live = set(log_files(root))
     usable = []
     reported: set[Path] = set()
     for path in found:
