@@ -25,7 +25,7 @@ from xle.store.layout import (
 )
 from xle.store.paths import raw_dir
 
-__all__ = ["hour_dirs", "live_files", "log_files"]
+__all__ = ["hour_dirs", "live_files", "log_exchanges", "log_files"]
 
 
 def hour_dirs(
@@ -111,3 +111,16 @@ def log_files(
     known to the replay or not (a query of the raw table sees them all)."""
     hours = hour_dirs(data_root, exchanges, start_ns, end_ns)
     return [path for entries in hours.values() for _, d in entries for path in live_files(d)]
+
+
+def log_exchanges(data_root: Path) -> list[str]:
+    """The ``exchange=`` partitions of the raw log, sorted (known to the replay or not)."""
+    directory = raw_dir(Path(data_root))
+    if not directory.is_dir():
+        return []
+    names = []
+    for child in sorted(directory.iterdir()):
+        key, sep, value = child.name.partition("=")
+        if sep and key == "exchange" and child.is_dir():
+            names.append(value)
+    return names

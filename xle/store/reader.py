@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from xle.errors import DataError
 from xle.records import EXCHANGES, RawRecord
 from xle.store.layout import RAW_SCHEMA, Notice, Partition
-from xle.store.listing import hour_dirs, live_files
+from xle.store.listing import hour_dirs, live_files, log_exchanges
 from xle.store.merge import (
     COLUMNS,
     INF,
@@ -150,11 +150,12 @@ class LogRead:
     point on, never a per-book cut: Coinbase counts ``sequence_num`` per connection
     across products, so a cut would look like a gap.
 
-    ``exchanges=None`` reads every known exchange (``xle.records.EXCHANGES``); a
-    partition of an unknown one is not the replay's to decode. ``symbols`` keeps the
-    records of those symbols and those without a symbol (control events), and it only
-    prunes Binance venues: dropping the other products' frames of a Coinbase connection
-    would look like gaps (callers filter outputs by ``Scope`` anyway).
+    ``exchanges=None`` reads every known exchange (``xle.records.EXCHANGES``) the log
+    holds; a partition of an unknown one is not the replay's to decode. ``symbols``
+    keeps the records of those symbols and those without a symbol (control events), and
+    only when no Coinbase venue is read: Coinbase counts ``sequence_num`` per connection
+    across products, so dropping the other products' frames would look like gaps
+    (callers filter outputs by ``Scope`` anyway).
 
     Unreadable files yield a ``corrupt_file`` control record at ``max(start of the
     file's hour, read start)`` if they fail to open, or at the current position of the
@@ -185,7 +186,6 @@ class LogRead:
         self.data_root = Path(data_root)
         self.start_ns = start_ns
         self.end_ns = end_ns
-        self.exchanges = tuple(exchanges) if exchanges is not None else EXCHANGES
         self.symbols = tuple(symbols) if symbols is not None else None
         self.warm_up = warm_up and start_ns is not None
         self.margin_ns = margin_ns
@@ -193,11 +193,6 @@ class LogRead:
         self.batch_size = batch_size
         self.problems: list[FileProblem] = []
         self.notices: list[Notice] = []
-        prune = self.symbols
-        if prune is not None and "coinbase" in self.exchanges:
-            prune = None
-        self._prune = prune
-        self._symbol_set = pa.array(prune, pa.string()) if prune is not None else None
         self._stop_ns = None if end_ns is None else end_ns + 1  # exclusive, inside
         self._plan: SeekPlan | None = None
         if recover:
@@ -206,6 +201,14 @@ class LogRead:
             from xle.store.writer import recover_journals
 
             self._note(recover_journals(self.data_root, sweep=False).notices)
+        if exchanges is None:
+            exchanges = [name for name in log_exchanges(self.data_root) if name in EXCHANGES]
+        self.exchanges = tuple(exchanges)
+        prune = self.symbols
+        if prune is not None and "coinbase" in self.exchanges:
+            prune = None
+        self._prune = prune
+        self._symbol_set = pa.array(prune, pa.string()) if prune is not None else None
 
     @property
     def plan(self) -> SeekPlan | None:
