@@ -1,10 +1,11 @@
-"""Read+merge throughput of read_records (PERF-BASELINES section d), printed, never asserted.
+"""Read+merge throughput of ``read_records``, printed, never asserted.
 
     .venv/bin/python -m tests.log.bench_reader [N]
 
 Writes N synthetic depth updates (~640 B JSON payloads, like the baseline) with the real
-LogWriter into a temporary data root, then times reading its chunks over one exchange
-(a single file stream) and over two exchanges interleaved (the merge path).
+LogWriter into a temporary data root, then times iterating ``read_records(...).records()``
+over one exchange (a single file stream) and over two exchanges interleaved (the merge
+path).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def best_of(label: str, runs: int, make_reader) -> None:
     for _ in range(runs):
         start = time.perf_counter()
         count = 0
-        for chunk in make_reader():
-            count += len(chunk)
+        for _rec in make_reader():
+            count += 1
         best = min(best, time.perf_counter() - start)
     print(f"{label:<36} {count:>9,} records  {count / best / 1e6:5.2f} M records/s")
 

@@ -1,4 +1,7 @@
-"""LogWriter: journal, rolls, partitions, atomic files, recovery (DESIGN section 3)."""
+"""LogWriter: journal, rolls, partitions, atomic files, recovery.
+
+See docs/design.md, "The raw event log".
+"""
 
 from __future__ import annotations
 

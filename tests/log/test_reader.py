@@ -1,4 +1,7 @@
-"""read_records: replay order, pruning, filters, unreadable files (DESIGN sections 3 and 5)."""
+"""read_records: replay order, pruning, filters, unreadable files.
+
+See docs/design.md, "Reading the log".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seek (DESIGN section 5): replaying from T0 rebuilds exactly the books of a full replay."""
+"""Seek (docs/design.md, "Seek"): replaying from T0 rebuilds exactly the books of a full replay."""
 
 from __future__ import annotations
 

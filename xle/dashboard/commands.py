@@ -1,4 +1,4 @@
-"""``xle dashboard`` and ``xle demo`` (DESIGN sections 8 and 9).
+"""``xle dashboard`` and ``xle demo`` (docs/design.md, "The dashboard").
 
 ``dashboard --live`` runs the recorder in-process (real venues, or ``--simulator``) and
 feeds its engine to the page; ``dashboard --replay --from T0 --to T1`` feeds the same

@@ -1,4 +1,6 @@
-"""The raw event log on disk (DESIGN section 3): its Arrow schema and its partition paths.
+"""The raw event log on disk: its Arrow schema and its partition paths.
+
+See docs/design.md, "The raw event log".
 
 Shared by the writer (``xle.store.writer``), compaction (``xle.store.compact``)
 and the reader (``xle.store.reader``) so that the three can never disagree on a column

@@ -273,8 +273,8 @@ class Stream:
             count = self.pending.num_rows
         else:
             # Rows are in recv_ns order: a binary search reads about 11 values of a
-            # 2,000-row table. (``pc.less(column, int)`` costs ~120 µs a call: pyarrow
-            # tries to import dateutil for every Python scalar it converts.)
+            # 2,000-row table. (``pc.less(column, int)`` is slow: pyarrow tries to
+            # import dateutil for every Python scalar it converts; benchmarks/README.md.)
             count = bisect_left(_Values(self.pending.column("recv_ns")), bound)
         if not count:
             return None

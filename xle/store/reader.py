@@ -72,14 +72,13 @@ __all__ = [
 _CHUNK = 4096
 
 #: Rows per Parquet batch and stream. Why not more: Parquet grows a batch's payload buffer
-#: by doubling (a 4,096-row batch of 2 kB Coinbase frames reallocates up to 16 MB), and
-#: blocks that large go back to Arrow's allocator (mimalloc) as whole pages that it only
-#: returns to the OS a second later; with sizes that differ batch to batch they are not
-#: all reused, so the retained memory wandered and peak RSS rose with the length of the
-#: log (4,096 rows: 214 / 234 / 234 MB for 250 k / 1 M / 2 M messages). At 1,024 rows the
-#: blocks stay small enough to be recycled at once: 141 MB for all three, same CPU. A
-#: batch is also what becomes RawRecords in one go, and that is fastest while the rows
-#: stay in the CPU cache (about 380 vs 700 ns/record at 64k rows).
+#: by doubling, and blocks that large go back to Arrow's allocator (mimalloc) as whole
+#: pages that it only returns to the OS a second later; with sizes that differ batch to
+#: batch they are not all reused, so at 4,096 rows peak RSS rose with the length of the
+#: log. At 1,024 rows the blocks stay small enough to be recycled at once: peak RSS is
+#: flat, same CPU. A batch is also what becomes RawRecords in one go, and that is fastest
+#: while the rows stay in the CPU cache. Figures: benchmarks/README.md, "Measurements
+#: behind the code".
 _BATCH_ROWS = 1024
 
 #: Sort key of replay order (docs/design.md, "Replay order").

@@ -1,4 +1,4 @@
-"""Where a replay that starts at T0 has to begin reading (DESIGN section 5).
+"""Where a replay that starts at T0 has to begin reading (docs/design.md, "Seek").
 
 A book is a pure function of the records since its last snapshot, so replaying from T0
 only needs, for every book (exchange, symbol) seen before T0, its latest snapshot at or

@@ -2,7 +2,7 @@
 and the backtest results ``orders``, ``fills``, ``positions``, ``equity``, ``backtests``.
 
 No second database: an in-memory DuckDB connection whose views read the files in place
-(DESIGN section 4). Each view has a fixed column list, the file columns followed by the
+(docs/design.md, "Queries"). Each view has a fixed column list, the file columns followed by the
 hive partition keys, so that queries and scripts see the same shape whether the table
 has files or not: a table without files becomes an empty view with the same columns
 (a query over it returns no rows instead of failing, and the other views still work).
@@ -38,7 +38,7 @@ from xle.store.paths import derived_dir, raw_dir
 
 __all__ = ["RAW_SCHEMA", "VIEW_NAMES", "Views", "connect", "open_views", "view_columns"]
 
-#: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
+#: Columns of the raw log as the ``raw`` view shows them (docs/design.md, "The raw event log").
 RAW_SCHEMA = pa.schema([f for f in JOURNAL_SCHEMA if f.name != "exchange"])  # plain strings
 
 VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity", *BACKTEST_VIEWS)
