@@ -1,6 +1,6 @@
 """The replay driver: raw log -> engine -> derived Parquet, paced by record time.
 
-``run_replay`` is what ``xle replay`` does (docs/design.md, "Replay")::
+``run_replay`` is what ``xle replay`` does (docs/design.md, "Replay, book, audit")::
 
     read_records(data root, T0, T1)  ->  Engine.on_record  ->  Scope.covers  ->  DerivedWriter
           (warm-up from each book's                 (outputs of warm-up records

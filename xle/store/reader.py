@@ -81,7 +81,7 @@ _CHUNK = 4096
 #: behind the code".
 _BATCH_ROWS = 1024
 
-#: Sort key of replay order (docs/design.md, "Replay order").
+#: Sort key of replay order (docs/design.md, "The raw event log").
 _REPLAY_ORDER = attrgetter("recv_ns", "exchange", "run", "seq")
 _RECV_NS = attrgetter("recv_ns")
 
