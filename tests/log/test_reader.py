@@ -199,6 +199,25 @@ def test_symbol_filter_keeps_control_events(root: Path):
     assert len(got) == 20
 
 
+def test_a_symbol_filter_does_not_prune_coinbase_frames(root: Path):
+    """Coinbase counts sequence_num per connection across products: another product's
+    frames dropped would look like gaps."""
+    recs = make_records(30, exchange="coinbase", symbols=("BTC-USD", "ETH-USD"))
+    write_log_file(root, recs, "r-0.parquet")
+    got = list(read_records(root, symbols=["ETH-USD"]).records())
+    assert got == recs
+
+
+def test_without_exchanges_an_unknown_exchange_partition_is_not_read(root: Path):
+    known = make_records(5)
+    write_log_file(root, known, "r-0.parquet")
+    write_log_file(root, make_records(5, exchange="kraken"), "r-0.parquet")
+    assert list(read_records(root).records()) == known
+    assert [r.exchange for r in read_records(root, exchanges=["kraken"]).records()] == [
+        "kraken"
+    ] * 5
+
+
 def test_a_truncated_file_yields_a_corrupt_file_record_and_the_rest_still_reads(root: Path):
     good = make_records(50, exchange="coinbase", start_ns=DAY0 + 5 * SECOND)
     write_log_file(root, good, "r-0.parquet")
