@@ -17,7 +17,7 @@ The flow, per message (both venues share one latent mid, each with its own noise
 
 Each venue sends one message every 100 ms of record time (the two are interleaved), so
 a million messages cover about 14 hours: 14 hourly partitions per exchange, zstd Parquet
-with the raw-log schema (DESIGN section 3). The output is cached under
+with the raw-log schema (docs/design.md, "The raw event log"). The output is cached under
 ``benchmarks/out/log-<n>-<seed>/`` and reused when it is complete.
 
     python benchmarks/generate.py [--messages 1000000] [--seed 7]
@@ -44,7 +44,7 @@ STEP_NS = 100_000_000  # each venue: one message per 100 ms
 LEVELS = 1000
 RUN = "bench-run"
 
-SCHEMA = RAW_SCHEMA  # the log layout of DESIGN section 3, from the project itself
+SCHEMA = RAW_SCHEMA  # the raw log layout, from the project itself
 
 
 class _Side:

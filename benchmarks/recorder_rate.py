@@ -60,7 +60,7 @@ import psutil
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 
 #: A rate is sustained only if the recorder is this close behind when the market stops.
 MAX_BEHIND_S = 0.25
@@ -113,7 +113,7 @@ def _check_log(root: Path) -> tuple[dict[str, int], int]:
     last: dict[tuple, int] = {}
     gaps = 0
     decode = msgspec.json.decode
-    for rec in LogReader(root):
+    for rec in read_records(root).records():
         if rec.kind != "ws":
             continue
         frames[rec.exchange] += 1

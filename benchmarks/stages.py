@@ -20,7 +20,7 @@ Passes (each includes everything above it):
 ``stages_mem`` runs decode, sync, book and engine again on records already in memory
 (steadier differences, and the engine's own speed); and, to split
 ``full`` the same way, ``read_xle`` (the project's reader,
-``xle.store.reader`` through ``replay_records``, alone) and ``engine_xle`` (that reader
+``xle.store.reader.read_records``, alone) and ``engine_xle`` (that reader
 feeding the engine, outputs dropped).
 
     python benchmarks/stages.py PASS LOG_ROOT      -> one JSON line on stdout
@@ -227,11 +227,11 @@ def _replay(root: Path, exchanges: tuple[str, ...] | None) -> int:
 
 def _project_records(root: Path) -> Iterator[RawRecord]:
     """The project's reader, as ``xle replay`` calls it over the whole log."""
-    from xle.replay.session import raw_exchanges, replay_records
+    from xle.replay.session import raw_exchanges
+    from xle.store.reader import read_records
 
     exchanges = tuple(raw_exchanges(root)[0])
-    for rec, _warm in replay_records(root, 0, 2**62, exchanges, None):
-        yield rec
+    yield from read_records(root, 0, 2**62, exchanges=exchanges).records()
 
 
 def _pass_read_xle(root: Path) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 
-TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing costs 2 ms
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing slows start-up
 
 __version__ = "0.1.0"
 

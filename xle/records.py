@@ -2,8 +2,9 @@
 
 Three layers, each a set of small immutable structs:
 
-* ``RawRecord`` -- one row of the raw event log (DESIGN section 3): bytes exactly as
-  received, plus where and when they were received. Live and replay both produce these.
+* ``RawRecord`` -- one row of the raw event log (docs/design.md, "The raw event log"):
+  bytes exactly as received, plus where and when they were received. Live and replay
+  both produce these.
 * Book events -- what an exchange decoder makes of a record once its sync rules have
   spoken: ``BookUpdate`` (apply these absolute levels; ``is_snapshot`` replaces the
   book), ``BookReset`` (this one book can no longer be trusted), ``Trade``, ``Problem``

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter
 from xle.timeutil import format_ns
 
@@ -17,7 +17,7 @@ from .conftest import DATA
 
 def _write_log_ending_off_the_microsecond(root: Path) -> tuple[int, int, int]:
     """The golden records rewritten with the last one 915 ns past a whole microsecond."""
-    records = list(LogReader(DATA / "golden"))
+    records = list(read_records(DATA / "golden").records())
     last = records[-1]
     records[-1] = msgspec.structs.replace(last, recv_ns=last.recv_ns + 980_529_915)
     writer = LogWriter(root, records[0].run, roll_seconds=3600.0)

@@ -72,10 +72,10 @@ def test_replay_outputs_equal_the_rows_xle_replay_stores(golden_root, cli):
 
 
 def test_replay_outputs_come_in_the_order_the_engine_emits_them(golden_root):
-    from xle.store.reader import LogReader
+    from xle.store.reader import read_records
 
     engine = xle.Engine(xle.load_config())
-    emitted = [out for rec in LogReader(golden_root) for out in engine.on_record(rec)]
+    emitted = [out for rec in read_records(golden_root).records() for out in engine.on_record(rec)]
     emitted += engine.finish()
     wanted = (xle.Quote, xle.ArbitrageEpisode, xle.IntegrityEvent)
     assert list(xle.open(golden_root).replay()) == [o for o in emitted if isinstance(o, wanted)]

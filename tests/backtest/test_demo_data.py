@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.backtest.helpers import EXAMPLES, xle
 from xle.config import demo_config_path
 from xle.simulator import SimConfig, start_in_thread
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.timeutil import format_ns
 
 
@@ -30,7 +30,7 @@ def _record(data: Path, seconds: int) -> None:
 def test_backtest_runs_both_examples_over_recorded_demo_data(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     _record(data, 6)
-    times = [r.recv_ns for r in LogReader(data)]
+    times = [r.recv_ns for r in read_records(data).records()]
     start, end = format_ns(min(times)), format_ns(max(times))
     config = demo_config_path()
     runs = (

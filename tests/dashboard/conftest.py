@@ -80,10 +80,10 @@ def replay_derived(root: Path) -> None:
 
 def played_state(root: Path, until_ns: int) -> DashboardState:
     """What a replay of [T0, T1] that played up to ``until_ns`` (inclusive) has ingested."""
-    from xle.replay.session import replay_records
+    from xle.store.reader import read_records
 
     state = DashboardState(Engine(load_config()))
-    for rec, warmup in replay_records(root, T0_NS, T1_NS, None, None):
+    for rec, warmup in read_records(root, T0_NS, T1_NS):
         if rec.recv_ns > until_ns:
             break
         state.ingest(rec, state.engine.on_record(rec), warmup=warmup)

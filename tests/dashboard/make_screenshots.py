@@ -100,9 +100,9 @@ def replay(browser, root: Path) -> None:
     config = load_config(fees)
     state = DashboardState(Engine(config))
     first = last = None
-    from xle.store.reader import LogReader
+    from xle.store.reader import read_records
 
-    for rec in LogReader(root):
+    for rec in read_records(root).records():
         first = rec.recv_ns if first is None else min(first, rec.recv_ns)
         last = rec.recv_ns if last is None else max(last, rec.recv_ns)
     assert first is not None and last is not None

@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 
 from xle.cli import app
 from xle.config import demo_config_path
-from xle.replay.session import replay_records
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.timeutil import format_ns
 
 from .conftest import T0_NS, T1_NS
@@ -154,7 +153,7 @@ def test_dashboard_replay_refuses_a_range_without_records(golden_copy):
 
 
 def test_dashboard_replay_starts_at_the_first_record_of_an_early_range(golden_copy):
-    first = next(iter(replay_records(golden_copy, None, T1_NS, None, None)))[0].recv_ns
+    first = next(iter(read_records(golden_copy, None, T1_NS)))[0].recv_ns
     code, output = _serve_then_interrupt(
         "dashboard", "--replay", "--from", str(first - 3600 * 10**9), "--to", str(T1_NS),
         "--data", str(golden_copy), "--port", "0", "--paused",
@@ -227,7 +226,7 @@ def test_the_replay_command_the_demo_prints_runs_as_printed(tmp_path):
     command = printed.removeprefix("replay it: ")
     argv = shlex.split(command)
     assert argv[0] != "xle" and Path(argv[0]).is_file(), "runs without xle on PATH"
-    recv = [rec.recv_ns for rec in LogReader(tmp_path / "demo")]
+    recv = [rec.recv_ns for rec in read_records(tmp_path / "demo").records()]
     start, end = argv[argv.index("--from") + 1], argv[argv.index("--to") + 1]
     # To the nanosecond: ``--to`` parsed back includes the last record.
     assert (start, end) == (format_ns(min(recv)), format_ns(max(recv))), "first to last record"

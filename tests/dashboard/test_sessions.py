@@ -9,7 +9,7 @@ import pytest
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.dashboard.state import DashboardState
-from xle.replay.session import replay_records
+from xle.store.reader import read_records
 
 from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, played_state
 
@@ -17,7 +17,7 @@ from .conftest import GOLDEN, T0_NS, T1_NS, eventually, make_replay, played_stat
 def _reference_engine(before_ns: int) -> Engine:
     """A full replay from the start of the log up to (not including) ``before_ns``."""
     engine = Engine(load_config())
-    for rec, _ in replay_records(GOLDEN, T0_NS - 10**9, T1_NS, None, None):
+    for rec, _ in read_records(GOLDEN, T0_NS - 10**9, T1_NS):
         if rec.recv_ns >= before_ns:
             break
         engine.on_record(rec)

@@ -11,13 +11,13 @@ from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.dashboard.state import DashboardState
 from xle.records import ArbitrageEpisode
-from xle.replay.session import replay_records
+from xle.store.reader import read_records
 
 from .conftest import GOLDEN, T0_NS, T1_NS
 
 
 def _golden_records():
-    return [rec for rec, _ in replay_records(GOLDEN, T0_NS, T1_NS, None, None)]
+    return [rec for rec, _ in read_records(GOLDEN, T0_NS, T1_NS)]
 
 
 def _fed_state(sample_ns: int = 250_000_000) -> tuple[DashboardState, list]:

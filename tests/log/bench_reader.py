@@ -1,10 +1,11 @@
-"""Read+merge throughput of LogReader (PERF-BASELINES section d), printed, never asserted.
+"""Read+merge throughput of ``read_records``, printed, never asserted.
 
     .venv/bin/python -m tests.log.bench_reader [N]
 
 Writes N synthetic depth updates (~640 B JSON payloads, like the baseline) with the real
-LogWriter into a temporary data root, then times iterating LogReader over one exchange
-(a single file stream) and over two exchanges interleaved (the merge path).
+LogWriter into a temporary data root, then times iterating ``read_records(...).records()``
+over one exchange (a single file stream) and over two exchanges interleaved (the merge
+path).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from xle.records import RawRecord
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter
 
 DAY0 = 1_633_996_800_000_000_000
@@ -71,8 +72,12 @@ def main() -> None:
         write(root, n)
         size = sum(p.stat().st_size for p in root.rglob("*.parquet"))
         print(f"wrote {n:,} records, {size / 1e6:.1f} MB, in {time.perf_counter() - start:.1f} s")
-        best_of("one exchange (single stream)", 5, lambda: LogReader(root, exchanges=["binance"]))
-        best_of("two exchanges (merged)", 5, lambda: LogReader(root))
+        best_of(
+            "one exchange (single stream)",
+            5,
+            lambda: read_records(root, exchanges=["binance"]).records(),
+        )
+        best_of("two exchanges (merged)", 5, lambda: read_records(root).records())
 
 
 if __name__ == "__main__":

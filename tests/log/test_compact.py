@@ -14,7 +14,7 @@ from xle.errors import DataError, UsageError
 from xle.records import RawRecord
 from xle.store.compact import compact, compact_hour
 from xle.store.layout import is_log_file, partition_dir, partition_of
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
 
@@ -61,7 +61,7 @@ def test_compaction_preserves_the_multiset_of_rows_exactly(root: Path):
 def test_compacted_file_is_in_replay_order(root: Path):
     records = awkward_hour(root)
     compact_hour(root, "binance", "2021-10-12", "00")
-    assert list(LogReader(root)) == sorted(records, key=replay_key)
+    assert list(read_records(root).records()) == sorted(records, key=replay_key)
     (path,) = hour_files(root)
     recv = pq.read_table(path, columns=["recv_ns"]).column("recv_ns").to_pylist()
     assert recv == sorted(recv)
@@ -114,8 +114,8 @@ def test_originals_left_by_an_interrupted_compaction_are_read_once_and_cleaned_u
     result = compact_hour(root, "binance", "2021-10-12", 0)
     for path in saved.iterdir():  # crash between the rename and the deletes
         shutil.copy(path, result.output.parent / path.name)
-    assert list(LogReader(root)) == sorted(records, key=replay_key)
-    assert LogReader(root).files() == [result.output]
+    assert list(read_records(root).records()) == sorted(records, key=replay_key)
+    assert read_records(root).files() == [result.output]
     again = compact_hour(root, "binance", "2021-10-12", 0)
     assert again.removed_leftovers == 5
     assert hour_files(root) == [result.output]
@@ -128,7 +128,7 @@ def test_a_file_recovered_again_after_compaction_is_not_read_twice(root: Path):
     write_log_file(root, second, "runA-1.parquet")
     compact_hour(root, "binance", "2021-10-12", 0)
     write_log_file(root, first, "runA-0.parquet")  # a journal converted a second time
-    assert list(LogReader(root)) == first + second
+    assert list(read_records(root).records()) == first + second
     compact_hour(root, "binance", "2021-10-12", 0)
     assert [p.name for p in hour_files(root)] == ["compacted-1.parquet"]
 
@@ -143,7 +143,7 @@ def test_recompacting_merges_new_files_with_the_compacted_one(root: Path):
     result = compact_hour(root, "binance", "2021-10-12", 0)
     assert result.output.name == "compacted-2.parquet"
     write_log_file(root, old[:15], "runA-0.parquet")  # still known as merged, transitively
-    assert list(LogReader(root)) == sorted(old + late, key=replay_key)
+    assert list(read_records(root).records()) == sorted(old + late, key=replay_key)
 
 
 def test_a_replay_running_during_compaction_reads_every_record_once(root: Path):
@@ -159,7 +159,7 @@ def test_a_replay_running_during_compaction_reads_every_record_once(root: Path):
             )
             write_log_file(root, recs, f"runA-{hour * 3 + part}.parquet")
             records.extend(recs)
-    reader = iter(LogReader(root, batch_size=500))
+    reader = iter(read_records(root, batch_size=500).records())
     got = [next(reader) for _ in range(1000)]  # part-way through hour 0
     for hour in range(3):
         compact_hour(root, "binance", "2021-10-12", hour)

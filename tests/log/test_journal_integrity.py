@@ -12,7 +12,7 @@ import pyarrow.ipc as ipc
 
 from xle.store.layout import JOURNAL_SCHEMA, journal_path
 from xle.store.paths import journal_dir
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter, batch_crc, read_journal, recover_journals
 
 from .conftest import make_records
@@ -77,7 +77,7 @@ def test_flipped_bytes_in_a_journal_batch_are_dropped_and_reported(root: Path):
     (damaged,) = [n for n in recovery.notices if n.kind == "damaged_batch"]
     assert "journal batch 1 dropped" in damaged.detail
     assert "checksum mismatch" in damaged.detail
-    records = list(LogReader(root))
+    records = list(read_records(root).records())
     assert [r.seq for r in records if r.kind == "ws"] == [*range(100), *range(200, 300)]
     holes = [r for r in records if r.stream == "corrupt_file"]
     assert sorted(r.exchange for r in holes) == ["binance", "coinbase"]
@@ -93,7 +93,7 @@ def test_damaged_first_batch_is_logged_at_the_first_record_after_it(root: Path):
     _start, end = _batch_spans(segment)[0]
     _flip(segment, end - 40)
     assert recover_journals(root).records == 200 + 2
-    records = list(LogReader(root))
+    records = list(read_records(root).records())
     first_after = min(r.recv_ns for r in records if r.kind == "ws")
     holes = [r for r in records if r.stream == "corrupt_file"]
     assert len(holes) == 2 and all(r.recv_ns == first_after for r in holes)
@@ -109,7 +109,7 @@ def test_incomplete_last_batch_is_reported_but_not_logged_as_damage(root: Path):
     assert [n.kind for n in notices] == ["damaged_batch"]
     assert "an incomplete last batch" in notices[0].detail
     assert LogWriter.recover(root) == 200
-    assert not [r for r in LogReader(root) if r.stream == "corrupt_file"]
+    assert not [r for r in read_records(root).records() if r.stream == "corrupt_file"]
 
 
 def test_undecodable_bytes_in_a_closed_journal_are_logged_as_damage(root: Path):
@@ -124,7 +124,7 @@ def test_undecodable_bytes_in_a_closed_journal_are_logged_as_damage(root: Path):
     assert [n.kind for n in notices] == ["damaged_batch"]
     assert "undecodable from byte" in notices[0].detail
     assert recover_journals(root).records == 100 + 2
-    assert len([r for r in LogReader(root) if r.stream == "corrupt_file"]) == 2
+    assert len([r for r in read_records(root).records() if r.stream == "corrupt_file"]) == 2
 
 
 def test_journal_without_checksums_is_recovered_and_flagged_unverified(root: Path):
@@ -141,7 +141,7 @@ def test_journal_without_checksums_is_recovered_and_flagged_unverified(root: Pat
     recovery = recover_journals(root)
     assert recovery.records == 50
     assert "unverified_journal" in [n.kind for n in recovery.notices]
-    assert [r.seq for r in LogReader(root)] == list(range(50))
+    assert [r.seq for r in read_records(root).records()] == list(range(50))
 
 
 def test_damaged_journal_header_is_reported_not_taken_for_an_empty_journal(root: Path):

@@ -1,4 +1,7 @@
-"""LogWriter: journal, rolls, partitions, atomic files, recovery (DESIGN section 3)."""
+"""LogWriter: journal, rolls, partitions, atomic files, recovery.
+
+See docs/design.md, "The raw event log".
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import pytest
 from xle.errors import DataError
 from xle.store.layout import is_log_file, parse_partition
 from xle.store.paths import journal_dir, raw_dir
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter, read_journal
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key
@@ -57,7 +60,7 @@ def test_round_trip_returns_exactly_the_appended_records(root: Path):
     with LogWriter(root, "run1") as writer:
         for rec in records:
             writer.append(rec)
-    assert list(LogReader(root)) == records
+    assert list(read_records(root).records()) == records
 
 
 def test_one_file_per_partition_touched_named_run_and_number(root: Path):
@@ -85,7 +88,7 @@ def test_every_row_sits_in_the_partition_of_its_exchange_and_hour(root: Path):
         partition = parse_partition(path)
         recv = pq.read_table(path, columns=["recv_ns"]).column("recv_ns").to_pylist()
         assert all(partition.start_ns <= ns < partition.end_ns for ns in recv)
-    seen = {(r.exchange, r.seq) for r in LogReader(root)}
+    seen = {(r.exchange, r.seq) for r in read_records(root).records()}
     assert seen == {(r.exchange, r.seq) for r in records}
 
 
@@ -120,7 +123,7 @@ def test_journal_rolls_into_parquet_every_roll_seconds_while_open(root: Path):
             writer.append(rec)
         assert wait_for(lambda: writer.stats.rolled == 200)
         assert len(parquet_files(root)) >= 2
-        assert list(LogReader(root)) == first + second
+        assert list(read_records(root).records()) == first + second
         assert not writer.closed
     finally:
         writer.close()
@@ -147,7 +150,7 @@ def test_close_rolls_everything_and_removes_journal_and_lock(root: Path):
     for rec in make_records(500):
         writer.append(rec)
     writer.close()
-    assert len(list(LogReader(root))) == 500
+    assert len(list(read_records(root).records())) == 500
     assert list(journal_dir(root).iterdir()) == []
 
 
@@ -210,7 +213,7 @@ def test_recover_converts_a_leftover_journal(root: Path):
     assert journal_files(root) and parquet_files(root) == []
     assert LogWriter.recover(root) == 300
     assert journal_files(root) == []
-    records = list(LogReader(root))
+    records = list(read_records(root).records())
     assert [r.seq for r in sorted(records, key=lambda r: r.seq)] == list(range(300))
     assert all(r.payload == f"crashed:{r.seq}".encode() for r in records)
 
@@ -223,7 +226,7 @@ def test_recover_stops_at_a_torn_tail_of_the_journal(root: Path):
     with open(segment, "r+b") as handle:  # kill -9 in the middle of the last write
         handle.truncate(segment.stat().st_size - 7)
     assert LogWriter.recover(root) == sum(batches[:-1])
-    seqs = sorted(r.seq for r in LogReader(root))
+    seqs = sorted(r.seq for r in read_records(root).records())
     assert seqs == list(range(sum(batches[:-1])))
 
 
@@ -242,7 +245,7 @@ def test_recovery_interrupted_at_any_point_leaves_no_duplicates(root: Path, tmp_
     # Crash after every rename but before the unlink:
     shutil.copy(backup, segment)
     assert LogWriter.recover(root) == 200
-    seqs = sorted(r.seq for r in LogReader(root))
+    seqs = sorted(r.seq for r in read_records(root).records())
     assert seqs == list(range(200))
     assert journal_files(root) == []
 
@@ -257,7 +260,7 @@ def test_recover_leaves_the_journal_of_a_live_writer_alone(root: Path):
         assert len(journal_files(root)) == 1
     finally:
         writer.close()
-    assert sorted(r.seq for r in LogReader(root)) == list(range(50))
+    assert sorted(r.seq for r in read_records(root).records()) == list(range(50))
 
 
 def test_a_new_writer_refuses_a_run_with_an_unrecovered_journal(root: Path):
@@ -275,7 +278,7 @@ def test_records_keep_replay_order_across_rolls_and_exchanges(root: Path):
             if i % 200 == 0:
                 time.sleep(0.03)
     assert len(parquet_files(root)) > 2
-    back = list(LogReader(root))
+    back = list(read_records(root).records())
     assert back == sorted(records, key=replay_key)
 
 

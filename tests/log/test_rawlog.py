@@ -1,4 +1,4 @@
-"""The raw-log schema and partition paths (DESIGN section 3)."""
+"""The raw-log schema and partition paths (docs/design.md, "The raw event log")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""LogReader: replay order, pruning, filters, unreadable files (DESIGN sections 3 and 5)."""
+"""read_records: replay order, pruning, filters, unreadable files.
+
+See docs/design.md, "Reading the log".
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 from tests.realdata import require_real
 from xle.store.layout import partition_dir
 from xle.store.paths import journal_dir
-from xle.store.reader import LogReader, check_files
+from xle.store.reader import check_files, read_records
 
 from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
 
@@ -37,7 +40,7 @@ def test_files_of_several_exchanges_and_runs_merge_in_replay_order(root: Path):
     write_log_file(root, a[250:], "runA-1.parquet")
     write_log_file(root, b, "runB-0.parquet")
     write_log_file(root, c, "runA-0.parquet")
-    assert list(LogReader(root)) == sorted(a + b + c, key=replay_key)
+    assert list(read_records(root).records()) == sorted(a + b + c, key=replay_key)
 
 
 def test_equal_recv_ns_are_ordered_by_exchange_then_run_then_seq(root: Path):
@@ -50,7 +53,7 @@ def test_equal_recv_ns_are_ordered_by_exchange_then_run_then_seq(root: Path):
     write_log_file(root, recs[0:3], "r1-0.parquet")
     write_log_file(root, recs[3:6], "r2-0.parquet")
     write_log_file(root, recs[6:9], "r1-0.parquet")
-    got = [(r.exchange, r.run, r.seq) for r in LogReader(root, batch_size=2)]
+    got = [(r.exchange, r.run, r.seq) for r in read_records(root, batch_size=2).records()]
     assert got == [
         ("binance", "r1", 5),
         ("binance", "r1", 6),
@@ -88,7 +91,7 @@ def test_merge_matches_a_full_sort_for_any_overlap_and_batch_size(seed, files, b
                 )
             write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
             expected.extend(recs)
-        got = list(LogReader(root, batch_size=batch_size))
+        got = list(read_records(root, batch_size=batch_size).records())
         assert got == sorted(expected, key=replay_key)
 
 
@@ -98,7 +101,7 @@ def test_names_and_nulls_decode_row_by_row_for_any_batch_split(root: Path, batch
     recs = make_records(40, symbols=("BTCUSDT", "BTCUSDT", None, "ETHUSDT", "ETHUSDT"))
     recs += make_records(20, start_ns=DAY0 + SECOND, first_seq=40, symbols=("BTCUSDT",), run="run1")
     write_log_file(root, recs, "run1-0.parquet", row_group_size=7)
-    assert list(LogReader(root, batch_size=batch_size)) == recs
+    assert list(read_records(root, batch_size=batch_size).records()) == recs
 
 
 def test_repeated_names_are_one_shared_object_across_batches(root: Path):
@@ -107,7 +110,7 @@ def test_repeated_names_are_one_shared_object_across_batches(root: Path):
     recs += make_records(50, exchange="coinbase", step_ns=SECOND, symbols=("BTC-USD",))
     write_log_file(root, recs[:50], "run1-0.parquet", row_group_size=10)
     write_log_file(root, recs[50:], "run1-0.parquet", row_group_size=10)
-    got = list(LogReader(root, batch_size=3))
+    got = list(read_records(root, batch_size=3).records())
     assert got == sorted(recs, key=replay_key)
     for field in ("run", "kind", "stream", "symbol"):
         values = [getattr(r, field) for r in got]
@@ -119,7 +122,7 @@ def test_records_of_one_connection_keep_seq_order(root: Path):
     write_log_file(root, recs[:100], "run1-0.parquet")
     write_log_file(root, recs[100:], "run1-1.parquet")
     write_log_file(root, make_records(50, run="other", step_ns=0), "other-0.parquet")
-    mine = [r.seq for r in LogReader(root, batch_size=16) if r.run == "run1"]
+    mine = [r.seq for r in read_records(root, batch_size=16).records() if r.run == "run1"]
     assert mine == list(range(200))
 
 
@@ -129,7 +132,7 @@ def test_a_one_hour_query_lists_only_that_hours_files(root: Path):
             write_log_file(
                 root, make_records(5, exchange=exchange, start_ns=DAY0 + hour * HOUR), "r-0.parquet"
             )
-    files = LogReader(root, start_ns=DAY0 + 2 * HOUR, end_ns=DAY0 + 3 * HOUR).files()
+    files = read_records(root, DAY0 + 2 * HOUR, DAY0 + 3 * HOUR - 1, warm_up=False).files()
     assert [f.relative_to(root).as_posix() for f in files] == [
         "raw/exchange=binance/date=2021-10-12/hour=02/r-0.parquet",
         "raw/exchange=coinbase/date=2021-10-12/hour=02/r-0.parquet",
@@ -144,23 +147,38 @@ def test_a_one_hour_query_never_opens_other_hours_files(root: Path):
         (directory / "bad-0.parquet").write_bytes(b"not parquet at all")
     good = make_records(20, start_ns=DAY0 + 2 * HOUR)
     write_log_file(root, good, "good-0.parquet")
-    assert list(LogReader(root, start_ns=DAY0 + 2 * HOUR, end_ns=DAY0 + 3 * HOUR)) == good
+    got = read_records(root, DAY0 + 2 * HOUR, DAY0 + 3 * HOUR - 1, warm_up=False).records()
+    assert list(got) == good
 
 
 def test_exchange_filter_prunes_other_exchanges(root: Path):
     write_log_file(root, make_records(5, exchange="coinbase"), "r-0.parquet")
     binance = make_records(5)
     write_log_file(root, binance, "r-0.parquet")
-    reader = LogReader(root, exchanges=["binance"])
+    reader = read_records(root, exchanges=["binance"])
     assert all("exchange=binance" in f.as_posix() for f in reader.files())
-    assert list(reader) == binance
+    assert list(reader.records()) == binance
 
 
-def test_time_filter_is_start_inclusive_and_end_exclusive(root: Path):
+def test_time_range_includes_both_ends(root: Path):
     recs = make_records(100, step_ns=SECOND)
     write_log_file(root, recs, "r-0.parquet", row_group_size=10)
-    got = list(LogReader(root, start_ns=DAY0 + 10 * SECOND, end_ns=DAY0 + 20 * SECOND))
-    assert [r.seq for r in got] == list(range(10, 20))
+    read = read_records(root, DAY0 + 10 * SECOND, DAY0 + 20 * SECOND, warm_up=False)
+    assert [r.seq for r in read.records()] == list(range(10, 21))
+
+
+def test_a_range_without_warm_up_flags_no_record(root: Path):
+    write_log_file(root, make_records(100, step_ns=SECOND), "r-0.parquet")
+    pairs = list(read_records(root, DAY0 + 10 * SECOND, None, warm_up=False))
+    assert [rec.seq for rec, _ in pairs] == list(range(10, 100))
+    assert not any(warm for _, warm in pairs)
+
+
+def test_chunks_hold_the_records_in_order(root: Path):
+    recs = make_records(10_000, step_ns=SECOND // 10)
+    write_log_file(root, recs, "r-0.parquet")
+    chunks = list(read_records(root).chunks())
+    assert len(chunks) > 1 and [r for chunk in chunks for r in chunk] == recs
 
 
 def test_time_range_spanning_hours_reads_across_partitions(root: Path):
@@ -168,16 +186,36 @@ def test_time_range_spanning_hours_reads_across_partitions(root: Path):
     first, second = recs[:3600], recs[3600:]
     write_log_file(root, first, "r-0.parquet")
     write_log_file(root, second, "r-0.parquet")
-    got = list(LogReader(root, start_ns=DAY0 + 3000 * SECOND, end_ns=DAY0 + 4000 * SECOND))
+    read = read_records(root, DAY0 + 3000 * SECOND, DAY0 + 3999 * SECOND, warm_up=False)
+    got = list(read.records())
     assert [r.seq for r in got] == list(range(3000, 4000))
 
 
 def test_symbol_filter_keeps_control_events(root: Path):
     recs = make_records(30, symbols=("BTCUSDT", "ETHUSDT", None))
     write_log_file(root, recs, "r-0.parquet")
-    got = list(LogReader(root, symbols=["ETHUSDT"]))
+    got = list(read_records(root, symbols=["ETHUSDT"]).records())
     assert {r.symbol for r in got} == {"ETHUSDT", None}
     assert len(got) == 20
+
+
+def test_a_symbol_filter_does_not_prune_coinbase_frames(root: Path):
+    """Coinbase counts sequence_num per connection across products: another product's
+    frames dropped would look like gaps."""
+    recs = make_records(30, exchange="coinbase", symbols=("BTC-USD", "ETH-USD"))
+    write_log_file(root, recs, "r-0.parquet")
+    got = list(read_records(root, symbols=["ETH-USD"]).records())
+    assert got == recs
+
+
+def test_without_exchanges_an_unknown_exchange_partition_is_not_read(root: Path):
+    known = make_records(5)
+    write_log_file(root, known, "r-0.parquet")
+    write_log_file(root, make_records(5, exchange="kraken"), "r-0.parquet")
+    assert list(read_records(root).records()) == known
+    assert [r.exchange for r in read_records(root, exchanges=["kraken"]).records()] == [
+        "kraken"
+    ] * 5
 
 
 def test_a_truncated_file_yields_a_corrupt_file_record_and_the_rest_still_reads(root: Path):
@@ -185,7 +223,7 @@ def test_a_truncated_file_yields_a_corrupt_file_record_and_the_rest_still_reads(
     write_log_file(root, good, "r-0.parquet")
     bad = write_log_file(root, make_records(50, start_ns=DAY0 + 5 * SECOND), "r-0.parquet")
     bad.write_bytes(bad.read_bytes()[:-100])
-    got = list(LogReader(root))
+    got = list(read_records(root).records())
     assert got[1:] == good
     marker = got[0]
     assert (marker.kind, marker.stream, marker.exchange) == ("event", "corrupt_file", "binance")
@@ -202,8 +240,8 @@ def test_a_file_failing_part_way_keeps_its_good_rows_and_time_order(root: Path):
     corrupt_page_of_row_group(path, 2)
     later = make_records(10, start_ns=DAY0 + HOUR, run="next")
     write_log_file(root, later, "next-0.parquet")
-    reader = LogReader(root)
-    got = list(reader)
+    reader = read_records(root)
+    got = list(reader.records())
     markers = [r for r in got if r.stream == "corrupt_file"]
     assert len(markers) == 1 and len(reader.problems) == 1
     before = got[: got.index(markers[0])]
@@ -236,18 +274,18 @@ def test_temporary_journal_and_hidden_files_are_ignored(root: Path):
     (path.parent / "_partial.parquet").write_bytes(b"x")
     journal_dir(root).mkdir(parents=True)
     (journal_dir(root) / "r-000001.arrow").write_bytes(b"journal")
-    reader = LogReader(root)
+    reader = read_records(root)
     assert reader.files() == [path]
-    assert list(reader) == recs
+    assert list(reader.records()) == recs
 
 
 def test_an_empty_or_missing_data_root_reads_nothing(tmp_path: Path):
-    assert list(LogReader(tmp_path / "nowhere")) == []
-    assert LogReader(tmp_path / "nowhere").files() == []
+    assert list(read_records(tmp_path / "nowhere").records()) == []
+    assert read_records(tmp_path / "nowhere").files() == []
 
 
 def test_reads_the_real_captures_in_replay_order():
-    records = list(LogReader(require_real("real")))
+    records = list(read_records(require_real("real")).records())
     assert len(records) == 270 + 485
     assert [replay_key(r) for r in records] == sorted(replay_key(r) for r in records)
     assert {r.exchange for r in records} == {"binance", "binanceus"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from xle.store.paths import journal_dir
-from xle.store.reader import LogReader, replay_from
+from xle.store.reader import read_records
 from xle.store.views import open_views
 from xle.store.writer import LogWriter, recover_journals
 
@@ -81,8 +81,8 @@ def crashed_root(crashed: tuple[Path, int], tmp_path: Path) -> Path:
 def test_log_reader_sees_records_of_a_writer_killed_before_it_rolled(
     crashed_root: Path, crashed: tuple[Path, int]
 ):
-    reader = LogReader(crashed_root)
-    seqs = [r.seq for r in reader]
+    reader = read_records(crashed_root)
+    seqs = [r.seq for r in reader.records()]
     assert seqs and sorted(seqs) == list(range(len(seqs)))
     assert max(seqs) >= crashed[1]  # at most the last flush interval lost
     recovered = [n for n in reader.notices if n.kind == "recovered"]
@@ -96,7 +96,7 @@ def test_query_views_see_records_of_a_writer_killed_before_it_rolled(crashed_roo
     count = views.con.execute("SELECT count(*) FROM raw").fetchone()[0]
     assert count > 0
     assert [n.kind for n in views.notices] == ["recovered"]
-    assert count == len(list(LogReader(crashed_root)))
+    assert count == len(list(read_records(crashed_root).records()))
 
 
 def test_xle_audit_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
@@ -137,8 +137,8 @@ def test_readers_leave_a_live_writers_journal_alone(root: Path):
         writer.flush()
         (segment,) = journal_dir(root).glob("alive-*.arrow")
         before = (segment.read_bytes(), segment.stat().st_mtime_ns)
-        reader = LogReader(root)
-        assert list(reader) == []
+        reader = read_records(root)
+        assert list(reader.records()) == []
         assert reader.notices == []
         views = open_views(root)
         assert views.con.execute("SELECT count(*) FROM raw").fetchone()[0] == 0
@@ -147,7 +147,7 @@ def test_readers_leave_a_live_writers_journal_alone(root: Path):
         assert (segment.read_bytes(), segment.stat().st_mtime_ns) == before
     finally:
         writer.close()
-    assert len(list(LogReader(root))) == 300
+    assert len(list(read_records(root).records())) == 300
 
 
 _FULL_DISK = """
@@ -157,10 +157,10 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails wi
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
 from xle.errors import DataError
 from xle.store.writer import LogWriter
-from xle.store.reader import LogReader, replay_from
+from xle.store.reader import read_records
 root = Path(sys.argv[1])
-reader = LogReader(root)
-out = {"records": len(list(reader)), "kinds": [n.kind for n in reader.notices]}
+reader = read_records(root)
+out = {"records": len(list(reader.records())), "kinds": [n.kind for n in reader.notices]}
 try:
     LogWriter.recover(root)
 except DataError as exc:
@@ -193,7 +193,7 @@ def test_recovery_on_a_full_disk_keeps_the_journal(root: Path):
     assert segment.read_bytes() == journal
     assert not [p for p in (root / "raw").rglob("*") if p.is_file() and ".tmp" in p.name]
     assert LogWriter.recover(root) == 300
-    assert [r.seq for r in LogReader(root)] == list(range(300))
+    assert [r.seq for r in read_records(root).records()] == list(range(300))
 
 
 def test_xle_replay_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
@@ -217,10 +217,10 @@ def test_xle_replay_sees_records_of_a_writer_killed_before_it_rolled(crashed_roo
     )
     assert done.returncode == 0, done.stderr
     assert "no records" not in done.stdout + done.stderr
-    assert len(list(LogReader(crashed_root, recover=False))) > 0
+    assert len(list(read_records(crashed_root, recover=False).records())) > 0
 
 
-def test_replay_from_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
+def test_a_read_from_t0_sees_records_of_a_writer_killed_before_it_rolled(crashed_root: Path):
     start = time.time_ns() - 3_600_000_000_000
-    records = [rec for rec, _warm in replay_from(crashed_root, start, None)]
+    records = list(read_records(crashed_root, start).records())
     assert records and [r.seq for r in records] == list(range(len(records)))

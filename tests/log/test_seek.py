@@ -1,4 +1,4 @@
-"""Seek (DESIGN section 5): replaying from T0 rebuilds exactly the books of a full replay."""
+"""Seek (docs/design.md, "Seek"): replaying from T0 rebuilds exactly the books of a full replay."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 from tests.realdata import require_real
 from xle.analytics.engine import Engine
 from xle.config import load_config
-from xle.store.reader import LogReader, replay_from
+from xle.store.reader import read_records
 from xle.store.seek import plan_seek
 
 from .conftest import HOUR, write_log_file
 
 #: The whole module replays the real capture; it skips when the shared data is absent.
 REAL_ROOT = require_real("real")
-REAL = list(LogReader(REAL_ROOT))
+REAL = list(read_records(REAL_ROOT).records())
 
 
 def fractions_of(exchange: str, *fractions: float) -> list[int]:
@@ -27,16 +27,16 @@ def fractions_of(exchange: str, *fractions: float) -> list[int]:
 
 def full_replay_until(root: Path, t0: int) -> Engine:
     engine = Engine(load_config(None))
-    for rec in LogReader(root, end_ns=t0):
+    for rec in read_records(root, end_ns=t0 - 1).records():
         engine.on_record(rec)
     return engine
 
 
 def seek_replay_until(root: Path, t0: int, **options) -> tuple[Engine, int]:
-    """Feed only the warm-up records of ``replay_from(t0)``; returns the engine and count."""
+    """Feed only the warm-up records of ``read_records(t0)``; returns the engine and count."""
     engine = Engine(load_config(None))
     fed = 0
-    for rec, warm_up in replay_from(root, t0, None, **options):
+    for rec, warm_up in read_records(root, t0, None, **options):
         if not warm_up:
             break
         engine.on_record(rec)
@@ -110,7 +110,7 @@ def test_seek_after_every_book_resnapshotted_skips_the_earlier_run(root: Path, f
     t0 = fractions_of("binance", fraction)[0] + HOUR
     plan = plan_seek(root, t0)
     assert plan.read_from_ns is not None and plan.read_from_ns > REAL[-1].recv_ns
-    files = LogReader(root, start_ns=plan.read_from_ns).files()
+    files = read_records(root, plan.read_from_ns, warm_up=False).files()
     assert files and all("hour=01" in f.as_posix() for f in files)
     _, fed = seek_replay_until(root, t0)
     assert fed == sum(plan.read_from_ns <= r.recv_ns < t0 for r in records)
@@ -144,7 +144,8 @@ def test_seek_with_a_symbol_filter_plans_only_those_books(root: Path):
     plan = plan_seek(root, t0, exchanges=["binance"], symbols=["LRCBTC"])
     assert set(plan.snapshots) == {("binance", "LRCBTC")}
     got = {
-        r.symbol for r, _ in replay_from(root, t0, None, exchanges=["binance"], symbols=["LRCBTC"])
+        r.symbol
+        for r in read_records(root, t0, exchanges=["binance"], symbols=["LRCBTC"]).records()
     }
     assert got <= {"LRCBTC", None}
 
@@ -152,7 +153,7 @@ def test_seek_with_a_symbol_filter_plans_only_those_books(root: Path):
 def test_warm_up_flags_exactly_the_records_before_t0(root: Path):
     restarted_log(root)
     t0 = fractions_of("binance", 0.5)[0] + HOUR
-    flags = [(rec.recv_ns < t0) == warm for rec, warm in replay_from(root, t0, t0 + 10**9)]
+    flags = [(rec.recv_ns < t0) == warm for rec, warm in read_records(root, t0, t0 + 10**9)]
     assert flags and all(flags)
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.writer import LogWriter
 
 CHILD = Path(__file__).with_name("writer_child.py")
@@ -59,7 +59,7 @@ def test_sigkill_mid_stream_then_recovery_keeps_every_flushed_record_once(root: 
     assert proc.returncode == -signal.SIGKILL
 
     LogWriter.recover(root)
-    records = list(LogReader(root))
+    records = list(read_records(root).records())
     seqs = [r.seq for r in records]
     assert len(seqs) == len(set(seqs)), "duplicates after recovery"
     assert sorted(seqs) == list(range(len(seqs))), "recovered records are not a prefix"

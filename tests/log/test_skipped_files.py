@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from xle.store.compact import compact_hour
 from xle.store.layout import STALE_TEMP_SECONDS, partition_dir
 from xle.store.paths import journal_dir
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.views import open_views
 from xle.store.writer import LogWriter, read_journal, recover_journals
 
@@ -129,8 +129,8 @@ def test_views_skip_a_corrupt_derived_file_and_say_so(root: Path):
 
 def test_reader_reports_a_wrong_schema_file(root: Path):
     _corrupt, foreign = _corrupt_and_foreign(root)
-    reader = LogReader(root)
-    records = list(reader)
+    reader = read_records(root)
+    records = list(reader.records())
     assert len([r for r in records if r.kind == "ws"]) == 15
     kinds = {n.path: n.kind for n in reader.notices}
     assert kinds[foreign] == "wrong_schema"
@@ -150,8 +150,8 @@ def _impossible_partitions(root: Path) -> list[Path]:
 
 def test_reader_reports_impossible_partition_names(root: Path):
     bad = _impossible_partitions(root)
-    reader = LogReader(root)
-    assert len(list(reader)) == 10
+    reader = read_records(root)
+    assert len(list(reader.records())) == 10
     reported = [n for n in reader.notices if n.kind == "bad_partition"]
     assert sorted(n.path for n in reported) == sorted(bad)
     details = {n.path.name: n.detail for n in reported}
@@ -169,8 +169,8 @@ def test_views_report_impossible_partition_names(root: Path):
 
 def test_a_clean_log_has_no_notices(root: Path):
     write_log_file(root, make_records(10), "run1-000000.parquet")
-    reader = LogReader(root)
-    list(reader)
+    reader = read_records(root)
+    list(reader.records())
     assert reader.notices == []
     assert open_views(root).notices == []
     assert not journal_dir(root).exists()

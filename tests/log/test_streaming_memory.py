@@ -25,7 +25,7 @@ MEASURE = """
 import json, sys
 import psutil
 from pathlib import Path
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 from xle.store.layout import HOUR_NS
 
 root, first_hour_end = Path(sys.argv[1]), int(sys.argv[2])
@@ -39,8 +39,8 @@ def peak(reader):
         top = max(top, proc.memory_info().rss)
     return top - base, count
 
-one_hour, n1 = peak(LogReader(root, end_ns=first_hour_end))
-everything, n2 = peak(LogReader(root))
+one_hour, n1 = peak(read_records(root, end_ns=first_hour_end - 1))
+everything, n2 = peak(read_records(root))
 print(json.dumps({"one_hour": one_hour, "everything": everything, "n1": n1, "n2": n2}))
 """
 

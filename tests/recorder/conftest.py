@@ -11,7 +11,7 @@ import pytest
 from xle.recorder.feedbase import FeedOptions
 from xle.recorder.live import Recorder
 from xle.records import RawRecord
-from xle.store.reader import LogReader
+from xle.store.reader import read_records
 
 #: Reconnect fast in tests; everything else as in production.
 FAST = FeedOptions(
@@ -26,7 +26,7 @@ FAST = FeedOptions(
 
 def read_log(root: Path) -> list[RawRecord]:
     """Every record of the raw log under ``root``, in seq order per run."""
-    return sorted(LogReader(root), key=lambda r: (r.run, r.seq))
+    return sorted(read_records(root).records(), key=lambda r: (r.run, r.seq))
 
 
 def run_until(

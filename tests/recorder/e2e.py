@@ -1,4 +1,4 @@
-"""Simulator -> Recorder -> log -> LogReader -> Engine, and the ground truth to compare with.
+"""Simulator -> Recorder -> log -> read_records -> Engine, and the ground truth to compare with.
 
 ``record_scenario`` runs the real simulator (with faults) and a recorder with a live
 engine against it over real WebSockets on 127.0.0.1, waits for a condition, pauses the
@@ -195,9 +195,9 @@ def record_scenario(
     records = read_log(data_root)
     replay = Engine(load_config())
     replay_outputs: list[Output] = []
-    from xle.store.reader import LogReader
+    from xle.store.reader import read_records
 
-    for rec in LogReader(data_root):
+    for rec in read_records(data_root).records():
         replay_outputs.extend(replay.on_record(rec))
     replay_outputs.extend(replay.finish())
     return Scenario(recorder, records, live, replay, replay_outputs, truth_dir)

@@ -1,4 +1,4 @@
-"""End to end: simulator -> Recorder -> raw log -> LogReader -> Engine == ground truth.
+"""End to end: simulator -> Recorder -> raw log -> read_records -> Engine == ground truth.
 
 Real WebSockets and REST on 127.0.0.1 against ``xle.simulator``, both protocols, a clean
 run and one run per fault kind. See e2e.py for what "the true book" is at the end.

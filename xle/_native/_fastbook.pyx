@@ -1,9 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled twin of ``xle._native.book.PyBook``: the L2 book and the walks over it.
 
-Why: on the replay hot path the pure-Python book (dict + bisect-sorted key list) costs
-about 4 us per message and the VWAP / arbitrage walks as much again; in C the same work
-takes a fraction of a microsecond (``benchmarks/README.md``).
+Why: on the replay hot path the pure-Python book (dict + bisect-sorted key list) and the
+VWAP / arbitrage walks are most of the engine's time; in C the same work costs a small
+fraction of it (figures: benchmarks/README.md, "Measurements behind the code").
 
 Same contract, same numbers: every side is a sorted C array of (key, qty) doubles with
 the best level at the *end* (bids keyed by price ascending, asks by negated price

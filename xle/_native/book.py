@@ -1,11 +1,11 @@
 """The L2 book: absolute level quantities per price, best levels found in O(1).
 
-Representation (measured in ``../shared/PERF-BASELINES.md``): a dict price -> quantity per
-side plus a plain list of prices kept sorted with ``bisect``. Both sides keep their best
-price at the *end* of the list, because updates cluster at the touch and an insert or
-delete near the end of a list moves almost nothing: bids are stored ascending, asks are
-stored as negated prices ascending. This beat ``SortedDict`` by 1.8x and lazy re-sorting
-by 10x+ once the top of book is read after each message.
+Representation (measured: benchmarks/README.md, "Measurements behind the code"): a dict
+price -> quantity per side plus a plain list of prices kept sorted with ``bisect``. Both
+sides keep their best price at the *end* of the list, because updates cluster at the
+touch and an insert or delete near the end of a list moves almost nothing: bids are
+stored ascending, asks are stored as negated prices ascending. This beat ``SortedDict``
+and lazy re-sorting once the top of book is read after each message.
 
 Floats are safe as keys: both venues send absolute quantities, so nothing accumulates,
 and the same decimal string always parses to the same double. ``format_decimal`` turns a
@@ -15,7 +15,7 @@ double round-trips such decimals exactly.
 
 Two implementations with one contract: ``PyBook`` below, and its compiled twin
 ``xle._native._fastbook.Book`` (Cython, built by ``pip install``), which keeps the same
-sorted keys in C arrays and gives bit-identical results about ten times faster.
+sorted keys in C arrays and gives bit-identical results, much faster.
 ``Book`` is the compiled one when it was built, else ``PyBook``; set the environment
 variable ``XLE_PURE_PYTHON=1`` to force the fallback.
 """

@@ -4,7 +4,7 @@ Pure by construction: it reads no clock, socket or file. Time is the ``recv_ns``
 records it is fed, so the same records always give the same outputs, live or replayed::
 
     engine = Engine(load_config())
-    for rec in source:                   # LogReader or the recorder's live queue
+    for rec in source:                   # read_records(...).records() or the recorder's live queue
         for out in engine.on_record(rec):
             sink(out)
     for out in engine.finish():

@@ -1,4 +1,4 @@
-"""Book metrics (DESIGN section 4), pure functions of one or two books.
+"""Book metrics (docs/design.md, "Metrics"), pure functions of one or two books.
 
 - VWAP(side, q) = sum(p_i * q_i) / filled, walking levels from the best; buying walks the
   asks, selling walks the bids. If the side holds less than q, the filled quantity is

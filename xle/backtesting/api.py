@@ -74,7 +74,8 @@ def backtest(
     An exception escaping a strategy callback becomes ``StrategyError`` (which callback,
     when, where); bad arguments raise ``UsageError``, an unusable log ``DataError``.
     """
-    from xle.replay.session import check_data_root, replay_records
+    from xle.replay.session import check_data_root
+    from xle.store.reader import read_records
 
     root = _root(log)
     check_data_root(root)
@@ -82,7 +83,7 @@ def backtest(
     if start_ns is not None and end_ns is not None and end_ns < start_ns:
         raise UsageError("end is before start")
     latencies = _latencies(latency)
-    records = replay_records(root, start_ns, end_ns, exchanges, symbols)
+    records = read_records(root, start_ns, end_ns, exchanges=exchanges, symbols=symbols)
     result = run_backtest(
         strategy,
         iter(records),

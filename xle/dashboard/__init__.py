@@ -1,4 +1,5 @@
-"""The Dash dashboard (DESIGN section 8): live or replayed engine state in the browser.
+"""The Dash dashboard: live or replayed engine state in the browser (docs/design.md,
+"The dashboard").
 
     state = DashboardState(Engine(load_config()))
     session = ReplaySession(state, log_source(root, t1), t0, t1, lambda: Engine(cfg)).start()
@@ -17,8 +18,8 @@ import importlib
 from typing import Any
 
 #: Public name -> the module defining it. Imported on first use (PEP 562): Dash and
-#: plotly take about 0.3 s and 40 MB to import, which every other ``xle`` command
-#: (they all load this package's ``commands``) would otherwise pay.
+#: plotly are slow and heavy to import (benchmarks/README.md), which every other ``xle``
+#: command (they all load this package's ``commands``) would otherwise pay.
 _EXPORTS = {
     "DashboardServer": "xle.dashboard.server",
     "DashboardState": "xle.dashboard.state",

@@ -103,7 +103,7 @@ def _label(key: BookKey) -> str:
 
 Figure = dict[str, Any]
 """A plotly figure as plain JSON-ready dicts: building ``go.Figure`` objects validates
-every property and costs ~10x more, which a 400 ms poll cannot afford."""
+every property and costs far more, which a 400 ms poll cannot afford."""
 
 
 def _axis(theme: Theme, **extra: Any) -> dict[str, Any]:

@@ -50,13 +50,13 @@ def log_source(
 ) -> Source:
     """A replay source over the raw log under ``data_root``, up to ``end_ns`` inclusive.
 
-    Uses the replay command's own reader (``xle.replay.session.replay_records``), so the
+    Uses the replay command's own reader (``xle.store.reader.read_records``), so the
     dashboard sees exactly the records, order and warm-up that ``xle replay`` does.
     """
-    from xle.replay.session import replay_records
+    from xle.store.reader import read_records
 
     def source(start_ns: int) -> Iterator[tuple[RawRecord, bool]]:
-        return iter(replay_records(data_root, start_ns, end_ns, exchanges, symbols))
+        return iter(read_records(data_root, start_ns, end_ns, exchanges=exchanges, symbols=symbols))
 
     return source
 
@@ -73,17 +73,12 @@ def first_record_ns(
     A replay starts there rather than at ``start_ns``: before it there is nothing to see.
     Reads only as far as the first batch that holds a record (no warm-up).
     """
-    from xle.replay.session import raw_exchanges
-    from xle.store.reader import LogReader
+    from xle.store.reader import read_records
 
-    if exchanges is None:
-        exchanges = tuple(raw_exchanges(data_root)[0])
-        if not exchanges:
-            return None
-    reader = LogReader(
-        data_root, exchanges=exchanges, symbols=symbols, start_ns=start_ns, end_ns=end_ns + 1
+    read = read_records(
+        data_root, start_ns, end_ns, exchanges=exchanges, symbols=symbols, warm_up=False
     )
-    for chunk in reader.chunks():
+    for chunk in read.chunks():
         if chunk:
             return chunk[0].recv_ns
     return None

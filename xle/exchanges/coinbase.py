@@ -36,8 +36,8 @@ __all__ = [
     "unsubscribe_message",
 ]
 
-#: ``SyncState.LIVE``, looked up once: an enum member lookup costs about 70 ns on
-#: CPython 3.11, and the state is checked on every frame.
+#: ``SyncState.LIVE``, looked up once: an enum member lookup is not free on CPython and
+#: the state is checked on every frame (benchmarks/README.md).
 _LIVE = SyncState.LIVE
 
 WS_URL = "wss://advanced-trade-ws.coinbase.com"

@@ -1,10 +1,11 @@
 """Receive timestamps (``recv_ns``) for the live recorder.
 
-``recv_ns`` (DESIGN section 3) is UTC nanoseconds, but a plain ``time.time_ns()`` can
-jump backwards when NTP steps the wall clock, which would break the replay order of one
-run. So the wall clock is read once, when the run starts, and from then on advanced by
-``time.monotonic_ns()``, which never goes back. Within a run the timestamps keep the
-exact spacing the monotonic clock measured; across runs they are anchored to UTC.
+``recv_ns`` (docs/design.md, "The raw event log") is UTC nanoseconds, but a plain
+``time.time_ns()`` can jump backwards when NTP steps the wall clock, which would break
+the replay order of one run. So the wall clock is read once, when the run starts, and
+from then on advanced by ``time.monotonic_ns()``, which never goes back. Within a run
+the timestamps keep the exact spacing the monotonic clock measured; across runs they are
+anchored to UTC.
 """
 
 from __future__ import annotations

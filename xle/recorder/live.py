@@ -72,7 +72,7 @@ class RecorderConfig:
     """What to record, where from and where to.
 
     ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>/…`` and
-    ``http://127.0.0.1:P/<venue>/…`` (DESIGN section 7). ``ws_urls`` / ``rest_urls``
+    ``http://127.0.0.1:P/<venue>/…`` (docs/design.md, "The simulator"). ``ws_urls`` / ``rest_urls``
     override single venues: for Binance venues the WebSocket base (``/stream?streams=…``
     is appended) and the REST base (``/api/v3/depth…`` is appended), for Coinbase the
     full WebSocket URL.

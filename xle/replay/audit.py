@@ -27,9 +27,9 @@ from xle.replay.session import (
     check_data_root,
     check_range,
     raw_exchanges,
-    replay_records,
 )
 from xle.store.paths import raw_dir
+from xle.store.reader import read_records
 from xle.timeutil import format_ns
 
 __all__ = ["AUDIT_COLUMNS", "AuditReport", "BookAudit", "run_audit"]
@@ -134,7 +134,7 @@ def run_audit(
             found = rows[key] = BookAudit(exchange, symbol)
         return found
 
-    for rec, warm in replay_records(root, start_ns, end_ns, exchanges, None):
+    for rec, warm in read_records(root, start_ns, end_ns, exchanges=exchanges):
         outputs = engine.on_record(rec)
         if warm:
             continue

@@ -691,7 +691,8 @@ def export(
     for a bad format or kind, ``DataError`` when the window holds no record.
     """
     from xle.analytics.engine import Engine
-    from xle.replay.session import check_range, replay_chunks
+    from xle.replay.session import check_range
+    from xle.store.reader import read_records
 
     chosen = check_kinds(fmt, kinds)
     if start is not None and end is not None:
@@ -710,7 +711,8 @@ def export(
     summary = ExportSummary(fmt, chosen, out)
     exporter = _Exporter(fmt, chosen, out, engine, exchanges, symbols)
     try:
-        for chunk in replay_chunks(root, start, end, exchanges, symbols):
+        read = read_records(root, start, end, exchanges=exchanges, symbols=symbols)
+        for chunk in read.chunks():
             if start is not None and chunk[0].recv_ns < start:
                 cut = next((i for i, r in enumerate(chunk) if r.recv_ns >= start), len(chunk))
                 engine.on_records(chunk[:cut])

@@ -274,13 +274,18 @@ class Replay:
     def _run(self) -> Iterator[Output]:
         from msgspec.structs import replace
 
-        from xle.replay.session import CORRUPT_FILE, replay_chunks
+        from xle.replay.session import CORRUPT_FILE
+        from xle.store.reader import read_records
 
         scope, engine, start_ns = self.scope, self.engine, self._start_ns
         covers = scope.covers
-        chunks = replay_chunks(
-            self._root, start_ns, self._end_ns, self._exchanges, self.scope.symbols
-        )
+        chunks = read_records(
+            self._root,
+            start_ns,
+            self._end_ns,
+            exchanges=self._exchanges,
+            symbols=self.scope.symbols,
+        ).chunks()
         for chunk in chunks:
             for rec in chunk:
                 outputs = engine.on_record(rec)
@@ -658,9 +663,9 @@ class Log:
         import pyarrow.fs as pafs
 
         if table == "raw" and self.is_local:
-            from xle.store.reader import LogReader
+            from xle.store.listing import log_files
 
-            return [p.absolute().as_posix() for p in LogReader(self.root).files()]
+            return [p.absolute().as_posix() for p in log_files(self.root)]
         base = f"{self.path}/raw" if table == "raw" else f"{self.path}/derived/{table}"
         from xle.store.derived import PARTITION_KEYS
 

@@ -1,8 +1,8 @@
 """The replay driver: raw log -> engine -> derived Parquet, paced by record time.
 
-``run_replay`` is what ``xle replay`` does (DESIGN section 5)::
+``run_replay`` is what ``xle replay`` does (docs/design.md, "Replay, book, audit")::
 
-    replay_from(data root, T0, T1)  ->  Engine.on_record  ->  Scope.covers  ->  DerivedWriter
+    read_records(data root, T0, T1)  ->  Engine.on_record  ->  Scope.covers  ->  DerivedWriter
           (warm-up from each book's                 (outputs of warm-up records
            latest snapshot before T0)                are computed and discarded)
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawR
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir
+from xle.store.reader import read_records
 from xle.timeutil import format_ns
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
     "log_end_ns",
     "log_inventory",
     "raw_exchanges",
-    "replay_chunks",
-    "replay_records",
     "run_replay",
 ]
 
@@ -191,63 +190,6 @@ def check_symbols(
     return missing
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def replay_records(
-    root: Path,
-    start_ns: int | None,
-    end_ns: int | None,
-    exchanges: tuple[str, ...] | None,
-    symbols: tuple[str, ...] | None,
-) -> Iterator[tuple[RawRecord, bool]]:
-    """``(record, warm_up)`` in replay order from ``start_ns`` up to and including ``end_ns``.
-
-    ``start_ns=None`` reads from the beginning of the log (no warm-up), ``end_ns=None``
-    to its end. ``exchanges=None`` reads every *known* exchange partition (unknown ones
-    are skipped; see ``raw_exchanges``). A record is warm-up when it is older than
-    ``start_ns``: it must be fed to the engine, but its outputs are not the replay's.
-
-    ``symbols`` only prunes the read for Binance venues: Coinbase's ``sequence_num``
-    counts every message of a connection across products, so dropping the frames of
-    other products would look like gaps. Callers filter outputs by ``Scope`` anyway.
-    """
-    for chunk in replay_chunks(root, start_ns, end_ns, exchanges, symbols):
-        for rec in chunk:
-            yield rec, start_ns is not None and rec.recv_ns < start_ns
-
-
-def replay_chunks(
-    root: Path,
-    start_ns: int | None,
-    end_ns: int | None,
-    exchanges: tuple[str, ...] | None,
-    symbols: tuple[str, ...] | None,
-) -> Iterator[list[RawRecord]]:
-    """The records of ``replay_records``, a few thousand at a time: the per-record
-    generators cost about 0.3 µs a record at full speed. Warm-up records are those with
-    ``recv_ns < start_ns`` (a prefix: ``recv_ns`` never goes back)."""
-    from xle.store.reader import LogReader, replay_chunks_from
-
-    if exchanges is None:
-        exchanges = tuple(raw_exchanges(root)[0])
-        if not exchanges:
-            return
-    if symbols is not None and "coinbase" in exchanges:
-        symbols = None
-    stop = None if end_ns is None else end_ns + 1  # the reader's end is exclusive
-    if start_ns is None:
-        yield from LogReader(root, exchanges=exchanges, symbols=symbols, end_ns=stop).chunks()
-        return
-    for chunk in replay_chunks_from(root, start_ns, stop, exchanges=exchanges, symbols=symbols):
-        if end_ns is not None and chunk and chunk[-1].recv_ns > end_ns:
-            cut = next(i for i, rec in enumerate(chunk) if rec.recv_ns > end_ns)
-            if cut:
-                yield chunk[:cut]
-            return
-        yield chunk
-
-
 # --------------------------------------------------------------------------- pacing
 
 
@@ -366,7 +308,9 @@ def run_replay(
     if pacer is None and speed is not None:
         pacer = Pacer(speed)
     try:
-        chunks = replay_chunks(root, scope.start_ns, scope.end_ns, exchanges, scope.symbols)
+        chunks = read_records(
+            root, scope.start_ns, scope.end_ns, exchanges=exchanges, symbols=scope.symbols
+        ).chunks()
         start_ns = scope.start_ns
         on_records = engine.on_records
         for chunk in chunks:
@@ -455,7 +399,7 @@ def book_at(
     check_data_root(root)
     check_exchanges([exchange])
     engine = Engine(config)
-    for rec, _warm in replay_records(root, at_ns, at_ns, (exchange,), None):
+    for rec in read_records(root, at_ns, at_ns, exchanges=(exchange,)).records():
         if rec.kind == "event" and rec.stream == CORRUPT_FILE:
             raise DataError(f"cannot read {corrupt_file_detail(rec)}")
         engine.on_record(rec)

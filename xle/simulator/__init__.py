@@ -1,4 +1,6 @@
-"""Protocol-faithful Binance, Binance.US and Coinbase servers on 127.0.0.1 (DESIGN section 7).
+"""Protocol-faithful Binance, Binance.US and Coinbase servers on 127.0.0.1.
+
+See docs/design.md, "The simulator".
 
     from xle.simulator import SimConfig, Simulator, FaultConfig, final_truth
 

@@ -1,6 +1,6 @@
 """Binance spot / Binance.US market-data protocol, served from the market model.
 
-Speaks what DESIGN section 6 lists, byte for byte in the venue's shapes:
+Speaks what docs/design.md, "Venue protocols", lists, byte for byte in the venue's shapes:
 
 * ``/ws/<stream>`` (raw payloads) and ``/stream?streams=a/b`` (wrapped as
   ``{"stream":"…","data":{…}}``), streams ``<sym>@depth@100ms``, ``<sym>@depth`` (1 s

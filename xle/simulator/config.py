@@ -1,9 +1,10 @@
 """Everything the simulator can be told, in one frozen dataclass.
 
-Defaults follow the real venues (DESIGN section 6): Binance depth at 100 ms, pings every
-20 s with a one-minute pong deadline, 24 h connection lifetime, 5 incoming messages per
-second; Coinbase drops a client that has not subscribed within 5 s and sends heartbeats
-once a second. Tests shorten the timers; benchmarks raise the rates and depth.
+Defaults follow the real venues (docs/design.md, "Venue protocols"): Binance depth at
+100 ms, pings every 20 s with a one-minute pong deadline, 24 h connection lifetime, 5
+incoming messages per second; Coinbase drops a client that has not subscribed within 5 s
+and sends heartbeats once a second. Tests shorten the timers; benchmarks raise the rates
+and depth.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One loopback server for every simulated venue, and the clock that drives the model.
 
-URL contract (DESIGN section 7), with ``P`` the port:
+URL contract (docs/design.md, "The simulator"), with ``P`` the port:
 
 * ``ws://127.0.0.1:P/binance/ws/<stream>``, ``ws://127.0.0.1:P/binance/stream?streams=a/b``
   and ``http://127.0.0.1:P/binance/api/v3/depth?symbol=BTCUSDT&limit=1000``; the same

@@ -42,8 +42,9 @@ from xle.store.layout import (
     fsync_dir,
     is_log_file,
 )
+from xle.store.listing import hour_dirs
 from xle.store.paths import raw_dir
-from xle.store.reader import hour_dirs, read_merged
+from xle.store.reader import read_merged
 from xle.store.writer import remove_stale_temps
 
 __all__ = ["DEFAULT_GRACE_NS", "CompactResult", "CompactSummary", "compact", "compact_hour"]

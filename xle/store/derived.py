@@ -132,9 +132,9 @@ PARTITION_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 #: Rows buffered per partition before a row group is written. Peak RSS of a replay is
-#: flat with the length of the log at 8,192 (147-151 MB for 250k, 1M and 2M messages in
-#: ``benchmarks/``); at 65,536 it still grew, 147 -> 180 -> 213 MB, the buffers and the
-#: allocator's retained pages growing with each partition's pending rows.
+#: flat with the length of the log at 8,192; at 65,536 it still grew, the buffers and the
+#: allocator's retained pages growing with each partition's pending rows (figures:
+#: benchmarks/README.md, "Measurements behind the code").
 ROW_GROUP_ROWS = 8_192
 
 #: Rows gathered as Python tuples before they become one Arrow batch. The pending rows
@@ -147,7 +147,7 @@ _DAY_NS = 86_400 * 1_000_000_000
 
 class _Days:
     """UTC day of a ``recv_ns`` as ``YYYY-MM-DD``, remembering the current day's bounds:
-    building a datetime per row cost about 1 µs, a range check costs nothing."""
+    building a datetime per row is costly at replay rates, a range check costs nothing."""
 
     def __init__(self) -> None:
         self.lo = 0
@@ -478,7 +478,7 @@ def _in_scope_mask(table: str, data: pa.Table, values: dict[str, str], scope: Sc
     recv = data.column("recv_ns")
     mask = pc.and_(
         # Typed scalars: with a bare Python int pyarrow first tries to import dateutil
-        # to infer its type, about 120 µs per call.
+        # to infer its type, on every call (benchmarks/README.md).
         pc.greater_equal(recv, pa.scalar(scope.start_ns, pa.int64())),
         pc.less_equal(recv, pa.scalar(scope.end_ns, pa.int64())),
     ).fill_null(False)

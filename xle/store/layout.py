@@ -1,4 +1,6 @@
-"""The raw event log on disk (DESIGN section 3): its Arrow schema and its partition paths.
+"""The raw event log on disk: its Arrow schema and its partition paths.
+
+See docs/design.md, "The raw event log".
 
 Shared by the writer (``xle.store.writer``), compaction (``xle.store.compact``)
 and the reader (``xle.store.reader``) so that the three can never disagree on a column
@@ -104,7 +106,7 @@ STALE_TEMP_SECONDS = 600.0
 class Notice:
     """Something a reader, the views or a recovery did or skipped that a person should hear.
 
-    Library code never prints: readers (``LogReader.notices``), the DuckDB views
+    Library code never prints: readers (``LogRead.notices``), the DuckDB views
     (``xle.store.views.open_views``) and journal recovery (``Recovery.notices``) collect
     these, and the CLI prints ``message()`` as a warning. ``kind`` is one of:
 

@@ -1,4 +1,4 @@
-"""Files of the raw log -> rows in replay order (the engine room of LogReader).
+"""Files of the raw log -> rows in replay order (the engine room of ``read_records``).
 
 Every file is already in replay order ``(recv_ns, exchange, run, seq)``, so a k-way
 merge does not need a heap of records. The "horizon merge" keeps one pending batch per
@@ -11,7 +11,7 @@ exchange-hour -- is a sequential read with no sorting at all.
 Compaction merges Arrow tables (``Stream``; mixed rounds sorted in C++ by
 ``sort_permutation``). The replay reader turns each batch into RawRecords as it is read,
 columns converted batch-wise, and merges lists of records (``RecordStream``; mixed
-rounds merged by Timsort in ``LogReader``), with the same rounds.
+rounds merged by Timsort in ``xle.store.reader.LogRead``), with the same rounds.
 """
 
 from __future__ import annotations
@@ -273,8 +273,8 @@ class Stream:
             count = self.pending.num_rows
         else:
             # Rows are in recv_ns order: a binary search reads about 11 values of a
-            # 2,000-row table. (``pc.less(column, int)`` costs ~120 µs a call: pyarrow
-            # tries to import dateutil for every Python scalar it converts.)
+            # 2,000-row table. (``pc.less(column, int)`` is slow: pyarrow tries to
+            # import dateutil for every Python scalar it converts; benchmarks/README.md.)
             count = bisect_left(_Values(self.pending.column("recv_ns")), bound)
         if not count:
             return None

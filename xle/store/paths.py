@@ -1,4 +1,4 @@
-"""Where things live under a data root (DESIGN section 3 and 4).
+"""Where things live under a data root (docs/design.md, "The raw event log" and "Queries").
 
 ``--data DIR`` defaults to ``$XLE_DATA`` or ``./data``; the raw log is ``DIR/raw`` and
 derived outputs are ``DIR/derived/{quotes,arbitrage,integrity}``.

@@ -1,21 +1,29 @@
-"""Read the raw event log back in replay order (DESIGN sections 3 and 5).
+"""Read the raw event log back in replay order: ``read_records``, the one way in.
 
-``LogReader`` prunes partitions by path (exchange, date, hour), so a one-hour query never
-opens another hour's files, then merges the files of each hour in replay order
-``(recv_ns, exchange, run, seq)`` (see ``xle.store.merge``). Hours never overlap in
-``recv_ns``, so they are read one after the other; only the files of the current hour
-are open, each stream holding about one batch of records, and batches are small enough
-for Arrow's allocator to recycle their buffers at once (``_BATCH_ROWS``): memory does not
-grow with the length of the log.
+``read_records(root, start_ns, end_ns)`` covers ``start_ns`` to ``end_ns`` *inclusive*
+(as ``xle replay --from/--to`` do) and, by default, starts reading early enough to
+rebuild every book as a full replay has it at ``start_ns``: from the earliest latest
+snapshot over all books, found by ``xle.store.seek.plan_seek``. The records read before
+``start_ns`` are the warm-up: a caller feeds them to the engine and drops their outputs.
+They are a prefix, since ``recv_ns`` never goes back in replay order. With
+``warm_up=False`` the read is exactly the range.
+
+Partitions are pruned by path (exchange, date, hour; ``xle.store.listing``), so a
+one-hour query never opens another hour's files, then the files of each hour are merged
+in replay order ``(recv_ns, exchange, run, seq)`` (``xle.store.merge``). Hours never
+overlap in ``recv_ns``, so they are read one after the other; only the files of the
+current hour are open, each stream holding about one batch of records, and batches are
+small enough for Arrow's allocator to recycle their buffers at once (``_BATCH_ROWS``):
+memory does not grow with the length of the log.
 
 A file that cannot be read becomes a control record (``kind="event"``,
-``stream="corrupt_file"``, payload ``{"file", "error"}``) and the replay goes on;
+``stream="corrupt_file"``, payload ``{"file", "error"}``) and the read goes on;
 ``check_files`` reports the same problems up front for a CLI that prefers to stop.
 
 Before listing anything, the reader converts the journals of crashed recorder runs to
-Parquet (``xle.store.writer.recover_journals``; never a live writer's), and it
-keeps in ``LogReader.notices`` what a person should hear: what was recovered, damaged
-journal batches dropped, impossible partition names and files it skipped.
+Parquet (``xle.store.writer.recover_journals``; never a live writer's), and it keeps in
+``LogRead.notices`` what a person should hear: what was recovered, damaged journal
+batches dropped, impossible partition names and files it skipped.
 """
 
 from __future__ import annotations
@@ -25,24 +33,14 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from xle.errors import DataError
-from xle.records import RawRecord
-from xle.store.layout import (
-    COMPACTED_FROM_KEY,
-    HOUR_NS,
-    RAW_SCHEMA,
-    Notice,
-    Partition,
-    is_log_file,
-    parse_partition,
-    partition_value_problem,
-)
+from xle.records import EXCHANGES, RawRecord
+from xle.store.layout import RAW_SCHEMA, Notice, Partition
+from xle.store.listing import hour_dirs, live_files, log_exchanges
 from xle.store.merge import (
     COLUMNS,
     INF,
@@ -58,21 +56,15 @@ from xle.store.merge import (
     problem_of,
     sort_permutation,
 )
-from xle.store.paths import raw_dir
-
-if TYPE_CHECKING:
-    from xle.store.seek import SeekPlan
+from xle.store.seek import DEFAULT_MARGIN_NS, SeekPlan, plan_seek
 
 __all__ = [
     "FileProblem",
-    "LogReader",
+    "LogRead",
     "check_files",
     "corrupt_record",
-    "hour_dirs",
-    "live_files",
     "read_merged",
-    "replay_chunks_from",
-    "replay_from",
+    "read_records",
 ]
 
 #: Most records handed out in one chunk (a round larger than this, from a large
@@ -80,17 +72,16 @@ __all__ = [
 _CHUNK = 4096
 
 #: Rows per Parquet batch and stream. Why not more: Parquet grows a batch's payload buffer
-#: by doubling (a 4,096-row batch of 2 kB Coinbase frames reallocates up to 16 MB), and
-#: blocks that large go back to Arrow's allocator (mimalloc) as whole pages that it only
-#: returns to the OS a second later; with sizes that differ batch to batch they are not
-#: all reused, so the retained memory wandered and peak RSS rose with the length of the
-#: log (4,096 rows: 214 / 234 / 234 MB for 250 k / 1 M / 2 M messages). At 1,024 rows the
-#: blocks stay small enough to be recycled at once: 141 MB for all three, same CPU. A
-#: batch is also what becomes RawRecords in one go, and that is fastest while the rows
-#: stay in the CPU cache (about 380 vs 700 ns/record at 64k rows).
+#: by doubling, and blocks that large go back to Arrow's allocator (mimalloc) as whole
+#: pages that it only returns to the OS a second later; with sizes that differ batch to
+#: batch they are not all reused, so at 4,096 rows peak RSS rose with the length of the
+#: log. At 1,024 rows the blocks stay small enough to be recycled at once: peak RSS is
+#: flat, same CPU. A batch is also what becomes RawRecords in one go, and that is fastest
+#: while the rows stay in the CPU cache. Figures: benchmarks/README.md, "Measurements
+#: behind the code".
 _BATCH_ROWS = 1024
 
-#: Sort key of replay order (DESIGN section 5).
+#: Sort key of replay order (docs/design.md, "The raw event log").
 _REPLAY_ORDER = attrgetter("recv_ns", "exchange", "run", "seq")
 _RECV_NS = attrgetter("recv_ns")
 
@@ -110,97 +101,68 @@ def corrupt_record(data_root: Path, problem: FileProblem, recv_ns: int) -> RawRe
     )
 
 
-# --------------------------------------------------------------------------- listing
-
-
-def hour_dirs(
-    data_root: Path,
-    exchanges: Sequence[str] | None,
-    start_ns: int | None,
-    end_ns: int | None,
-    bad: list[Notice] | None = None,
-) -> dict[int, list[tuple[Partition, Path]]]:
-    """Partition directories inside the time range, by hour index, from the paths alone.
-
-    Directories named like a partition but impossible (``date=garbage``, ``hour=25``) are
-    skipped and, with ``bad``, reported there as ``bad_partition`` notices.
-    """
-    root = raw_dir(Path(data_root))
-    lo = (start_ns // HOUR_NS) if start_ns is not None else None
-    hi = ((end_ns - 1) // HOUR_NS) if end_ns is not None else None
-    wanted = set(exchanges) if exchanges is not None else None
-    found: dict[int, list[tuple[Partition, Path]]] = {}
-    if not root.is_dir():
-        return found
-    for ex_dir in sorted(root.iterdir()):
-        if not ex_dir.name.startswith("exchange=") or not ex_dir.is_dir():
-            continue
-        if wanted is not None and ex_dir.name.removeprefix("exchange=") not in wanted:
-            continue
-        for date_dir in sorted(ex_dir.iterdir()):
-            day = parse_partition(date_dir / "hour=00")
-            if day is None or not date_dir.is_dir():
-                if bad is not None and date_dir.name.startswith("date=") and date_dir.is_dir():
-                    bad.append(_bad_partition(date_dir))
-                continue
-            first = day.hour_index
-            if (hi is not None and first > hi) or (lo is not None and first + 23 < lo):
-                continue
-            for hour_dir in sorted(date_dir.iterdir()):
-                partition = parse_partition(hour_dir)
-                if partition is None or not hour_dir.is_dir():
-                    if bad is not None and hour_dir.name.startswith("hour=") and hour_dir.is_dir():
-                        bad.append(_bad_partition(hour_dir))
-                    continue
-                index = partition.hour_index
-                if (lo is None or index >= lo) and (hi is None or index <= hi):
-                    found.setdefault(index, []).append((partition, hour_dir))
-    return dict(sorted(found.items()))
-
-
-def _bad_partition(directory: Path) -> Notice:
-    detail = partition_value_problem(directory.name) or "impossible partition name: skipped"
-    return Notice("bad_partition", directory, detail)
-
-
-def _compacted_sources(path: Path) -> set[str]:
-    meta = pq.read_metadata(path).metadata or {}
-    raw = meta.get(COMPACTED_FROM_KEY)
-    return set(json.loads(raw)) if raw else set()
-
-
-def live_files(directory: Path) -> list[Path]:
-    """Finished files of a partition, minus those a compacted file already holds."""
-    try:
-        names = sorted(p for p in directory.iterdir() if is_log_file(p))
-    except FileNotFoundError:
-        return []
-    covered: set[str] = set()
-    for path in names:
-        if path.name.startswith("compacted-"):
-            try:
-                covered |= _compacted_sources(path)
-            except Exception:  # reported when the file itself is read
-                continue
-    return [p for p in names if p.name not in covered]
-
-
 # --------------------------------------------------------------------------- reader
 
 
-class LogReader:
-    """The raw log of ``data_root`` as RawRecords in replay order, streamed.
+def read_records(
+    data_root: Path,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    *,
+    exchanges: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    warm_up: bool = True,
+    margin_ns: int = DEFAULT_MARGIN_NS,
+    max_lookback_ns: int | None = None,
+    batch_size: int | None = None,
+    recover: bool = True,
+) -> LogRead:
+    """The records of ``data_root`` from ``start_ns`` to ``end_ns``, both inclusive.
 
-    ``start_ns`` is inclusive, ``end_ns`` exclusive. With ``symbols``, records without a
-    symbol (control events) are kept. Unreadable files yield a ``corrupt_file`` control
-    record at ``max(start of the file's hour, start_ns)`` if they fail to open, or at
-    the current position of the replay if they fail part-way (so ``recv_ns`` never goes
-    back); they are also collected in ``problems``.
+    ``None`` is the start or the end of the log. Iterating the result gives
+    ``(record, warm_up)`` pairs; ``.records()`` the records alone and ``.chunks()`` lists
+    of a few thousand (the replay's hot path: a generator step per record costs more
+    than the engine's cheapest work). See ``LogRead`` for the rest of the options.
+    """
+    return LogRead(
+        data_root,
+        start_ns,
+        end_ns,
+        exchanges=exchanges,
+        symbols=symbols,
+        warm_up=warm_up,
+        margin_ns=margin_ns,
+        max_lookback_ns=max_lookback_ns,
+        batch_size=_BATCH_ROWS if batch_size is None else batch_size,
+        recover=recover,
+    )
 
-    ``notices`` lists, for the caller to show, what the reader did or skipped besides
-    reading (``xle.store.layout.Notice``): journals of crashed runs it recovered (unless
-    ``recover=False``), damaged journal batches dropped, impossible partition names,
-    unreadable and wrong-schema files (as they are met).
+
+class LogRead:
+    """One read of the raw log in replay order, streamed (made by ``read_records``).
+
+    The range is ``[start_ns, end_ns]``, both ends inclusive. With ``warm_up`` (the
+    default) and a ``start_ns``, reading begins where every book can be rebuilt as of
+    ``start_ns`` (``xle.store.seek.plan_seek``: the earliest latest snapshot over all
+    books, minus ``margin_ns``; ``max_lookback_ns`` bounds that scan), and the records
+    before ``start_ns`` are the warm-up. Records of every book are read from that one
+    point on, never a per-book cut: Coinbase counts ``sequence_num`` per connection
+    across products, so a cut would look like a gap.
+
+    ``exchanges=None`` reads every known exchange (``xle.records.EXCHANGES``) the log
+    holds; a partition of an unknown one is not the replay's to decode. ``symbols``
+    keeps the records of those symbols and those without a symbol (control events), and
+    only when no Coinbase venue is read: Coinbase counts ``sequence_num`` per connection
+    across products, so dropping the other products' frames would look like gaps
+    (callers filter outputs by ``Scope`` anyway).
+
+    Unreadable files yield a ``corrupt_file`` control record at ``max(start of the
+    file's hour, read start)`` if they fail to open, or at the current position of the
+    read if they fail part-way (so ``recv_ns`` never goes back); they are also collected
+    in ``problems``. ``notices`` lists, for the caller to show, what the reader did or
+    skipped besides reading (``xle.store.layout.Notice``): journals of crashed runs it
+    recovered (unless ``recover=False``), damaged journal batches dropped, impossible
+    partition names, unreadable and wrong-schema files (as they are met).
 
     Memory: one hour's files are open at a time, each stream holding about
     ``batch_size`` rows, whatever the length of the log.
@@ -209,28 +171,64 @@ class LogReader:
     def __init__(
         self,
         data_root: Path,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
         *,
         exchanges: Sequence[str] | None = None,
         symbols: Sequence[str] | None = None,
-        start_ns: int | None = None,
-        end_ns: int | None = None,
+        warm_up: bool = True,
+        margin_ns: int = DEFAULT_MARGIN_NS,
+        max_lookback_ns: int | None = None,
         batch_size: int = _BATCH_ROWS,
         recover: bool = True,
     ) -> None:
         self.data_root = Path(data_root)
-        self.exchanges = tuple(exchanges) if exchanges is not None else None
-        self.symbols = tuple(symbols) if symbols is not None else None
         self.start_ns = start_ns
         self.end_ns = end_ns
+        self.symbols = tuple(symbols) if symbols is not None else None
+        self.warm_up = warm_up and start_ns is not None
+        self.margin_ns = margin_ns
+        self.max_lookback_ns = max_lookback_ns
         self.batch_size = batch_size
         self.problems: list[FileProblem] = []
         self.notices: list[Notice] = []
-        self._symbol_set = pa.array(self.symbols, pa.string()) if self.symbols is not None else None
+        self._stop_ns = None if end_ns is None else end_ns + 1  # exclusive, inside
+        self._plan: SeekPlan | None = None
         if recover:
-            # A run killed before it rolled has its records only in the journal.
+            # A run killed before it rolled has its records only in the journal (and no
+            # partition yet: this comes before any listing or seek).
             from xle.store.writer import recover_journals
 
             self._note(recover_journals(self.data_root, sweep=False).notices)
+        if exchanges is None:
+            exchanges = [name for name in log_exchanges(self.data_root) if name in EXCHANGES]
+        self.exchanges = tuple(exchanges)
+        prune = self.symbols
+        if prune is not None and "coinbase" in self.exchanges:
+            prune = None
+        self._prune = prune
+        self._symbol_set = pa.array(prune, pa.string()) if prune is not None else None
+
+    @property
+    def plan(self) -> SeekPlan | None:
+        """The snapshot scan behind the warm-up (None without one); made once, on use."""
+        if self._plan is None and self.warm_up:
+            assert self.start_ns is not None
+            self._plan = plan_seek(
+                self.data_root,
+                self.start_ns,
+                exchanges=self.exchanges,
+                symbols=self._prune,
+                margin_ns=self.margin_ns,
+                max_lookback_ns=self.max_lookback_ns,
+            )
+        return self._plan
+
+    @property
+    def read_from_ns(self) -> int | None:
+        """Where reading starts: the seek point with a warm-up, else ``start_ns``."""
+        plan = self.plan
+        return plan.read_from_ns if plan is not None else self.start_ns
 
     def _note(self, notices: Sequence[Notice]) -> None:
         for notice in notices:
@@ -239,7 +237,7 @@ class LogReader:
 
     def _hours(self) -> dict[int, list[tuple[Partition, Path]]]:
         bad: list[Notice] = []
-        hours = hour_dirs(self.data_root, self.exchanges, self.start_ns, self.end_ns, bad)
+        hours = hour_dirs(self.data_root, self.exchanges, self.read_from_ns, self._stop_ns, bad)
         self._note(bad)
         return hours
 
@@ -259,15 +257,31 @@ class LogReader:
 
     # ----------------------------------------------------------------- reading
 
-    def __iter__(self) -> Iterator[RawRecord]:
+    def __iter__(self) -> Iterator[tuple[RawRecord, bool]]:
+        """``(record, warm_up)``: a warm-up record must be fed to the engine, but its
+        outputs are not the read's."""
+        if not self.warm_up:
+            for chunk in self.chunks():
+                for rec in chunk:
+                    yield rec, False
+            return
+        start = self.start_ns
+        for chunk in self.chunks():
+            for rec in chunk:
+                yield rec, rec.recv_ns < start
+
+    def records(self) -> Iterator[RawRecord]:
+        """The records alone (warm-up ones included: those with ``recv_ns < start_ns``)."""
         return chain.from_iterable(self.chunks())
 
     def chunks(self) -> Iterator[list[RawRecord]]:
         """The records in replay order, a few thousand at a time (cheaper to loop over).
 
-        A ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
+        The warm-up records are those with ``recv_ns < start_ns``, a prefix. A
+        ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
         on it to look for one only in one-record chunks)."""
-        watermark = self.start_ns if self.start_ns is not None else -INF
+        start = self.read_from_ns
+        watermark = start if start is not None else -INF
         for entries in self._hours().values():
             streams, problems = self._open_hour(entries)
             first = max(entries[0][0].start_ns, watermark)
@@ -332,7 +346,7 @@ class LogReader:
             vanished = False
             for path in live_files(directory):
                 try:
-                    file = open_log_file(path, partition, self.start_ns, self.end_ns)
+                    file = open_log_file(path, partition, self.read_from_ns, self._stop_ns)
                 except FileNotFoundError:
                     vanished = True  # compacted away between listing and opening
                     break
@@ -351,11 +365,13 @@ class LogReader:
         recv = batch.column(0)
         mask = None
         # Bounds go in as Arrow scalars: with a Python int, every pyarrow.compute call
-        # tries to import dateutil first (about 120 µs when it is not installed).
-        if self.start_ns is not None and recv[0].as_py() < self.start_ns:
-            mask = pc.greater_equal(recv, pa.scalar(self.start_ns, pa.int64()))
-        if self.end_ns is not None and recv[-1].as_py() >= self.end_ns:
-            below = pc.less(recv, pa.scalar(self.end_ns, pa.int64()))
+        # tries to import dateutil first (costly when it is not installed; see
+        # benchmarks/README.md).
+        start, stop = self.read_from_ns, self._stop_ns
+        if start is not None and recv[0].as_py() < start:
+            mask = pc.greater_equal(recv, pa.scalar(start, pa.int64()))
+        if stop is not None and recv[-1].as_py() >= stop:
+            below = pc.less(recv, pa.scalar(stop, pa.int64()))
             mask = below if mask is None else pc.and_(mask, below)
         if self._symbol_set is not None:
             symbol = batch.column(6)
@@ -374,17 +390,19 @@ def check_files(
     end_ns: int | None = None,
     deep: bool = False,
 ) -> list[FileProblem]:
-    """Problems of the files a query would read: footers only, or every page with ``deep``.
+    """Problems of the files a read of ``[start_ns, end_ns]`` (inclusive, without warm-up)
+    would meet: footers only, or every page with ``deep``.
 
     For a CLI that prefers a one-line error (``problem.message()``) to a replay that
     carries on past a bad file.
     """
-    reader = LogReader(data_root, exchanges=exchanges, start_ns=start_ns, end_ns=end_ns)
+    read = LogRead(data_root, start_ns, end_ns, exchanges=exchanges, warm_up=False, recover=True)
+    stop = read._stop_ns
     problems: list[FileProblem] = []
-    for partition, directory in reader.partitions():
+    for partition, directory in read.partitions():
         for path in live_files(directory):
             try:
-                file = open_log_file(path, partition, start_ns, end_ns)
+                file = open_log_file(path, partition, start_ns, stop)
                 if deep:
                     for _ in file.pf.iter_batches(65_536, use_threads=False):
                         pass
@@ -421,79 +439,3 @@ def read_merged(
             yield parts[0][1].select(COLUMNS).cast(RAW_SCHEMA)
         else:
             yield concat_parts(parts).take(sort_permutation(parts)).select(COLUMNS)
-
-
-def replay_from(
-    data_root: Path,
-    start_ns: int,
-    end_ns: int | None,
-    *,
-    exchanges: Sequence[str] | None = None,
-    symbols: Sequence[str] | None = None,
-    margin_ns: int = 5_000_000_000,
-    max_lookback_ns: int | None = None,
-    plan: SeekPlan | None = None,
-) -> Iterator[tuple[RawRecord, bool]]:
-    """``(record, warm_up)`` from the point that rebuilds every book as of ``start_ns``.
-
-    Warm-up records (``recv_ns < start_ns``) must be fed to the engine but their outputs
-    dropped. Where reading starts is ``xle.store.seek.plan_seek``: the earliest latest
-    snapshot at or before ``start_ns`` over all books, minus ``margin_ns``. Records of
-    every book are fed from that one point on (never a per-book cut: Coinbase counts
-    ``sequence_num`` per connection across products, so a cut would look like a gap).
-    """
-    chunks = replay_chunks_from(
-        data_root,
-        start_ns,
-        end_ns,
-        exchanges=exchanges,
-        symbols=symbols,
-        margin_ns=margin_ns,
-        max_lookback_ns=max_lookback_ns,
-        plan=plan,
-    )
-    for chunk in chunks:
-        for rec in chunk:
-            yield rec, rec.recv_ns < start_ns
-
-
-def replay_chunks_from(
-    data_root: Path,
-    start_ns: int,
-    end_ns: int | None,
-    *,
-    exchanges: Sequence[str] | None = None,
-    symbols: Sequence[str] | None = None,
-    margin_ns: int = 5_000_000_000,
-    max_lookback_ns: int | None = None,
-    plan: SeekPlan | None = None,
-) -> Iterator[list[RawRecord]]:
-    """The records of ``replay_from``, a few thousand at a time (cheaper to loop over).
-
-    The warm-up records are exactly those with ``recv_ns < start_ns``: a prefix, since
-    ``recv_ns`` never goes back in replay order.
-    """
-    from xle.store.seek import plan_seek
-    from xle.store.writer import recover_journals
-
-    # Before the seek lists partitions: a crashed run may have none yet. (The notices are
-    # for a caller that opened the log with ``check_data_root`` or a ``LogReader``.)
-    recover_journals(Path(data_root), sweep=False)
-    if plan is None:
-        plan = plan_seek(
-            data_root,
-            start_ns,
-            exchanges=exchanges,
-            symbols=symbols,
-            margin_ns=margin_ns,
-            max_lookback_ns=max_lookback_ns,
-        )
-    reader = LogReader(
-        data_root,
-        exchanges=exchanges,
-        symbols=symbols,
-        start_ns=plan.read_from_ns,
-        end_ns=end_ns,
-        recover=False,
-    )
-    yield from reader.chunks()

@@ -1,4 +1,4 @@
-"""Where a replay that starts at T0 has to begin reading (DESIGN section 5).
+"""Where a replay that starts at T0 has to begin reading (docs/design.md, "Seek").
 
 A book is a pure function of the records since its last snapshot, so replaying from T0
 only needs, for every book (exchange, symbol) seen before T0, its latest snapshot at or
@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 
 from xle.records import RawRecord
 from xle.store.layout import Partition
+from xle.store.listing import hour_dirs, live_files
 from xle.store.merge import COLUMNS, records_from_table
-from xle.store.reader import hour_dirs, live_files
 
 __all__ = ["DEFAULT_MARGIN_NS", "SeekPlan", "plan_seek"]
 

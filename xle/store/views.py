@@ -2,7 +2,7 @@
 and the backtest results ``orders``, ``fills``, ``positions``, ``equity``, ``backtests``.
 
 No second database: an in-memory DuckDB connection whose views read the files in place
-(DESIGN section 4). Each view has a fixed column list, the file columns followed by the
+(docs/design.md, "Queries"). Each view has a fixed column list, the file columns followed by the
 hive partition keys, so that queries and scripts see the same shape whether the table
 has files or not: a table without files becomes an empty view with the same columns
 (a query over it returns no rows instead of failing, and the other views still work).
@@ -14,7 +14,7 @@ start with ``.`` and end in ``.tmp``).
 Like the replay reader, the views skip what they cannot read instead of failing every
 query: a file whose footer is unreadable, a file whose columns are not the table's, and a
 directory with an impossible partition name are left out, and ``open_views`` returns a
-``xle.store.layout.Notice`` for each (the same notices ``LogReader.notices`` holds), along with
+``xle.store.layout.Notice`` for each (the same notices ``LogRead.notices`` holds), along with
 the journals of crashed runs it recovered first.
 
 The backtest views read ``derived/backtests/run=*/<table>.parquet`` (``backtests`` reads
@@ -38,7 +38,7 @@ from xle.store.paths import derived_dir, raw_dir
 
 __all__ = ["RAW_SCHEMA", "VIEW_NAMES", "Views", "connect", "open_views", "view_columns"]
 
-#: Columns of the raw log as the ``raw`` view shows them (DESIGN section 3).
+#: Columns of the raw log as the ``raw`` view shows them (docs/design.md, "The raw event log").
 RAW_SCHEMA = pa.schema([f for f in JOURNAL_SCHEMA if f.name != "exchange"])  # plain strings
 
 VIEW_NAMES: tuple[str, ...] = ("raw", "quotes", "arbitrage", "integrity", *BACKTEST_VIEWS)
@@ -99,14 +99,14 @@ def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> 
 
     Only footers are read (the schema), so this costs a few hundred microseconds a file;
     a file corrupt past its footer still fails the query that reaches it. For ``raw``,
-    files whose rows a compacted file already holds are left out as ``LogReader`` does.
+    files whose rows a compacted file already holds are left out as the reader does.
     """
     table = _table_dir(root, view)
     expected = _file_schema(view)
     if view == "raw":
-        from xle.store.reader import LogReader
+        from xle.store.listing import log_files
 
-        live = set(LogReader(root, recover=False).files())
+        live = set(log_files(root))
     usable = []
     reported: set[Path] = set()
     for path in found:

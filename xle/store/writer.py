@@ -376,7 +376,7 @@ class LogWriter:
     """Append-only raw-log writer of one recorder run (thread-safe).
 
     ``append`` only puts the record on a list under a lock, so it is cheap enough for the
-    asyncio loop at ~100k records/s; a background thread does all I/O. Records of a run
+    asyncio loop at full feed rate; a background thread does all I/O. Records of a run
     must be appended in ``seq`` order with non-decreasing ``recv_ns`` (the recorder's
     clock guarantees it); the reader relies on each file being in replay order.
     """
