@@ -218,9 +218,10 @@ def replay_records(
     are skipped; see ``raw_exchanges``). A record is warm-up when it is older than
     ``start_ns``: it must be fed to the engine, but its outputs are not the replay's.
 
-    ``symbols`` only prunes the read for Binance venues: Coinbase's ``sequence_num``
-    counts every message of a connection across products, so dropping the frames of
-    other products would look like gaps. Callers filter outputs by ``Scope`` anyway.
+    ``symbols`` prunes the read only when every venue read counts its sequence per symbol
+    (``VenueSpec.sequence_scope``): Coinbase's ``sequence_num`` counts every message of a
+    connection across products, so dropping the frames of other products would look like
+    gaps. Callers filter outputs by ``Scope`` anyway.
     """
     for chunk in replay_chunks(root, start_ns, end_ns, exchanges, symbols):
         for rec in chunk:
@@ -243,7 +244,12 @@ def replay_chunks(
         exchanges = tuple(raw_exchanges(root)[0])
         if not exchanges:
             return
-    if symbols is not None and "coinbase" in exchanges:
+    from xle.exchanges import find_venue  # whose sequence numbers span a connection
+
+    if symbols is not None and any(
+        (spec := find_venue(ex)) is not None and spec.sequence_scope == "connection"
+        for ex in exchanges
+    ):
         symbols = None
     stop = None if end_ns is None else end_ns + 1  # the reader's end is exclusive
     if start_ns is None:
