@@ -16,6 +16,7 @@ from xle.errors import ConfigError
 
 __all__ = ["EngineConfig", "demo_config_path", "load_config"]
 
+
 @dataclass(frozen=True)
 class EngineConfig:
     quote_interval_ns: int = 1_000_000_000

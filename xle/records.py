@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 class _VenueNames(Sequence[str]):
     """The names of the registered venues (``xle.exchanges.registry``), read live.
 
