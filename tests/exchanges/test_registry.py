@@ -98,3 +98,9 @@ def test_symbol_rules_are_the_venues_own():
 def test_snapshot_symbols_of_an_unregistered_venue_is_empty():
     rec = RawRecord(1, "kraken", "r", 1, 1, "rest", "/api/v3/depth?symbol=X", "X", b"{}")
     assert snapshot_symbols(rec) == ()
+
+
+def test_a_rest_url_for_a_venue_without_rest_is_refused(tmp_path: Path):
+    cfg = RecorderConfig(data_root=tmp_path, rest_urls={"coinbase": "http://127.0.0.1:9"})
+    with pytest.raises(UsageError, match=r"coinbase, which uses no REST \(venues with REST: bi"):
+        Recorder(cfg)

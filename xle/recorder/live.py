@@ -141,7 +141,7 @@ class RecorderConfig:
 def venue_endpoints(config: RecorderConfig, name: str) -> tuple[str, str | None]:
     """(WebSocket base or URL, REST base or None) of one venue under ``config``: the
     spec's defaults, the simulator's, then ``ws_urls`` / ``rest_urls``. A venue without
-    REST keeps None whatever ``rest_urls`` says."""
+    REST keeps None (``Recorder`` refuses a ``rest_urls`` entry for it)."""
     spec = venue_spec(name)
     ws, rest = spec.ws_url, spec.rest_url
     if config.simulator:
@@ -186,6 +186,13 @@ class Recorder:
         unknown += sorted((set(config.ws_urls) | set(config.rest_urls)) - set(EXCHANGES))
         if unknown:
             raise UsageError(f"unknown exchange(s) {unknown} (known: {', '.join(EXCHANGES)})")
+        no_rest = [v for v in config.rest_urls if venue_spec(v).rest_url is None]
+        if no_rest:
+            with_rest = [v for v in EXCHANGES if venue_spec(v).rest_url is not None]
+            raise UsageError(
+                f"a REST URL for {', '.join(no_rest)}, which uses no REST"
+                f" (venues with REST: {', '.join(with_rest)})"
+            )
         self.venues = [v for v in EXCHANGES if config.symbols.get(v)]
         if not self.venues:
             raise UsageError("nothing to record: no symbols given for any exchange")
