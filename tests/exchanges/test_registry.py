@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.exchanges import fakevenue
 from xle.config import load_config
 from xle.errors import UsageError
-from xle.exchanges import binance, coinbase, make_decoder, register, snapshot_symbols, venue
+from xle.exchanges import (
+    binance,
+    coinbase,
+    make_decoder,
+    register,
+    snapshot_symbols,
+    unregister,
+    venue,
+)
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
 from xle.records import EXCHANGES, RawRecord
 
@@ -31,7 +38,7 @@ def test_built_in_venues_are_registered_in_order():
     assert venue("coinbase") is coinbase.COINBASE
 
 
-def test_registering_the_same_spec_twice_is_a_no_op():
+def test_registering_the_same_spec_twice_is_a_no_op(fakevenue):
     assert register(fakevenue.SPEC) is fakevenue.SPEC
     assert venue("fakevenue") is fakevenue.SPEC
 
@@ -43,28 +50,28 @@ def test_another_spec_under_a_taken_name_is_refused():
     assert venue("coinbase") is coinbase.COINBASE
 
 
-def test_a_venue_name_must_fit_a_partition_key():
+def test_a_venue_name_must_fit_a_partition_key(fakevenue):
     with pytest.raises(ValueError, match="venue name"):
         dataclasses.replace(fakevenue.SPEC, name="fake/venue")
 
 
-def test_a_feed_must_be_named_by_module_and_attribute():
+def test_a_feed_must_be_named_by_module_and_attribute(fakevenue):
     with pytest.raises(ValueError, match=r"package\.module:attribute"):
         dataclasses.replace(fakevenue.SPEC, name="other", feed=fakevenue.__name__)
 
 
-def test_default_symbols_come_from_the_specs():
+def test_default_symbols_come_from_the_specs(fakevenue):
     assert DEFAULT_SYMBOLS["binanceus"] == ["BTCUSD", "ETHUSD"]
     assert DEFAULT_SYMBOLS["fakevenue"] == []
     assert set(DEFAULT_SYMBOLS) == set(EXCHANGES)
 
 
-def test_a_venue_without_default_symbols_is_not_recorded_by_default(tmp_path: Path):
+def test_a_venue_without_default_symbols_is_not_recorded_by_default(fakevenue, tmp_path: Path):
     recorder = Recorder(RecorderConfig(data_root=tmp_path))
     assert recorder.venues == ["binance", "binanceus", "coinbase"]
 
 
-def test_venue_endpoints_of_a_registered_venue():
+def test_venue_endpoints_of_a_registered_venue(fakevenue):
     cfg = RecorderConfig(data_root=Path("."), ws_urls={"fakevenue": "ws://127.0.0.1:9/x"})
     assert venue_endpoints(cfg, "fakevenue") == ("ws://127.0.0.1:9/x", None)
     plain = RecorderConfig(data_root=Path("."))
@@ -79,7 +86,7 @@ def test_urls_for_an_unknown_venue_are_refused(tmp_path: Path):
         Recorder(cfg)
 
 
-def test_a_feed_path_that_does_not_load_is_a_usage_error(tmp_path: Path):
+def test_a_feed_path_that_does_not_load_is_a_usage_error(fakevenue, tmp_path: Path):
     from xle.recorder.live import feed_factory
 
     broken = dataclasses.replace(fakevenue.SPEC, feed=f"{fakevenue.__name__}:no_such_feed")
@@ -87,7 +94,7 @@ def test_a_feed_path_that_does_not_load_is_a_usage_error(tmp_path: Path):
         feed_factory(broken)
 
 
-def test_symbol_rules_are_the_venues_own():
+def test_symbol_rules_are_the_venues_own(fakevenue):
     config = load_config()
     assert config.assets_of("binance", "ETHFDUSD") == ("ETH", "FDUSD")
     assert config.assets_of("coinbase", "ETH-USD") == ("ETH", "USD")
@@ -104,3 +111,12 @@ def test_a_rest_url_for_a_venue_without_rest_is_refused(tmp_path: Path):
     cfg = RecorderConfig(data_root=tmp_path, rest_urls={"coinbase": "http://127.0.0.1:9"})
     with pytest.raises(UsageError, match=r"coinbase, which uses no REST \(venues with REST: bi"):
         Recorder(cfg)
+
+
+def test_unregister_removes_a_venue_everywhere(fakevenue):
+    other = register(dataclasses.replace(fakevenue.SPEC, name="othervenue"))
+    assert "othervenue" in EXCHANGES and "othervenue" in DEFAULT_SYMBOLS
+    assert unregister("othervenue") is other
+    assert "othervenue" not in EXCHANGES and "othervenue" not in DEFAULT_SYMBOLS
+    with pytest.raises(UsageError, match="unknown exchange 'othervenue'"):
+        venue("othervenue")

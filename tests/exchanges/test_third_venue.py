@@ -13,7 +13,6 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 import xle
-from tests.exchanges import fakevenue
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.exchanges import venue
@@ -74,7 +73,7 @@ async def _record(root: Path) -> tuple[Recorder, bool]:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recorder, bool]:
+def recorded(fakevenue, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recorder, bool]:
     root = tmp_path_factory.mktemp("fakevenue")
     return root, *asyncio.run(_record(root))
 
@@ -83,7 +82,7 @@ def _config():
     return dataclasses.replace(load_config(), quote_interval_ns=QUOTE_INTERVAL_NS)
 
 
-def test_the_fake_venue_is_registered_by_importing_its_module():
+def test_the_fake_venue_is_registered_by_importing_its_module(fakevenue):
     assert venue("fakevenue") is fakevenue.SPEC
     assert "fakevenue" in EXCHANGES
     assert load_config().market_of("fakevenue", SYMBOL) == "FAKE/USD"

@@ -36,6 +36,7 @@ __all__ = [
     "VenueSpec",
     "find_venue",
     "register",
+    "unregister",
     "venue",
     "venue_names",
     "venues",
@@ -142,6 +143,14 @@ def register(spec: VenueSpec) -> VenueSpec:
     if known is not None and known != spec:
         raise ValueError(f"venue {spec.name!r} is already registered by another spec")
     VENUES[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> VenueSpec:
+    """Remove venue ``name`` and return its spec: for a venue that must not outlive its
+    use (a test's venue); its module registers it again only when imported afresh."""
+    spec = venue(name)
+    del VENUES[name]
     return spec
 
 

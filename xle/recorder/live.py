@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from xle.analytics.engine import Engine, Output
 from xle.errors import UsageError
-from xle.exchanges.registry import VenueSpec
+from xle.exchanges.registry import VenueSpec, find_venue
 from xle.exchanges.registry import venue as venue_spec
 from xle.recorder.clock import RecvClock
 from xle.recorder.feedbase import Feed, FeedOptions, Sink, VenueStats, event_payload
@@ -64,7 +64,10 @@ class _DefaultSymbols(Mapping[str, list[str]]):
     the registry so that a venue registered later has its entry too."""
 
     def __getitem__(self, name: str) -> list[str]:
-        return list(venue_spec(name).default_symbols)
+        spec = find_venue(name)
+        if spec is None:
+            raise KeyError(name)
+        return list(spec.default_symbols)
 
     def __iter__(self) -> Iterator[str]:
         return iter(EXCHANGES)
