@@ -16,13 +16,6 @@ from xle.errors import ConfigError
 
 __all__ = ["EngineConfig", "demo_config_path", "load_config"]
 
-# Quote assets recognised at the end of a Binance symbol, longest first so that
-# "FDUSD" wins over "USD".
-_BINANCE_QUOTES: tuple[str, ...] = (
-    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD", "BTC", "ETH", "BNB", "EUR",
-    "GBP", "TRY", "BRL", "JPY", "AUD", "DAI",
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -40,7 +33,8 @@ class EngineConfig:
     stale_stream_ns: int = 10_000_000_000
 
     def market_of(self, exchange: str, symbol: str) -> str | None:
-        """Canonical market of a native symbol: explicit mapping, else by its quote suffix."""
+        """Canonical market of a native symbol: the explicit mapping, else ``BASE/QUOTE`` by
+        the venue's symbol rule (stablecoins counted as USD)."""
         explicit = self.markets.get(f"{exchange}:{symbol}")
         if explicit is not None:
             return explicit
@@ -54,14 +48,13 @@ class EngineConfig:
 
     @staticmethod
     def assets_of(exchange: str, symbol: str) -> tuple[str, str] | None:
-        """(base, quote) assets of a native symbol as the venue names them:
-        ``BTCUSDT`` -> ("BTC", "USDT"), ``BTC-USD`` -> ("BTC", "USD")."""
-        if exchange == "coinbase":
-            base, sep, quote = symbol.partition("-")
-            return (base, quote) if sep and base and quote else None
-        quote = next((q for q in _BINANCE_QUOTES if symbol.endswith(q)), "")
-        base = symbol[: -len(quote)] if quote else ""
-        return (base, quote) if base else None
+        """(base, quote) assets of a native symbol as the venue names them, by the venue's
+        own rule (``BTCUSDT`` -> ("BTC", "USDT") on Binance, ``BTC-USD`` -> ("BTC", "USD")
+        on Coinbase); None for a symbol that does not parse or a venue not registered."""
+        from xle.exchanges import find_venue  # registers the built-in venues
+
+        spec = find_venue(exchange)
+        return spec.assets_of(symbol) if spec is not None else None
 
     def is_usd(self, asset: str) -> bool:
         """USD, or a stablecoin priced as USD."""

@@ -29,13 +29,19 @@ from xle.exchanges._common import (
     inexact_detail,
     inexact_numbers,
 )
+from xle.exchanges.registry import SyncLimits, VenueSpec, register
 from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
+    "BINANCE",
+    "BINANCEUS",
     "ENDPOINTS",
+    "QUOTE_ASSETS",
     "BinanceDecoder",
+    "assets_of",
     "combined_stream_path",
     "depth_snapshot_path",
+    "label_frame",
     "snapshot_symbols",
     "snapshot_weight",
     "streams_for",
@@ -554,3 +560,73 @@ _WS_HANDLERS = {
     "depth": BinanceDecoder._on_depth,
     "trade": BinanceDecoder._on_trade,
 }
+
+
+# ----------------------------------------------------------------------------- the venues
+
+#: Quote assets recognised at the end of a Binance symbol, longest first so that
+#: "FDUSD" wins over "USD".
+QUOTE_ASSETS: tuple[str, ...] = (
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD", "BTC", "ETH", "BNB", "EUR",
+    "GBP", "TRY", "BRL", "JPY", "AUD", "DAI",
+)  # fmt: skip
+
+_STREAM_PREFIX = b'{"stream":"'
+_STREAM_NAME_MAX = 128
+
+
+def assets_of(symbol: str) -> tuple[str, str] | None:
+    """``BTCUSDT`` -> ("BTC", "USDT"): the quote is the longest known suffix."""
+    quote = next((q for q in QUOTE_ASSETS if symbol.endswith(q)), "")
+    base = symbol[: -len(quote)] if quote else ""
+    return (base, quote) if base else None
+
+
+def label_frame(payload: bytes) -> tuple[str, str | None]:
+    """Stream name and symbol of a combined-stream frame (``{"stream":"btcusdt@trade",…``
+    -> ``("btcusdt@trade", "BTCUSDT")``), read from its first bytes: Binance always writes
+    ``stream`` first. ``("", None)`` for a frame that does not start that way."""
+    start = len(_STREAM_PREFIX)
+    if payload[:start] != _STREAM_PREFIX:
+        return "", None
+    end = payload.find(b'"', start, start + _STREAM_NAME_MAX)
+    if end < 0:
+        return "", None
+    name = payload[start:end].decode("utf-8", "replace")
+    return name, name.partition("@")[0].upper() or None
+
+
+def _decoder(exchange: str) -> Callable[[SyncLimits | None], BinanceDecoder]:
+    def make(limits: SyncLimits | None) -> BinanceDecoder:
+        if limits is None:
+            return BinanceDecoder(exchange)
+        return BinanceDecoder(
+            exchange,
+            max_update_span=limits.max_update_span,
+            stale_stream_updates=limits.stale_stream_updates,
+            stale_stream_ns=limits.stale_stream_ns,
+        )
+
+    return make
+
+
+def _spec(name: str, symbols: tuple[str, ...], weight_per_minute: float) -> VenueSpec:
+    return VenueSpec(
+        name=name,
+        ws_url=ENDPOINTS[name].ws,
+        rest_url=ENDPOINTS[name].rest,
+        default_symbols=symbols,
+        snapshots="rest",
+        sequence_scope="symbol",
+        assets_of=assets_of,
+        decoder=_decoder(name),
+        snapshot_symbols=snapshot_symbols,
+        label=label_frame,
+        feed="xle.recorder.binance_feed:build_feed",
+        rest_weight_per_minute=weight_per_minute,
+    )
+
+
+# REST weight budgets are half of each venue's per-IP limit (6000 and 1200 a minute).
+BINANCE = register(_spec("binance", ("BTCUSDT", "ETHUSDT"), 3000.0))
+BINANCEUS = register(_spec("binanceus", ("BTCUSD", "ETHUSD"), 600.0))

@@ -24,13 +24,17 @@ from xle.exchanges._common import (
     inexact_detail,
     inexact_numbers,
 )
+from xle.exchanges.registry import VenueSpec, register
 from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
 
 __all__ = [
     "CHANNELS",
+    "COINBASE",
     "MAX_FRAME_BYTES",
     "WS_URL",
     "CoinbaseDecoder",
+    "assets_of",
+    "label_frame",
     "snapshot_symbols",
     "subscribe_message",
     "unsubscribe_message",
@@ -386,3 +390,55 @@ class CoinbaseDecoder:
             conn = sync.conn[1] if sync.conn is not None else 0
             events.append(ResyncRequest(self.exchange, product, conn, reason))
         return events
+
+
+# ----------------------------------------------------------------------------- the venue
+
+_CHANNEL_PREFIX = b'{"channel":"'
+_CHANNEL_MAX = 64
+_PRODUCT_KEY = b'"product_id":"'
+#: How far into a frame the product id is looked for (it sits in the first event).
+PRODUCT_WINDOW = 512
+
+
+def assets_of(symbol: str) -> tuple[str, str] | None:
+    """``BTC-USD`` -> ("BTC", "USD")."""
+    base, sep, quote = symbol.partition("-")
+    return (base, quote) if sep and base and quote else None
+
+
+def label_frame(payload: bytes) -> tuple[str, str | None]:
+    """Channel and product of a frame (``{"channel":"l2_data",…"product_id":"BTC-USD"``
+    -> ``("l2_data", "BTC-USD")``), read from its first bytes: Coinbase writes ``channel``
+    first and the product in the first event. ``""`` / None for what is not there."""
+    channel = ""
+    start = len(_CHANNEL_PREFIX)
+    if payload[:start] == _CHANNEL_PREFIX:
+        end = payload.find(b'"', start, start + _CHANNEL_MAX)
+        if end > 0:
+            channel = payload[start:end].decode("utf-8", "replace")
+    product = None
+    at = payload.find(_PRODUCT_KEY, 0, PRODUCT_WINDOW)
+    if at >= 0:
+        start = at + len(_PRODUCT_KEY)
+        end = payload.find(b'"', start, start + 64)
+        if end > 0:
+            product = payload[start:end].decode("utf-8", "replace")
+    return channel, product
+
+
+COINBASE = register(
+    VenueSpec(
+        name="coinbase",
+        ws_url=WS_URL,
+        rest_url=None,
+        default_symbols=("BTC-USD", "ETH-USD"),
+        snapshots="stream",
+        sequence_scope="connection",
+        assets_of=assets_of,
+        decoder=lambda _limits: CoinbaseDecoder(),
+        snapshot_symbols=snapshot_symbols,
+        label=label_frame,
+        feed="xle.recorder.coinbase_feed:build_feed",
+    )
+)

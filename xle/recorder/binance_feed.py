@@ -21,18 +21,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from websockets.asyncio.client import ClientConnection
 
+from xle.errors import UsageError
 from xle.exchanges.binance import (
     MAX_STREAMS_PER_CONNECTION,
     SNAPSHOT_LIMIT,
     combined_stream_path,
     depth_snapshot_path,
+    label_frame,
     snapshot_weight,
     streams_for,
 )
+from xle.exchanges.registry import VenueSpec
 from xle.recorder.feedbase import (
     Backoff,
     ConnectionLoop,
@@ -48,7 +52,10 @@ from xle.recorder.feedbase import (
     retry_after_seconds,
 )
 
-__all__ = ["BinanceFeed", "stream_of"]
+if TYPE_CHECKING:
+    from xle.recorder.live import RecorderConfig
+
+__all__ = ["BinanceFeed", "build_feed", "stream_of"]
 
 _PREFIX = b'{"stream":"'
 _PREFIX_LEN = len(_PREFIX)
@@ -202,16 +209,15 @@ class BinanceFeed(ConnectionLoop):
                 end = payload.find(b'"', _PREFIX_LEN, _NAME_END)
                 if end > 0:
                     key = payload[_PREFIX_LEN:end]
-                    label = names.get(key) or self._learn(key)
+                    label = names.get(key) or self._learn(key, payload)
             stats.frames += 1
             stats.bytes += len(payload)
             if frame(ex, conn, label[0], label[1], payload):
                 await drain()
 
-    def _learn(self, key: bytes) -> tuple[str, str | None]:
-        name = key.decode("utf-8", "replace")
-        symbol = name.partition("@")[0].upper() or None
-        label = (name, symbol)
+    def _learn(self, key: bytes, payload: bytes) -> tuple[str, str | None]:
+        """A stream name not met yet: the venue's labeller reads it, the cache keeps it."""
+        label = label_frame(payload)
         if len(self._names) < _NAME_CACHE_LIMIT:
             self._names[key] = label
         return label
@@ -292,3 +298,30 @@ class BinanceFeed(ConnectionLoop):
             self.exchange, slot.conn, "error", symbol, what="snapshot", path=path,
             retry_in=round(delay, 3), **fields,
         )  # fmt: skip
+
+
+def build_feed(
+    spec: VenueSpec,
+    symbols: list[str],
+    *,
+    ws_url: str,
+    rest_url: str | None,
+    sink: Sink,
+    stats: VenueStats,
+    config: RecorderConfig,
+) -> BinanceFeed:
+    """The feed factory of the Binance-protocol venues' specs (``VenueSpec.feed``)."""
+    if rest_url is None:
+        raise UsageError(f"{spec.name}: a REST URL is needed for its depth snapshots")
+    return BinanceFeed(
+        spec.name,
+        symbols,
+        ws_base=ws_url,
+        rest_base=rest_url,
+        sink=sink,
+        stats=stats,
+        options=config.options,
+        streams_per_connection=config.streams_per_connection or MAX_STREAMS_PER_CONNECTION,
+        snapshot_limit=config.snapshot_limit or SNAPSHOT_LIMIT,
+        rest_weight_per_minute=spec.rest_weight_per_minute or 0.0,
+    )

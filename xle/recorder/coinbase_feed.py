@@ -22,12 +22,19 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import msgspec
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from xle.exchanges.coinbase import CHANNELS, subscribe_message, unsubscribe_message
+from xle.exchanges.coinbase import (
+    CHANNELS,
+    PRODUCT_WINDOW,
+    subscribe_message,
+    unsubscribe_message,
+)
+from xle.exchanges.registry import VenueSpec
 from xle.recorder.feedbase import (
     ConnectionLoop,
     FeedOptions,
@@ -37,15 +44,17 @@ from xle.recorder.feedbase import (
     leading_string,
 )
 
-__all__ = ["CoinbaseCredentials", "CoinbaseFeed", "CredentialsError", "channel_of"]
+if TYPE_CHECKING:
+    from xle.recorder.live import RecorderConfig
+
+__all__ = ["CoinbaseCredentials", "CoinbaseFeed", "CredentialsError", "build_feed", "channel_of"]
 
 _CHANNEL = b'{"channel":"'
 _CHANNEL_LEN = len(_CHANNEL)
 _NAME_END = _CHANNEL_LEN + 64
 _PRODUCT = b'"product_id":"'
 _PRODUCT_LEN = len(_PRODUCT)
-#: How far into a frame the product id is looked for (it sits in the first event).
-_PRODUCT_WINDOW = 512
+_PRODUCT_WINDOW = PRODUCT_WINDOW
 _LABEL_CACHE_LIMIT = 8192
 #: Environment variables holding the optional API key name and its EC private key (PEM).
 KEY_ENV = "COINBASE_API_KEY"
@@ -301,3 +310,26 @@ class CoinbaseFeed(ConnectionLoop):
         for task in list(slot.tasks):
             task.cancel()
         slot.tasks.clear()
+
+
+def build_feed(
+    spec: VenueSpec,
+    symbols: list[str],
+    *,
+    ws_url: str,
+    rest_url: str | None,
+    sink: Sink,
+    stats: VenueStats,
+    config: RecorderConfig,
+) -> CoinbaseFeed:
+    """The feed factory of Coinbase's spec (``VenueSpec.feed``); credentials, if any, come
+    from the environment (see the module docstring)."""
+    return CoinbaseFeed(
+        symbols,
+        ws_url=ws_url,
+        sink=sink,
+        stats=stats,
+        options=config.options,
+        products_per_connection=config.products_per_connection,
+        credentials=CoinbaseCredentials.from_env(),
+    )

@@ -1,5 +1,6 @@
-"""What the Binance and Coinbase connection loops share: the sink they write into,
-per-venue counters, reconnect backoff, and pacing for what the recorder sends.
+"""What every venue's connection loops share: the sink they write into, the ``Feed``
+interface the recorder drives, per-venue counters, reconnect backoff, and pacing for
+what the recorder sends.
 
 The loops know sockets and HTTP, never books: every frame, REST response and control
 event goes to a ``Sink`` (the ``Recorder``), which stamps it, logs it and feeds the
@@ -27,6 +28,7 @@ from websockets.protocol import State
 __all__ = [
     "Backoff",
     "ConnectionLoop",
+    "Feed",
     "FeedOptions",
     "RestGate",
     "RestLimitError",
@@ -69,6 +71,31 @@ class Sink(Protocol):
 
     def event(self, exchange: str, conn: int, name: str, symbol: str | None, **fields: Any) -> None:
         """A control event (connected, subscribed, disconnected, resync, error, closed)."""
+        ...
+
+
+class Feed(Protocol):
+    """One venue's live capture, as the recorder drives it (built by the factory its
+    ``VenueSpec.feed`` names)."""
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols it records (as the venue spells them)."""
+        ...
+
+    async def run(self) -> None:
+        """Keep every connection open until cancelled."""
+        ...
+
+    def request_resync(
+        self, symbol: str, reason: str, *, force: bool = False, **fields: Any
+    ) -> bool:
+        """The engine (or the watchdog, ``force``) lost this book: get a fresh snapshot.
+        True when a request was started."""
+        ...
+
+    def connected_since(self, symbol: str) -> float | None:
+        """``time.monotonic()`` when the connection carrying ``symbol`` opened, or None."""
         ...
 
 

@@ -13,7 +13,10 @@ Every frame, REST response and control event becomes one ``RawRecord``: stamped 
 *first* -- the log is the product, nothing may be lost because an analysis crashed --
 then fed to the engine (under ``lock`` when the engine is shared with another thread),
 so gaps are caught live. The engine's ``ResyncRequest`` outputs go back to the venue's
-feed: a Binance snapshot refetch or a Coinbase level2 resubscribe. A watchdog does the
+feed: a Binance snapshot refetch or a Coinbase level2 resubscribe.
+
+Which venues exist, their endpoints, default symbols and feeds come from the venue
+registry (``xle.exchanges.registry``): this module names no venue. A watchdog does the
 same for any book left unsynced for ``resync_timeout`` seconds of connected time,
 whatever kept it so (a snapshot that failed, a lost resubscribe, a peer that never
 answers). ``listener(rec, outputs)`` runs after each record, in the recorder's thread.
@@ -23,46 +26,81 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from xle.analytics.engine import Engine, Output
 from xle.errors import UsageError
-from xle.exchanges.binance import ENDPOINTS, MAX_STREAMS_PER_CONNECTION, SNAPSHOT_LIMIT
-from xle.exchanges.coinbase import WS_URL as COINBASE_WS_URL
-from xle.recorder.binance_feed import BinanceFeed
+from xle.exchanges.registry import VenueSpec, find_venue
+from xle.exchanges.registry import venue as venue_spec
 from xle.recorder.clock import RecvClock
-from xle.recorder.coinbase_feed import CoinbaseCredentials, CoinbaseFeed
-from xle.recorder.feedbase import FeedOptions, VenueStats, event_payload
+from xle.recorder.feedbase import Feed, FeedOptions, Sink, VenueStats, event_payload
 from xle.records import EXCHANGES, RawRecord, ResyncRequest
 from xle.store.layout import new_run_id
 from xle.store.writer import LogWriter
 
 __all__ = [
     "DEFAULT_SYMBOLS",
+    "FeedFactory",
     "Listener",
     "Recorder",
     "RecorderConfig",
     "RecorderHandle",
+    "feed_factory",
     "venue_endpoints",
 ]
 
 Listener = Callable[[RawRecord, list[Output]], None]
 
-#: What ``xle record`` captures when no symbol is given (also what the simulator serves).
-DEFAULT_SYMBOLS: dict[str, list[str]] = {
-    "binance": ["BTCUSDT", "ETHUSDT"],
-    "binanceus": ["BTCUSD", "ETHUSD"],
-    "coinbase": ["BTC-USD", "ETH-USD"],
-}
 
-#: Binance REST request weight per minute the recorder allows itself (half the limits).
-_REST_WEIGHT_PER_MINUTE = {"binance": 3000.0, "binanceus": 600.0}
+class _DefaultSymbols(Mapping[str, list[str]]):
+    """Each registered venue's default symbols (a fresh list per lookup), read live from
+    the registry so that a venue registered later has its entry too."""
+
+    def __getitem__(self, name: str) -> list[str]:
+        spec = find_venue(name)
+        if spec is None:
+            raise KeyError(name)
+        return list(spec.default_symbols)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(EXCHANGES)
+
+    def __len__(self) -> int:
+        return len(EXCHANGES)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: What ``xle record`` captures when no symbol is given (also what the simulator serves):
+#: every registered venue's ``default_symbols``; a venue without any is recorded only
+#: when asked for.
+DEFAULT_SYMBOLS: Mapping[str, list[str]] = _DefaultSymbols()
+
+
+class FeedFactory(Protocol):
+    """What a ``VenueSpec.feed`` path names: builds the venue's feed for one run."""
+
+    def __call__(
+        self,
+        spec: VenueSpec,
+        symbols: list[str],
+        *,
+        ws_url: str,
+        rest_url: str | None,
+        sink: Sink,
+        stats: VenueStats,
+        config: RecorderConfig,
+    ) -> Feed: ...
+
+
 #: Internal errors (engine or listener exceptions) recorded as "error" events, at most.
 _MAX_ERROR_EVENTS = 20
 
@@ -71,11 +109,11 @@ _MAX_ERROR_EVENTS = 20
 class RecorderConfig:
     """What to record, where from and where to.
 
-    ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>/…`` and
-    ``http://127.0.0.1:P/<venue>/…`` (docs/design.md, "The simulator"). ``ws_urls`` / ``rest_urls``
-    override single venues: for Binance venues the WebSocket base (``/stream?streams=…``
-    is appended) and the REST base (``/api/v3/depth…`` is appended), for Coinbase the
-    full WebSocket URL.
+    ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>`` and, when
+    it has REST, ``http://127.0.0.1:P/<venue>`` (docs/design.md, "The simulator"). ``ws_urls`` / ``rest_urls`` override
+    single venues by name, in the form of the venue's ``VenueSpec.ws_url`` / ``rest_url``:
+    for Binance venues the WebSocket base (``/stream?streams=…`` is appended) and the REST
+    base (``/api/v3/depth…`` is appended), for Coinbase the full WebSocket URL.
     """
 
     data_root: Path
@@ -88,9 +126,11 @@ class RecorderConfig:
     run: str | None = None
     flush_seconds: float = 1.0
     options: FeedOptions = field(default_factory=FeedOptions)
-    streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+    #: Tuning some feeds read (None: the venue's own default): streams per connection
+    #: and snapshot depth of Binance venues, products per connection of Coinbase.
+    streams_per_connection: int | None = None
     products_per_connection: int = 10
-    snapshot_limit: int = SNAPSHOT_LIMIT
+    snapshot_limit: int | None = None
     #: Bytes logged but not yet flushed to disk above which the feeds stop reading until
     #: a flush completes (backpressure against a peer that sends faster than the disk).
     unflushed_bytes: int = 16 << 20
@@ -101,22 +141,33 @@ class RecorderConfig:
     resync_timeout: float = 10.0
 
 
-def venue_endpoints(config: RecorderConfig, venue: str) -> tuple[str, str | None]:
-    """(WebSocket base or URL, REST base) of one venue under ``config``."""
-    if venue not in EXCHANGES:
-        raise UsageError(f"unknown exchange {venue!r} (known: {', '.join(EXCHANGES)})")
-    if venue == "coinbase":
-        ws, rest = COINBASE_WS_URL, None
-    else:
-        ws, rest = ENDPOINTS[venue].ws, ENDPOINTS[venue].rest
+def venue_endpoints(config: RecorderConfig, name: str) -> tuple[str, str | None]:
+    """(WebSocket base or URL, REST base or None) of one venue under ``config``: the
+    spec's defaults, the simulator's, then ``ws_urls`` / ``rest_urls``. A venue without
+    REST keeps None (``Recorder`` refuses a ``rest_urls`` entry for it)."""
+    spec = venue_spec(name)
+    ws, rest = spec.ws_url, spec.rest_url
     if config.simulator:
         host = config.simulator.removeprefix("ws://").removeprefix("http://").rstrip("/")
-        ws = f"ws://{host}/{venue}"
-        rest = None if venue == "coinbase" else f"http://{host}/{venue}"
-    ws = config.ws_urls.get(venue, ws)
-    if venue != "coinbase":
-        rest = config.rest_urls.get(venue, rest)
+        ws = f"ws://{host}/{name}"
+        rest = None if rest is None else f"http://{host}/{name}"
+    ws = config.ws_urls.get(name, ws)
+    if rest is not None:
+        rest = config.rest_urls.get(name, rest)
     return ws, rest
+
+
+def feed_factory(spec: VenueSpec) -> FeedFactory:
+    """The feed factory ``spec.feed`` names, imported now (see ``xle.exchanges.registry``
+    for why a venue names its feed by path)."""
+    module_name, _, attribute = spec.feed.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"{spec.name}: cannot load its feed {spec.feed!r}: {exc}") from None
+    if not callable(factory):
+        raise UsageError(f"{spec.name}: its feed {spec.feed!r} is not callable")
+    return factory
 
 
 class Recorder:
@@ -135,8 +186,16 @@ class Recorder:
         self.lock = lock
         self.run_id = config.run or new_run_id()
         unknown = sorted(set(config.symbols) - set(EXCHANGES))
+        unknown += sorted((set(config.ws_urls) | set(config.rest_urls)) - set(EXCHANGES))
         if unknown:
             raise UsageError(f"unknown exchange(s) {unknown} (known: {', '.join(EXCHANGES)})")
+        no_rest = [v for v in config.rest_urls if venue_spec(v).rest_url is None]
+        if no_rest:
+            with_rest = [v for v in EXCHANGES if venue_spec(v).rest_url is not None]
+            raise UsageError(
+                f"a REST URL for {', '.join(no_rest)}, which uses no REST"
+                f" (venues with REST: {', '.join(with_rest)})"
+            )
         self.venues = [v for v in EXCHANGES if config.symbols.get(v)]
         if not self.venues:
             raise UsageError("nothing to record: no symbols given for any exchange")
@@ -148,7 +207,7 @@ class Recorder:
         self._conn = 0
         self._writer: LogWriter | None = None
         self._append: Callable[[RawRecord], None] | None = None
-        self._feeds: dict[str, BinanceFeed | CoinbaseFeed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._stop_requested = False
@@ -382,36 +441,21 @@ class Recorder:
         finally:
             self._reporting_error = False
 
-    def _build_feeds(self) -> dict[str, BinanceFeed | CoinbaseFeed]:
+    def _build_feeds(self) -> dict[str, Feed]:
         cfg = self.config
-        feeds: dict[str, BinanceFeed | CoinbaseFeed] = {}
-        for venue in self.venues:
-            ws, rest = venue_endpoints(cfg, venue)
-            symbols = list(cfg.symbols[venue])
-            if venue == "coinbase":
-                feeds[venue] = CoinbaseFeed(
-                    symbols,
-                    ws_url=ws,
-                    sink=self,
-                    stats=self.stats[venue],
-                    options=cfg.options,
-                    products_per_connection=cfg.products_per_connection,
-                    credentials=CoinbaseCredentials.from_env(),
-                )
-            else:
-                assert rest is not None
-                feeds[venue] = BinanceFeed(
-                    venue,
-                    symbols,
-                    ws_base=ws,
-                    rest_base=rest,
-                    sink=self,
-                    stats=self.stats[venue],
-                    options=cfg.options,
-                    streams_per_connection=cfg.streams_per_connection,
-                    snapshot_limit=cfg.snapshot_limit,
-                    rest_weight_per_minute=_REST_WEIGHT_PER_MINUTE[venue],
-                )
+        feeds: dict[str, Feed] = {}
+        for name in self.venues:
+            spec = venue_spec(name)
+            ws, rest = venue_endpoints(cfg, name)
+            feeds[name] = feed_factory(spec)(
+                spec,
+                list(cfg.symbols[name]),
+                ws_url=ws,
+                rest_url=rest,
+                sink=self,
+                stats=self.stats[name],
+                config=cfg,
+            )
         return feeds
 
 

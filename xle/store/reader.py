@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xle.errors import DataError
+from xle.exchanges.registry import find_venue
 from xle.records import EXCHANGES, RawRecord
 from xle.store.layout import RAW_SCHEMA, Notice, Partition
 from xle.store.listing import hour_dirs, live_files, log_exchanges
@@ -204,7 +205,12 @@ class LogRead:
             exchanges = [name for name in log_exchanges(self.data_root) if name in EXCHANGES]
         self.exchanges = tuple(exchanges)
         prune = self.symbols
-        if prune is not None and "coinbase" in self.exchanges:
+        if prune is not None and any(
+            (spec := find_venue(ex)) is not None and spec.sequence_scope == "connection"
+            for ex in self.exchanges
+        ):
+            # A venue whose sequence numbers span a connection (Coinbase) would look gapped
+            # without the other products' frames; callers filter outputs by scope anyway.
             prune = None
         self._prune = prune
         self._symbol_set = pa.array(prune, pa.string()) if prune is not None else None

@@ -11,9 +11,10 @@ The scan walks the hours backwards from T0 and reads only the small columns
 (``recv_ns``, ``kind``, ``symbol``); payloads are read only for candidate rows, and
 ``xle.exchanges.snapshot_symbols`` has the final word on each candidate:
 
-* ``kind == "rest"`` rows (Binance depth snapshots),
-* WebSocket rows of exchanges that send snapshots inline (Coinbase ``l2_data``) whose
-  payload contains ``"snapshot"`` (a vectorised substring test in Arrow).
+* ``kind == "rest"`` rows (e.g. Binance depth snapshots),
+* WebSocket rows of venues whose registry entry says snapshots come in the stream
+  (``VenueSpec.snapshots == "stream"``, e.g. Coinbase ``l2_data``) whose payload
+  contains ``"snapshot"`` (a vectorised substring test in Arrow).
 
 Once every book seen so far has its snapshot, older hours are read for their ``symbol``
 column only, to find books that went quiet long before T0.
@@ -39,8 +40,14 @@ __all__ = ["DEFAULT_MARGIN_NS", "SeekPlan", "plan_seek"]
 
 DEFAULT_MARGIN_NS = 5_000_000_000
 
-#: Exchanges whose full books arrive on the WebSocket rather than from REST.
-_WS_SNAPSHOT_EXCHANGES = frozenset({"coinbase"})
+
+def _ws_snapshots(exchange: str) -> bool:
+    """Do this venue's full books arrive on the WebSocket rather than from REST?"""
+    from xle.exchanges import find_venue  # lazily: the engine side is optional here
+
+    spec = find_venue(exchange)
+    return spec is not None and spec.snapshots == "stream"
+
 
 Book = tuple[str, str]
 T = TypeVar("T")
@@ -162,7 +169,7 @@ def _scan_snapshots(
 ) -> None:
     """Record in ``found`` the latest snapshot per book of this file (at/before start_ns),
     for books that do not have a later one yet."""
-    ws_snapshots = partition.exchange in _WS_SNAPSHOT_EXCHANGES
+    ws_snapshots = _ws_snapshots(partition.exchange)
     for group in _row_groups(pf, start_ns, floor):
         small = pf.read_row_group(group, columns=["recv_ns", "kind"], use_threads=False)
         recv = small.column("recv_ns")
