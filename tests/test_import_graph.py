@@ -19,11 +19,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("xle.cli", "xle.cli_options")),
     ("applications", ("xle.dashboard", "xle.recorder", "xle.simulator", "xle.backtesting")),
     ("replay", ("xle.replay",)),
-    ("analytics", ("xle.analytics",)),
+    ("analytics", ("xle.analytics", "xle.config")),
     ("store", ("xle.store",)),
     ("exchanges", ("xle.exchanges",)),
     ("native", ("xle._native",)),
-    ("base", ("xle.records", "xle.errors", "xle.timeutil", "xle.numfmt", "xle.config")),
+    ("base", ("xle.records", "xle.errors", "xle.timeutil", "xle.numfmt")),
 ]
 
 

@@ -19,13 +19,11 @@ on the hot path and msgspec constructs them about twice as fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from enum import StrEnum
 
 import msgspec
 
 __all__ = [
-    "EXCHANGES",
     "ArbitrageEpisode",
     "BookReset",
     "BookUpdate",
@@ -40,52 +38,6 @@ __all__ = [
     "Trade",
     "VwapResult",
 ]
-
-
-class _VenueNames(Sequence[str]):
-    """The names of the registered venues (``xle.exchanges.registry``), read live.
-
-    A view rather than a tuple so that a venue registered after this module was imported
-    (a venue module of its own) is known everywhere that checks a name against it: the
-    ``exchange=`` partitions of the log, ``--exchange`` values, the recorder's venues.
-    The registry is imported on first use: it sits above this module, and importing it
-    registers the built-in venues.
-    """
-
-    __slots__ = ()
-
-    @staticmethod
-    def _names() -> tuple[str, ...]:
-        from xle.exchanges.registry import venue_names
-
-        return venue_names()
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return self._names() == tuple(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # its contents change with the registry
-
-    def __repr__(self) -> str:
-        return repr(self._names())
-
-
-#: Exchanges xle knows, as they appear in the ``exchange=`` partition key: every venue
-#: registered in ``xle.exchanges.registry``, in registration order.
-EXCHANGES: Sequence[str] = _VenueNames()
 
 Level = tuple[float, float]
 """(price, absolute quantity) as parsed from the exchange's decimal strings."""

@@ -18,8 +18,9 @@ from xle.exchanges import (
     unregister,
     venue,
 )
+from xle.exchanges.registry import EXCHANGES
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
-from xle.records import EXCHANGES, RawRecord
+from xle.records import RawRecord
 
 
 def test_unknown_venue_error_lists_the_known_ones():

@@ -16,8 +16,9 @@ import xle
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.exchanges import venue
+from xle.exchanges.registry import EXCHANGES
 from xle.recorder.live import Recorder, RecorderConfig
-from xle.records import EXCHANGES, IntegrityEvent, Quote
+from xle.records import IntegrityEvent, Quote
 from xle.store.seek import plan_seek
 from xle.store.views import connect
 

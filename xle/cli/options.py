@@ -243,7 +243,7 @@ def check_output_file(path: Path, option: str) -> Path:
 
 
 def _known_venues() -> tuple[str, ...]:
-    from xle.records import EXCHANGES
+    from xle.exchanges.registry import EXCHANGES
 
     return tuple(EXCHANGES)
 

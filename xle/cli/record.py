@@ -48,8 +48,9 @@ from xle.cli.options import (
 )
 from xle.config import load_config
 from xle.errors import UsageError
+from xle.exchanges.registry import EXCHANGES
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
-from xle.records import EXCHANGES, IntegrityEvent, RawRecord
+from xle.records import IntegrityEvent, RawRecord
 from xle.store.paths import data_root
 from xle.store.writer import LogWriter
 

@@ -20,7 +20,7 @@ package, so the engine reads them directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -29,6 +29,7 @@ from xle.exchanges._common import Event, SyncState
 from xle.records import RawRecord
 
 __all__ = [
+    "EXCHANGES",
     "VENUES",
     "Decoder",
     "SyncLimits",
@@ -175,3 +176,45 @@ def venues() -> list[VenueSpec]:
 def venue_names() -> tuple[str, ...]:
     """Every registered venue name, in registration order."""
     return tuple(VENUES)
+
+
+class _VenueNames(Sequence[str]):
+    """The names of the registered venues, read live.
+
+    A view rather than a tuple so that a venue registered after this module was imported
+    (a venue module of its own) is known everywhere that checks a name against it: the
+    ``exchange=`` partitions of the log, ``--exchange`` values, the recorder's venues.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def _names() -> tuple[str, ...]:
+        return tuple(VENUES)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return self._names() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # its contents change with the registry
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: Every registered venue name (``binance``, ``binanceus``, ``coinbase``, and any venue a
+#: module registers), as the ``exchange=`` partition key spells it.
+EXCHANGES: Sequence[str] = _VenueNames()

@@ -37,11 +37,11 @@ from typing import Any, Protocol
 
 from xle.analytics.engine import Engine, Output
 from xle.errors import UsageError
-from xle.exchanges.registry import VenueSpec, find_venue
+from xle.exchanges.registry import EXCHANGES, VenueSpec, find_venue
 from xle.exchanges.registry import venue as venue_spec
 from xle.recorder.clock import RecvClock
 from xle.recorder.feedbase import Feed, FeedOptions, Sink, VenueStats, event_payload
-from xle.records import EXCHANGES, RawRecord, ResyncRequest
+from xle.records import RawRecord, ResyncRequest
 from xle.store.layout import new_run_id
 from xle.store.writer import LogWriter
 
@@ -110,9 +110,9 @@ class RecorderConfig:
     """What to record, where from and where to.
 
     ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>`` and, when
-    it has REST, ``http://127.0.0.1:P/<venue>`` (docs/design.md, "The simulator"). ``ws_urls`` / ``rest_urls`` override
-    single venues by name, in the form of the venue's ``VenueSpec.ws_url`` / ``rest_url``:
-    for Binance venues the WebSocket base (``/stream?streams=…`` is appended) and the REST
+    it has REST, ``http://127.0.0.1:P/<venue>`` (docs/design.md, "The simulator").
+    ``ws_urls`` / ``rest_urls`` override single venues by name, in the form of the venue's
+    ``VenueSpec.ws_url`` / ``rest_url``: for Binance venues the WebSocket base (``/stream?streams=…`` is appended) and the REST
     base (``/api/v3/depth…`` is appended), for Coinbase the full WebSocket URL.
     """
 

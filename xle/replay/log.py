@@ -360,7 +360,7 @@ class Log:
     @property
     def exchanges(self) -> list[str]:
         """Known exchanges with a raw partition, sorted."""
-        from xle.records import EXCHANGES
+        from xle.exchanges.registry import EXCHANGES
 
         found = []
         for name in self._listdir(f"{self.path}/raw"):

@@ -29,7 +29,8 @@ from msgspec.structs import replace
 from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
-from xle.records import EXCHANGES, ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
+from xle.exchanges.registry import EXCHANGES
+from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir

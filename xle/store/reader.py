@@ -38,8 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xle.errors import DataError
-from xle.exchanges.registry import find_venue
-from xle.records import EXCHANGES, RawRecord
+from xle.exchanges.registry import EXCHANGES, find_venue
+from xle.records import RawRecord
 from xle.store.layout import RAW_SCHEMA, Notice, Partition
 from xle.store.listing import hour_dirs, live_files, log_exchanges
 from xle.store.merge import (
@@ -150,7 +150,7 @@ class LogRead:
     point on, never a per-book cut: Coinbase counts ``sequence_num`` per connection
     across products, so a cut would look like a gap.
 
-    ``exchanges=None`` reads every known exchange (``xle.records.EXCHANGES``) the log
+    ``exchanges=None`` reads every known exchange (``xle.exchanges.registry.EXCHANGES``) the log
     holds; a partition of an unknown one is not the replay's to decode. ``symbols``
     keeps the records of those symbols and those without a symbol (control events), and
     only when no Coinbase venue is read: Coinbase counts ``sequence_num`` per connection
