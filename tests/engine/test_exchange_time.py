@@ -263,4 +263,3 @@ def test_touch_size_change_raises_an_open_episodes_executable_size(make_harness)
     [closed] = closing
     assert closed.executable_size == pytest.approx(2.5)
     assert closed.profit == pytest.approx(2.5 * (102.0 * 0.998 - 100.0 * 1.001))
-

@@ -77,7 +77,9 @@ def _number(value: float | None) -> str:
     return "-" if value is None else format_decimal(value)
 
 
-def _top(bid: float | None, bid_size: float | None, ask: float | None, ask_size: float | None) -> str:
+def _top(
+    bid: float | None, bid_size: float | None, ask: float | None, ask_size: float | None
+) -> str:
     return f"{_number(bid_size)} @ {_number(bid)} / {_number(ask_size)} @ {_number(ask)}"
 
 

@@ -276,9 +276,7 @@ class Engine:
 
     def cross_checks(self) -> dict[tuple[str, str], CrossCheck]:
         """Per book that got any, the tally of the venue's tops of book against it."""
-        return {
-            key: state.check for key, state in sorted(self._books.items()) if state.check
-        }
+        return {key: state.check for key, state in sorted(self._books.items()) if state.check}
 
     def ignored_streams(self) -> dict[str, int]:
         counts: Counter[str] = Counter()

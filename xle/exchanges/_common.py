@@ -66,9 +66,7 @@ if COMPILED:
 
 #: ``2026-08-09T21:05:48.483587501Z``: the only time format Coinbase sends (UTC, ``Z``,
 #: up to nanoseconds). Anything else is no time at all rather than a guess.
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z", re.ASCII
-)
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z", re.ASCII)
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:

@@ -279,9 +279,7 @@ class CoinbaseDecoder:
                         and sync.state is _LIVE
                         and sync.conn == key
                     ):
-                        return [
-                            BookUpdate(self.exchange, product, False, bids, asks, 0, exch_ns)
-                        ]
+                        return [BookUpdate(self.exchange, product, False, bids, asks, 0, exch_ns)]
                     return self._on_l2_levels(key, kind, product, bids, asks, exch_ns, sync)
                 events = self._check_sequence(key, seq)
                 for kind, product, bids, asks in l2_events:
@@ -369,9 +367,7 @@ class CoinbaseDecoder:
             was_resyncing = sync.state is SyncState.RESYNCING
             sync.state = SyncState.LIVE
             sync.conn = key
-            events: list[Event] = [
-                BookUpdate(self.exchange, product, True, bids, asks, 0, exch_ns)
-            ]
+            events: list[Event] = [BookUpdate(self.exchange, product, True, bids, asks, 0, exch_ns)]
             if was_resyncing:
                 events.append(Problem("resync", self.exchange, product, "fresh snapshot"))
             return events

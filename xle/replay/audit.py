@@ -23,6 +23,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +142,7 @@ def latency_summary(latencies: array[int] | list[int]) -> dict[str, Any] | None:
         summary[f"{name}_ns"] = ordered[max(0, -(-pct * n // 100) - 1)]
     summary["max_ns"] = ordered[-1]
     summary["negative"] = sum(1 for v in latencies if v < 0)
-    summary["jumps"] = sum(
-        1 for a, b in zip(latencies, latencies[1:], strict=False) if abs(b - a) > CLOCK_JUMP_NS
-    )
+    summary["jumps"] = sum(1 for a, b in pairwise(latencies) if abs(b - a) > CLOCK_JUMP_NS)
     anomalies = []
     if summary["negative"]:
         anomalies.append(

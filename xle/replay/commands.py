@@ -580,7 +580,8 @@ def audit(
     console.print(table)
     venue = Table(title="venue time and top of book", show_edge=False)
     for name in ("exchange", "symbol", "latency p50", "p90", "p99", "max", "clock"):
-        venue.add_column(name, justify="left" if name in ("exchange", "symbol", "clock") else "right")
+        left = name in ("exchange", "symbol", "clock")
+        venue.add_column(name, justify="left" if left else "right")
     venue.add_column("venue top of book")
     for row in report.rows:
         d = row.to_dict()
