@@ -114,7 +114,9 @@ class CrossCheck:
     nearby: int = 0  # of those, matched a few book updates away from their point
     disagreed: int = 0  # not matched within the tolerance: one integrity event each
     unmatched: int = 0  # never compared: no matching point, unsynced book, end of data
-    _waiting: deque[_Waiting] = field(default_factory=deque)  # Binance: book id < u
+    updates: int = 0  # book updates seen while watching: the clock of the tolerances
+    #: Binance tickers whose ``u`` the book has not reached: (ticker, last update allowed)
+    _waiting: deque[tuple[TopOfBook, int]] = field(default_factory=deque)
     _doubts: list[_Waiting] = field(default_factory=list)  # disagreed once, being retried
     #: The book's last tops, kept for a venue whose tickers name no update id.
     history: deque[_Top] | None = None
@@ -155,12 +157,13 @@ class CrossCheck:
             if len(waiting) >= MAX_PENDING:
                 waiting.popleft()
                 self.unmatched += 1
-            waiting.append(_Waiting(ticker, TOLERANCE))
+            waiting.append((ticker, self.updates + TOLERANCE))
 
     def on_update(self, book: Book, book_id: int) -> list[Verdict]:
         """The book took an update: judge the tickers waiting for it. Returns the ones
         that disagreed for good."""
         verdicts: list[Verdict] = []
+        self.updates += 1
         history = self.history
         if history is not None:
             history.append(_prices(_book_top(book)))
@@ -179,22 +182,21 @@ class CrossCheck:
                     self.disagreed += 1
                     verdicts.append(Verdict(doubt.ticker, _book_top(book)))
             self._doubts = kept
+        # Tickers arrive in ``u`` order, and each waits ``TOLERANCE`` updates at most:
+        # only the oldest ones can be due.
         waiting = self._waiting
+        updates = self.updates
         while waiting:
-            head = waiting[0]
-            u = head.ticker.update_id
-            if u is None or u > book_id:
-                break
-            waiting.popleft()
+            ticker, last = waiting[0]
+            u = ticker.update_id
             if u == book_id:
-                self._compare(head.ticker, book)
+                waiting.popleft()
+                self._compare(ticker, book)
+            elif u < book_id or last <= updates:
+                waiting.popleft()
+                self.unmatched += 1  # the book jumped past ``u``, or never got there
             else:
-                self.unmatched += 1  # the book jumped past ``u`` in one update
-        for entry in waiting:
-            entry.left -= 1
-        while waiting and waiting[0].left <= 0:
-            waiting.popleft()
-            self.unmatched += 1
+                break
         return verdicts
 
     @property

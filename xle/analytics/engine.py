@@ -314,7 +314,15 @@ class Engine:
 
     def _handle(self, rec: RawRecord, decoder: Decoder, event, out: list[Output]) -> None:
         """Every decoder event but ``BookUpdate`` (``on_records`` applies those)."""
-        if type(event) is BookReset:
+        if type(event) is TopOfBook:  # first: as frequent as book updates on some logs
+            state = self._books.get((event.exchange, event.symbol))
+            if state is None:
+                state = self._state(event.exchange, event.symbol)
+            check = state.check
+            if check is None:
+                check = state.check = CrossCheck()
+            check.on_ticker(event, state.book, state.update_id, state.synced)
+        elif type(event) is BookReset:
             state = self._state(event.exchange, event.symbol)
             state.book.clear()
             state.synced = False
@@ -345,12 +353,6 @@ class Engine:
         elif type(event) is Trade:
             self._state(event.exchange, event.symbol).last_trade = event
             self._stats["trades"] += 1
-        elif type(event) is TopOfBook:
-            state = self._state(event.exchange, event.symbol)
-            check = state.check
-            if check is None:
-                check = state.check = CrossCheck()
-            check.on_ticker(event, state.book, state.update_id, state.synced)
 
     def _cross_check(
         self, rec: RawRecord, state: _BookState, check: CrossCheck, out: list[Output]
