@@ -202,7 +202,7 @@ def _print_summary(summary: ReplaySummary, root: Path) -> None:
     ignored = ", ".join(f"{k} {n:,}" for k, n in summary.ignored.items())
     grid.add_row("ignored", ignored or "none")
     for name, check in summary.cross_checks.items():
-        grid.add_row("top of book", f"{name}: {_cross_check_text(check)}")
+        grid.add_row("venue top", f"{name}: {_cross_check_text(check)}")
     if summary.skipped_exchanges:
         grid.add_row("skipped", ", ".join(f"exchange={e}" for e in summary.skipped_exchanges))
     if summary.corrupt_files:
