@@ -6,7 +6,8 @@ Three layers, each a set of small immutable structs:
   received, plus where and when they were received. Live and replay both produce these.
 * Book events -- what an exchange decoder makes of a record once its sync rules have
   spoken: ``BookUpdate`` (apply these absolute levels; ``is_snapshot`` replaces the
-  book), ``BookReset`` (this one book can no longer be trusted), ``Trade``, ``Problem``
+  book), ``BookReset`` (this one book can no longer be trusted), ``Trade``,
+  ``TopOfBook`` (the venue's own best levels, checked against the book), ``Problem``
   (something the engine should report) and ``ResyncRequest`` (the live recorder should
   fetch a fresh snapshot or resubscribe).
 * Engine outputs -- ``Quote``, ``ArbitrageEpisode``, ``IntegrityEvent`` and

@@ -73,8 +73,9 @@ class ArbitrageTracker:
     def evaluate(
         self, pairs: list[Pair], recv_ns: int, seq: int, out: list[ArbitrageEpisode]
     ) -> None:
-        """Re-price ``pairs`` (those of a book whose top of book moved) whose two books
-        are synced, appending episode changes to ``out``."""
+        """Re-price ``pairs`` (those of a book whose top of book moved, or of any updated
+        book while an episode is open) whose two books are synced, appending episode
+        changes to ``out``."""
         last_edge = self.last_edge
         opened = self.opened
         threshold = self.threshold_bps
