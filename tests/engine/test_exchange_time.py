@@ -263,3 +263,17 @@ def test_touch_size_change_raises_an_open_episodes_executable_size(make_harness)
     [closed] = closing
     assert closed.executable_size == pytest.approx(2.5)
     assert closed.profit == pytest.approx(2.5 * (102.0 * 0.998 - 100.0 * 1.001))
+
+
+def test_unlabelled_bare_book_ticker_is_recognised_by_its_keys():
+    payload = b'{"u":12,"s":"BTCUSDT","b":"100.5","B":"2","a":"101","A":"3"}'
+    [top] = make_decoder("binance").feed(raw_frame(payload, stream=""))
+    assert top == TopOfBook("binance", "BTCUSDT", 100.5, 2.0, 101.0, 3.0, 12)
+
+
+def test_malformed_book_ticker_is_reported_and_not_compared(harness):
+    bad = b'{"stream":"btcusdt@bookTicker","data":{"u":12,"s":"BTCUSDT","b":"x"}}'
+    harness.feed(raw_frame(bad, stream="btcusdt@bookTicker"))
+    [event] = harness.integrity("malformed")
+    assert event.stream == "btcusdt@bookTicker"
+    assert harness.engine.cross_checks() == {}
