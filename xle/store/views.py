@@ -247,9 +247,7 @@ def open_views(root: Path) -> Views:
         if lacking:  # older files: DuckDB fills their missing columns with NULL
             union = ", union_by_name = true"
             columns = _with_nulls(view, lacking, usable)
-        source = (
-            f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}}{union})"
-        )
+        source = f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}}{union})"
         try:
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
         except duckdb.Error as exc:  # the files DuckDB reads to bind the view are bad
