@@ -7,7 +7,8 @@ Three layers, each a set of small immutable structs:
   both produce these.
 * Book events -- what an exchange decoder makes of a record once its sync rules have
   spoken: ``BookUpdate`` (apply these absolute levels; ``is_snapshot`` replaces the
-  book), ``BookReset`` (this one book can no longer be trusted), ``Trade``, ``Problem``
+  book), ``BookReset`` (this one book can no longer be trusted), ``Trade``,
+  ``TopOfBook`` (the venue's own best levels, checked against the book), ``Problem``
   (something the engine should report) and ``ResyncRequest`` (the live recorder should
   fetch a fresh snapshot or resubscribe).
 * Engine outputs -- ``Quote``, ``ArbitrageEpisode``, ``IntegrityEvent`` and
@@ -35,6 +36,7 @@ __all__ = [
     "RawRecord",
     "RecordKind",
     "ResyncRequest",
+    "TopOfBook",
     "Trade",
     "VwapResult",
 ]
@@ -75,6 +77,9 @@ class BookUpdate(msgspec.Struct, frozen=True, gc=False):
     bids: list[Level]
     asks: list[Level]
     update_id: int  # Binance final update id / Coinbase sequence_num
+    # The venue's own time of the event, epoch ns (Binance depth ``E``, Coinbase frame
+    # ``timestamp``); None when the venue gives none (REST snapshots).
+    exch_ns: int | None = None
 
 
 class BookReset(msgspec.Struct, frozen=True, gc=False):
@@ -95,6 +100,26 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     qty: float
     side: str  # taker side: buy | sell
     trade_id: str
+    exch_ns: int | None = None  # venue's trade time, epoch ns (Binance ``T``, Coinbase ``time``)
+
+
+class TopOfBook(msgspec.Struct, frozen=True, gc=False):
+    """The venue's own best bid and ask (Binance ``bookTicker``, Coinbase ``ticker``).
+
+    Not applied to any book: the engine compares it with the book it rebuilt, a check
+    that only the venue can provide. ``update_id`` is the book update id the venue says
+    it reflects (Binance ``u``); None when the venue names none (Coinbase), and the
+    book is then compared as it stands when the ticker arrives.
+    """
+
+    exchange: str
+    symbol: str
+    bid: float | None
+    bid_size: float | None
+    ask: float | None
+    ask_size: float | None
+    update_id: int | None = None
+    exch_ns: int | None = None
 
 
 class Problem(msgspec.Struct, frozen=True, gc=False):
@@ -134,6 +159,8 @@ class IntegrityKind(StrEnum):
     STALE_STREAM = "stale_stream"  # synced book kept ignoring updates as stale; resynced
     NEW_CONNECTION = "new_connection"  # a live book's frames came from a new connection
     INEXACT_NUMBER = "inexact_number"  # a price/qty a double cannot hold; not applied
+    # the venue's own top of book (bookTicker / ticker) kept disagreeing with the book
+    TOP_OF_BOOK_MISMATCH = "top_of_book_mismatch"
 
 
 class IntegrityEvent(msgspec.Struct, frozen=True):
@@ -175,6 +202,8 @@ class Quote(msgspec.Struct, frozen=True):
     imbalance: float | None  # (B - A) / (B + A) over the top N levels
     ratio: float | None  # B / A over the top N levels
     vwap: list[VwapResult]
+    exch_ns: int | None = None  # venue's time of the last update applied (epoch ns)
+    feed_latency_ns: int | None = None  # recv_ns - exch_ns of that update
 
 
 class ArbitrageEpisode(msgspec.Struct, frozen=True):

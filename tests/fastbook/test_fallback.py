@@ -67,7 +67,7 @@ def _outputs(mode: str, root: Path) -> bytes:
     return done.stdout
 
 
-@pytest.mark.parametrize("fixture", ["real", "golden"])
+@pytest.mark.parametrize("fixture", ["real", "golden", "real-coinbase-2026"])
 def test_pure_python_fallback_replays_to_identical_outputs(fixture):
     root = DATA / fixture if fixture == "golden" else require_real(fixture)
     compiled = _outputs("compiled", root)

@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 
 from xle._native import book as book_module
 from xle.exchanges import binance, coinbase
+from xle.exchanges._common import rfc3339_ns
 
 pytestmark = pytest.mark.skipif(not book_module.COMPILED, reason="compiled book not built")
 
 if book_module.COMPILED:
     from xle._native._fastbook import long_decimals, parse_binance_depth, parse_coinbase_l2
+    from xle._native._fastbook import rfc3339_ns as fast_rfc3339_ns
 
 _int_part = st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True))
 _frac = st.from_regex(r"[0-9]{0,14}", fullmatch=True)
@@ -57,8 +59,9 @@ def test_binance_depth_parses_to_the_same_doubles_as_msgspec(bids, asks, wrapped
     if parsed is None:  # only a number a double may not hold makes it step aside here
         assert max(_significant(n) for level in bids + asks for n in level) > 15
         return
-    symbol, first, last, fast_bids, fast_asks = parsed
+    symbol, first, last, fast_bids, fast_asks, exch_ns = parsed
     assert (symbol, first, last) == (reference.s, reference.U, reference.u)
+    assert exch_ns == reference.exch_ns == 1_000_000
     assert list(fast_bids) == list(reference.b)
     assert list(fast_asks) == list(reference.a)
 
@@ -76,8 +79,9 @@ def test_coinbase_l2_parses_to_the_same_doubles_as_msgspec(levels):
     if parsed is None:  # only a number a double may not hold makes it step aside here
         assert max(_significant(n) for _, p, q in levels for n in (p, q)) > 15
         return
-    seq, events = parsed
+    seq, events, exch_ns = parsed
     assert seq == reference.sequence_num
+    assert exch_ns == rfc3339_ns(reference.timestamp) == 1675974770714964855
     (kind, product, bids, asks) = events[0]
     ref = reference.events[0]
     assert (kind, product) == (ref.type, ref.product_id)
@@ -120,7 +124,7 @@ def test_coinbase_l2_steps_aside_for_other_channels_and_unknown_sides():
 def test_long_decimals_take_the_correctly_rounded_slow_path():
     price = "0.0000000000000000000010000000000055"  # more digits than a uint64 holds
     qty = "123456789012345000000.0"
-    _, _, _, bids, _ = parse_binance_depth(_depth([[price, qty]], []))
+    _, _, _, bids, _, _ = parse_binance_depth(_depth([[price, qty]], []))
     assert list(bids) == [(float(price), float(qty))]
 
 
@@ -135,7 +139,7 @@ def test_numbers_of_more_than_15_significant_digits_step_aside(number):
 
 @pytest.mark.parametrize("number", ["12345678.00000000", "0.000000000000000012345", "1" * 15])
 def test_long_numbers_of_at_most_15_significant_digits_stay_on_the_fast_path(number):
-    _, _, _, bids, _ = parse_binance_depth(_depth([[number, "1"]], []))
+    _, _, _, bids, _, _ = parse_binance_depth(_depth([[number, "1"]], []))
     assert list(bids) == [(float(number), 1.0)]
 
 
@@ -159,7 +163,7 @@ def test_coinbase_l2_steps_aside_for_escapes_and_control_bytes_anywhere_in_a_str
 @pytest.mark.parametrize("length", range(0, 34))
 def test_coinbase_l2_accepts_plain_strings_of_any_length(length):
     update = {"side": "offer", "event_time": "7" * length, "price_level": "2", "new_quantity": "3"}
-    _, events = parse_coinbase_l2(_l2([update]))
+    _, events, _ = parse_coinbase_l2(_l2([update]))
     assert [list(asks) for _, _, _, asks in events] == [[(2.0, 3.0)]]
 
 
@@ -182,3 +186,53 @@ def test_long_decimals_finds_a_long_number_at_any_offset(pad, number, long):
         b'[%s,"%s",1]' % (b"1" * pad, number.encode()),
     ):
         assert long_decimals(payload) is long
+
+
+def test_binance_depth_without_an_event_time_has_none():
+    body = {"e": "depthUpdate", "s": "BTCUSDT", "U": 10, "u": 12, "b": [], "a": []}
+    parsed = parse_binance_depth(json.dumps(body).encode())
+    assert parsed is not None and parsed[5] is None
+
+
+@pytest.mark.parametrize("value", [9223372036855, -1, 1.5, "1"])
+def test_binance_depth_steps_aside_for_an_event_time_without_int64_ns(value):
+    body = {"e": "depthUpdate", "E": value, "s": "BTCUSDT", "U": 10, "u": 12, "b": [], "a": []}
+    assert parse_binance_depth(json.dumps(body).encode()) is None
+
+
+def test_binance_depth_steps_aside_for_a_repeated_event_time():
+    payload = b'{"e":"depthUpdate","E":1,"E":2,"s":"BTCUSDT","U":10,"u":12,"b":[],"a":[]}'
+    assert parse_binance_depth(payload) is None
+
+
+_stamps = st.one_of(
+    st.builds(
+        lambda y, mo, d, h, mi, se, frac: (
+            f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{se:02d}{frac}Z"
+        ),
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 62),
+        st.one_of(st.just(""), st.from_regex(r"\.[0-9]{0,10}", fullmatch=True)),
+    ),
+    st.text(alphabet="0123456789-T:.Z+ ", max_size=32),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_stamps)
+def test_the_compiled_timestamp_parser_agrees_with_the_python_one(text):
+    assert fast_rfc3339_ns(text.encode()) == rfc3339_ns(text)
+
+
+def test_coinbase_l2_timestamp_is_the_frame_time_in_ns():
+    _, _, exch_ns = parse_coinbase_l2(_l2([]))
+    assert exch_ns == 1675974770714964855  # 2023-02-09T20:32:50.714964855Z
+
+
+def test_coinbase_l2_with_an_unreadable_timestamp_has_no_time():
+    payload = _l2([]).replace(b"2023-02-09T20:32:50.714964855Z", b"yesterday")
+    assert parse_coinbase_l2(payload)[2] is None

@@ -135,7 +135,8 @@ def test_summary_reports_records_books_and_integrity(cli: Cli, golden_root: Path
     assert "14 (+16 warm-up)" in out
     assert "2 synced, 0 unsynced" in out
     assert "disconnect 2, gap 2, resync 3" in out
-    assert "binance:bookTicker 1" in out
+    assert "coinbase:heartbeats 6" in out
+    assert "binance:BTCUSDT: 1 of 1 compared agree (100.00%), 0 disagree" in out
     assert "5 files under" in out
 
 

@@ -78,6 +78,10 @@ cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t 
     return i
 
 
+#: The largest event time (ms) whose ns fits int64, ``binance.EventMs``'s bound.
+cdef long long _MAX_EVENT_MS = 9223372036854
+
+
 cdef double[23] _POW10 = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -382,9 +386,9 @@ cdef Py_ssize_t _pairs(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Level
 
 
 cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
-    """A ``depthUpdate`` object -> ``out = [s, U, u, bids, asks]``."""
+    """A ``depthUpdate`` object -> ``out = [s, U, u, bids, asks, E in ns or None]``."""
     cdef Py_ssize_t start, end
-    cdef long long value
+    cdef long long value = 0
     cdef int seen = 0
     cdef Levels bids = Levels()
     cdef Levels asks = Levels()
@@ -403,8 +407,11 @@ cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
         end -= 1
         if _key(p, start, end, b"e"):
             i = _string(p, i, n, &start)
-        elif _key(p, start, end, b"E"):
+        elif _key(p, start, end, b"E") and not seen & 32:
+            seen |= 32
             i = _int(p, i, n, &value)
+            if value > _MAX_EVENT_MS:
+                return -1  # its ns would not fit int64: msgspec's path words it
         elif _key(p, start, end, b"s") and not seen & 1:
             seen |= 1
             end = _string(p, i, n, &start)
@@ -432,14 +439,15 @@ cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
         if i < n and p[i] == 44:
             i += 1
             continue
-        if i < n and p[i] == 125 and seen == 31:
-            out.extend((symbol, first, last, bids, asks))
+        if i < n and p[i] == 125 and (seen & 31) == 31:
+            out.extend((symbol, first, last, bids, asks, value * 1000000 if seen & 32 else None))
             return i + 1
         return -1
 
 
 def parse_binance_depth(bytes payload):
-    """``(s, U, u, bids, asks)`` of a bare or combined-stream ``depthUpdate``, or None."""
+    """``(s, U, u, bids, asks, E_ns)`` of a bare or combined-stream ``depthUpdate`` (``E_ns``
+    is the event time ``E`` in ns, None without one), or None."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
     cdef Py_ssize_t i, start, end
@@ -641,14 +649,75 @@ cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, li
         return -1
 
 
+cdef inline int _two(const unsigned char* p) noexcept:
+    """Two ASCII digits as a number, -1 if either is not a digit."""
+    if not (48 <= p[0] <= 57 and 48 <= p[1] <= 57):
+        return -1
+    return (p[0] - 48) * 10 + (p[1] - 48)
+
+
+cdef bint _rfc3339(const unsigned char* p, Py_ssize_t start, Py_ssize_t end, long long* out) noexcept:
+    """``YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`` -> epoch ns, exactly as ``_common.rfc3339_ns``."""
+    cdef Py_ssize_t size = end - start
+    cdef const unsigned char* q = p + start
+    cdef int hi, lo, month, day, hour, minute, second, k
+    cdef long long year, era, yoe, doy, doe, days, frac = 0, scale = 100000000
+    if size < 20 or q[size - 1] != 90:  # 'Z'
+        return False
+    if q[4] != 45 or q[7] != 45 or q[10] != 84 or q[13] != 58 or q[16] != 58:
+        return False
+    hi = _two(q)
+    lo = _two(q + 2)
+    month = _two(q + 5)
+    day = _two(q + 8)
+    hour = _two(q + 11)
+    minute = _two(q + 14)
+    second = _two(q + 17)
+    if hi < 0 or lo < 0 or month < 0 or day < 0 or hour < 0 or minute < 0 or second < 0:
+        return False
+    if size > 20:  # a fraction: ".", 1 to 9 digits, then the "Z"
+        if q[19] != 46 or size - 21 < 1 or size - 21 > 9:
+            return False
+        for k in range(20, size - 1):
+            if not 48 <= q[k] <= 57:
+                return False
+            frac += (q[k] - 48) * scale
+            scale //= 10
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        return False
+    year = hi * 100 + lo
+    if year < 1970 or year > 2261:  # epoch ns that fit int64
+        return False
+    if month <= 2:
+        year -= 1
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    out[0] = (days * 86400 + hour * 3600 + minute * 60 + second) * 1000000000 + frac
+    return True
+
+
+def rfc3339_ns(bytes text):
+    """The compiled timestamp parser on its own (for the parity tests)."""
+    cdef long long ns
+    if _rfc3339(<const unsigned char*>PyBytes_AS_STRING(text), 0, PyBytes_GET_SIZE(text), &ns):
+        return ns
+    return None
+
+
 def parse_coinbase_l2(bytes payload):
-    """``(sequence_num, [(type, product_id, bids, asks), ...])`` of an ``l2_data`` frame
-    whose every update is a bid or an offer, else None."""
+    """``(sequence_num, [(type, product_id, bids, asks), ...], timestamp_ns)`` of an
+    ``l2_data`` frame whose every update is a bid or an offer, else None;
+    ``timestamp_ns`` is the frame's ``timestamp`` in epoch ns, None when it has none that
+    parses."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
     cdef Py_ssize_t i, start, end
     cdef int seen = 0
-    cdef long long seq = 0
+    cdef long long seq = 0, stamp = 0
+    cdef bint stamped = False
     cdef list events = []
     i = _expect(p, 0, n, 123)
     if i < 0:
@@ -667,8 +736,15 @@ def parse_coinbase_l2(bytes payload):
             if end < 0 or not _key(p, start, end - 1, b"l2_data"):
                 return None
             i = end
-        elif _key(p, start, end, b"client_id") or _key(p, start, end, b"timestamp"):
+        elif _key(p, start, end, b"client_id"):
             i = _string(p, i, n, &start)
+        elif _key(p, start, end, b"timestamp") and not seen & 8:
+            seen |= 8
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return None
+            stamped = _rfc3339(p, start, end - 1, &stamp)
+            i = end
         elif _key(p, start, end, b"sequence_num") and not seen & 2:
             seen |= 2
             i = _int(p, i, n, &seq)
@@ -701,10 +777,10 @@ def parse_coinbase_l2(bytes payload):
         if i < n and p[i] == 44:
             i += 1
             continue
-        if i < n and p[i] == 125 and seen == 7:
+        if i < n and p[i] == 125 and (seen & 7) == 7:
             i += 1
             break
         return None
     if _ws(p, i, n) != n:
         return None
-    return seq, events
+    return seq, events, stamp if stamped else None

@@ -3,9 +3,10 @@
 An episode for (buy on A, sell on B) opens when the net edge after taker fees,
 ``bid_B*(1-fee_B) - ask_A*(1+fee_A)`` relative to ``ask_A*(1+fee_A)``, exceeds the
 threshold, and closes when it falls back to it or below, or when either book stops being
-synced. While open, the tracker walks both books on every top-of-book change and keeps the
-most profitable executable size it saw: the size a taker could have bought on A and sold
-on B while the marginal unit still profited after both fees.
+synced. While open, the tracker walks both books on every update of either (a change of
+a touch size or of a deeper level changes what can be executed even when no best price
+moves) and keeps the most profitable executable size it saw: the size a taker could have
+bought on A and sold on B while the marginal unit still profited after both fees.
 """
 
 from __future__ import annotations
@@ -62,19 +63,21 @@ class _Open:
 class ArbitrageTracker:
     def __init__(self, threshold_bps: float) -> None:
         self.threshold_bps = threshold_bps
-        self._open: dict[tuple[str, str, str], _Open] = {}
+        #: Open episodes by pair key; the engine re-prices on every update while any is.
+        self.opened: dict[tuple[str, str, str], _Open] = {}
         self.last_edge: dict[tuple[str, str, str], float] = {}
 
     def open_episodes(self) -> list[tuple[str, str, str]]:
-        return list(self._open)
+        return list(self.opened)
 
     def evaluate(
         self, pairs: list[Pair], recv_ns: int, seq: int, out: list[ArbitrageEpisode]
     ) -> None:
-        """Re-price ``pairs`` (those of a book whose top of book moved) whose two books
-        are synced, appending episode changes to ``out``."""
+        """Re-price ``pairs`` (those of a book whose top of book moved, or of any updated
+        book while an episode is open) whose two books are synced, appending episode
+        changes to ``out``."""
         last_edge = self.last_edge
-        opened = self._open
+        opened = self.opened
         threshold = self.threshold_bps
         edge_bps = _edge_bps
         for pair in pairs:
@@ -95,14 +98,14 @@ class ArbitrageTracker:
     ) -> list[ArbitrageEpisode]:
         """``label``'s book stopped being trustworthy: close its open episodes."""
         out: list[ArbitrageEpisode] = []
-        for key in [k for k in self._open if k[0] == market and label in (k[1], k[2])]:
+        for key in [k for k in self.opened if k[0] == market and label in (k[1], k[2])]:
             out.append(self._close(key, recv_ns, seq, reason))
         for key in [k for k in self.last_edge if k[0] == market and label in (k[1], k[2])]:
             del self.last_edge[key]
         return out
 
     def finish(self, recv_ns: int, seq: int) -> list[ArbitrageEpisode]:
-        return [self._close(key, recv_ns, seq, "end_of_data") for key in list(self._open)]
+        return [self._close(key, recv_ns, seq, "end_of_data") for key in list(self.opened)]
 
     # ------------------------------------------------------------------ internals
 
@@ -117,12 +120,12 @@ class ArbitrageTracker:
         out: list[ArbitrageEpisode],
     ) -> None:
         """The edge of an open episode or above the threshold: open, update or close."""
-        episode = self._open.get(key)
+        episode = self.opened.get(key)
         if edge > self.threshold_bps:
             size, profit = executable_arbitrage(buy.book, buy.fee, sell.book, sell.fee)
             if episode is None:
-                self._open[key] = _Open(recv_ns, edge, edge, size, profit)
-                out.append(self._episode(key, self._open[key], recv_ns, seq, None))
+                self.opened[key] = _Open(recv_ns, edge, edge, size, profit)
+                out.append(self._episode(key, self.opened[key], recv_ns, seq, None))
                 return
             episode.edge_bps = edge
             if edge > episode.peak_edge_bps:
@@ -137,7 +140,7 @@ class ArbitrageTracker:
     def _close(
         self, key: tuple[str, str, str], recv_ns: int, seq: int, reason: str
     ) -> ArbitrageEpisode:
-        return self._episode(key, self._open.pop(key), recv_ns, seq, reason)
+        return self._episode(key, self.opened.pop(key), recv_ns, seq, reason)
 
     @staticmethod
     def _episode(

@@ -13,7 +13,10 @@ records it is fed, so the same records always give the same outputs, live or rep
 Decoders (``xle.exchanges``) own each venue's sync rules; the engine owns the books, the
 metrics and the arbitrage tracker, and turns the decoders' verdicts into outputs.
 Quotes are throttled in record time: at each ``quote_interval`` boundary every book that
-changed since its last quote gets one, stamped with the record that produced that state.
+changed since its last quote gets one, stamped with the record that produced that state
+and with the venue's own time of it (``exch_ns``, and ``feed_latency_ns`` = receipt minus
+that time). The venue's tops of book (``TopOfBook``) are checked against the books
+(``xle.analytics.crosscheck``), tallied per book in ``cross_checks()``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import msgspec
 
 from xle._native.book import Book
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
+from xle.analytics.crosscheck import CrossCheck
 from xle.analytics.metrics import imbalance, vwap, vwap_function
 from xle.config import EngineConfig
 from xle.exchanges import Decoder, make_decoder
@@ -39,6 +43,7 @@ from xle.records import (
     Quote,
     RawRecord,
     ResyncRequest,
+    TopOfBook,
     Trade,
     VwapResult,
 )
@@ -79,6 +84,9 @@ class _BookState:
     last_recv_ns: int | None = None
     last_seq: int = 0
     last_trade: Trade | None = None
+    update_id: int = 0  # id of the last update applied (Binance ``u``; 0 for Coinbase)
+    exch_ns: int | None = None  # venue's time of the last update applied
+    check: CrossCheck | None = None  # the venue's tops of book, once one arrived
     pairs: list[Pair] = field(default_factory=list)  # both ways with each book of its market
     book: Book = field(init=False)  # = venue.book, one attribute hop less on the hot path
 
@@ -125,6 +133,7 @@ class Engine:
         handle = self._handle
         books = self._books
         evaluate = self.arbitrage.evaluate
+        opened = self.arbitrage.opened
         interval = self._interval
         next_tick = self._next_tick
         observe = self.observer
@@ -171,8 +180,18 @@ class Engine:
                 state.stale_reported = False
                 state.last_recv_ns = recv_ns
                 state.last_seq = rec.seq
+                state.update_id = event.update_id
+                state.exch_ns = event.exch_ns
                 updates += 1
-                if not moved:  # same best prices: not crossed now, nothing to re-price
+                check = state.check
+                if check is not None and check.watching:
+                    self._cross_check(rec, state, check, out)
+                if not moved:
+                    # Same best prices: not crossed now, and no edge changed. An open
+                    # episode's executable size still can (the touch sizes may have), so
+                    # its pairs are re-priced; with no episode open nothing is.
+                    if opened and state.pairs and state.synced:
+                        evaluate(state.pairs, recv_ns, rec.seq, out)
                     continue
                 if book.is_crossed():
                     self._crossed(rec, decoder, state, event.symbol, out)
@@ -194,6 +213,9 @@ class Engine:
             if state.dirty:
                 out.append(self._quote(state))
         out.extend(self.arbitrage.finish(self._last_recv_ns, self._last_seq))
+        for state in self._books.values():
+            if state.check is not None:
+                state.check.drop_pending()
         return out
 
     # ------------------------------------------------------------------ reading state
@@ -252,6 +274,10 @@ class Engine:
         state = self._books.get((exchange, symbol))
         return state.last_trade if state is not None else None
 
+    def cross_checks(self) -> dict[tuple[str, str], CrossCheck]:
+        """Per book that got any, the tally of the venue's tops of book against it."""
+        return {key: state.check for key, state in sorted(self._books.items()) if state.check}
+
     def ignored_streams(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for exchange, decoder in sorted(self._decoders.items()):
@@ -288,11 +314,21 @@ class Engine:
 
     def _handle(self, rec: RawRecord, decoder: Decoder, event, out: list[Output]) -> None:
         """Every decoder event but ``BookUpdate`` (``on_records`` applies those)."""
-        if type(event) is BookReset:
+        if type(event) is TopOfBook:  # first: as frequent as book updates on some logs
+            state = self._books.get((event.exchange, event.symbol))
+            if state is None:
+                state = self._state(event.exchange, event.symbol)
+            check = state.check
+            if check is None:
+                check = state.check = CrossCheck()
+            check.on_ticker(event, state.book, state.update_id, state.synced)
+        elif type(event) is BookReset:
             state = self._state(event.exchange, event.symbol)
             state.book.clear()
             state.synced = False
             state.dirty = False
+            if state.check is not None:
+                state.check.drop_pending()
             self._stats[f"reset_{event.reason}"] += 1
             if event.reason not in _REPORTED_BEFORE_RESET:
                 detail = event.reason
@@ -317,6 +353,22 @@ class Engine:
         elif type(event) is Trade:
             self._state(event.exchange, event.symbol).last_trade = event
             self._stats["trades"] += 1
+
+    def _cross_check(
+        self, rec: RawRecord, state: _BookState, check: CrossCheck, out: list[Output]
+    ) -> None:
+        """The book took an update while tickers wait for it: judge them."""
+        for verdict in check.on_update(state.book, state.update_id):
+            symbol = state.venue.label.partition(":")[2]
+            out.append(
+                self._integrity(
+                    rec,
+                    symbol,
+                    IntegrityKind.TOP_OF_BOOK_MISMATCH,
+                    verdict.detail(),
+                    exchange=state.venue.exchange,
+                )
+            )
 
     def _tick(self, rec: RawRecord, out: list[Output]) -> None:
         """A quote interval ended before ``rec``: quote changed books, check staleness."""
@@ -357,8 +409,10 @@ class Engine:
             spread_bps = spread / mid * 1e4
         imb, ratio = imbalance(book, self.config.imbalance_levels)
         walks = [_vwap(book, side, size) for size in state.sizes for side in ("buy", "sell")]
+        recv_ns = state.last_recv_ns or 0
+        exch_ns = state.exch_ns
         return Quote(
-            state.last_recv_ns or 0,
+            recv_ns,
             state.last_seq,
             venue.exchange,
             venue.label.partition(":")[2],
@@ -373,6 +427,8 @@ class Engine:
             imb,
             ratio,
             walks,
+            exch_ns,
+            recv_ns - exch_ns if exch_ns is not None else None,
         )
 
     @staticmethod

@@ -137,6 +137,8 @@ def _print_summary(summary: ReplaySummary, root: Path) -> None:
     grid.add_row("integrity", kinds or "none")
     ignored = ", ".join(f"{k} {n:,}" for k, n in summary.ignored.items())
     grid.add_row("ignored", ignored or "none")
+    for name, check in summary.cross_checks.items():
+        grid.add_row("venue top", f"{name}: {_cross_check_text(check)}")
     if summary.skipped_exchanges:
         grid.add_row("skipped", ", ".join(f"exchange={e}" for e in summary.skipped_exchanges))
     if summary.corrupt_files:
@@ -291,6 +293,47 @@ def audit(
         )
     out = console()
     out.print(table)
+    venue = Table(title="venue time and top of book", show_edge=False)
+    for name in ("exchange", "symbol", "latency p50", "p90", "p99", "max", "clock"):
+        left = name in ("exchange", "symbol", "clock")
+        venue.add_column(name, justify="left" if left else "right")
+    venue.add_column("venue top of book")
+    for row in report.rows:
+        d = row.to_dict()
+        latency, check = d["feed_latency"], d["top_of_book"]
+        if latency is None and check is None:
+            continue
+        cells = ["-"] * 4
+        clock = "-"
+        if latency is not None:
+            cells = [_ns_text(latency[k]) for k in ("p50_ns", "p90_ns", "p99_ns", "max_ns")]
+            anomalies = latency["clock_anomalies"]
+            clock = "[yellow]" + "; ".join(anomalies) + "[/yellow]" if anomalies else "ok"
+        checked = _cross_check_text(check) if check is not None else "-"
+        if check is not None and check["disagreed"]:
+            checked = f"[yellow]{checked}[/yellow]"
+        venue.add_row(d["exchange"], d["symbol"], *cells, clock, checked)
+    if venue.row_count:
+        out.print(venue)
     if report.skipped_exchanges:
         skipped = ", ".join(f"exchange={e}" for e in report.skipped_exchanges)
         out.print(f"skipped unknown raw partitions: {skipped}")
+
+
+def _ns_text(ns: int) -> str:
+    """A latency for a person: ``-1.273 s``, ``12.5 ms``, ``830.0 µs``."""
+    if abs(ns) >= 1_000_000_000:
+        return f"{ns / 1e9:.3f} s"
+    if abs(ns) >= 1_000_000:
+        return f"{ns / 1e6:.1f} ms"
+    return f"{ns / 1e3:.1f} µs"
+
+
+def _cross_check_text(check: dict[str, int]) -> str:
+    """``1,072 of 1,072 compared agree (100.00%), 0 disagree, 72,102 unmatched``."""
+    compared = check["compared"]
+    share = f" ({check['agreed'] * 100 / compared:.2f}%)" if compared else ""
+    return (
+        f"{check['agreed']:,} of {compared:,} compared agree{share}, "
+        f"{check['disagreed']:,} disagree, {check['unmatched']:,} unmatched"
+    )

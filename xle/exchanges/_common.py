@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 
 from xle._native.book import COMPILED
-from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, Trade
+from xle.records import BookReset, BookUpdate, Problem, ResyncRequest, TopOfBook, Trade
 
 __all__ = [
     "DECODE_ERRORS",
@@ -24,6 +24,7 @@ __all__ = [
     "fast_coinbase_l2",
     "inexact_detail",
     "inexact_numbers",
+    "rfc3339_ns",
 ]
 
 #: A price or quantity as the venues send it: a decimal string, decoded to float in C by
@@ -38,7 +39,7 @@ Number = Annotated[float, msgspec.Meta(ge=0.0, lt=1e300)]
 #: as malformed: one bad frame never stops a replay or a live engine.
 DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, RecursionError, OverflowError)
 
-Event = BookUpdate | BookReset | Trade | Problem | ResyncRequest
+Event = BookUpdate | BookReset | Trade | TopOfBook | Problem | ResyncRequest
 
 #: Compiled parsers of the two hot frames (``xle._native._fastbook``), or None when the
 #: extension is not built or ``XLE_PURE_PYTHON`` is set. They return None for anything
@@ -61,6 +62,44 @@ if COMPILED:
     from xle._native._fastbook import long_decimals
     from xle._native._fastbook import parse_binance_depth as fast_binance_depth
     from xle._native._fastbook import parse_coinbase_l2 as fast_coinbase_l2
+
+
+#: ``2026-08-09T21:05:48.483587501Z``: the only time format Coinbase sends (UTC, ``Z``,
+#: up to nanoseconds). Anything else is no time at all rather than a guess.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z", re.ASCII)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm), the
+    same integer arithmetic as the compiled parser, so both give the same ns."""
+    year -= month <= 2
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def rfc3339_ns(text: str | None) -> int | None:
+    """Epoch ns of a venue timestamp like ``2026-08-09T21:05:48.483587501Z``, or None.
+
+    ``datetime`` stops at microseconds and Coinbase's frame ``timestamp`` carries
+    nanoseconds; parsing by hand also keeps it about five times cheaper.
+    """
+    if text is None:
+        return None
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        return None
+    if not 1970 <= year <= 2261:  # epoch ns that fit int64, the derived columns' type
+        return None
+    frac = m.group(7) or ""
+    days = _days_from_civil(year, month, day)
+    seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
+    return seconds * 1_000_000_000 + int(frac.ljust(9, "0") or "0")
 
 
 def _exact(text: bytes) -> bool:

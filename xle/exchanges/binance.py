@@ -4,8 +4,10 @@ Everything xle knows about the Binance protocol lives here; the recorder asks th
 for URLs and subscribe messages, the engine feeds it records. No sockets, no clocks.
 
 Streams used: ``<sym>@depth@100ms`` (diff depth, absolute quantities, ``"0"`` removes a
-level) with REST snapshots ``GET /api/v3/depth``, and ``<sym>@trade``. Other streams a
-recording may hold (bookTicker, aggTrade, kline_*) are counted and ignored.
+level) with REST snapshots ``GET /api/v3/depth``, and ``<sym>@trade``. A recording's
+``<sym>@bookTicker`` frames become ``TopOfBook`` events, the venue's own best levels that
+the engine checks its rebuilt book against. Other streams (aggTrade, kline_*) are counted
+and ignored.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from xle.exchanges._common import (
     inexact_numbers,
 )
 from xle.exchanges.registry import SyncLimits, VenueSpec, register
-from xle.records import BookReset, BookUpdate, Problem, RawRecord, ResyncRequest, Trade
+from xle.records import (
+    BookReset,
+    BookUpdate,
+    Problem,
+    RawRecord,
+    ResyncRequest,
+    TopOfBook,
+    Trade,
+)
 
 __all__ = [
     "BINANCE",
@@ -102,6 +112,10 @@ def depth_snapshot_path(symbol: str, limit: int = SNAPSHOT_LIMIT) -> str:
 #: cannot be real, and would make every later update look stale: the frame is malformed.
 UpdateId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
+#: An event or trade time as Binance sends it, epoch ms. The bound keeps its ns (``E`` *
+#: 10**6) inside int64, the type of the derived columns; a larger one is malformed.
+EventMs = Annotated[int, msgspec.Meta(ge=0, le=(2**63 - 1) // 1_000_000)]
+
 
 class DepthUpdate(msgspec.Struct, gc=False):
     """``{"e":"depthUpdate","E":1633998512068,"s":"NKNUSDT","U":499869750,"u":499869752,
@@ -112,6 +126,11 @@ class DepthUpdate(msgspec.Struct, gc=False):
     u: UpdateId  # final update id in this event
     b: list[tuple[Number, Number]]  # bids to update: [price, absolute qty]
     a: list[tuple[Number, Number]]  # asks to update
+    E: EventMs | None = None  # event time, epoch ms
+
+    @property
+    def exch_ns(self) -> int | None:
+        return self.E * 1_000_000 if self.E is not None else None
 
 
 class _CombinedDepth(msgspec.Struct, gc=False):
@@ -134,10 +153,27 @@ class TradeMsg(msgspec.Struct, gc=False):
     p: Number  # price
     q: Number  # quantity
     m: bool  # buyer is the maker (so the taker sold)
+    T: EventMs | None = None  # trade time, epoch ms
 
 
 class _CombinedTrade(msgspec.Struct, gc=False):
     data: TradeMsg
+
+
+class BookTickerMsg(msgspec.Struct, gc=False):
+    """``{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000",
+    "a":"25.36520000","A":"40.66000000"}``: best levels as of book update id ``u``."""
+
+    u: UpdateId
+    s: str
+    b: Number
+    B: Number
+    a: Number
+    A: Number
+
+
+class _CombinedBookTicker(msgspec.Struct, gc=False):
+    data: BookTickerMsg
 
 
 class _BareHeader(msgspec.Struct, gc=False):
@@ -152,6 +188,8 @@ _depth_combined = msgspec.json.Decoder(_CombinedDepth, strict=False)
 _snapshot = msgspec.json.Decoder(DepthSnapshot, strict=False)
 _trade_bare = msgspec.json.Decoder(TradeMsg, strict=False)
 _trade_combined = msgspec.json.Decoder(_CombinedTrade, strict=False)
+_ticker_bare = msgspec.json.Decoder(BookTickerMsg, strict=False)
+_ticker_combined = msgspec.json.Decoder(_CombinedBookTicker, strict=False)
 _header = msgspec.json.Decoder(_BareHeader)
 
 _WRAPPED = b'{"stream"'
@@ -303,7 +341,7 @@ class BinanceDecoder:
                 parsed = None
         key = (rec.run, rec.conn)
         if parsed is not None:
-            symbol, first, last, bids, asks = parsed
+            symbol, first, last, bids, asks, exch_ns = parsed
             sync = self._syncs.get(symbol)
             if (
                 sync is not None
@@ -318,8 +356,9 @@ class BinanceDecoder:
                     return self._stale(rec, symbol, sync, last)
                 sync.update_id = last
                 sync.stale.count = 0
-                return [BookUpdate(self.exchange, symbol, False, bids, asks, last)]
-            event = DepthUpdate(symbol, first, last, bids, asks)
+                return [BookUpdate(self.exchange, symbol, False, bids, asks, last, exch_ns)]
+            event_ms = None if exch_ns is None else exch_ns // 1_000_000
+            event = DepthUpdate(symbol, first, last, bids, asks, event_ms)
         else:
             event = self._decode_depth(payload)
             if type(event) is not DepthUpdate:
@@ -468,7 +507,7 @@ class BinanceDecoder:
             return events
         sync.update_id = event.u
         sync.stale.count = 0
-        return [BookUpdate(self.exchange, symbol, False, event.b, event.a, event.u)]
+        return [BookUpdate(self.exchange, symbol, False, event.b, event.a, event.u, event.exch_ns)]
 
     def _on_trade(self, rec: RawRecord) -> list[Event]:
         try:
@@ -483,7 +522,22 @@ class BinanceDecoder:
         if inexact:
             return [self._inexact(rec, msg.s, inexact)]
         side = "sell" if msg.m else "buy"
-        return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t))]
+        exch_ns = msg.T * 1_000_000 if msg.T is not None else None
+        return [Trade(self.exchange, msg.s, msg.p, msg.q, side, str(msg.t), exch_ns)]
+
+    def _on_book_ticker(self, rec: RawRecord) -> list[Event]:
+        try:
+            payload = rec.payload
+            if _is_wrapped(payload):
+                msg = _ticker_combined.decode(payload).data
+            else:
+                msg = _ticker_bare.decode(payload)
+        except DECODE_ERRORS as exc:
+            return [self._malformed(rec, exc)]
+        inexact = inexact_numbers(payload, _NUMBERS)
+        if inexact:
+            return [self._inexact(rec, msg.s, inexact)]
+        return [TopOfBook(self.exchange, msg.s, msg.b, msg.B, msg.a, msg.A, msg.u)]
 
     def _on_unlabelled(self, rec: RawRecord) -> list[Event]:
         """A frame recorded without a stream name: route by its own fields."""
@@ -495,6 +549,8 @@ class BinanceDecoder:
             channel = header.stream.partition("@")[2]
         else:
             channel = {"depthUpdate": "depth", "trade": "trade"}.get(header.e or "", "")
+            if not channel and _is_book_ticker(rec.payload):
+                channel = "bookTicker"
         handler = _WS_HANDLERS.get(channel)
         if handler is None:
             self.ignored[channel.partition("_")[0] or "control"] += 1
@@ -559,7 +615,17 @@ _WS_HANDLERS = {
     "depth@1000ms": BinanceDecoder._on_depth,
     "depth": BinanceDecoder._on_depth,
     "trade": BinanceDecoder._on_trade,
+    "bookTicker": BinanceDecoder._on_book_ticker,
 }
+
+
+def _is_book_ticker(payload: bytes) -> bool:
+    """A bare bookTicker names no event type: it is the object of exactly its keys."""
+    try:
+        _ticker_bare.decode(payload)
+    except DECODE_ERRORS:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- the venues

@@ -3,7 +3,14 @@
 Everything xle knows about the Coinbase protocol lives here. Market data needs no
 authentication. One channel per subscribe message, sent within 5 s of connecting:
 ``level2`` (``l2_data`` snapshot then updates, absolute quantities, ``"0"`` removes),
-``market_trades`` and ``heartbeats`` (keeps quiet connections open).
+``market_trades`` and ``heartbeats`` (keeps quiet connections open). A recording's
+``ticker`` frames become ``TopOfBook`` events: the venue's best bid and ask, which the
+engine checks its rebuilt book against.
+
+Times: book updates carry the frame's ``timestamp`` (the venue's send time, to the ns,
+like Binance's ``E``) as ``exch_ns``; trades their ``time``; tickers the frame's
+``timestamp``. The per-level ``event_time`` (µs) is left unread: the frame time is one
+number per message and is what a feed's latency is measured against.
 """
 
 from __future__ import annotations
@@ -23,9 +30,19 @@ from xle.exchanges._common import (
     fast_coinbase_l2,
     inexact_detail,
     inexact_numbers,
+    rfc3339_ns,
 )
 from xle.exchanges.registry import VenueSpec, register
-from xle.records import BookReset, BookUpdate, Level, Problem, RawRecord, ResyncRequest, Trade
+from xle.records import (
+    BookReset,
+    BookUpdate,
+    Level,
+    Problem,
+    RawRecord,
+    ResyncRequest,
+    TopOfBook,
+    Trade,
+)
 
 __all__ = [
     "CHANNELS",
@@ -88,6 +105,7 @@ class L2Data(msgspec.Struct, tag="l2_data", tag_field="channel", gc=False):
 
     sequence_num: int
     events: list[L2Event]
+    timestamp: str | None = None
 
 
 class MarketTrade(msgspec.Struct, gc=False):
@@ -96,6 +114,7 @@ class MarketTrade(msgspec.Struct, gc=False):
     price: Number
     size: Number
     side: str  # "BUY" | "SELL"
+    time: str | None = None
 
 
 class TradeEvent(msgspec.Struct, gc=False):
@@ -109,6 +128,31 @@ class MarketTrades(msgspec.Struct, tag="market_trades", tag_field="channel", gc=
 
     sequence_num: int
     events: list[TradeEvent]
+
+
+class TickerItem(msgspec.Struct, gc=False):
+    """Only the best levels are read; empty or absent ones are None (an empty side)."""
+
+    product_id: str
+    best_bid: str = ""
+    best_ask: str = ""
+    best_bid_quantity: str = ""
+    best_ask_quantity: str = ""
+
+
+class TickerEvent(msgspec.Struct, gc=False):
+    tickers: list[TickerItem] = []
+
+
+class Tickers(msgspec.Struct, tag="ticker", tag_field="channel", gc=False):
+    """``{"channel":"ticker","timestamp":"…","sequence_num":6,"events":[{"type":"snapshot",
+    "tickers":[{"type":"ticker","product_id":"BTC-USD","price":"65086.18",…,
+    "best_bid":"65083.66","best_ask":"65083.67","best_bid_quantity":"0.20371215",
+    "best_ask_quantity":"0.24290402"}]}]}``"""
+
+    sequence_num: int
+    events: list[TickerEvent]
+    timestamp: str | None = None
 
 
 class Heartbeats(msgspec.Struct, tag="heartbeats", tag_field="channel", gc=False):
@@ -136,9 +180,18 @@ class _Header(msgspec.Struct, gc=False):
 #: The prices and quantities of ``l2_data`` and ``market_trades`` frames.
 _NUMBERS = re.compile(rb'"(?:price_level|new_quantity|price|size)"\s*:\s*"([^"]*)"')
 
-_Message = L2Data | MarketTrades | Heartbeats | Subscriptions
+_Message = L2Data | MarketTrades | Tickers | Heartbeats | Subscriptions
 _decoder = msgspec.json.Decoder(_Message, strict=False)
 _header = msgspec.json.Decoder(_Header)
+
+
+def _price(text: str) -> float | None:
+    """A ticker's decimal string; None when empty or not a plain non-negative number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value < 1e300 else None
 
 
 def snapshot_symbols(rec: RawRecord) -> tuple[str, ...]:
@@ -215,7 +268,7 @@ class CoinbaseDecoder:
             except DECODE_ERRORS:  # e.g. a product id that is not UTF-8: msgspec words it
                 parsed = None
             if parsed is not None:
-                seq, l2_events = parsed
+                seq, l2_events, exch_ns = parsed
                 last_seq = self._last_seq
                 last = last_seq.get(key)
                 if last is not None and seq == last + 1 and len(l2_events) == 1:
@@ -230,11 +283,11 @@ class CoinbaseDecoder:
                         and sync.state is _LIVE
                         and sync.conn == key
                     ):
-                        return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
-                    return self._on_l2_levels(key, kind, product, bids, asks, sync)
+                        return [BookUpdate(self.exchange, product, False, bids, asks, 0, exch_ns)]
+                    return self._on_l2_levels(key, kind, product, bids, asks, exch_ns, sync)
                 events = self._check_sequence(key, seq)
                 for kind, product, bids, asks in l2_events:
-                    events.extend(self._on_l2_levels(key, kind, product, bids, asks))
+                    events.extend(self._on_l2_levels(key, kind, product, bids, asks, exch_ns))
                 return events
         try:
             msg = _decoder.decode(rec.payload)
@@ -247,20 +300,45 @@ class CoinbaseDecoder:
                 events.extend(self._on_inexact(rec, msg, inexact))
                 return events
         if isinstance(msg, L2Data):
+            exch_ns = rfc3339_ns(msg.timestamp)
             for l2 in msg.events:
-                events.extend(self._on_l2_event(key, l2))
+                events.extend(self._on_l2_event(key, l2, exch_ns))
         elif isinstance(msg, MarketTrades):
             for trade_event in msg.events:
                 for t in trade_event.trades:
                     side = t.side.lower()
                     events.append(
-                        Trade(self.exchange, t.product_id, t.price, t.size, side, t.trade_id)
+                        Trade(
+                            self.exchange,
+                            t.product_id,
+                            t.price,
+                            t.size,
+                            side,
+                            t.trade_id,
+                            rfc3339_ns(t.time),
+                        )
+                    )
+        elif isinstance(msg, Tickers):
+            exch_ns = rfc3339_ns(msg.timestamp)
+            for ticker_event in msg.events:
+                for t in ticker_event.tickers:
+                    events.append(
+                        TopOfBook(
+                            self.exchange,
+                            t.product_id,
+                            _price(t.best_bid),
+                            _price(t.best_bid_quantity),
+                            _price(t.best_ask),
+                            _price(t.best_ask_quantity),
+                            None,
+                            exch_ns,
+                        )
                     )
         else:
             self.ignored[type(msg).__name__.lower()] += 1
         return events
 
-    def _on_l2_event(self, key: tuple[str, int], l2: L2Event) -> list[Event]:
+    def _on_l2_event(self, key: tuple[str, int], l2: L2Event, exch_ns: int | None) -> list[Event]:
         product = l2.product_id
         sync = self._products.get(product)
         if sync is None:
@@ -272,7 +350,7 @@ class CoinbaseDecoder:
             detail = f"l2_data {product}: unknown side {sides}"
             problem = Problem("malformed", self.exchange, product, detail)
             return [problem, *self._reset(product, sync, "malformed", None, None)]
-        return self._on_l2_levels(key, l2.type, product, bids, asks, sync)
+        return self._on_l2_levels(key, l2.type, product, bids, asks, exch_ns, sync)
 
     def _on_l2_levels(
         self,
@@ -281,6 +359,7 @@ class CoinbaseDecoder:
         product: str,
         bids: Sequence[Level],
         asks: Sequence[Level],
+        exch_ns: int | None,
         sync: _ProductSync | None = None,
     ) -> list[Event]:
         """One ``l2_data`` event, its updates already split into bids and offers."""
@@ -292,13 +371,13 @@ class CoinbaseDecoder:
             was_resyncing = sync.state is SyncState.RESYNCING
             sync.state = SyncState.LIVE
             sync.conn = key
-            events: list[Event] = [BookUpdate(self.exchange, product, True, bids, asks, 0)]
+            events: list[Event] = [BookUpdate(self.exchange, product, True, bids, asks, 0, exch_ns)]
             if was_resyncing:
                 events.append(Problem("resync", self.exchange, product, "fresh snapshot"))
             return events
         if sync.state is _LIVE:
             if sync.conn == key:
-                return [BookUpdate(self.exchange, product, False, bids, asks, 0)]
+                return [BookUpdate(self.exchange, product, False, bids, asks, 0, exch_ns)]
             # Another connection's update: this book no longer follows the product, so
             # it would stay "synced" while frozen. Start over on a fresh snapshot.
             return self._reset(product, sync, "new_connection", None, None)
@@ -327,6 +406,7 @@ class CoinbaseDecoder:
             not in (
                 "l2_data",
                 "market_trades",
+                "ticker",
                 "heartbeats",
                 "subscriptions",
             )

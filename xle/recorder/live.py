@@ -112,8 +112,9 @@ class RecorderConfig:
     ``simulator="127.0.0.1:P"`` points every venue at ``ws://127.0.0.1:P/<venue>`` and, when
     it has REST, ``http://127.0.0.1:P/<venue>`` (docs/design.md, "The simulator").
     ``ws_urls`` / ``rest_urls`` override single venues by name, in the form of the venue's
-    ``VenueSpec.ws_url`` / ``rest_url``: for Binance venues the WebSocket base (``/stream?streams=…`` is appended) and the REST
-    base (``/api/v3/depth…`` is appended), for Coinbase the full WebSocket URL.
+    ``VenueSpec.ws_url`` / ``rest_url``: for Binance venues the WebSocket base
+    (``/stream?streams=…`` is appended) and the REST base (``/api/v3/depth…`` is
+    appended), for Coinbase the full WebSocket URL.
     """
 
     data_root: Path

@@ -242,6 +242,8 @@ class ReplaySummary:
     integrity: Counter[str] = field(default_factory=Counter)
     books: dict[str, str] = field(default_factory=dict)  # "exchange:SYMBOL" -> status
     ignored: dict[str, int] = field(default_factory=dict)
+    # "exchange:SYMBOL" -> the venue's tops of book against the book (``CrossCheck.to_dict``)
+    cross_checks: dict[str, dict[str, int]] = field(default_factory=dict)
     corrupt_files: list[str] = field(default_factory=list)
     skipped_exchanges: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
@@ -362,6 +364,11 @@ def run_replay(
             view = engine.book_view(exchange, symbol, 0)
             summary.books[f"{exchange}:{symbol}"] = view.status if view else "unsynced"
     summary.ignored = engine.ignored_streams()
+    summary.cross_checks = {
+        f"{exchange}:{symbol}": check.to_dict()
+        for (exchange, symbol), check in engine.cross_checks().items()
+        if scope.covers_book(exchange, symbol)
+    }
     return summary
 
 

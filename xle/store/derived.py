@@ -89,6 +89,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("spread_bps", pa.float64()),
             ("imbalance", pa.float64()),
             ("ratio", pa.float64()),
+            ("exch_ns", pa.int64()),  # the venue's time of the book state, epoch ns
+            ("feed_latency_ns", pa.int64()),  # recv_ns - exch_ns
             ("vwap", pa.list_(_VWAP)),
         ]
     ),
@@ -240,7 +242,7 @@ def partition_dirs(table_dir: Path, table: str) -> list[tuple[dict[str, str], Pa
 
 # --------------------------------------------------------------------------- rows
 
-_QUOTE_COLUMNS = SCHEMAS["quotes"].names[:-1]  # every column but ``vwap``
+_QUOTE_COLUMNS = SCHEMAS["quotes"].names[:-1]  # every column but ``vwap``, which is last
 
 
 class _Columns:

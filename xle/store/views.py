@@ -17,6 +17,10 @@ directory with an impossible partition name are left out, and ``open_views`` ret
 ``xle.store.layout.Notice`` for each (the same notices ``LogRead.notices`` holds), along with
 the journals of crashed runs it recovered first.
 
+Columns added to a table after files were written (``LATER_COLUMNS``) may be missing from
+older files: such a file is still read, and the view shows NULL in those columns for its
+rows (a replay over its window writes them again, complete).
+
 The backtest views read ``derived/backtests/run=*/<table>.parquet`` (``backtests`` reads
 each run's ``summary.parquet``) with the hive key ``run``: ``select run, count(*) from
 fills group by run``.
@@ -57,6 +61,13 @@ _PARTITION_ARROW = {
 }
 
 
+#: Columns a table gained after files of it were written, by view: a file without them is
+#: still one of the table's (its rows read as NULL there).
+LATER_COLUMNS: dict[str, frozenset[str]] = {
+    "quotes": frozenset({"exch_ns", "feed_latency_ns"}),
+}
+
+
 def _file_schema(view: str) -> pa.Schema:
     if view == "raw":
         return RAW_SCHEMA
@@ -94,8 +105,11 @@ def _files(root: Path, view: str) -> list[Path]:
     return sorted(p for p in directory.glob(pattern) if not p.name.startswith((".", "_")))
 
 
-def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> list[Path]:
-    """The files of ``found`` the view can read, reporting the others to ``notices``.
+def _usable(
+    root: Path, view: str, found: list[Path], notices: list[Notice], lacking: set[str]
+) -> list[Path]:
+    """The files of ``found`` the view can read, reporting the others to ``notices``;
+    ``lacking`` gets the ``LATER_COLUMNS`` some usable file has not.
 
     Only footers are read (the schema), so this costs a few hundred microseconds a file;
     a file corrupt past its footer still fails the query that reaches it. For ``raw``,
@@ -103,6 +117,7 @@ def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> 
     """
     table = _table_dir(root, view)
     expected = _file_schema(view)
+    later = LATER_COLUMNS.get(view, frozenset())
     if view == "raw":
         from xle.store.listing import log_files
 
@@ -129,7 +144,12 @@ def _usable(root: Path, view: str, found: list[Path], notices: list[Notice]) -> 
             text = " ".join(str(exc).split()) or type(exc).__name__
             notices.append(Notice("unreadable", path, f"{type(exc).__name__}: {text}"))
             continue
-        mismatch = schema_mismatch(schema, expected)
+        missing = {name for name in later if schema.get_field_index(name) < 0}
+        wanted = expected
+        if missing:
+            wanted = pa.schema([f for f in expected if f.name not in missing])
+            lacking.update(missing)
+        mismatch = schema_mismatch(schema, wanted)
         if mismatch is not None:
             notices.append(Notice("wrong_schema", path, mismatch))
             continue
@@ -163,6 +183,25 @@ def _failing_view(con: duckdb.DuckDBPyConnection, view: str, columns: str, reaso
     con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source} WHERE {fail}")
 
 
+def _with_nulls(view: str, lacking: set[str], usable: list[Path]) -> str:
+    """The view's column list, a typed NULL standing for each later column that no usable
+    file has (``union_by_name`` only fills a column some file holds)."""
+    held = {name for path in usable for name in pq.read_schema(path).names}
+    schema = _empty_table(view).schema
+    out = []
+    for name in view_columns(view):
+        if name in lacking and name not in held:
+            sql_type = _SQL_TYPES[schema.field(name).type]
+            out.append(f'CAST(NULL AS {sql_type}) AS "{name}"')
+        else:
+            out.append(f'"{name}"')
+    return ", ".join(out)
+
+
+#: DuckDB types of the ``LATER_COLUMNS``' Arrow types.
+_SQL_TYPES = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}
+
+
 class Views(NamedTuple):
     """An open connection with the four views, and what was skipped or recovered."""
 
@@ -192,7 +231,8 @@ def open_views(root: Path) -> Views:
     for view in VIEW_NAMES:
         columns = ", ".join(f'"{c}"' for c in view_columns(view))
         found = _files(root, view)
-        usable = _usable(root, view, found, notices) if found else []
+        lacking: set[str] = set()
+        usable = _usable(root, view, found, notices, lacking) if found else []
         if not usable:
             source = f"_empty_{view}"
             con.register(source, _empty_table(view))
@@ -203,7 +243,11 @@ def open_views(root: Path) -> Views:
             files = _quote(_glob(root, view))
         else:  # the explicit list of the files left (it can be long)
             files = "[" + ", ".join(_quote(p.as_posix()) for p in usable) + "]"
-        source = f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
+        union = ""
+        if lacking:  # older files: DuckDB fills their missing columns with NULL
+            union = ", union_by_name = true"
+            columns = _with_nulls(view, lacking, usable)
+        source = f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}}{union})"
         try:
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
         except duckdb.Error as exc:  # the files DuckDB reads to bind the view are bad
