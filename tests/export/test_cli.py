@@ -33,7 +33,8 @@ def test_export_prints_rows_in_and_rows_out_per_file(cli, golden, tmp_path):
         assert path.name in result.stdout
     assert "events in" in result.stdout and "rows out" in result.stdout
     assert "rows in: 30 records, 26 book and trade events" in result.stdout
-    assert "rows out: 56 in 6 files" in result.stdout
+    # 54: the diff Binance buffered before its snapshot is inside the snapshot, not after it
+    assert "rows out: 54 in 6 files" in result.stdout
 
 
 def test_export_hftbacktest_of_one_book_writes_one_array_per_day(cli, golden, tmp_path):

@@ -371,6 +371,10 @@ class _Book:
     live: bool = False  # a reader of the file holds the book (a snapshot was written)
     last_snapshot: tuple[dict[float, float], dict[float, float]] | None = None
     top: tuple[list[Level], list[Level]] | None = None
+    #: (run, seq) of the record whose book a snapshot was just written from: its other
+    #: updates (Binance's buffered diffs applied with the snapshot) are inside it already,
+    #: and written again they would precede the snapshot in exchange time.
+    snapshot_of: tuple[str, int] | None = None
 
 
 class _Exporter:
@@ -498,11 +502,16 @@ class _Exporter:
             book = self.engine.book(exchange, symbol)
             self._snapshot(rec, state, exchange, symbol, book.top_bids(), book.top_asks(), exch_ns)
             state.live = True
+            state.snapshot_of = (rec.run, rec.seq)
             return
+        inside_snapshot = state.snapshot_of == (rec.run, rec.seq)
         if event.bids or event.asks:
             state.last_snapshot = None
         if self.incremental:
             self._count("incremental_book_L2", exchange, symbol, state.day)
+            if inside_snapshot:
+                self._count_depth(exchange, symbol, state.day)
+                return
             rows = _level_rows(
                 TARDIS_EXCHANGES[exchange],
                 symbol,
@@ -517,10 +526,17 @@ class _Exporter:
         if self.depth:
             sink = self._sink("events", exchange, symbol, state.day)
             sink.info.events += 1
+            if inside_snapshot:
+                return
             for px, qty in event.bids:
                 sink.add(DEPTH_EVENT | BUY_EVENT, exch_ns, rec.recv_ns, px, qty)
             for px, qty in event.asks:
                 sink.add(DEPTH_EVENT | SELL_EVENT, exch_ns, rec.recv_ns, px, qty)
+
+    def _count_depth(self, exchange: str, symbol: str, day: str) -> None:
+        """Count an update already inside the snapshot in the npz events too, if written."""
+        if self.depth:
+            self._sink("events", exchange, symbol, day).info.events += 1
 
     def _count(self, kind: str, exchange: str, symbol: str, day: str) -> None:
         self._sink(kind, exchange, symbol, day).info.events += 1
