@@ -59,6 +59,7 @@ __all__ = [
     "DerivedWriter",
     "Scope",
     "partition_dirs",
+    "publish",
 ]
 
 _VWAP = pa.struct(
@@ -431,17 +432,17 @@ class DerivedWriter:
 
     def commit(self) -> list[Path]:
         """Trim earlier outputs inside the scope, then publish this replay's files."""
+        return publish(self.data_root, self.scope, self.stage())
+
+    def stage(self) -> list[tuple[Path, Path]]:
+        """Close every file and hand over ``(temporary, final)`` paths without publishing
+        them: a fanned-out replay publishes the files of all its shards at once, under
+        the scope of the whole range (``publish``)."""
         for part in self._parts.values():
             part.close()
-        finals = {part.final for part in self._parts.values()}
-        for table in SCHEMAS:
-            _trim_table(self.data_root, table, self.scope, finals)
-        published: list[Path] = []
-        for part in self._parts.values():
-            os.replace(part.temp, part.final)
-            published.append(part.final)
+        staged = [(part.temp, part.final) for part in self._parts.values() if part.temp.exists()]
         self._parts.clear()
-        return sorted(published)
+        return staged
 
     def abort(self) -> None:
         for part in self._parts.values():
@@ -460,6 +461,17 @@ class DerivedWriter:
                 directory / f"{stem}.parquet", directory / f".{stem}.parquet.tmp", table, day
             )
         return part
+
+
+def publish(data_root: Path, scope: Scope, staged: list[tuple[Path, Path]]) -> list[Path]:
+    """Trim earlier outputs inside ``scope``, then ``os.replace`` each staged file onto
+    its final name; the published paths, sorted."""
+    finals = {final for _temp, final in staged}
+    for table in SCHEMAS:
+        _trim_table(data_root, table, scope, finals)
+    for temp, final in staged:
+        os.replace(temp, final)
+    return sorted(finals)
 
 
 # --------------------------------------------------------------------------- trimming
