@@ -41,11 +41,10 @@ the serial backtest of that shard's window.
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +57,6 @@ from xle.store.derived import DerivedWriter, Scope, publish
 from xle.timeutil import format_ns
 
 if TYPE_CHECKING:
-    from xle.backtesting.results import BacktestResult
-    from xle.backtesting.strategy import Strategy
     from xle.replay.session import ReplaySummary
 
 __all__ = [
@@ -71,7 +68,6 @@ __all__ = [
     "plan_shards",
     "run_shard",
     "stitch_episodes",
-    "sweep",
 ]
 
 DAY_NS = 86_400_000_000_000
@@ -480,105 +476,3 @@ def fanout_replay(
             for temp, _final in outcome.staged:
                 Path(temp).unlink(missing_ok=True)
     return summary
-
-
-# --------------------------------------------------------------------------- backtest sweeps
-
-
-def expand_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
-    """The cartesian product of ``{name: [values]}``, in the order given."""
-    if not grid:
-        return [{}]
-    names = list(grid)
-    for name in names:
-        if isinstance(grid[name], (str, bytes)) or not len(grid[name]):
-            raise UsageError(f"parameter {name!r}: expected a non-empty list of values")
-    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-
-
-@dataclass(frozen=True)
-class _BacktestJob:
-    strategy: Any  # "FILE.py:Class" or a picklable callable building the strategy
-    root: str
-    start_ns: int | None
-    end_ns: int | None
-    params: dict[str, Any]
-    options: dict[str, Any]
-    shard: Shard | None
-
-
-def _run_backtest_job(job: _BacktestJob) -> BacktestResult:
-    from xle.backtesting.api import backtest, load_strategy
-
-    if isinstance(job.strategy, str):
-        strategy = load_strategy(job.strategy, job.params)
-    else:
-        strategy = job.strategy(**job.params)
-    result = backtest(
-        strategy, job.root, job.start_ns, job.end_ns, params=job.params, **job.options
-    )
-    if job.shard is not None:
-        result.summary.update(shard=job.shard.index)
-    return result
-
-
-def sweep(
-    strategy: str | Callable[..., Strategy],
-    log: Any,
-    start: int | str | None = None,
-    end: int | str | None = None,
-    *,
-    grid: Mapping[str, Sequence[Any]] | None = None,
-    params: Mapping[str, Any] | None = None,
-    workers: int = 1,
-    cluster: str | None = None,
-    shard: str | int | None = None,
-    independent_shards: bool = False,
-    **options: Any,
-) -> list[BacktestResult]:
-    """Backtests of every combination of ``grid`` (added to the fixed ``params``), run on
-    ``workers`` processes or a Ray cluster; one result per combination, in grid order,
-    each tagged with its parameters (``result.params``).
-
-    ``strategy`` is ``"FILE.py:Class"`` or a callable (a ``Strategy`` subclass) that
-    takes the parameters as keywords; every task builds its own instance, since a
-    strategy holds state. Each result equals ``xle.backtest`` run alone with those
-    parameters. With ``independent_shards`` the range is also cut into shards (``shard``,
-    a UTC day by default), each starting flat; the results are per (combination, shard)
-    with ``summary["start_ns"]``, ``summary["end_ns"]`` and ``summary["shard"]`` telling
-    which. ``options`` are ``xle.backtest``'s keywords (``latency``, ``fees``,
-    ``balances``, ``seed``, ``write``...).
-    """
-    from xle.backtesting.api import _ns, _root
-
-    root = _root(log)
-    start_ns, end_ns = _ns(start, "start"), _ns(end, "end")
-    combos = [{**dict(params or {}), **combo} for combo in expand_grid(grid)]
-    check_workers(workers)
-    windows: list[tuple[int | None, int | None, Shard | None]] = [(start_ns, end_ns, None)]
-    if independent_shards:
-        if start_ns is None or end_ns is None:
-            from xle.replay.log import open as open_log
-
-            first, last = open_log(root).bounds(options.get("exchanges"))
-            start_ns = first if start_ns is None else start_ns
-            end_ns = last if end_ns is None else end_ns
-        pieces = plan_shards(start_ns, end_ns, parse_shard(shard))
-        windows = [(s.start_ns, s.end_ns, s) for s in pieces]
-    elif shard is not None:
-        raise UsageError("--shard only applies to backtests with --independent-shards")
-    jobs = [
-        _BacktestJob(strategy, str(root), lo, hi, combo, dict(options), piece)
-        for combo in combos
-        for lo, hi, piece in windows
-    ]
-    return run_tasks(_run_backtest_job, jobs, workers=workers, cluster=cluster)
-
-
-def iter_results(results: Sequence[BacktestResult]) -> Iterator[tuple[str, BacktestResult]]:
-    """``(tag, result)``: ``k=v, k=v`` and the shard window when there is one."""
-    for result in results:
-        tag = ", ".join(f"{k}={v}" for k, v in result.params.items()) or "no parameters"
-        if "shard" in result.summary:
-            tag += f" [{format_ns(result.summary['start_ns'])} .. {format_ns(result.summary['end_ns'])}]"
-        yield tag, result
