@@ -369,7 +369,8 @@ def stitch_episodes(outcomes: Sequence[ShardOutcome], scope: Scope) -> list[Arbi
         for episode in [*outcome.episodes, *outcome.overrun]:
             if not first and episode.start_ns < start:
                 continue  # inherited from the warm-up: the owner emitted it
-            if episode.start_ns < owned_until.get(_key(episode), start):
+            owner_close = owned_until.get(_key(episode))
+            if owner_close is not None and episode.start_ns < owner_close:
                 continue  # reopened here while the earlier owner still had it open
             if not (
                 scope.covers_venue(episode.buy_venue) and scope.covers_venue(episode.sell_venue)
