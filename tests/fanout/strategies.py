@@ -9,9 +9,8 @@ class Alternate(xle.Strategy):
     """Every ``every``-th change of the Binance book, take ``size`` BTC, buying and
     selling in turn: fills on every order, and a result that depends on both parameters."""
 
-    balances = {"binance": {"USDT": 1_000_000, "BTC": 10}}
-
     def __init__(self, every: int = 50, size: str = "0.01") -> None:
+        self.balances = {"binance": {"USDT": 1_000_000, "BTC": 10}}
         self.every = every
         self.size = size
         self.seen = 0
