@@ -46,6 +46,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -152,8 +153,14 @@ def run_tasks(
         return [func(job) for job in jobs]
     # ``spawn``: forking a process that holds DuckDB or Arrow thread pools can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        return list(pool.map(func, jobs))
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+            return list(pool.map(func, jobs))
+    except BrokenProcessPool:
+        raise XleError(
+            "a worker process died before finishing its shard (killed, out of memory, or a"
+            " script that starts workers without an `if __name__ == '__main__':` guard)"
+        ) from None
 
 
 def _run_ray(func: Callable[[T], R], jobs: Sequence[T], cluster: str, workers: int) -> list[R]:
