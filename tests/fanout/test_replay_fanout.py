@@ -18,6 +18,7 @@ from xle.replay.session import run_replay
 from xle.store.derived import Scope
 
 SCOPE = Scope(LOG_START, LOG_END)
+HOUR = 3_600_000_000_000
 
 
 def test_plan_shards_cuts_at_utc_midnights() -> None:
@@ -172,3 +173,18 @@ def test_replay_command_refuses_speed_with_workers(second_copy: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "error: --speed paces a serial replay" in result.output
+
+
+def test_fanout_that_cannot_publish_leaves_no_staged_file(multiday: Path, config) -> None:
+    """An unreadable earlier file in the scope stops the publish: nothing is half
+    published and no shard's temporary file is left behind."""
+    from xle.errors import DataError
+
+    run_replay(multiday, Scope(LOG_START, FIRST_MIDNIGHT + HOUR), config)
+    victim = next((multiday / "derived" / "quotes").rglob("*.parquet"))
+    victim.write_bytes(b"garbage")
+    with pytest.raises(DataError, match="cannot read derived file"):
+        fanout_replay(multiday, SCOPE, config, workers=1)
+    leftovers = [p.name for p in (multiday / "derived").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+    assert not any("w" + str(FIRST_MIDNIGHT) in p.name for p in multiday.rglob("*.parquet"))

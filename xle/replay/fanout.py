@@ -473,11 +473,10 @@ def fanout_replay(
                 for episode in episodes:
                     writer.store(episode)
                 staged = [(Path(t), Path(f)) for o in outcomes for t, f in o.staged]
-                staged += writer.stage()
+                summary.files = publish(root, scope, staged + writer.stage())
             except BaseException:
                 writer.abort()
                 raise
-            summary.files = publish(root, scope, staged)
             outcomes = []
     finally:
         for outcome in outcomes:  # anything not published is thrown away

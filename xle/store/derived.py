@@ -432,17 +432,17 @@ class DerivedWriter:
 
     def commit(self) -> list[Path]:
         """Trim earlier outputs inside the scope, then publish this replay's files."""
-        return publish(self.data_root, self.scope, self.stage())
+        published = publish(self.data_root, self.scope, self.stage())
+        self._parts.clear()
+        return published
 
     def stage(self) -> list[tuple[Path, Path]]:
         """Close every file and hand over ``(temporary, final)`` paths without publishing
         them: a fanned-out replay publishes the files of all its shards at once, under
-        the scope of the whole range (``publish``)."""
+        the scope of the whole range (``publish``). ``abort`` still throws them away."""
         for part in self._parts.values():
             part.close()
-        staged = [(part.temp, part.final) for part in self._parts.values() if part.temp.exists()]
-        self._parts.clear()
-        return staged
+        return [(part.temp, part.final) for part in self._parts.values() if part.temp.exists()]
 
     def abort(self) -> None:
         for part in self._parts.values():
