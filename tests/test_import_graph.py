@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xle"
 
 #: Top to bottom; a module may import its own layer or a lower one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("cli", ("xle.cli", "xle.cli_options")),
+    ("cli", ("xle.cli",)),
     ("applications", ("xle.dashboard", "xle.recorder", "xle.simulator", "xle.backtesting")),
     ("replay", ("xle.replay",)),
     ("analytics", ("xle.analytics", "xle.config")),

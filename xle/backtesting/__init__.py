@@ -9,7 +9,7 @@ a digest. The rules are in ``docs/backtest.md``.
 
 from __future__ import annotations
 
-from xle.backtesting.api import backtest, load_strategy, result_dir
+from xle.backtesting.api import backtest, load_strategy, result_dir, sweep
 from xle.backtesting.latency import Latency, parse_latency
 from xle.backtesting.results import BacktestResult
 from xle.backtesting.runner import StrategyError
@@ -31,4 +31,5 @@ __all__ = [
     "load_strategy",
     "parse_latency",
     "result_dir",
+    "sweep",
 ]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import itertools
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xle.backtesting.latency import Latency, parse_latency
 from xle.backtesting.results import BacktestResult, write_result
@@ -19,9 +21,12 @@ from xle.backtesting.runner import run_backtest
 from xle.backtesting.strategy import Number, Strategy
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
-from xle.timeutil import parse_time
+from xle.timeutil import format_ns, parse_time
 
-__all__ = ["backtest", "load_strategy", "result_dir", "run_id"]
+if TYPE_CHECKING:
+    from xle.replay.fanout import Shard
+
+__all__ = ["backtest", "expand_grid", "load_strategy", "result_dir", "run_id", "sweep", "tagged"]
 
 Time = int | str | None
 
@@ -177,3 +182,107 @@ def load_strategy(spec: str, params: Mapping[str, Any] | None = None) -> Strateg
         raise UsageError(f"{name}: {exc}") from None
     except Exception as exc:  # the constructor refused a parameter's value
         raise UsageError(f"{name}: {type(exc).__name__}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
+    """The cartesian product of ``{name: [values]}``, in the order given."""
+    if not grid:
+        return [{}]
+    names = list(grid)
+    for name in names:
+        if isinstance(grid[name], (str, bytes)) or not len(grid[name]):
+            raise UsageError(f"parameter {name!r}: expected a non-empty list of values")
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+@dataclass(frozen=True)
+class _BacktestJob:
+    strategy: Any  # "FILE.py:Class" or a picklable callable building the strategy
+    root: str
+    start_ns: int | None
+    end_ns: int | None
+    params: dict[str, Any]
+    options: dict[str, Any]
+    shard: Shard | None
+
+
+def _run_backtest_job(job: _BacktestJob) -> BacktestResult:
+    """One task of a sweep (a worker process or a Ray task)."""
+    if isinstance(job.strategy, str):
+        strategy = load_strategy(job.strategy, job.params)
+    else:
+        strategy = job.strategy(**job.params)
+    result = backtest(
+        strategy, job.root, job.start_ns, job.end_ns, params=job.params, **job.options
+    )
+    if job.shard is not None:
+        result.summary.update(shard=job.shard.index)
+    return result
+
+
+def sweep(
+    strategy: str | Callable[..., Strategy],
+    log: Any,
+    start: int | str | None = None,
+    end: int | str | None = None,
+    *,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
+    shard: str | int | None = None,
+    independent_shards: bool = False,
+    **options: Any,
+) -> list[BacktestResult]:
+    """Backtests of every combination of ``grid`` (added to the fixed ``params``), run on
+    ``workers`` processes or a Ray cluster; one result per combination, in grid order,
+    each tagged with its parameters (``result.params``).
+
+    ``strategy`` is ``"FILE.py:Class"`` or a callable (a ``Strategy`` subclass) that
+    takes the parameters as keywords; every task builds its own instance, since a
+    strategy holds state. Each result equals ``xle.backtest`` run alone with those
+    parameters. With ``independent_shards`` the range is also cut into shards (``shard``,
+    a UTC day by default), each starting flat; the results are per (combination, shard)
+    with ``summary["start_ns"]``, ``summary["end_ns"]`` and ``summary["shard"]`` telling
+    which. ``options`` are ``xle.backtest``'s keywords (``latency``, ``fees``,
+    ``balances``, ``seed``, ``write``...).
+    """
+    from xle.replay.fanout import check_workers, parse_shard, plan_shards, run_tasks
+
+    root = _root(log)
+    start_ns, end_ns = _ns(start, "start"), _ns(end, "end")
+    combos = [{**dict(params or {}), **combo} for combo in expand_grid(grid)]
+    check_workers(workers)
+    if isinstance(strategy, str):  # a bad file, class or parameter fails here, once
+        load_strategy(strategy, combos[0])
+    windows: list[tuple[int | None, int | None, Shard | None]] = [(start_ns, end_ns, None)]
+    if independent_shards:
+        if start_ns is None or end_ns is None:
+            from xle.replay.log import open as open_log
+
+            first, last = open_log(root).bounds(options.get("exchanges"))
+            start_ns = first if start_ns is None else start_ns
+            end_ns = last if end_ns is None else end_ns
+        pieces = plan_shards(start_ns, end_ns, parse_shard(shard))
+        windows = [(s.start_ns, s.end_ns, s) for s in pieces]
+    elif shard is not None:
+        raise UsageError("--shard only applies to backtests with --independent-shards")
+    jobs = [
+        _BacktestJob(strategy, str(root), lo, hi, combo, dict(options), piece)
+        for combo in combos
+        for lo, hi, piece in windows
+    ]
+    return run_tasks(_run_backtest_job, jobs, workers=workers, cluster=cluster)
+
+
+def tagged(results: Sequence[BacktestResult]) -> Iterator[tuple[str, BacktestResult]]:
+    """``(tag, result)``: ``k=v, k=v`` and the shard window when there is one."""
+    for result in results:
+        tag = ", ".join(f"{k}={v}" for k, v in result.params.items()) or "no parameters"
+        if "shard" in result.summary:
+            lo, hi = result.summary["start_ns"], result.summary["end_ns"]
+            tag += f" [{format_ns(lo)} .. {format_ns(hi)}]"
+        yield tag, result

@@ -18,7 +18,7 @@ from xle.backtesting.runner import StrategyError
 from xle.cli.options import ConfigOption, DataOption
 from xle.errors import UsageError, XleError
 
-__all__ = ["backtest", "parse_balances", "parse_latencies", "parse_params"]
+__all__ = ["backtest", "parse_balances", "parse_latencies", "parse_param_grid", "parse_params"]
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -34,6 +34,25 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             params[key] = text.strip()
     return params
+
+
+def parse_param_grid(items: list[str] | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``--param`` values split into fixed ones and swept ones: ``k=v1,v2`` (a bare
+    comma list) sweeps ``k`` over ``v1`` and ``v2``; a bracketed ``k=[1,2]`` or
+    ``k=(1,2)`` stays one value."""
+    fixed = parse_params(items)
+    grid: dict[str, list[Any]] = {}
+    for item in items or []:
+        key, _, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if "," not in text or text[:1] in "([{'\"":
+            continue
+        values = [part.strip() for part in text.split(",")]
+        if any(not value for value in values):
+            raise UsageError(f"--param {key}: empty value in {text!r}")
+        grid[key] = [parse_params([f"{key}={value}"])[key] for value in values]
+        fixed.pop(key, None)
+    return fixed, grid
 
 
 def parse_latencies(items: list[str] | None) -> dict[str, str]:
@@ -73,7 +92,11 @@ def backtest(
     end: Annotated[str, typer.Option("--to", help="End (inclusive).")],
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE (repeatable)."),
+        typer.Option(
+            "--param",
+            "-p",
+            help="Strategy parameter NAME=VALUE (repeatable); NAME=V1,V2 sweeps its values.",
+        ),
     ] = None,
     latency: Annotated[
         list[str] | None,
@@ -102,6 +125,29 @@ def backtest(
     no_write: Annotated[
         bool, typer.Option("--no-write", help="Print the summary only; write no files.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", metavar="N", help="Run the sweep's backtests on N processes."),
+    ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ray|ray://HOST:PORT",
+            help="Run one Ray task per backtest on a local Ray or a cluster.",
+        ),
+    ] = None,
+    independent_shards: Annotated[
+        bool,
+        typer.Option(
+            "--independent-shards",
+            help="Also split the range into shards (UTC days, or --shard), each starting flat.",
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="DURATION", help="Shard length: 1d, 6h (default 1d)."),
+    ] = None,
 ) -> None:
     """Run a strategy on the recorded books: print the summary, write the result under
     DIR/derived/backtests/run=<id>/ (queryable as orders, fills, positions, equity,
@@ -117,8 +163,8 @@ def backtest(
             start_ns, end_ns = parse_time(start), parse_time(end)
         except ValueError as exc:
             raise UsageError(f"--from/--to: {exc}") from None
-        params = parse_params(param)
-        instance = load_strategy(strategy, params)
+        params, grid = parse_param_grid(param)
+        instance = load_strategy(strategy, {**params, **{k: v[0] for k, v in grid.items()}})
         cfg = load_config(config)
         root = data_root(data)
         latencies = parse_latencies(latency)
@@ -126,6 +172,12 @@ def backtest(
     except XleError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if grid or independent_shards or workers != 1 or cluster is not None or shard is not None:
+        options = dict(latency=latencies or None, balances=balances, allow_short=allow_short,
+                       seed=seed, config=cfg, write=not no_write)  # fmt: skip
+        _sweep(strategy, root, start_ns, end_ns, params, grid, options, workers, cluster,
+               shard, independent_shards, None if no_write else cfg)  # fmt: skip
+        return
     try:
         result = run(
             instance,
@@ -163,3 +215,49 @@ def backtest(
         raise typer.Exit(2) from None
     typer.echo(f"run {result.run_id}: {folder}")
     typer.echo(f"report {target}")
+
+
+def _sweep(
+    strategy: str,
+    root: Path,
+    start_ns: int,
+    end_ns: int,
+    params: dict[str, Any],
+    grid: dict[str, list[Any]],
+    options: dict[str, Any],
+    workers: int,
+    cluster: str | None,
+    shard: str | None,
+    independent_shards: bool,
+    report_config: Any,
+) -> None:
+    """The fan-out form of ``xle backtest``: one summary block per result, tagged with its
+    parameters (and shard), then its run folder and report when written."""
+    from xle.backtesting.api import result_dir, sweep, tagged
+    from xle.backtesting.report import write_report
+
+    try:
+        results = sweep(strategy, root, start_ns, end_ns, grid=grid, params=params,
+                        workers=workers, cluster=cluster, shard=shard,
+                        independent_shards=independent_shards, **options)  # fmt: skip
+    except StrategyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except XleError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for tag, result in tagged(results):
+        typer.echo(f"== {tag}")
+        for line in result.summary_lines():
+            typer.echo(line)
+        if report_config is None or result.run_id is None:
+            continue
+        folder = result_dir(root, result.run_id)
+        try:
+            write_report(result, folder / "report.html", report_config)
+        except OSError as exc:
+            typer.echo(
+                f"error: cannot write the report in {folder}: {exc.strerror or exc}", err=True
+            )
+            raise typer.Exit(2) from None
+        typer.echo(f"run {result.run_id}: {folder}")

@@ -80,6 +80,27 @@ def replay(
             help="Seconds between progress lines on stderr when it is not a terminal (0: none).",
         ),
     ] = 5.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="Replay shards (UTC days, or --shard) on N processes; same rows as serial.",
+        ),
+    ] = 1,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="DURATION", help="Shard length for --workers: 1d, 6h."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ray|ray://HOST:PORT",
+            help="Run one Ray task per shard on a local Ray or a cluster (pip install 'xle[ray]').",
+        ),
+    ] = None,
 ) -> None:
     """Replay the log through the engine, write quotes, arbitrage and integrity tables.
 
@@ -102,6 +123,23 @@ def replay(
         except ValueError:
             raise UsageError(f"--speed must be 'max' or a number, not {speed!r}") from None
         check_finite(pace, "--speed", positive=True)
+    if workers != 1 or shard is not None or cluster is not None:
+        from xle.replay.fanout import fanout_replay
+
+        if pace is not None:
+            raise UsageError("--speed paces a serial replay; --workers/--cluster run flat out")
+        summary = fanout_replay(
+            root,
+            scope,
+            load_config(config),
+            workers=workers,
+            shard=shard,
+            cluster=cluster,
+            dry_run=dry_run,
+            on_warning=warn,
+        )
+        _print_summary(summary, root)
+        return
     shown = ReplayProgress(
         console(stderr=True), scope.start_ns, scope.end_ns, speed=pace, every=progress_every
     )

@@ -458,11 +458,18 @@ class Log:
         exchanges: str | Sequence[str] | None = None,
         symbols: str | Sequence[str] | None = None,
         config: ConfigLike = None,
+        workers: int = 1,
+        shard: str | int | None = None,
+        cluster: str | None = None,
     ) -> ReplaySummary:
         """``xle replay``: replay ``[start, end]`` and store quotes, arbitrage and integrity
         under ``derived/`` (replacing what an earlier replay stored inside that scope).
 
-        ``None`` is the first or last record of the raw log.
+        ``None`` is the first or last record of the raw log. ``workers=N`` (or a
+        ``shard`` length such as ``"6h"``, or ``cluster="ray"`` / ``"ray://host:port"``)
+        splits the range into shards by UTC day (or ``shard``) replayed in parallel,
+        each warm-started from its books' latest snapshots; the stored rows are those of
+        a serial replay (``xle.replay.fanout``).
         """
         from xle.replay.session import run_replay
         from xle.store.derived import Scope
@@ -475,7 +482,19 @@ class Log:
             first, last = self.bounds(names)
             start_ns = first if start_ns is None else start_ns
             end_ns = last if end_ns is None else end_ns
-        return run_replay(root, Scope(start_ns, end_ns, names, syms), _config(config, self.config))
+        scope = Scope(start_ns, end_ns, names, syms)
+        if workers != 1 or shard is not None or cluster is not None:
+            from xle.replay.fanout import fanout_replay
+
+            return fanout_replay(
+                root,
+                scope,
+                _config(config, self.config),
+                workers=workers,
+                shard=shard,
+                cluster=cluster,
+            )
+        return run_replay(root, scope, _config(config, self.config))
 
     def book_at(
         self,

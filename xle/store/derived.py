@@ -59,6 +59,7 @@ __all__ = [
     "DerivedWriter",
     "Scope",
     "partition_dirs",
+    "publish",
 ]
 
 _VWAP = pa.struct(
@@ -433,17 +434,17 @@ class DerivedWriter:
 
     def commit(self) -> list[Path]:
         """Trim earlier outputs inside the scope, then publish this replay's files."""
+        published = publish(self.data_root, self.scope, self.stage())
+        self._parts.clear()
+        return published
+
+    def stage(self) -> list[tuple[Path, Path]]:
+        """Close every file and hand over ``(temporary, final)`` paths without publishing
+        them: a fanned-out replay publishes the files of all its shards at once, under
+        the scope of the whole range (``publish``). ``abort`` still throws them away."""
         for part in self._parts.values():
             part.close()
-        finals = {part.final for part in self._parts.values()}
-        for table in SCHEMAS:
-            _trim_table(self.data_root, table, self.scope, finals)
-        published: list[Path] = []
-        for part in self._parts.values():
-            os.replace(part.temp, part.final)
-            published.append(part.final)
-        self._parts.clear()
-        return sorted(published)
+        return [(part.temp, part.final) for part in self._parts.values() if part.temp.exists()]
 
     def abort(self) -> None:
         for part in self._parts.values():
@@ -462,6 +463,17 @@ class DerivedWriter:
                 directory / f"{stem}.parquet", directory / f".{stem}.parquet.tmp", table, day
             )
         return part
+
+
+def publish(data_root: Path, scope: Scope, staged: list[tuple[Path, Path]]) -> list[Path]:
+    """Trim earlier outputs inside ``scope``, then ``os.replace`` each staged file onto
+    its final name; the published paths, sorted."""
+    finals = {final for _temp, final in staged}
+    for table in SCHEMAS:
+        _trim_table(data_root, table, scope, finals)
+    for temp, final in staged:
+        os.replace(temp, final)
+    return sorted(finals)
 
 
 # --------------------------------------------------------------------------- trimming
