@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from xle.cli.backtest import parse_param_grid
 
 import xle
 from tests.fanout.conftest import FIRST_MIDNIGHT, HOUR_NS
 from xle.backtesting import sweep
 from xle.backtesting.api import load_strategy
 from xle.cli import app
+from xle.cli.backtest import parse_param_grid
 from xle.errors import UsageError
 
 MAKER = str(Path(__file__).with_name("strategies.py")) + ":Alternate"

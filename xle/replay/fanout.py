@@ -410,15 +410,7 @@ def fanout_replay(
     rows, published at once when every shard succeeded (nothing is published otherwise).
     """
     from xle.errors import DataError
-    from xle.replay.session import (
-        ReplaySummary,
-        check_data_root,
-        check_range,
-        check_symbols,
-        describe_inventory,
-        log_inventory,
-        raw_exchanges,
-    )
+    from xle.replay.session import describe_inventory, log_inventory, prepare_replay
     from xle.store.paths import raw_dir
 
     check_workers(workers)
@@ -429,22 +421,7 @@ def fanout_replay(
             f"--shard must be a multiple of the quote interval ({interval / 1e6:g} ms)"
             " so that every shard ends on a quote boundary"
         )
-    for notice in check_data_root(root):
-        if on_warning is not None:
-            on_warning(notice.message())
-    check_range(scope.start_ns, scope.end_ns)
-    known, unknown = raw_exchanges(root)
-    summary = ReplaySummary(scope, dry_run)
-    exchanges = scope.exchanges
-    if exchanges is None:
-        summary.skipped_exchanges = unknown
-        for name in unknown:
-            if on_warning is not None:
-                on_warning(f"skipping raw partition exchange={name}: not a known exchange")
-        exchanges = tuple(known)
-    for symbol in check_symbols(root, exchanges, scope.symbols):
-        if on_warning is not None:
-            on_warning(f"no book for {symbol} in the log; replaying the other symbols")
+    summary, exchanges = prepare_replay(root, scope, dry_run, on_warning)
     shards = plan_shards(scope.start_ns, scope.end_ns, shard_ns)
     jobs = [ShardJob(str(root), scope, s, s.index == 0, config, exchanges, dry_run) for s in shards]
     outcomes: list[ShardOutcome] = []

@@ -50,6 +50,7 @@ __all__ = [
     "describe_inventory",
     "log_end_ns",
     "log_inventory",
+    "prepare_replay",
     "raw_exchanges",
     "run_replay",
 ]
@@ -268,6 +269,36 @@ class ReplaySummary:
             self.integrity[out.kind] += 1
 
 
+def prepare_replay(
+    root: Path,
+    scope: Scope,
+    dry_run: bool,
+    on_warning: Callable[[str], None] | None,
+) -> tuple[ReplaySummary, tuple[str, ...]]:
+    """What every replay (serial or fanned out) checks before it reads: the data root
+    (recovering a crashed run's journal, said through ``on_warning``), the range, the
+    exchanges to read (unknown partitions skipped and said) and the symbols asked for."""
+
+    def warn(text: str) -> None:
+        if on_warning is not None:
+            on_warning(text)
+
+    for notice in check_data_root(root):
+        warn(notice.message())
+    check_range(scope.start_ns, scope.end_ns)
+    known, unknown = raw_exchanges(root)
+    summary = ReplaySummary(scope, dry_run)
+    exchanges = scope.exchanges
+    if exchanges is None:
+        summary.skipped_exchanges = unknown
+        for name in unknown:
+            warn(f"skipping raw partition exchange={name}: not a known exchange")
+        exchanges = tuple(known)
+    for symbol in check_symbols(root, exchanges, scope.symbols):
+        warn(f"no book for {symbol} in the log; replaying the other symbols")
+    return summary, exchanges
+
+
 def run_replay(
     root: Path,
     scope: Scope,
@@ -290,22 +321,7 @@ def run_replay(
     no record, and ``UsageError`` when the log holds none of the ``--symbol``s asked
     for; nothing is written then.
     """
-    for notice in check_data_root(root):
-        if on_warning is not None:
-            on_warning(notice.message())
-    check_range(scope.start_ns, scope.end_ns)
-    known, unknown = raw_exchanges(root)
-    summary = ReplaySummary(scope, dry_run)
-    exchanges = scope.exchanges
-    if exchanges is None:
-        summary.skipped_exchanges = unknown
-        for name in unknown:
-            if on_warning is not None:
-                on_warning(f"skipping raw partition exchange={name}: not a known exchange")
-        exchanges = tuple(known)
-    for symbol in check_symbols(root, exchanges, scope.symbols):
-        if on_warning is not None:
-            on_warning(f"no book for {symbol} in the log; replaying the other symbols")
+    summary, exchanges = prepare_replay(root, scope, dry_run, on_warning)
     engine = Engine(config)
     writer = None if dry_run else DerivedWriter(root, scope)
     if pacer is None and speed is not None:
