@@ -163,7 +163,11 @@ def arb(
         keep = [i for i, c in enumerate(columns) if c not in ("edge_bps", "start_ns", "end_ns")]
         columns = [columns[i] for i in keep]
         shaped = [tuple(row[i] for i in keep) for row in shaped]
-        shaped = [(r[0][:23], (r[1] or "")[:23], *r[2:]) for r in shaped]
+        # Times to the millisecond for a reader (csv and json keep every nanosecond).
+        shaped = [
+            (r[0][:23], (r[1] or "")[:23], None if r[2] is None else f"{r[2]:.3f}", *r[3:])
+            for r in shaped
+        ]
     print_rows(columns, shaped, fmt, console())
     if not rows:
         total, first, last = con.execute(
