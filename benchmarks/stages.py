@@ -97,6 +97,16 @@ def read_records(root: Path) -> Iterator[RawRecord]:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS. ``ru_maxrss`` survives ``execve`` on Linux, so a pass
+    started by a large parent (the benchmark that generated the log in-process) would
+    report the parent's peak; ``VmHWM`` belongs to the new address space."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
