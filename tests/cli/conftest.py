@@ -12,34 +12,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from xle.cli import app
+from tests.clirunner import Cli, Result
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 XLE = [sys.executable, "-m", "xle.cli"]
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-class Cli:
-    """Runs ``xle …`` in-process with Typer's runner; stdout and stderr kept apart."""
-
-    def __init__(self) -> None:
-        self._runner = CliRunner()
-
-    def __call__(self, *args: str | Path) -> Result:
-        result = self._runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.clirunner import Cli, Result  # noqa: F401  (re-exported for the tests here)
 from tests.realdata import copy_log, require_real
-from xle.cli import app
 from xle.replay.export import ExportSummary, export
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
@@ -67,24 +66,6 @@ def exported(
         return export_cache[key]
 
     return run
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-class Cli:
-    """Runs ``xle …`` in-process with Typer's runner; stdout and stderr kept apart."""
-
-    def __init__(self) -> None:
-        self._runner = CliRunner()
-
-    def __call__(self, *args: str | Path) -> Result:
-        result = self._runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ the diff before committing it (see tests/data/README.md).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.clirunner import Cli, Result  # noqa: F401  (re-exported for the tests here)
 from tests.realdata import copy_log, require_real
-from xle.cli import app
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED = DATA / "expected"
@@ -34,24 +32,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def regen_golden(request: pytest.FixtureRequest) -> bool:
     flag = request.config.getoption("--regen-golden", default=False)
     return bool(flag) or os.environ.get("XLE_REGEN_GOLDEN") == "1"
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-class Cli:
-    """Runs ``xle …`` in-process with Typer's runner; stdout and stderr kept apart."""
-
-    def __init__(self) -> None:
-        self._runner = CliRunner()
-
-    def __call__(self, *args: str | Path) -> Result:
-        result = self._runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
