@@ -29,9 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import (
@@ -40,59 +37,17 @@ from generate import (
     _bn_price,
     _bn_qty,
     _coinbase_l2,
+    _Partitions,
     _stamp,
     _VenueBook,
 )
 
-from xle.store.layout import HOUR_NS, RAW_SCHEMA
+from xle.store.layout import HOUR_NS
 
 DAY_NS = 24 * HOUR_NS
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 RUN = "fanout-run"
 REST_STREAM = "/api/v3/depth?symbol=BTCUSDT&limit=1000"
-
-
-class _Hours:
-    """Rows buffered per (exchange, hour), one zstd Parquet file per hour."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.rows: dict[tuple[str, int], dict[str, list]] = {}
-
-    def add(self, exchange: str, recv_ns: int, conn: int, seq: int, kind: str, stream: str,
-            symbol: str, payload: bytes) -> None:  # fmt: skip
-        key = (exchange, recv_ns // HOUR_NS)
-        cols = self.rows.get(key)
-        if cols is None:
-            # Two hours stay open: a snapshot just before the hour may follow a message
-            # of the next hour on the other venue.
-            for old in [k for k in self.rows if k[1] < key[1] - 1]:
-                self._write(old, self.rows.pop(old))
-            cols = self.rows[key] = {name: [] for name in RAW_SCHEMA.names}
-        for name, value in zip(
-            ("recv_ns", "run", "conn", "seq", "kind", "stream", "symbol", "payload"),
-            (recv_ns, RUN, conn, seq, kind, stream, symbol, payload),
-            strict=True,
-        ):
-            cols[name].append(value)
-
-    def close(self) -> None:
-        for key in list(self.rows):
-            self._write(key, self.rows.pop(key))
-
-    def _write(self, key: tuple[str, int], cols: dict[str, list]) -> None:
-        exchange, hour = key
-        moment = time.gmtime(hour * 3600)
-        directory = (
-            self.root
-            / "raw"
-            / f"exchange={exchange}"
-            / time.strftime("date=%Y-%m-%d", moment)
-            / f"hour={moment.tm_hour:02d}"
-        )
-        directory.mkdir(parents=True, exist_ok=True)
-        table = pa.table(cols, schema=RAW_SCHEMA)
-        pq.write_table(table, directory / f"{RUN}-0.parquet", compression="zstd")
 
 
 def dislocation(t_ns: int, centers: list[int], width_ns: int, ticks: int) -> int:
@@ -135,7 +90,7 @@ def write_log(
         "binance": _VenueBook(random.Random(seed * 31 + 1), mid),
         "coinbase": _VenueBook(random.Random(seed * 31 + 2), mid),
     }
-    hours = _Hours(root)
+    hours = _Partitions(root, run=RUN, open_hours=2)
     stats = {"messages": 0, "snapshots": 0}
     seq = 0
     update_id = 1_000_000_000
@@ -162,7 +117,7 @@ def write_log(
             "asks": [[_bn_price(t), _bn_qty(bn.asks.levels[t])] for t in bn.asks.ticks],
         }
         payload = json.dumps(body, separators=(",", ":")).encode()
-        hours.add("binance", t, 0, seq, "rest", REST_STREAM, "BTCUSDT", payload)
+        hours.add("binance", t, seq, "rest", REST_STREAM, "BTCUSDT", payload, conn=0)
         seq += 1
         if not first:
             cb_conn += 1  # Coinbase sends a snapshot on a new connection
@@ -170,7 +125,7 @@ def write_log(
         bids = {tk: cb.bids.levels[tk] for tk in reversed(cb.bids.ticks)}
         asks = {tk: cb.asks.levels[tk] for tk in cb.asks.ticks}
         payload = _coinbase_l2("BTC-USD", cb_seq, "snapshot", _stamp(t + 1), bids, asks)
-        hours.add("coinbase", t + 1, cb_conn, seq, "ws", "level2", "BTC-USD", payload)
+        hours.add("coinbase", t + 1, seq, "ws", "level2", "BTC-USD", payload, conn=cb_conn)
         cb_seq += 1
         seq += 1
         stats["snapshots"] += 1
@@ -189,13 +144,13 @@ def write_log(
         first = update_id + 1
         update_id += len(bid_ch) + len(ask_ch)
         payload = _binance_depth("BTCUSDT", first, update_id, t // 1_000_000, bid_ch, ask_ch)
-        hours.add("binance", t, 0, seq, "ws", "btcusdt@depth@100ms", "BTCUSDT", payload)
+        hours.add("binance", t, seq, "ws", "btcusdt@depth@100ms", "BTCUSDT", payload, conn=0)
         seq += 1
         tc = t + step_ns // 2
         noise = rng.choice((-1, 0, 0, 0, 1)) + dislocation(tc, centers, width_ns, ticks)
         bid_ch, ask_ch = books["coinbase"].step(mid + noise)
         payload = _coinbase_l2("BTC-USD", cb_seq, "update", _stamp(tc), bid_ch, ask_ch)
-        hours.add("coinbase", tc, cb_conn, seq, "ws", "level2", "BTC-USD", payload)
+        hours.add("coinbase", tc, seq, "ws", "level2", "BTC-USD", payload, conn=cb_conn)
         cb_seq += 1
         seq += 1
         stats["messages"] += 2

@@ -176,30 +176,34 @@ def _stamp(ns: int) -> str:
 
 
 class _Partitions:
-    """Rows buffered per (exchange, hour), flushed as one zstd Parquet file per hour."""
+    """Rows buffered per (exchange, hour), flushed as one zstd Parquet file per hour.
 
-    def __init__(self, root: Path) -> None:
+    ``open_hours`` hours stay buffered: with two, a snapshot just before the hour may
+    follow a message of the next hour on the other venue (``benchmarks/fanout.py``).
+    """
+
+    def __init__(self, root: Path, run: str = RUN, open_hours: int = 1) -> None:
         self.root = root
+        self.run = run
+        self.open_hours = open_hours
         self.rows: dict[tuple[str, int], dict[str, list]] = {}
 
-    def add(self, exchange: str, recv_ns: int, seq: int, kind: str, stream: str, symbol, payload):
+    def add(self, exchange: str, recv_ns: int, seq: int, kind: str, stream: str, symbol,
+            payload, conn: int = 0) -> None:  # fmt: skip
         key = (exchange, recv_ns // HOUR_NS)
         cols = self.rows.get(key)
         if cols is None:
-            self._flush_older(key[1])
+            for old in [k for k in self.rows if k[1] <= key[1] - self.open_hours]:
+                self._write(old, self.rows.pop(old))
             cols = self.rows[key] = {name: [] for name in SCHEMA.names}
         cols["recv_ns"].append(recv_ns)
-        cols["run"].append(RUN)
-        cols["conn"].append(0)
+        cols["run"].append(self.run)
+        cols["conn"].append(conn)
         cols["seq"].append(seq)
         cols["kind"].append(kind)
         cols["stream"].append(stream)
         cols["symbol"].append(symbol)
         cols["payload"].append(payload)
-
-    def _flush_older(self, hour: int) -> None:
-        for key in [k for k in self.rows if k[1] < hour]:
-            self._write(key, self.rows.pop(key))
 
     def close(self) -> None:
         for key in list(self.rows):
@@ -217,7 +221,7 @@ class _Partitions:
         )
         directory.mkdir(parents=True, exist_ok=True)
         table = pa.table(cols, schema=SCHEMA)
-        pq.write_table(table, directory / f"{RUN}-0.parquet", compression="zstd")
+        pq.write_table(table, directory / f"{self.run}-0.parquet", compression="zstd")
 
 
 def generate(root: Path, messages: int, seed: int) -> dict[str, int]:
