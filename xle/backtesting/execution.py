@@ -159,20 +159,10 @@ class ExecutionSimulator:
     def cancel(self, order: Order, venue_ns: int, response_ns: int) -> list[Notice]:
         """A cancel request for ``order`` reaches the venue at ``venue_ns``."""
         resting = self._resting.get((order.exchange, order.symbol), [])
-        if order not in resting:
+        if order not in resting:  # the order itself keeps its state: only the answer is new
+            rejected = OrderStatus.CANCEL_REJECTED
             return [
-                OrderUpdate(
-                    order.order_id,
-                    venue_ns + response_ns,
-                    venue_ns,
-                    order.exchange,
-                    order.symbol,
-                    order.side,
-                    OrderStatus.CANCEL_REJECTED,
-                    RejectReason.UNKNOWN_ORDER,
-                    order.filled,
-                    order.remaining,
-                )
+                self._update(order, venue_ns, rejected, RejectReason.UNKNOWN_ORDER, response_ns)
             ]
         resting.remove(order)
         self._unlock(order, order.locked)
