@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "Fill": "xle.backtesting",
     "Latency": "xle.backtesting",
     "StrategyError": "xle.backtesting",
+    "sweep": "xle.backtesting",
     # times
     "to_ns": "xle.timeutil",
     "parse_time": "xle.timeutil",
@@ -106,6 +107,7 @@ __all__ = [
     "load_config",
     "open",
     "parse_time",
+    "sweep",
     "to_ns",
 ]
 
@@ -122,6 +124,7 @@ if TYPE_CHECKING:
         Strategy,
         StrategyError,
         backtest,
+        sweep,
     )
     from xle.config import EngineConfig, load_config
     from xle.errors import ConfigError, DataError, UsageError, XleError

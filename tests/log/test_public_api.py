@@ -45,5 +45,6 @@ def test_xle_all_is_pinned():
         "load_config",
         "open",
         "parse_time",
+        "sweep",
         "to_ns",
     ]
