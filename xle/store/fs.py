@@ -16,6 +16,9 @@ URIs end up in shell history, logs and error messages.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -23,7 +26,16 @@ import pyarrow.fs as pafs
 
 from xle.errors import DataError
 
-__all__ = ["filesystem_of", "is_local_uri", "redact"]
+__all__ = [
+    "ObjectPath",
+    "StorePath",
+    "arrow_source",
+    "as_root",
+    "filesystem_of",
+    "is_local_uri",
+    "is_remote",
+    "redact",
+]
 
 # Short, bounded network behaviour: an unreachable endpoint must fail within seconds
 # rather than hang a command on the SDK's long defaults.
@@ -122,3 +134,219 @@ def filesystem_of(uri: str) -> tuple[pafs.FileSystem, str]:
             f"({type(exc).__name__}); use a local path or s3://bucket/prefix"
         ) from None
     return filesystem, path.rstrip("/")
+
+
+# --------------------------------------------------------------------------- paths
+
+
+class ObjectPath:
+    """A file or folder under a data root on a pyarrow filesystem (``s3://``), with the
+    part of ``pathlib.Path``'s interface that ``store/`` uses.
+
+    Why a path look-alike instead of a new API: the store's modules walk the tree with
+    ``/``, ``name``, ``iterdir``, ``is_dir`` and friends; on a local root they keep using
+    plain ``Path`` (today's behaviour and speed), and on object storage the same code
+    runs on these. ``str()`` is the URI (``s3://bucket/data/raw/...``, never credentials),
+    so messages name objects the way a user would. Folders on object storage are only
+    key prefixes: ``mkdir`` does nothing and a folder exists while a key is under it.
+    A listing may be attached (``_children``) by ``xle.store.listing`` after one
+    recursive listing of a whole prefix, so that ``iterdir`` needs no further request.
+    """
+
+    __slots__ = ("_children", "_kind", "fs", "key", "scheme")
+
+    def __init__(self, fs: pafs.FileSystem, key: str, scheme: str = "s3") -> None:
+        self.fs = fs
+        self.key = key.strip("/")
+        self.scheme = scheme
+        self._children: list[ObjectPath] | None = None
+        self._kind: str | None = None  # "dir", "file" or "missing" once listed
+
+    # -- pure path operations
+    def _make(self, key: str) -> ObjectPath:
+        return ObjectPath(self.fs, key, self.scheme)
+
+    def __truediv__(self, other: str | os.PathLike[str]) -> ObjectPath:
+        part = os.fspath(other).strip("/")
+        return self._make(f"{self.key}/{part}" if part else self.key)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.key}"
+
+    def __repr__(self) -> str:
+        return f"ObjectPath({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectPath) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(("ObjectPath", self.key))
+
+    def __lt__(self, other: ObjectPath) -> bool:
+        return self.parts < other.parts
+
+    def as_posix(self) -> str:
+        return str(self)
+
+    @property
+    def name(self) -> str:
+        return self.key.rpartition("/")[2]
+
+    @property
+    def suffix(self) -> str:
+        name = self.name
+        dot = name.rfind(".")
+        return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+    @property
+    def stem(self) -> str:
+        suffix = self.suffix
+        return self.name[: -len(suffix)] if suffix else self.name
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.key.split("/"))
+
+    @property
+    def parent(self) -> ObjectPath:
+        return self._make(self.key.rpartition("/")[0] or self.key)
+
+    def with_name(self, name: str) -> ObjectPath:
+        return self.parent / name
+
+    def relative_to(self, other: ObjectPath | str) -> PurePosixPath:
+        base = other.key if isinstance(other, ObjectPath) else str(other).strip("/")
+        if self.key == base:
+            return PurePosixPath(".")
+        if not self.key.startswith(base + "/"):
+            raise ValueError(f"{self} is not under {other}")
+        return PurePosixPath(self.key[len(base) + 1 :])
+
+    # -- filesystem operations
+    def _info(self) -> pafs.FileInfo:
+        return self.fs.get_file_info(self.key)
+
+    def exists(self) -> bool:
+        if self._kind is not None:
+            return self._kind != "missing"
+        return self._info().type != pafs.FileType.NotFound
+
+    def is_dir(self) -> bool:
+        if self._kind is not None:
+            return self._kind == "dir"
+        return self._info().type == pafs.FileType.Directory
+
+    def is_file(self) -> bool:
+        if self._kind is not None:
+            return self._kind == "file"
+        return self._info().type == pafs.FileType.File
+
+    def iterdir(self) -> Iterator[ObjectPath]:
+        """The entries right under this folder (``FileNotFoundError`` if there are none)."""
+        if self._kind == "missing":
+            raise FileNotFoundError(str(self))
+        if self._children is not None:
+            return iter(list(self._children))
+        infos = self.fs.get_file_info(pafs.FileSelector(self.key, allow_not_found=True))
+        if not infos:
+            raise FileNotFoundError(str(self))
+        return iter([self._make(info.path) for info in infos])
+
+    def walk_files(self) -> list[ObjectPath]:
+        """Every file under this folder, in one recursive listing (none if it is missing)."""
+        selector = pafs.FileSelector(self.key, recursive=True, allow_not_found=True)
+        infos = self.fs.get_file_info(selector)
+        return [self._make(i.path) for i in infos if i.type == pafs.FileType.File]
+
+    def listed(self) -> ObjectPath:
+        """This folder with its whole subtree listed in one recursive request: ``iterdir``,
+        ``is_dir`` and ``exists`` on it and on the folders reached from it through
+        ``iterdir`` answer from that listing (a snapshot; a fresh ``root / sub`` asks again).
+        """
+        root = self._make(self.key)
+        files = root.walk_files()
+        root._children = []
+        root._kind = "dir" if files else "missing"
+        folders = {root.key: root}
+        for file in files:
+            file._kind = "file"
+            parent = root
+            key = root.key
+            for part in file.key[len(root.key) + 1 :].split("/")[:-1]:
+                key = f"{key}/{part}"
+                folder = folders.get(key)
+                if folder is None:
+                    folder = folders[key] = self._make(key)
+                    folder._children = []
+                    folder._kind = "dir"
+                    assert parent._children is not None
+                    parent._children.append(folder)
+                parent = folder
+            assert parent._children is not None
+            parent._children.append(file)
+        return root
+
+    def fresh(self) -> ObjectPath:
+        """This path without an attached listing: the next question asks the store."""
+        return self._make(self.key)
+
+    def glob(self, pattern: str) -> Iterator[ObjectPath]:
+        """Files under this folder whose relative key matches ``pattern`` part by part
+        (``*`` within one part, as ``Path.glob`` without ``**``); one recursive listing."""
+        wanted = pattern.strip("/").split("/")
+        for path in self.walk_files():
+            rel = path.relative_to(self).parts
+            if len(rel) == len(wanted) and all(map(fnmatchcase, rel, wanted)):
+                yield path
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Nothing to do: a folder on object storage is the prefix of its keys."""
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        try:
+            self.fs.delete_file(self.key)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def read_bytes(self) -> bytes:
+        with self.fs.open_input_stream(self.key) as stream:
+            return stream.read()
+
+    def write_bytes(self, data: bytes) -> int:
+        """One PUT of the whole object: it appears complete or not at all."""
+        with self.fs.open_output_stream(self.key) as out:
+            out.write(data)
+        return len(data)
+
+
+#: A data root or a path under one: a local ``Path`` or an ``ObjectPath``.
+StorePath = Path | ObjectPath
+
+
+def is_remote(path: object) -> bool:
+    """True for a path on object storage (no local fsync, rename or flock there)."""
+    return isinstance(path, ObjectPath)
+
+
+def as_root(root: str | os.PathLike[str] | ObjectPath) -> Path | ObjectPath:
+    """A data root given as a path, a ``Path``, a URI or an ``ObjectPath``, as the store
+    uses it: ``Path`` for a local root (relative paths stay relative, as today), else an
+    ``ObjectPath`` (raises ``DataError`` for a bad URI, see ``filesystem_of``)."""
+    if isinstance(root, (ObjectPath, Path)):
+        return root
+    text = os.fspath(root)
+    if is_local_uri(text):
+        if _scheme(text) == "file":
+            return Path(filesystem_of(text)[1])
+        return Path(text)
+    filesystem, key = filesystem_of(text)
+    return ObjectPath(filesystem, key, _scheme(text))
+
+
+def arrow_source(path: StorePath) -> tuple[str, pafs.FileSystem | None]:
+    """``(where, filesystem)`` for pyarrow's readers and writers (``pq.ParquetFile(where,
+    filesystem=...)``): a local path goes in as before, with no filesystem."""
+    if isinstance(path, ObjectPath):
+        return path.key, path.fs
+    return os.fspath(path), None
