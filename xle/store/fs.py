@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from xle.errors import DataError
 
@@ -34,7 +35,10 @@ __all__ = [
     "filesystem_of",
     "is_local_uri",
     "is_remote",
+    "parquet_file",
+    "parquet_writer",
     "redact",
+    "replace",
 ]
 
 # Short, bounded network behaviour: an unreachable endpoint must fail within seconds
@@ -299,6 +303,12 @@ class ObjectPath:
             if len(rel) == len(wanted) and all(map(fnmatchcase, rel, wanted)):
                 yield path
 
+    def rglob(self, pattern: str) -> Iterator[ObjectPath]:
+        """Files at any depth under this folder whose name matches ``pattern``."""
+        for path in self.walk_files():
+            if fnmatchcase(path.name, pattern):
+                yield path
+
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: a folder on object storage is the prefix of its keys."""
 
@@ -350,3 +360,112 @@ def arrow_source(path: StorePath) -> tuple[str, pafs.FileSystem | None]:
     if isinstance(path, ObjectPath):
         return path.key, path.fs
     return os.fspath(path), None
+
+
+# --------------------------------------------------------------------------- errors
+
+_DENIED = ("ACCESS_DENIED", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403")
+_UNREACHABLE = (
+    "NETWORK_CONNECTION",
+    "curlCode",
+    "Could not resolve",
+    "Couldn't connect",
+    "Connection refused",
+    "Timeout",
+    "No response body",  # nothing answered: a real S3 error always has a body
+    "timed out",
+)
+_NO_CREDENTIALS = ("No credentials", "NO_CREDENTIALS", "credentials provider", "MISSING_")
+
+
+def _endpoint() -> str:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return redact(endpoint) if endpoint else "the default AWS endpoint"
+
+
+def storage_error(exc: BaseException, where: ObjectPath) -> DataError:
+    """A one-line ``DataError`` for a failed request to object storage, by cause.
+
+    pyarrow reports S3 failures as multi-line ``OSError``s naming the SDK's error; the
+    user needs the cause (no such bucket, access denied, endpoint unreachable) and the
+    variable to fix, never the SDK's text (and never a credential, which it does not
+    hold anyway).
+    """
+    text = str(exc)
+    bucket = where.key.partition("/")[0]
+    if any(mark in text for mark in _NO_CREDENTIALS):
+        return DataError(
+            f"no credentials for {where.scheme}://{bucket}: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+        )
+    if any(mark in text for mark in _DENIED):
+        return DataError(
+            f"access denied to {where.scheme}://{bucket} at {_endpoint()}: check "
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket's permissions"
+        )
+    if "NoSuchBucket" in text or "NO_SUCH_BUCKET" in text:
+        return DataError(f"bucket {bucket!r} does not exist at {_endpoint()}")
+    if any(mark in text for mark in _UNREACHABLE):
+        return DataError(
+            f"cannot reach the object store at {_endpoint()} for {where.scheme}://{bucket}: "
+            "check AWS_ENDPOINT_URL and the network"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return DataError(f"object storage error on {where}: {first}")
+
+
+def check_reachable(root: ObjectPath) -> None:
+    """Fail early, in one line and within seconds, when ``root`` cannot be read: no such
+    bucket, access denied, no credentials or endpoint unreachable. One listing of the
+    root's own folder (a few keys), not of the whole bucket; an empty root passes (the
+    caller says what it lacks)."""
+    try:
+        root.fs.get_file_info(pafs.FileSelector(root.key))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise storage_error(exc, root) from None
+
+
+def describe_contents(directory: StorePath) -> str:
+    """What a folder holds, for an error about a missing raw log: ``it holds derived/,
+    notes.txt`` or ``it is empty``."""
+    try:
+        names = sorted((f"{p.name}/" if p.is_dir() else p.name) for p in directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return "it is empty"
+    if not names:
+        return "it is empty"
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    return f"it holds {shown}"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def replace(source: StorePath, target: StorePath) -> None:
+    """Publish ``source`` (a hidden temporary) under the name ``target``.
+
+    Local: ``os.replace``, atomic. Object storage has no rename: the store copies the
+    object server-side (``target`` appears whole or not at all, as with any PUT) and
+    then deletes ``source``.
+    """
+    if isinstance(source, ObjectPath) and isinstance(target, ObjectPath):
+        source.fs.move(source.key, target.key)
+        return
+    if isinstance(source, ObjectPath) or isinstance(target, ObjectPath):
+        raise ValueError(f"cannot move {source} to {target}: different filesystems")
+    os.replace(source, target)
+
+
+def parquet_file(path: StorePath, **options: object) -> pq.ParquetFile:
+    """``pq.ParquetFile`` of a local or object-storage path (same ``options``)."""
+    where, filesystem = arrow_source(path)
+    return pq.ParquetFile(where, filesystem=filesystem, **options)  # type: ignore[arg-type]
+
+
+def parquet_writer(path: StorePath, schema: pa.Schema, **options: object) -> pq.ParquetWriter:
+    """``pq.ParquetWriter`` onto a local or object-storage path. On object storage the
+    object appears only when the writer is closed (one upload, complete or absent)."""
+    where, filesystem = arrow_source(path)
+    return pq.ParquetWriter(where, schema, filesystem=filesystem, **options)  # type: ignore[arg-type]
