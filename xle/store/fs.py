@@ -295,13 +295,22 @@ class ObjectPath:
         return self._make(self.key)
 
     def glob(self, pattern: str) -> Iterator[ObjectPath]:
-        """Files under this folder whose relative key matches ``pattern`` part by part
-        (``*`` within one part, as ``Path.glob`` without ``**``); one recursive listing."""
+        """Files and folders under this one whose relative key matches ``pattern`` part by
+        part (``*`` within one part, as ``Path.glob`` without ``**``), sorted; one
+        recursive listing."""
         wanted = pattern.strip("/").split("/")
+        found: dict[tuple[str, ...], str] = {}
         for path in self.walk_files():
             rel = path.relative_to(self).parts
-            if len(rel) == len(wanted) and all(map(fnmatchcase, rel, wanted)):
-                yield path
+            if len(rel) == len(wanted):
+                found[rel] = "file"
+            elif len(rel) > len(wanted):
+                found.setdefault(rel[: len(wanted)], "dir")
+        for rel in sorted(found):
+            if all(map(fnmatchcase, rel, wanted)):
+                match = self._make("/".join((self.key, *rel)))
+                match._kind = found[rel]
+                yield match
 
     def rglob(self, pattern: str) -> Iterator[ObjectPath]:
         """Files at any depth under this folder whose name matches ``pattern``."""
