@@ -32,6 +32,8 @@ __all__ = [
     "StorePath",
     "arrow_source",
     "as_root",
+    "check_reachable",
+    "describe_contents",
     "filesystem_of",
     "is_local_uri",
     "is_remote",
@@ -39,12 +41,13 @@ __all__ = [
     "parquet_writer",
     "redact",
     "replace",
+    "storage_error",
 ]
 
 # Short, bounded network behaviour: an unreachable endpoint must fail within seconds
 # rather than hang a command on the SDK's long defaults.
 _CONNECT_TIMEOUT_S = 2.0
-_REQUEST_TIMEOUT_S = 10.0
+_REQUEST_TIMEOUT_S = 3.0  # of silence: the SDK applies it as an inactivity limit
 _MAX_ATTEMPTS = 2
 
 _WINDOWS_DRIVE_LEN = 1  # "C:\\..." parses as scheme "c"; a one-letter scheme is a drive
@@ -373,7 +376,15 @@ def arrow_source(path: StorePath) -> tuple[str, pafs.FileSystem | None]:
 
 # --------------------------------------------------------------------------- errors
 
-_DENIED = ("ACCESS_DENIED", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403")
+_DENIED = (
+    "ACCESS_DENIED",
+    "AccessDenied",
+    "INVALID_ACCESS_KEY_ID",
+    "InvalidAccessKeyId",
+    "SIGNATURE_DOES_NOT_MATCH",
+    "SignatureDoesNotMatch",
+    "HTTP response code: 403",
+)
 _UNREACHABLE = (
     "NETWORK_CONNECTION",
     "curlCode",
@@ -384,7 +395,7 @@ _UNREACHABLE = (
     "No response body",  # nothing answered: a real S3 error always has a body
     "timed out",
 )
-_NO_CREDENTIALS = ("No credentials", "NO_CREDENTIALS", "credentials provider", "MISSING_")
+_NO_CREDENTIALS = ("No credentials", "NO_CREDENTIALS", "credentials provider")
 
 
 def _endpoint() -> str:
