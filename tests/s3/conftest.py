@@ -38,11 +38,12 @@ def upload(local: Path, uri: str) -> None:
 
 
 def keys(uri: str) -> list[str]:
-    """Every key under ``uri``, relative to it, sorted."""
+    """Every object under ``uri``, relative to it, sorted; without the empty ``folder/``
+    markers pyarrow leaves when it deletes an object (it keeps the parent "folder")."""
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     pages = _client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     found = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    return sorted(k[len(prefix) + 1 :] for k in found)
+    return sorted(k[len(prefix) + 1 :] for k in found if not k.endswith("/"))
 
 
 def split_files(root: Path, parts: int = 3) -> None:
