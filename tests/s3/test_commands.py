@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clirunner import Cli
-from tests.s3.conftest import REAL_FROM, REAL_TO, keys
+from tests.s3.conftest import REAL_FROM, REAL_TO, keys, upload
 
 xle = Cli()
 
@@ -90,3 +90,24 @@ def test_a_second_replay_of_the_same_window_replaces_its_rows_on_s3(real_s3, tab
     assert xle(*replay).exit_code == 0
     assert xle(*count).json() == first
     assert not [k for k in keys(real_s3) if k.rpartition("/")[2].startswith(".")]
+
+
+def test_query_skips_unreadable_and_foreign_files_on_s3_with_the_local_warnings(
+    real_local, s3_root
+):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hour = real_local / "raw" / "exchange=binance" / "date=2021-10-12" / "hour=00"
+    (hour / "broken-0.parquet").write_bytes(b"not a parquet file")
+    pq.write_table(pa.table({"x": [1]}), hour / "foreign-0.parquet")
+    upload(real_local, s3_root)
+    query = ("query", "SELECT exchange, count(*) AS n FROM raw GROUP BY ALL ORDER BY ALL")
+    out = _same(real_local, s3_root, *query, "--format", "json")
+    assert json.loads(out) == [
+        {"exchange": "binance", "n": 270},
+        {"exchange": "binanceus", "n": 485},
+    ]
+    warnings = xle(*query, "--data", s3_root).stderr
+    assert f"{s3_root}/raw/exchange=binance/date=2021-10-12/hour=00/broken-0.parquet" in warnings
+    assert "foreign-0.parquet: not a file of this table" in warnings
