@@ -1,10 +1,12 @@
 """Where a data root lives: a local directory or any pyarrow filesystem URI (``s3://``).
 
-DESIGN: "Data roots are pyarrow filesystem URIs". Everything that opens, lists, writes
-or deletes a file under a root goes through the :class:`DataRoot` built here, so the rest
-of ``store/`` never parses a URI or knows which filesystem it is on. Local roots keep
-their plain-path behaviour (fsync, atomic ``os.replace``, flock'd journal recovery);
-object storage gets atomic single-PUT writes instead.
+See docs/design.md, "Object storage". ``filesystem_of(uri)`` turns a root into a pyarrow
+``FileSystem`` and a path; ``as_root`` (behind ``xle.store.paths.data_root``) gives the
+store a plain ``Path`` for a local root, so local behaviour and speed stay exactly as
+they were (fsync, atomic ``os.replace``, flock'd journal recovery), or an ``ObjectPath``
+for anything else: the same walking interface over the filesystem. The rest of
+``store/`` never parses a URI; it asks ``is_remote`` where a local step (fsync, rename,
+flock, journals) has no equivalent, and ``arrow_source`` for pyarrow's readers/writers.
 
 Credentials and the endpoint come only from the standard AWS environment variables
 (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
