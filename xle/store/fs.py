@@ -251,7 +251,8 @@ class ObjectPath:
         return self._info().type == pafs.FileType.File
 
     def iterdir(self) -> Iterator[ObjectPath]:
-        """The entries right under this folder (``FileNotFoundError`` if there are none)."""
+        """The entries right under this folder (``FileNotFoundError`` if there are none),
+        each knowing whether it is a file or a folder (no request per entry after)."""
         if self._kind == "missing":
             raise FileNotFoundError(str(self))
         if self._children is not None:
@@ -259,7 +260,12 @@ class ObjectPath:
         infos = self.fs.get_file_info(pafs.FileSelector(self.key, allow_not_found=True))
         if not infos:
             raise FileNotFoundError(str(self))
-        return iter([self._make(info.path) for info in infos])
+        children = []
+        for info in infos:
+            child = self._make(info.path)
+            child._kind = "dir" if info.type == pafs.FileType.Directory else "file"
+            children.append(child)
+        return iter(children)
 
     def walk_files(self) -> list[ObjectPath]:
         """Every file under this folder, in one recursive listing (none if it is missing)."""
@@ -275,7 +281,9 @@ class ObjectPath:
         root = self._make(self.key)
         files = root.walk_files()
         root._children = []
-        root._kind = "dir" if files else "missing"
+        # A folder known from its parent's listing stays one when it holds only the empty
+        # "folder/" markers pyarrow leaves behind deletes.
+        root._kind = "dir" if files or self._kind == "dir" else "missing"
         folders = {root.key: root}
         for file in files:
             file._kind = "file"

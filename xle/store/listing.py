@@ -30,6 +30,10 @@ __all__ = ["hour_dirs", "live_files", "log_exchanges", "log_files"]
 
 DIRECTORY = pafs.FileType.Directory
 
+#: A read of a window shorter than this lists object storage day by day; a longer one
+#: lists each exchange's prefix at once (fewer requests than one per day).
+_PER_DAY_HOURS = 48
+
 
 def hour_dirs(
     data_root: StorePath | str,
@@ -43,18 +47,28 @@ def hour_dirs(
     Directories named like a partition but impossible (``date=garbage``, ``hour=25``) are
     skipped and, with ``bad``, reported there as ``bad_partition`` notices.
     """
-    root = _listed(raw_dir(as_root(data_root)))
+    root = raw_dir(as_root(data_root))
     lo = (start_ns // HOUR_NS) if start_ns is not None else None
     hi = ((end_ns - 1) // HOUR_NS) if end_ns is not None else None
     wanted = set(exchanges) if exchanges is not None else None
     found: dict[int, list[tuple[Partition, StorePath]]] = {}
-    if not root.is_dir():
+    remote = isinstance(root, ObjectPath)
+    # On object storage, one recursive listing per day of a narrow window, else one per
+    # exchange: never a request per partition folder (section "Object storage").
+    per_day = remote and lo is not None and hi is not None and hi - lo < _PER_DAY_HOURS
+    try:
+        if not remote and not root.is_dir():
+            return found
+        exchange_dirs = sorted(root.iterdir())
+    except FileNotFoundError:
         return found
-    for ex_dir in sorted(root.iterdir()):
+    for ex_dir in exchange_dirs:
         if not ex_dir.name.startswith("exchange=") or not ex_dir.is_dir():
             continue
         if wanted is not None and ex_dir.name.removeprefix("exchange=") not in wanted:
             continue
+        if remote and not per_day:
+            ex_dir = ex_dir.listed()
         for date_dir in sorted(ex_dir.iterdir()):
             day = parse_partition(date_dir / "hour=00")
             if day is None or not date_dir.is_dir():
@@ -64,6 +78,8 @@ def hour_dirs(
             first = day.hour_index
             if (hi is not None and first > hi) or (lo is not None and first + 23 < lo):
                 continue
+            if per_day:
+                date_dir = date_dir.listed()
             for hour_dir in sorted(date_dir.iterdir()):
                 partition = parse_partition(hour_dir)
                 if partition is None or not hour_dir.is_dir():
@@ -74,12 +90,6 @@ def hour_dirs(
                 if (lo is None or index >= lo) and (hi is None or index <= hi):
                     found.setdefault(index, []).append((partition, hour_dir))
     return dict(sorted(found.items()))
-
-
-def _listed(directory: StorePath) -> StorePath:
-    """On object storage, the whole folder in one recursive listing instead of one request
-    per partition folder; a local folder as it is (``iterdir`` is cheap there)."""
-    return directory.listed() if isinstance(directory, ObjectPath) else directory
 
 
 def _bad_partition(directory: StorePath) -> Notice:
