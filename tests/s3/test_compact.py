@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 
 from tests.clirunner import Cli
+from tests.log.conftest import DAY0, HOUR, SECOND, make_records, write_log_file
 from tests.s3.conftest import REAL_FROM, REAL_TO, keys, split_files, upload
-from xle.store.compact import compact
+from xle.store.compact import compact, compact_hour
 from xle.store.reader import read_records
 
 xle = Cli()
@@ -83,3 +84,30 @@ def test_the_next_compaction_on_s3_deletes_the_sources_a_merged_object_holds(
         "raw/exchange=binanceus/date=2021-10-12/hour=00/compacted-1.parquet",
     ]
     assert _rows(s3_root) == _rows(real_local)
+
+
+def test_a_read_running_during_a_compaction_on_s3_reads_every_record_once(tmp_path, s3_root):
+    """The files of the hour being read were fetched when it was opened (a deleted
+    object cannot be read any more); later hours are listed again when their listed
+    files are gone."""
+    records = []
+    for hour in range(3):
+        for part in range(3):
+            recs = make_records(
+                2000,
+                run="runA",
+                start_ns=DAY0 + hour * HOUR + part * 60 * SECOND,
+                first_seq=(hour * 3 + part) * 2000,
+                step_ns=SECOND // 100,
+            )
+            write_log_file(tmp_path, recs, f"runA-{hour * 3 + part}.parquet")
+            records.extend(recs)
+    upload(tmp_path, s3_root)
+    read = read_records(s3_root, batch_size=500)
+    reader = iter(read.records())
+    got = [next(reader) for _ in range(1000)]  # part-way through hour 0
+    for hour in range(3):
+        compact_hour(s3_root, "binance", "2021-10-12", hour)
+    got.extend(reader)
+    assert got == records
+    assert read.notices == []

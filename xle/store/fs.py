@@ -41,6 +41,7 @@ __all__ = [
     "is_remote",
     "parquet_file",
     "parquet_writer",
+    "read_source",
     "redact",
     "replace",
     "storage_error",
@@ -471,6 +472,27 @@ def describe_contents(directory: StorePath) -> str:
 
 
 # --------------------------------------------------------------------------- files
+
+
+#: Objects up to this size are fetched whole when a reader opens them (see ``read_source``).
+WHOLE_OBJECT_BYTES = 256 << 20
+
+
+def read_source(path: StorePath) -> tuple[str | pa.BufferReader, pafs.FileSystem | None]:
+    """``(source, filesystem)`` for ``pq.ParquetFile`` of a file the reader streams.
+
+    Local: the path, as before. On object storage an object of up to
+    ``WHOLE_OBJECT_BYTES`` is fetched whole, in one GET: an open local file survives a
+    concurrent compaction deleting it, and so does this copy (read in ranges, the rest of
+    a deleted object would be gone); it is also one request instead of one per buffered
+    read. A larger object is read in ranges through the filesystem.
+    """
+    if not isinstance(path, ObjectPath):
+        return os.fspath(path), None
+    with path.fs.open_input_file(path.key) as handle:
+        if handle.size() <= WHOLE_OBJECT_BYTES:
+            return pa.BufferReader(handle.read_buffer()), None
+    return path.key, path.fs
 
 
 def replace(source: StorePath, target: StorePath) -> None:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.records import RawRecord
-from xle.store.fs import arrow_source
+from xle.store.fs import read_source
 from xle.store.layout import RAW_SCHEMA, Notice, Partition, schema_mismatch
 
 __all__ = [
@@ -169,8 +169,8 @@ def open_log_file(
     # whole, so memory follows the batch size, not the row-group size (same speed).
     # ``stream`` is read as a dictionary (the files store it dictionary-encoded, a handful
     # of names per file): no str per row to build, and shared objects (``_dict_pylist``).
-    # On object storage (``xle.store.fs``) the same reads become ranged GETs.
-    where, filesystem = arrow_source(path)
+    # On object storage a file is usually fetched whole (``xle.store.fs.read_source``).
+    where, filesystem = read_source(path)
     try:
         pf = pq.ParquetFile(
             where,
