@@ -53,7 +53,7 @@ _PARTITION_TYPES = {"exchange": "string", "date": "date32", "hour": "int32"}
 
 
 def open(  # ``xle.open`` is the entry point, like ``io.open``
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | ObjectPath,
     *,
     config: ConfigLike = None,
     filesystem: pafs.FileSystem | None = None,
@@ -68,8 +68,12 @@ def open(  # ``xle.open`` is the entry point, like ``io.open``
     from xle.replay.session import check_data_root
     from xle.store.fs import ObjectPath, as_root, redact
 
-    text = os.fspath(root)
     store: Path | ObjectPath
+    if isinstance(root, ObjectPath):  # a root the store already opened
+        log = Log(str(root), root.fs, root.key, _config(config, None), store=root)
+        check_data_root(log.root)
+        return log
+    text = os.fspath(root)
     if filesystem is not None:
         if filesystem.type_name == "local":
             store = Path(text)
