@@ -20,6 +20,12 @@ def test_a_local_path_is_the_local_filesystem_and_an_absolute_path(tmp_path, mon
     assert path == str(tmp_path / "data")
 
 
+def test_a_path_with_a_colon_is_still_a_local_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert data_root("backup:2024/data") == Path("backup:2024/data")
+    assert filesystem_of("backup:2024")[1] == str(tmp_path / "backup:2024")
+
+
 def test_a_file_uri_is_a_local_root(tmp_path):
     filesystem, path = filesystem_of(f"file://{tmp_path}/data")
     assert isinstance(filesystem, pafs.LocalFileSystem)

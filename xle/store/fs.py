@@ -53,15 +53,13 @@ _CONNECT_TIMEOUT_S = 2.0
 _REQUEST_TIMEOUT_S = 3.0  # of silence: the SDK applies it as an inactivity limit
 _MAX_ATTEMPTS = 2
 
-_WINDOWS_DRIVE_LEN = 1  # "C:\\..." parses as scheme "c"; a one-letter scheme is a drive
-
 
 def _scheme(uri: str) -> str:
-    parts = urlsplit(uri)
-    scheme = parts.scheme.lower()
-    if len(scheme) <= _WINDOWS_DRIVE_LEN:
+    """The URI scheme of a root, or "" for a plain path (``backup:2024/data`` included:
+    only ``scheme://`` makes a URI)."""
+    if "://" not in uri:
         return ""
-    return scheme
+    return urlsplit(uri).scheme.lower()
 
 
 def is_local_uri(uri: str | os.PathLike[str]) -> bool:
@@ -128,7 +126,7 @@ def filesystem_of(uri: str) -> tuple[pafs.FileSystem, str]:
         )
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise DataError(f"data root {text}: file:// URIs must name a local absolute path")
+            raise DataError("a file:// data root must name a local path: file:///abs/path")
         return pafs.LocalFileSystem(), os.path.abspath(parts.path or "/")
     if scheme in ("s3", "s3a"):
         bucket = parts.netloc
