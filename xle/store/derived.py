@@ -33,8 +33,8 @@ never sees half a file. On object storage (``xle.store.fs``) the temporary is a 
 object beside the final one, published by a server-side copy (no rename there): it must
 exist before publishing because the trim comes first and a fanned-out replay's shards
 stage files that the parent publishes; a trimmed file is rewritten in place by one
-upload, which appears whole on close. The bytes depend only on the rows (no wall-clock stamps), so
-the same replay always writes byte-identical files.
+upload, which appears whole on close. The bytes depend only on the rows (no wall-clock
+stamps), so the same replay always writes byte-identical files.
 """
 
 from __future__ import annotations

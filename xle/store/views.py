@@ -28,6 +28,7 @@ fills group by run``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -129,6 +130,7 @@ def _usable(
         live = set(log_files(root))
     usable = []
     reported: set[Path] = set()
+    schemas = _remote_schemas(found) if is_remote(table) else {}
     for path in found:
         bad_dir = None
         for directory in reversed(path.relative_to(table).parents[:-1]):
@@ -144,8 +146,9 @@ def _usable(
         if view == "raw" and path not in live:
             continue  # superseded by a compacted file
         try:
-            where, filesystem = arrow_source(path)
-            schema = pq.read_schema(where, filesystem=filesystem)
+            schema = schemas[path] if path in schemas else pq.read_schema(path)
+            if isinstance(schema, BaseException):
+                raise schema
         except Exception as exc:  # any unreadable footer is reported
             text = " ".join(str(exc).split()) or type(exc).__name__
             notices.append(Notice("unreadable", path, f"{type(exc).__name__}: {text}"))
@@ -161,6 +164,26 @@ def _usable(
             continue
         usable.append(path)
     return usable
+
+
+#: Footers fetched at once from object storage: each is a request of its own there.
+_REMOTE_FOOTERS_AT_ONCE = 16
+
+
+def _remote_schemas(paths: list[ObjectPath]) -> dict[ObjectPath, pa.Schema | BaseException]:
+    """The schema (or the error reading it) of every file on object storage, fetched by
+    a few threads at once: thousands of files would otherwise be thousands of round trips
+    one after the other."""
+
+    def schema(path: ObjectPath) -> pa.Schema | BaseException:
+        try:
+            where, filesystem = arrow_source(path)
+            return pq.read_schema(where, filesystem=filesystem)
+        except Exception as exc:  # reported by the caller, file by file
+            return exc
+
+    with ThreadPoolExecutor(_REMOTE_FOOTERS_AT_ONCE) as pool:
+        return dict(zip(paths, pool.map(schema, paths), strict=True))
 
 
 def _quote(text: str) -> str:
@@ -216,14 +239,13 @@ def _dataset_view(
     root: ObjectPath,
     view: str,
     usable: list[ObjectPath],
-    lacking: set[str],
 ) -> None:
     """``view`` over files on object storage: a registered pyarrow dataset.
 
     DuckDB's own S3 support (the httpfs extension) is downloaded on first use, which
     cannot be done offline; a pyarrow dataset reads through the root's filesystem, with
-    the same explicit file list, hive keys and column types as the local view. Columns
-    in ``lacking`` read as NULL for files without them (the dataset's schema has them).
+    the same explicit file list, hive keys and column types as the local view. The
+    ``LATER_COLUMNS`` read as NULL for files without them (the dataset's schema has them).
     """
     schema = _empty_table(view).schema
     keys = pa.schema([schema.field(k) for k in _PARTITIONS[view]])
@@ -280,7 +302,11 @@ def open_views(root: Path) -> Views:
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
             continue
         if is_remote(root):
-            _dataset_view(con, root, view, usable, lacking)
+            try:
+                _dataset_view(con, root, view, usable)
+            except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                _failing_view(con, view, columns, reason)
             continue
         types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
         if len(usable) == len(found):
