@@ -84,3 +84,11 @@ def test_the_cli_names_an_unknown_scheme_in_one_line(tmp_path):
     assert result.exit_code == 2
     assert "unknown or unsupported filesystem scheme 'gopher'" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_an_endpoint_with_credentials_in_it_is_refused_without_repeating_them(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://AKIDEXAMPLE:wJalrXUtnFEMI@127.0.0.1:9000")
+    with pytest.raises(DataError) as caught:
+        filesystem_of("s3://bucket/data")
+    assert "wJalrXUtnFEMI" not in str(caught.value)
+    assert "AWS_ENDPOINT_URL" in str(caught.value)
