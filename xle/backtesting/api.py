@@ -21,6 +21,7 @@ from xle.backtesting.runner import run_backtest
 from xle.backtesting.strategy import Number, Strategy
 from xle.config import EngineConfig, load_config
 from xle.errors import DataError, UsageError
+from xle.store.fs import ObjectPath, as_root
 from xle.timeutil import format_ns, parse_time
 
 if TYPE_CHECKING:
@@ -45,9 +46,10 @@ def _root(log: Any) -> Path:
 
     A ``Path`` has a ``root`` attribute of its own (the filesystem root ``/``): paths are
     taken as they are, before looking for one."""
-    if isinstance(log, (str, os.PathLike)):
-        return Path(log)
-    return Path(str(getattr(log, "root", log)))
+    if isinstance(log, (str, os.PathLike, ObjectPath)):
+        return as_root(log)
+    root = getattr(log, "root", log)
+    return as_root(root if isinstance(root, ObjectPath) else str(root))
 
 
 def backtest(
@@ -146,7 +148,7 @@ def run_id(result: BacktestResult, latencies: Mapping[str, Latency]) -> str:
 def result_dir(root: str | Path, run: str) -> Path:
     from xle.store.backtests import run_dir
 
-    return run_dir(Path(root), run)
+    return run_dir(as_root(root), run)
 
 
 def load_strategy(spec: str, params: Mapping[str, Any] | None = None) -> Strategy:

@@ -162,6 +162,11 @@ def write_report(
     figure.update_yaxes(title_text="base assets", row=2, col=1, secondary_y=False)
     figure.update_yaxes(title_text="USD assets", row=2, col=1, secondary_y=True)
     figure.update_yaxes(title_text="price", row=3, col=1)
+    from xle.store.fs import ObjectPath
+
+    if isinstance(path, ObjectPath):  # beside the run's files on object storage: one upload
+        path.write_bytes(figure.to_html(include_plotlyjs=True, full_html=True).encode())
+        return path  # type: ignore[return-value]
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.write_html(target, include_plotlyjs=True, full_html=True)

@@ -340,24 +340,31 @@ def write_result(result: BacktestResult, directory: Path) -> None:
     import pyarrow.parquet as pq
 
     from xle.store.backtests import BACKTEST_SCHEMAS
+    from xle.store.fs import arrow_source, is_remote
 
-    if directory.exists():
+    if is_remote(directory):
+        # Object storage: no folder to remove, only the keys under the run's prefix; each
+        # file below is one upload that appears whole.
+        for stale in directory.walk_files():  # type: ignore[attr-defined]
+            stale.unlink(missing_ok=True)
+    elif directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+
+    def write(table: pa.Table, name: str, **options: Any) -> None:
+        where, filesystem = arrow_source(directory / name)
+        pq.write_table(table, where, filesystem=filesystem, **options)
+
     for name in ("orders", "fills", "positions", "equity", "mids"):
         table = getattr(result, name)
         if table is not None:
             table = table.select(BACKTEST_SCHEMAS[name].names).cast(BACKTEST_SCHEMAS[name])
-            pq.write_table(table, directory / f"{name}.parquet", compression="zstd")
+            write(table, f"{name}.parquet", compression="zstd")
     summary = summary_row(result)
-    pq.write_table(
-        pa.Table.from_pylist([summary], schema=BACKTEST_SCHEMAS["summary"]),
-        directory / "summary.parquet",
-    )
+    write(pa.Table.from_pylist([summary], schema=BACKTEST_SCHEMAS["summary"]), "summary.parquet")
     doc = dict(result.summary, digest=result.digest, params=result.params)
-    (directory / "summary.json").write_text(
-        json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
-    )
+    text = json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+    (directory / "summary.json").write_bytes(text.encode())
 
 
 def summary_row(result: BacktestResult) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from rich.console import Console
 from xle.analytics.engine import Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
+from xle.store.fs import StorePath, check_reachable, is_remote
 from xle.store.paths import data_root
 from xle.timeutil import parse_time
 
@@ -64,15 +65,20 @@ def warn(text: str) -> None:
     typer.echo(f"warning: {text}", err=True)
 
 
-def existing_root(data: Path | None) -> Path:
+def existing_root(data: str | Path | None) -> StorePath:
     """The data root, which must exist (a query over nothing is a mistake, not empty)."""
     root = data_root(data)
+    if is_remote(root):
+        check_reachable(root)
+        if not root.is_dir():
+            raise DataError(f"nothing under {root}: the prefix is empty")
+        return root
     if not root.is_dir():
         raise DataError(f"data directory not found: {root}")
     return root
 
 
-def recovered_root(data: Path | None) -> Path:
+def recovered_root(data: str | Path | None) -> StorePath:
     """The data root, after saying what reading it recovered or skipped (a crashed run's
     journal, damaged batches): readers recover a dead writer's journal before they read."""
     from xle.replay.session import check_data_root

@@ -61,11 +61,13 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 DataOption = Annotated[
-    Path | None,
+    # A string, not a Path: Path("s3://bucket/x") would collapse the "//" of a URI.
+    str | None,
     typer.Option(
         "--data",
-        metavar="DIR",
-        help="Data root (default: $XLE_DATA, else ./data).",
+        metavar="DIR|URI",
+        help="Data root: a directory or a URI such as s3://bucket/prefix "
+        "(default: $XLE_DATA, else ./data).",
         show_default=False,
     ),
 ]
@@ -163,7 +165,12 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
         except XleError as exc:
             raise fail(str(exc)) from None
         except OSError as exc:
-            raise fail(os_error_line(exc, _data_root(kwargs.get("data")))) from None
+            from xle.store.fs import is_remote, storage_error
+
+            root = _data_root(kwargs.get("data"))
+            if is_remote(root):  # a request to object storage failed
+                raise fail(str(storage_error(exc, root))) from None  # type: ignore[arg-type]
+            raise fail(os_error_line(exc, root)) from None  # type: ignore[arg-type]
         except OverflowError as exc:
             raise fail(f"a number is out of range: {exc}") from None
         except Exception as exc:
@@ -184,11 +191,11 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _data_root(data: object) -> Path | None:
+def _data_root(data: object) -> object:
     from xle.store.paths import data_root
 
     try:
-        return data_root(data if isinstance(data, Path) else None)
+        return data_root(data if isinstance(data, (str, Path)) else None)
     except Exception:
         return None
 

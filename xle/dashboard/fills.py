@@ -62,8 +62,12 @@ def load_fills(root: Path, run: str) -> Fills:
         runs = _runs(root)
         listed = ", ".join(runs) if runs else "none: `xle backtest` writes them"
         raise DataError(f"no backtest run {run!r} under {backtests_dir(root)} (runs: {listed})")
+    from xle.store.fs import arrow_source
+
+    where, filesystem = arrow_source(path)  # a local file or an object (xle.store.fs)
     try:
-        table = pq.read_table(path, columns=["t_ns", "exchange", "symbol", "side", "price", "qty"])
+        columns = ["t_ns", "exchange", "symbol", "side", "price", "qty"]
+        table = pq.read_table(where, columns=columns, filesystem=filesystem)
     except Exception as exc:  # a damaged or foreign file: say which, never a traceback
         raise DataError(f"cannot read {path}: {exc}") from None
     marks = [

@@ -55,6 +55,7 @@ from xle.config import EngineConfig
 from xle.errors import UsageError, XleError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
 from xle.store.derived import DerivedWriter, Scope, publish
+from xle.store.fs import as_root
 from xle.timeutil import format_ns
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     from xle.replay.session import corrupt_file_detail
     from xle.store.reader import read_records
 
-    root = Path(job.root)
+    root = as_root(job.root)  # a path or a URI: each worker opens the root itself
     shard, scope = job.shard, job.scope
     window = dc_replace(scope, start_ns=shard.start_ns, end_ns=shard.end_ns)
     engine = Engine(job.config)
@@ -452,7 +453,7 @@ def fanout_replay(
             try:
                 for episode in episodes:
                     writer.store(episode)
-                staged = [(Path(t), Path(f)) for o in outcomes for t, f in o.staged]
+                staged = [(as_root(t), as_root(f)) for o in outcomes for t, f in o.staged]
                 summary.files = publish(root, scope, staged + writer.stage())
             except BaseException:
                 writer.abort()
@@ -461,5 +462,5 @@ def fanout_replay(
     finally:
         for outcome in outcomes:  # anything not published is thrown away
             for temp, _final in outcome.staged:
-                Path(temp).unlink(missing_ok=True)
+                as_root(temp).unlink(missing_ok=True)
     return summary

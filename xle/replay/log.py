@@ -12,10 +12,9 @@ Times are anything ``xle.to_ns`` takes (ISO strings, ``datetime``, pandas
 start or end of the log. Windows are closed: ``start <= recv_ns <= end``, as on the
 command line.
 
-The store sits on a ``pyarrow.fs.FileSystem``: the tables are read through it, so a
-remote root (``s3://bucket/prefix``) can be listed and read; the replay reader still
-walks local paths, so ``replay``, ``book_at``, ``audit``, ``write_derived`` and ``sql``
-need a local root for now.
+The store sits on a ``pyarrow.fs.FileSystem``: a root is a local directory or a URI
+(``s3://bucket/prefix``, with the endpoint and credentials from the standard AWS
+environment variables; ``xle.store.fs``), and every method works on either.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from xle.replay.export import ExportSummary
     from xle.replay.session import ReplaySummary
     from xle.store.derived import Scope
+    from xle.store.fs import ObjectPath
 
 __all__ = ["BookSnapshot", "Log", "Replay", "VwapWalk", "open"]
 
@@ -53,7 +53,7 @@ _PARTITION_TYPES = {"exchange": "string", "date": "date32", "hour": "int32"}
 
 
 def open(  # ``xle.open`` is the entry point, like ``io.open``
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | ObjectPath,
     *,
     config: ConfigLike = None,
     filesystem: pafs.FileSystem | None = None,
@@ -65,20 +65,30 @@ def open(  # ``xle.open`` is the entry point, like ``io.open``
     """
     import pyarrow.fs as pafs
 
-    text = os.fspath(root)
-    if filesystem is None and "://" in text and not text.startswith("file://"):
-        filesystem, path = pafs.FileSystem.from_uri(text)
-    elif filesystem is None:
-        local = Path(text.removeprefix("file://"))
-        filesystem, path = pafs.LocalFileSystem(), local.absolute().as_posix()
-        text = str(local)
-    else:
-        path = text
-    log = Log(text, filesystem, path, _config(config, None))
-    if log.is_local:
-        from xle.replay.session import check_data_root
+    from xle.replay.session import check_data_root
+    from xle.store.fs import ObjectPath, as_root, redact
 
+    store: Path | ObjectPath
+    if isinstance(root, ObjectPath):  # a root the store already opened
+        log = Log(str(root), root.fs, root.key, _config(config, None), store=root)
         check_data_root(log.root)
+        return log
+    text = os.fspath(root)
+    if filesystem is not None:
+        if filesystem.type_name == "local":
+            store = Path(text)
+        else:
+            store = ObjectPath(filesystem, text, filesystem.type_name)
+        path = text
+    else:
+        store = as_root(text)
+        if isinstance(store, ObjectPath):
+            filesystem, path, text = store.fs, store.key, redact(text)
+        else:
+            filesystem, path = pafs.LocalFileSystem(), store.absolute().as_posix()
+            text = str(store)
+    log = Log(text, filesystem, path, _config(config, None), store=store)
+    check_data_root(log.root)
     return log
 
 
@@ -331,12 +341,24 @@ class Log:
     """A recorded log: ``raw/`` and ``derived/`` under one root (see ``xle.open``)."""
 
     def __init__(
-        self, uri: str, filesystem: pafs.FileSystem, path: str, config: EngineConfig
+        self,
+        uri: str,
+        filesystem: pafs.FileSystem,
+        path: str,
+        config: EngineConfig,
+        *,
+        store: Path | ObjectPath | None = None,
     ) -> None:
         self.uri = uri
         self.filesystem = filesystem
         self.path = path.rstrip("/")
         self.config = config
+        if store is None:
+            from xle.store.fs import ObjectPath
+
+            local = filesystem.type_name == "local"
+            store = Path(uri) if local else ObjectPath(filesystem, path, filesystem.type_name)
+        self._store = store
 
     def __repr__(self) -> str:
         return f"xle.Log({self.uri!r})"
@@ -348,14 +370,10 @@ class Log:
         return self.filesystem.type_name == "local"
 
     @property
-    def root(self) -> Path:
-        """The local data root; raises ``DataError`` for a remote log."""
-        if not self.is_local:
-            raise DataError(
-                f"{self.uri} is on {self.filesystem.type_name}: replaying, auditing and SQL "
-                "read local logs only for now (the tables can be read with raw(), quotes() ...)"
-            )
-        return Path(self.uri)
+    def root(self) -> Path | ObjectPath:
+        """The data root as the store takes it: a ``Path``, or an ``ObjectPath`` on object
+        storage (``xle.store.fs``)."""
+        return self._store
 
     @property
     def exchanges(self) -> list[str]:
@@ -681,10 +699,14 @@ class Log:
         (it leaves out files a compacted file already holds)."""
         import pyarrow.fs as pafs
 
-        if table == "raw" and self.is_local:
+        if table == "raw":
+            from xle.store.fs import arrow_source
             from xle.store.listing import log_files
 
-            return [p.absolute().as_posix() for p in log_files(self.root)]
+            root = self.root
+            if isinstance(root, Path):
+                return [p.absolute().as_posix() for p in log_files(root)]  # type: ignore[union-attr]
+            return [arrow_source(p)[0] for p in log_files(root)]
         base = f"{self.path}/raw" if table == "raw" else f"{self.path}/derived/{table}"
         from xle.store.derived import PARTITION_KEYS
 
@@ -726,7 +748,7 @@ class Log:
                 )
         files = self._files(table)
         if not files and table in DERIVED_TABLES:
-            where = derived_dir(Path(self.uri), table)
+            where = derived_dir(self.root, table)
             raise DataError(
                 f"no {table} in {where}: no replay has written them yet; run "
                 f"`xle replay --data {self.uri} --from T0 --to T1` or "

@@ -32,6 +32,7 @@ from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
 from xle.store.derived import DerivedWriter, Scope
+from xle.store.fs import check_reachable, describe_contents, is_remote
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir
 from xle.store.reader import read_records
@@ -68,6 +69,14 @@ def check_data_root(root: Path) -> list[Notice]:
     lists the partitions: a run killed before its first roll has no partition yet.
     Returns what the recovery did or skipped, for the CLI to show as warnings.
     """
+    if is_remote(root):
+        # Journals live on the recorders' local disks: nothing to recover here.
+        check_reachable(root)
+        if not raw_dir(root).is_dir():
+            raise DataError(
+                f"no raw log in {root} (expected {raw_dir(root)}); {describe_contents(root)}"
+            )
+        return []
     if not root.is_dir():
         raise DataError(f"data directory not found: {root}")
     if not raw_dir(root).is_dir():
@@ -440,23 +449,15 @@ def book_at(
 def log_end_ns(root: Path, exchange: str) -> int | None:
     """The last ``recv_ns`` in the raw log of ``exchange``, read from the Parquet footers
     of its latest hour only (no data page is read); None when it holds no file."""
-    import pyarrow.parquet as pq
+    from xle.store.fs import parquet_file
+    from xle.store.listing import hour_dirs, live_files
 
-    venue = raw_dir(root) / f"exchange={exchange}"
-    hours: list[tuple[str, int, Path]] = []
-    for day in venue.glob("date=*"):
-        for hour in day.glob("hour=*"):
-            try:
-                hours.append((day.name, int(hour.name.partition("=")[2]), hour))
-            except ValueError:
-                continue
-    for _day, _hour, directory in sorted(hours, reverse=True):
+    hours = hour_dirs(root, [exchange], None, None)
+    for entries in reversed(hours.values()):
         last: int | None = None
-        for path in directory.glob("*.parquet"):
-            if path.name.startswith("."):
-                continue
+        for path in (path for _partition, d in entries for path in live_files(d)):
             try:
-                meta = pq.ParquetFile(path).metadata
+                meta = parquet_file(path).metadata
             except Exception:  # an unreadable file is reported by the replay itself
                 continue
             column = meta.schema.to_arrow_schema().get_field_index("recv_ns")

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xle.errors import DataError, UsageError
+from xle.store.fs import ObjectPath, StorePath, arrow_source, as_root, is_remote
 from xle.store.layout import (
     COMPACTED_FROM_KEY,
     RAW_SCHEMA,
@@ -98,8 +99,15 @@ class CompactSummary:
 
 
 @contextlib.contextmanager
-def _compaction_lock(data_root: Path) -> Iterator[None]:
-    """One compaction at a time per data root (two would race on the same hour)."""
+def _compaction_lock(data_root: StorePath) -> Iterator[None]:
+    """One compaction at a time per data root (two would race on the same hour).
+
+    Object storage has no ``flock``: there, one compactor per root is assumed (run
+    ``xle compact`` from one place, e.g. one cron job), and nothing is locked.
+    """
+    if is_remote(data_root):
+        yield
+        return
     root = raw_dir(Path(data_root))
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / "_compact.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -113,8 +121,14 @@ def _compaction_lock(data_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _sources(path: Path) -> set[str]:
-    meta = pq.read_metadata(path).metadata or {}
+def _num_rows(path: StorePath) -> int:
+    where, filesystem = arrow_source(path)
+    return pq.read_metadata(where, filesystem=filesystem).num_rows
+
+
+def _sources(path: StorePath) -> set[str]:
+    where, filesystem = arrow_source(path)
+    meta = pq.read_metadata(where, filesystem=filesystem).metadata or {}
     raw = meta.get(COMPACTED_FROM_KEY)
     return set(json.loads(raw)) if raw else set()
 
@@ -126,7 +140,7 @@ def _finish_interrupted(directory: Path) -> tuple[int, list[Notice]]:
     for entry in directory.iterdir():
         if entry.name.startswith(".compacted-") and entry.name.endswith(".tmp"):
             entry.unlink(missing_ok=True)
-    notices = remove_stale_temps(directory)
+    notices = [] if is_remote(directory) else remove_stale_temps(directory)
     names = {p.name for p in directory.iterdir() if is_log_file(p)}
     for name in sorted(names):
         if not _COMPACTED.match(name):
@@ -138,7 +152,7 @@ def _finish_interrupted(directory: Path) -> tuple[int, list[Notice]]:
         for leftover in sorted(covered & names):
             (directory / leftover).unlink(missing_ok=True)
             removed += 1
-    if removed or notices:
+    if (removed or notices) and not is_remote(directory):
         fsync_dir(directory)
     return removed, notices
 
@@ -163,8 +177,9 @@ def compact_hour(
     before ``now_ns``, default: the wall clock) and ``DataError`` when the partition is
     missing or one of its files is unreadable (nothing is changed then).
     """
+    data_root = as_root(data_root)
     partition = Partition(exchange, date, int(hour))
-    directory = partition.directory(Path(data_root))
+    directory = partition.directory(data_root)
     if _is_open(partition, now_ns, grace_ns):
         raise UsageError(f"{partition.relpath()} is still open; only closed hours are compacted")
     if not directory.is_dir():
@@ -177,13 +192,13 @@ def _compact_locked(partition: Partition, directory: Path) -> CompactResult:
     removed, notices = _finish_interrupted(directory)
     inputs = sorted(p for p in directory.iterdir() if is_log_file(p))
     if len(inputs) <= 1:
-        rows = pq.read_metadata(inputs[0]).num_rows if inputs else 0
+        rows = _num_rows(inputs[0]) if inputs else 0
         return CompactResult(partition, tuple(inputs), None, rows, removed, tuple(notices))
     expected = 0
     covered: set[str] = set()
     for path in inputs:
         try:
-            expected += pq.read_metadata(path).num_rows
+            expected += _num_rows(path)
             if _COMPACTED.match(path.name):
                 covered |= _sources(path)
         except Exception as exc:
@@ -193,6 +208,8 @@ def _compact_locked(partition: Partition, directory: Path) -> CompactResult:
     final = directory / f"compacted-{max(numbers, default=0) + 1}.parquet"
     temp = directory / f".{final.name}.{os.getpid()}.tmp"
     schema = RAW_SCHEMA.with_metadata({COMPACTED_FROM_KEY: json.dumps(sorted(covered))})
+    if is_remote(directory):
+        return _compact_remote(partition, inputs, final, schema, expected, removed, notices)
     rows = 0
     try:
         with open(temp, "wb") as sink:
@@ -217,6 +234,49 @@ def _compact_locked(partition: Partition, directory: Path) -> CompactResult:
     for path in inputs:
         path.unlink(missing_ok=True)
     fsync_dir(directory)
+    return CompactResult(partition, tuple(inputs), final, rows, removed, tuple(notices))
+
+
+def _compact_remote(
+    partition: Partition,
+    inputs: list[ObjectPath],
+    final: ObjectPath,
+    schema: pa.Schema,
+    expected: int,
+    removed: int,
+    notices: list[Notice],
+) -> CompactResult:
+    """Compaction on object storage: upload the merged object under its final key, then
+    delete the inputs.
+
+    The upload is one object that appears whole when the stream closes (no temp name, no
+    rename: S3 has none). From then on readers skip the inputs by the merged file's
+    ``xle.compacted_from`` list, so no reader counts a row twice, before, during or after
+    the deletes. If the row count is wrong, the merged object is deleted again and
+    nothing else changed.
+    """
+    rows = 0
+    sink = final.fs.open_output_stream(final.key)
+    try:
+        with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+            for table in _row_groups(read_merged(inputs, partition)):
+                writer.write_table(table.replace_schema_metadata(schema.metadata))
+                rows += table.num_rows
+        sink.close()
+    except BaseException:
+        # An S3 upload cannot be abandoned through pyarrow (closing completes it): close
+        # it and delete the partial object at once. Its inputs are all still there.
+        with contextlib.suppress(Exception):
+            sink.close()
+        final.unlink(missing_ok=True)
+        raise
+    if rows != expected:
+        final.unlink(missing_ok=True)
+        raise DataError(
+            f"compaction of {partition.relpath()} read {rows} rows, footers say {expected}"
+        )
+    for path in inputs:
+        path.unlink(missing_ok=True)
     return CompactResult(partition, tuple(inputs), final, rows, removed, tuple(notices))
 
 
@@ -249,7 +309,8 @@ def compact(
     """
     summary = CompactSummary()
     exchanges = [exchange] if exchange is not None else None
-    hours = hour_dirs(Path(data_root), exchanges, None, before_ns)
+    data_root = as_root(data_root)
+    hours = hour_dirs(data_root, exchanges, None, before_ns)
     with _compaction_lock(data_root):
         for entries in hours.values():
             for partition, directory in entries:

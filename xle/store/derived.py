@@ -29,8 +29,12 @@ Hence no instant of a book is ever stored twice: the same replay run twice gives
 files, a wider replay absorbs the narrower ones inside it, a narrower replay carves its
 window out of an earlier wider one, and disjoint replays accumulate. Every file is
 written to a hidden temporary name and ``os.replace``d, so a concurrent DuckDB reader
-never sees half a file. The bytes depend only on the rows (no wall-clock stamps), so
-the same replay always writes byte-identical files.
+never sees half a file. On object storage (``xle.store.fs``) the temporary is a hidden
+object beside the final one, published by a server-side copy (no rename there): it must
+exist before publishing because the trim comes first and a fanned-out replay's shards
+stage files that the parent publishes; a trimmed file is rewritten in place by one
+upload, which appears whole on close. The bytes depend only on the rows (no wall-clock
+stamps), so the same replay always writes byte-identical files.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import pyarrow.parquet as pq
 
 from xle.errors import DataError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
+from xle.store.fs import StorePath, is_remote, parquet_file, parquet_writer, replace
 from xle.store.paths import derived_dir
 
 __all__ = [
@@ -306,8 +311,8 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
     return paths
 
 
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    return pq.ParquetWriter(
+def _parquet_writer(path: StorePath, schema: pa.Schema) -> pq.ParquetWriter:
+    return parquet_writer(
         path, schema, compression="zstd", use_dictionary=_dictionary_columns(schema)
     )
 
@@ -373,7 +378,7 @@ class _Partition:
         self.closed = False
         if not self.temp.exists():
             return
-        written = pq.ParquetFile(self.temp)
+        written = parquet_file(self.temp)
         groups = [written.read_row_group(i) for i in range(written.num_row_groups)]
         written.close()
         self.writer = _parquet_writer(self.temp, self.schema)
@@ -472,7 +477,7 @@ def publish(data_root: Path, scope: Scope, staged: list[tuple[Path, Path]]) -> l
     for table in SCHEMAS:
         _trim_table(data_root, table, scope, finals)
     for temp, final in staged:
-        os.replace(temp, final)
+        replace(temp, final)
     return sorted(finals)
 
 
@@ -533,7 +538,7 @@ def _trim_table(data_root: Path, table: str, scope: Scope, replaced: set[Path]) 
             if window is not None and not scope.overlaps_window(*window):
                 continue
             try:
-                data = pq.ParquetFile(path).read()
+                data = parquet_file(path).read()
             except (OSError, pa.ArrowException) as exc:
                 raise DataError(
                     f"cannot read derived file {path} ({exc}); delete it and replay again"
@@ -545,6 +550,10 @@ def _trim_table(data_root: Path, table: str, scope: Scope, replaced: set[Path]) 
             kept = data.filter(pc.invert(mask))
             if kept.num_rows == 0:
                 path.unlink()
+                continue
+            if is_remote(path):  # one upload, published whole on close: no temp needed
+                with _parquet_writer(path, kept.schema) as writer:
+                    writer.write_table(kept)
                 continue
             temp = path.with_name(f".{path.name}.tmp")
             with _parquet_writer(temp, kept.schema) as writer:

@@ -246,7 +246,9 @@ class Partition(NamedTuple):
         return f"exchange={self.exchange}/date={self.date}/hour={self.hour:02d}"
 
     def directory(self, data_root: Path) -> Path:
-        return raw_dir(Path(data_root)) / self.relpath()
+        from xle.store.fs import as_root
+
+        return raw_dir(as_root(data_root)) / self.relpath()
 
 
 def partition_of(exchange: str, recv_ns: int) -> Partition:
@@ -278,7 +280,8 @@ def parse_partition(path: Path | str) -> Partition | None:
     Works on a partition directory or on a file inside one.
     """
     found: dict[str, str] = {}
-    for part in Path(path).parts:
+    parts = path.parts if hasattr(path, "parts") else Path(path).parts  # ObjectPath too
+    for part in parts:
         for key, pattern in _PART_RE.items():
             match = pattern.match(part)
             if match:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from xle.store.fs import ObjectPath, StorePath, arrow_source, as_root
 from xle.store.layout import (
     COMPACTED_FROM_KEY,
     HOUR_NS,
@@ -27,31 +28,47 @@ from xle.store.paths import raw_dir
 
 __all__ = ["hour_dirs", "live_files", "log_exchanges", "log_files"]
 
+DIRECTORY = pafs.FileType.Directory
+
+#: A read of a window shorter than this lists object storage day by day; a longer one
+#: lists each exchange's prefix at once (fewer requests than one per day).
+_PER_DAY_HOURS = 48
+
 
 def hour_dirs(
-    data_root: Path,
+    data_root: StorePath | str,
     exchanges: Sequence[str] | None,
     start_ns: int | None,
     end_ns: int | None,
     bad: list[Notice] | None = None,
-) -> dict[int, list[tuple[Partition, Path]]]:
+) -> dict[int, list[tuple[Partition, StorePath]]]:
     """Partition directories holding ``[start_ns, end_ns)`` (end exclusive), by hour index.
 
     Directories named like a partition but impossible (``date=garbage``, ``hour=25``) are
     skipped and, with ``bad``, reported there as ``bad_partition`` notices.
     """
-    root = raw_dir(Path(data_root))
+    root = raw_dir(as_root(data_root))
     lo = (start_ns // HOUR_NS) if start_ns is not None else None
     hi = ((end_ns - 1) // HOUR_NS) if end_ns is not None else None
     wanted = set(exchanges) if exchanges is not None else None
-    found: dict[int, list[tuple[Partition, Path]]] = {}
-    if not root.is_dir():
+    found: dict[int, list[tuple[Partition, StorePath]]] = {}
+    remote = isinstance(root, ObjectPath)
+    # On object storage, one recursive listing per day of a narrow window, else one per
+    # exchange: never a request per partition folder (section "Object storage").
+    per_day = remote and lo is not None and hi is not None and hi - lo < _PER_DAY_HOURS
+    try:
+        if not remote and not root.is_dir():
+            return found
+        exchange_dirs = sorted(root.iterdir())
+    except FileNotFoundError:
         return found
-    for ex_dir in sorted(root.iterdir()):
+    for ex_dir in exchange_dirs:
         if not ex_dir.name.startswith("exchange=") or not ex_dir.is_dir():
             continue
         if wanted is not None and ex_dir.name.removeprefix("exchange=") not in wanted:
             continue
+        if remote and not per_day:
+            ex_dir = ex_dir.listed()
         for date_dir in sorted(ex_dir.iterdir()):
             day = parse_partition(date_dir / "hour=00")
             if day is None or not date_dir.is_dir():
@@ -61,6 +78,8 @@ def hour_dirs(
             first = day.hour_index
             if (hi is not None and first > hi) or (lo is not None and first + 23 < lo):
                 continue
+            if per_day:
+                date_dir = date_dir.listed()
             for hour_dir in sorted(date_dir.iterdir()):
                 partition = parse_partition(hour_dir)
                 if partition is None or not hour_dir.is_dir():
@@ -73,19 +92,26 @@ def hour_dirs(
     return dict(sorted(found.items()))
 
 
-def _bad_partition(directory: Path) -> Notice:
+def _bad_partition(directory: StorePath) -> Notice:
     detail = partition_value_problem(directory.name) or "impossible partition name: skipped"
     return Notice("bad_partition", directory, detail)
 
 
-def _compacted_sources(path: Path) -> set[str]:
-    meta = pq.read_metadata(path).metadata or {}
+def _compacted_sources(path: StorePath) -> set[str]:
+    where, filesystem = arrow_source(path)
+    meta = pq.read_metadata(where, filesystem=filesystem).metadata or {}
     raw = meta.get(COMPACTED_FROM_KEY)
     return set(json.loads(raw)) if raw else set()
 
 
-def live_files(directory: Path) -> list[Path]:
-    """Finished files of a partition, minus those a compacted file already holds."""
+def live_files(directory: StorePath, *, fresh: bool = False) -> list[StorePath]:
+    """Finished files of a partition, minus those a compacted file already holds.
+
+    ``fresh`` lists the folder again even when ``hour_dirs`` attached a listing to it (on
+    object storage), for a caller that found a listed file gone.
+    """
+    if fresh and isinstance(directory, ObjectPath):
+        directory = directory.fresh()
     try:
         names = sorted(p for p in directory.iterdir() if is_log_file(p))
     except FileNotFoundError:
@@ -101,11 +127,11 @@ def live_files(directory: Path) -> list[Path]:
 
 
 def log_files(
-    data_root: Path,
+    data_root: StorePath | str,
     exchanges: Sequence[str] | None = None,
     start_ns: int | None = None,
     end_ns: int | None = None,
-) -> list[Path]:
+) -> list[StorePath]:
     """The live files of the raw log holding ``[start_ns, end_ns)`` (end exclusive, as
     ``hour_dirs``), in hour order; every exchange partition with ``exchanges=None``,
     known to the replay or not (a query of the raw table sees them all)."""
@@ -113,9 +139,16 @@ def log_files(
     return [path for entries in hours.values() for _, d in entries for path in live_files(d)]
 
 
-def log_exchanges(data_root: Path) -> list[str]:
+def log_exchanges(data_root: StorePath | str) -> list[str]:
     """The ``exchange=`` partitions of the raw log, sorted (known to the replay or not)."""
-    directory = raw_dir(Path(data_root))
+    directory = raw_dir(as_root(data_root))
+    if isinstance(directory, ObjectPath):
+        directory = directory.fresh()
+        prefixes = directory.fs.get_file_info(
+            pafs.FileSelector(directory.key, allow_not_found=True)
+        )
+        children = [directory / info.base_name for info in prefixes if info.type == DIRECTORY]
+        return sorted(c.name.partition("=")[2] for c in children if c.name.startswith("exchange="))
     if not directory.is_dir():
         return []
     names = []

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.records import RawRecord
+from xle.store.fs import read_source
 from xle.store.layout import RAW_SCHEMA, Notice, Partition, schema_mismatch
 
 __all__ = [
@@ -168,14 +169,19 @@ def open_log_file(
     # whole, so memory follows the batch size, not the row-group size (same speed).
     # ``stream`` is read as a dictionary (the files store it dictionary-encoded, a handful
     # of names per file): no str per row to build, and shared objects (``_dict_pylist``).
+    # On object storage a file is usually fetched whole (``xle.store.fs.read_source``).
+    where, filesystem = read_source(path)
     try:
         pf = pq.ParquetFile(
-            path, buffer_size=_READ_BUFFER, pre_buffer=False, read_dictionary=["stream"]
+            where,
+            buffer_size=_READ_BUFFER,
+            pre_buffer=False,
+            read_dictionary=["stream"],
+            filesystem=filesystem,
         )
     except KeyError:  # no ``stream`` column to read as a dictionary
-        raise WrongSchemaError(
-            schema_mismatch(pq.read_schema(path), RAW_SCHEMA) or "no column stream"
-        ) from None
+        schema = pq.read_schema(where, filesystem=filesystem)
+        raise WrongSchemaError(schema_mismatch(schema, RAW_SCHEMA) or "no column stream") from None
     schema = pf.schema_arrow
     mismatch = schema_mismatch(schema, RAW_SCHEMA)
     if mismatch is not None:

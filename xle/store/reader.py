@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 from xle.errors import DataError
 from xle.exchanges.registry import EXCHANGES, find_venue
 from xle.records import RawRecord
+from xle.store.fs import as_root, is_remote
 from xle.store.layout import RAW_SCHEMA, Notice, Partition
 from xle.store.listing import hour_dirs, live_files, log_exchanges
 from xle.store.merge import (
@@ -183,7 +184,7 @@ class LogRead:
         batch_size: int = _BATCH_ROWS,
         recover: bool = True,
     ) -> None:
-        self.data_root = Path(data_root)
+        self.data_root = as_root(data_root)
         self.start_ns = start_ns
         self.end_ns = end_ns
         self.symbols = tuple(symbols) if symbols is not None else None
@@ -195,7 +196,8 @@ class LogRead:
         self.notices: list[Notice] = []
         self._stop_ns = None if end_ns is None else end_ns + 1  # exclusive, inside
         self._plan: SeekPlan | None = None
-        if recover:
+        if recover and not is_remote(self.data_root):
+            # Journals live on the recorders' local disks, never on object storage.
             # A run killed before it rolled has its records only in the journal (and no
             # partition yet: this comes before any listing or seek).
             from xle.store.writer import recover_journals
@@ -350,7 +352,7 @@ class LogRead:
             opened: list[LogFile] = []
             failed: list[FileProblem] = []
             vanished = False
-            for path in live_files(directory):
+            for path in live_files(directory, fresh=attempt > 0):
                 try:
                     file = open_log_file(path, partition, self.read_from_ns, self._stop_ns)
                 except FileNotFoundError:
@@ -429,9 +431,9 @@ def read_merged(
     opened = []
     for path in files:
         try:
-            opened.append(open_log_file(Path(path), partition, None, None))
+            opened.append(open_log_file(path, partition, None, None))
         except Exception as exc:
-            raise DataError(problem_of(Path(path), partition, exc).message()) from exc
+            raise DataError(problem_of(path, partition, exc).message()) from exc
     streams = [
         Stream(partition.exchange, chained, batches=file_batches(chained, batch_size))
         for chained in chain_files([f for f in opened if f.row_groups])

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.records import RawRecord
+from xle.store.fs import arrow_source
 from xle.store.layout import Partition
 from xle.store.listing import hour_dirs, live_files
 from xle.store.merge import COLUMNS, records_from_table
@@ -85,7 +86,7 @@ def plan_seek(
 
     wanted = set(symbols) if symbols is not None else None
     floor = start_ns - max_lookback_ns if max_lookback_ns is not None else None
-    hours = hour_dirs(Path(data_root), exchanges, floor, start_ns + 1)
+    hours = hour_dirs(data_root, exchanges, floor, start_ns + 1)
     seen: set[Book] = set()
     found: dict[Book, int] = {}
     for entries in reversed(hours.values()):
@@ -119,8 +120,9 @@ def plan_seek(
 
 def _read(path: Path, use: Callable[[pq.ParquetFile], T], default: T) -> T:
     """``use(file)``, or ``default`` when the file is unreadable (the replay reports it)."""
+    where, filesystem = arrow_source(path)
     try:
-        with pq.ParquetFile(path) as pf:
+        with pq.ParquetFile(where, filesystem=filesystem) as pf:
             return use(pf)
     except (OSError, pa.ArrowException):
         return default

@@ -28,15 +28,18 @@ fills group by run``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from xle.store.backtests import BACKTEST_SCHEMAS, BACKTEST_VIEWS, backtests_dir
 from xle.store.derived import PARTITION_KEYS, SCHEMAS
+from xle.store.fs import ObjectPath, StorePath, arrow_source, as_root, is_remote
 from xle.store.layout import JOURNAL_SCHEMA, Notice, partition_value_problem, schema_mismatch
 from xle.store.paths import derived_dir, raw_dir
 
@@ -97,8 +100,11 @@ def _glob(root: Path, view: str) -> str:
     return f"{_table_dir(root, view).as_posix()}/{_file_pattern(view)}"
 
 
-def _files(root: Path, view: str) -> list[Path]:
+def _files(root: StorePath, view: str) -> list[StorePath]:
     directory = _table_dir(root, view)
+    if is_remote(directory):  # one recursive listing; a missing folder lists nothing
+        pattern = _file_pattern(view)
+        return sorted(p for p in directory.glob(pattern) if not p.name.startswith((".", "_")))
     if not directory.is_dir():
         return []
     pattern = _file_pattern(view)
@@ -124,6 +130,7 @@ def _usable(
         live = set(log_files(root))
     usable = []
     reported: set[Path] = set()
+    schemas = _remote_schemas(found) if is_remote(table) else {}
     for path in found:
         bad_dir = None
         for directory in reversed(path.relative_to(table).parents[:-1]):
@@ -139,7 +146,9 @@ def _usable(
         if view == "raw" and path not in live:
             continue  # superseded by a compacted file
         try:
-            schema = pq.read_schema(path)
+            schema = schemas[path] if path in schemas else pq.read_schema(path)
+            if isinstance(schema, BaseException):
+                raise schema
         except Exception as exc:  # any unreadable footer is reported
             text = " ".join(str(exc).split()) or type(exc).__name__
             notices.append(Notice("unreadable", path, f"{type(exc).__name__}: {text}"))
@@ -155,6 +164,26 @@ def _usable(
             continue
         usable.append(path)
     return usable
+
+
+#: Footers fetched at once from object storage: each is a request of its own there.
+_REMOTE_FOOTERS_AT_ONCE = 16
+
+
+def _remote_schemas(paths: list[ObjectPath]) -> dict[ObjectPath, pa.Schema | BaseException]:
+    """The schema (or the error reading it) of every file on object storage, fetched by
+    a few threads at once: thousands of files would otherwise be thousands of round trips
+    one after the other."""
+
+    def schema(path: ObjectPath) -> pa.Schema | BaseException:
+        try:
+            where, filesystem = arrow_source(path)
+            return pq.read_schema(where, filesystem=filesystem)
+        except Exception as exc:  # reported by the caller, file by file
+            return exc
+
+    with ThreadPoolExecutor(_REMOTE_FOOTERS_AT_ONCE) as pool:
+        return dict(zip(paths, pool.map(schema, paths), strict=True))
 
 
 def _quote(text: str) -> str:
@@ -186,7 +215,10 @@ def _failing_view(con: duckdb.DuckDBPyConnection, view: str, columns: str, reaso
 def _with_nulls(view: str, lacking: set[str], usable: list[Path]) -> str:
     """The view's column list, a typed NULL standing for each later column that no usable
     file has (``union_by_name`` only fills a column some file holds)."""
-    held = {name for path in usable for name in pq.read_schema(path).names}
+    held = set()
+    for path in usable:
+        where, filesystem = arrow_source(path)
+        held.update(pq.read_schema(where, filesystem=filesystem).names)
     schema = _empty_table(view).schema
     out = []
     for name in view_columns(view):
@@ -200,6 +232,35 @@ def _with_nulls(view: str, lacking: set[str], usable: list[Path]) -> str:
 
 #: DuckDB types of the ``LATER_COLUMNS``' Arrow types.
 _SQL_TYPES = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}
+
+
+def _dataset_view(
+    con: duckdb.DuckDBPyConnection,
+    root: ObjectPath,
+    view: str,
+    usable: list[ObjectPath],
+) -> None:
+    """``view`` over files on object storage: a registered pyarrow dataset.
+
+    DuckDB's own S3 support (the httpfs extension) is downloaded on first use, which
+    cannot be done offline; a pyarrow dataset reads through the root's filesystem, with
+    the same explicit file list, hive keys and column types as the local view. The
+    ``LATER_COLUMNS`` read as NULL for files without them (the dataset's schema has them).
+    """
+    schema = _empty_table(view).schema
+    keys = pa.schema([schema.field(k) for k in _PARTITIONS[view]])
+    dataset = ds.dataset(
+        [p.key for p in usable],
+        schema=schema,
+        filesystem=root.fs,
+        format="parquet",
+        partitioning=ds.partitioning(keys, flavor="hive"),
+        partition_base_dir=_table_dir(root, view).key,
+    )
+    source = f"_dataset_{view}"
+    con.register(source, dataset)
+    columns = ", ".join(f'"{c}"' for c in view_columns(view))
+    con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
 
 
 class Views(NamedTuple):
@@ -226,7 +287,9 @@ def open_views(root: Path) -> Views:
     """
     from xle.store.writer import recover_journals
 
-    notices = list(recover_journals(Path(root), sweep=False).notices)
+    root = as_root(root)
+    # Journals live on the recorders' local disks, never on object storage.
+    notices = [] if is_remote(root) else list(recover_journals(root, sweep=False).notices)
     con = duckdb.connect(":memory:")
     for view in VIEW_NAMES:
         columns = ", ".join(f'"{c}"' for c in view_columns(view))
@@ -237,6 +300,13 @@ def open_views(root: Path) -> Views:
             source = f"_empty_{view}"
             con.register(source, _empty_table(view))
             con.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+            continue
+        if is_remote(root):
+            try:
+                _dataset_view(con, root, view, usable)
+            except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                _failing_view(con, view, columns, reason)
             continue
         types = ", ".join(f"'{k}': {_HIVE_TYPES[k]}" for k in _PARTITIONS[view])
         if len(usable) == len(found):
