@@ -184,11 +184,11 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _data_root(data: object) -> Path | None:
+def _data_root(data: object) -> object:
     from xle.store.paths import data_root
 
     try:
-        return data_root(data if isinstance(data, Path) else None)
+        return data_root(data if isinstance(data, (str, Path)) else None)
     except Exception:
         return None
 

@@ -77,7 +77,7 @@ class ShardClaim:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 body = {"run": run, "pid": os.getpid(), "symbols": symbols}
-                os.write(fd, json.dumps(body, sort_keys=True).encode())
+                os.pwrite(fd, json.dumps(body, sort_keys=True).encode(), 0)
                 os.fsync(fd)
             except BaseException:
                 os.close(fd)
