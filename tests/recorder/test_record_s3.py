@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -337,7 +338,7 @@ def _record_two_shards(sim_port: int, root: str, env: dict[str, str]) -> list[di
         stats_file = Path(env["XDG_CACHE_HOME"]) / f"{venue}.json"
         command = _record(
             "--simulator", f"127.0.0.1:{sim_port}", "--data", root, "--exchange", venue,
-            "--roll-seconds", "0.5", "--duration", "3", "--stats-file", str(stats_file),
+            "--roll-seconds", "0.5", "--duration", "2.5", "--stats-file", str(stats_file),
         )  # fmt: skip
         proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -359,14 +360,43 @@ def _assert_disjoint_complete_runs(keys: Counter, finals: list[dict]) -> None:
         assert sorted(seq for _, _, _, seq in mine) == list(range(1, final["records"] + 1))
 
 
-def test_two_shards_record_into_one_s3_root_at_once_without_colliding(tmp_path, s3_root):
-    # Both share the default staging directory of the root: the harder case.
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+@dataclass
+class _Shards:
+    root: str
+    cache: Path
+    finals: list[dict]
+
+
+@pytest.fixture(scope="module")
+def two_shards_in_s3(s3_endpoint, tmp_path_factory) -> _Shards:
+    """binance and coinbase recorded at once into one bucket, sharing the default staging
+    directory of the root (the harder case); recorded once for the tests that read it."""
+    import boto3
+
+    cache = tmp_path_factory.mktemp("shards") / "cache"
+    aws = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "xle-test-key",
+        "AWS_SECRET_ACCESS_KEY": "xle-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1",
+    }
+    keys = {"aws_access_key_id": aws["AWS_ACCESS_KEY_ID"]}
+    keys["aws_secret_access_key"] = aws["AWS_SECRET_ACCESS_KEY"]
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)
+    client.create_bucket(Bucket="xle-shards")
+    env = {**os.environ, **aws, "XDG_CACHE_HOME": str(cache)}
     with start_in_thread(SimConfig(seed=7, levels=20)) as sim:
-        finals = _record_two_shards(sim.port, s3_root, env)
-    _assert_disjoint_complete_runs(_bucket_keys(s3_root), finals)
-    staging = tmp_path / "cache" / "xle" / "journal"
-    assert staged_files(next(staging.iterdir())) == []
+        finals = _record_two_shards(sim.port, "s3://xle-shards/data", env)
+    return _Shards("s3://xle-shards/data", cache, finals)
+
+
+def test_two_shards_record_into_one_s3_root_at_once_without_colliding(two_shards_in_s3, s3_env):
+    shards = two_shards_in_s3
+    _assert_disjoint_complete_runs(_bucket_keys(shards.root), shards.finals)
+    (staging,) = (shards.cache / "xle" / "journal").iterdir()  # one default dir, shared
+    assert staged_files(staging) == []
 
 
 def test_two_shards_record_into_one_local_root_at_once_and_replay_merged(tmp_path):
@@ -386,19 +416,19 @@ def test_two_shards_record_into_one_local_root_at_once_and_replay_merged(tmp_pat
     assert quoted == {"binance", "coinbase"}
 
 
-def test_two_shards_recorded_into_s3_replay_merged_from_the_bucket(tmp_path, s3_root):
+def test_two_shards_recorded_into_s3_replay_merged_from_the_bucket(
+    two_shards_in_s3, s3_env, tmp_path
+):
     """Needs the read side of object storage (``xle.store.fs``, ``xle.open("s3://...")``)."""
     pytest.importorskip("xle.store.fs", reason="reading s3:// roots is the read side's part")
     import xle
 
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    with start_in_thread(SimConfig(seed=7, levels=20)) as sim:
-        _record_two_shards(sim.port, s3_root, env)
+    root = two_shards_in_s3.root
     local = tmp_path / "copy"
-    for key, data in _objects(s3_root).items():
+    for key, data in _objects(root).items():
         (local / key).parent.mkdir(parents=True, exist_ok=True)
         (local / key).write_bytes(data)
-    from_bucket = list(xle.open(s3_root).replay())
+    from_bucket = list(xle.open(root).replay())
     assert from_bucket == list(xle.open(local).replay())
     assert {o.exchange for o in from_bucket if type(o).__name__ == "Quote"} == {
         "binance",
