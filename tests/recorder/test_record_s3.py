@@ -451,6 +451,21 @@ def test_local_recording_keeps_no_staging_directory(tmp_path):
     assert list((tmp_path / "data" / "raw").glob("exchange=binance/*/*/*.parquet"))
 
 
+def test_a_missing_bucket_is_one_line_before_anything_is_recorded(tmp_path, s3_env):
+    staging = tmp_path / "staging"
+    result = subprocess.run(
+        _record("--simulator", "127.0.0.1:9", "--duration", "1", "--data",
+                "s3://xle-never-created/data", "--journal-dir", str(staging)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: bucket 'xle-never-created' of s3://xle-never-created/data does not exist"
+    ]
+    assert "recording" not in result.stdout
+    assert not list(staging.rglob("*.arrow"))
+
+
 def test_journal_dir_without_an_object_storage_root_is_a_usage_error(tmp_path):
     result = subprocess.run(
         _record("--data", str(tmp_path / "data"), "--journal-dir", str(tmp_path / "j")),

@@ -301,13 +301,17 @@ class Uploader:
     def check_reachable(self) -> None:
         """Fail now, in one line, when the remote root cannot be listed (no bucket, access
         denied, endpoint unreachable) rather than after a minute of recording."""
+        bucket = self._prefix.partition("/")[0]
         try:
+            found = self._fs.get_file_info(bucket).type != pafs.FileType.NotFound
             self._fs.get_file_info(pafs.FileSelector(self._prefix, allow_not_found=True))
         except OSError as exc:
             raise DataError(
                 f"cannot reach {self.where}: {_first_line(exc)} "
                 "(check the bucket and the AWS_* environment variables)"
             ) from None
+        if not found:
+            raise DataError(f"bucket {bucket!r} of {self.where} does not exist")
 
     def start(self) -> None:
         """Take the run's upload lock and start the background thread (``run`` set)."""
@@ -380,32 +384,36 @@ class Uploader:
             time.sleep(delay)
 
     def _upload_one(self, path: Path) -> bool:
-        """PUT one staged file, check the object's size, delete the local file."""
+        """PUT one staged file, check the object's size, delete the local file.
+
+        Any failure (reading the file, the PUT, the check, the delete) leaves the file
+        staged and schedules its next attempt after the backoff; it never raises.
+        """
         retry = self._retry_at.get(path)
         if retry is not None and time.monotonic() < retry[0]:
             return False
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:  # uploaded meanwhile by a recovery (same bytes)
-            self._retry_at.pop(path, None)
-            return True
         key = self.key_of(path)
         try:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # uploaded meanwhile by a recovery (same bytes)
+                self._retry_at.pop(path, None)
+                return True
             # One write of the whole file: a failure can leave no partial object behind.
             with self._fs.open_output_stream(key) as out:
                 out.write(data)
             info = self._fs.get_file_info(key)
             if info.size != len(data):
                 raise OSError(f"object {key} has {info.size} bytes after upload, not {len(data)}")
-        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        except Exception as exc:  # whatever failed, the file waits and is retried
             delay = self._retry_at.get(path, (0.0, self.backoff_initial))[1]
             self._retry_at[path] = (time.monotonic() + delay, min(delay * 2, self.backoff_max))
             with self._stats_lock:
                 self._stats.failures += 1
                 self._stats.last_error = f"{path.name}: {_first_line(exc)}"
             return False
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
         with contextlib.suppress(OSError):
             fsync_dir(path.parent)
         self._retry_at.pop(path, None)
@@ -422,15 +430,23 @@ class Uploader:
                 with contextlib.suppress(OSError):
                     prune_empty_partitions(self.staging)
                 next_prune = time.monotonic() + _PRUNE_EVERY_S
-            for path in self._pending():
-                if self._stop.is_set():
-                    break
-                self._upload_one(path)
-            self._count_waiting()
+            try:
+                for path in self._pending():
+                    if self._stop.is_set():
+                        break
+                    self._upload_one(path)
+                self._count_waiting()
+            except OSError as exc:  # the staging directory itself: keep trying, say why
+                with self._stats_lock:
+                    self._stats.last_error = f"{self.staging}: {_first_line(exc)}"
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
         self._retry_at.clear()  # the final passes start with fresh attempts and backoff
-        self._passes()
+        try:
+            self._passes()
+        except OSError as exc:
+            with self._stats_lock:
+                self._stats.last_error = f"{self.staging}: {_first_line(exc)}"
 
     def _passes(self) -> None:
         """Up to ``attempts`` passes over the pending files, waiting out the backoff."""
@@ -484,8 +500,7 @@ def recover_remote(
     uploader = Uploader(
         staging, uri, attempts=attempts, backoff_initial=backoff_initial, filesystem=filesystem
     )
-    if staged_files(staging):
-        uploader.check_reachable()
+    uploader.check_reachable()  # a wrong bucket or endpoint fails now, not after hours
     stats = uploader.upload_all()
     with contextlib.suppress(OSError):
         prune_empty_partitions(staging)
