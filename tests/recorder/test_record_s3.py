@@ -327,6 +327,77 @@ def test_sigkill_then_restart_leaves_every_journaled_record_in_the_bucket_exactl
     assert staged_files(staging) == [] and not list((staging / "raw" / "_journal").iterdir())
 
 
+class _Store:
+    """A moto server of its own that can go down and come back on the same port (moto
+    keeps the buckets in the process, so the store returns with what it held)."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._make = lambda port: ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+        self._server = self._make(0)
+        self._server.start()
+        host, self.port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{self.port}"
+        self.up = True
+
+    def stop(self) -> None:
+        if self.up:
+            self._server.stop()
+            self.up = False
+
+    def start(self) -> None:
+        if not self.up:
+            self._server = self._make(self.port)
+            self._server.start()
+            self.up = True
+
+
+@pytest.mark.slow  # each failed request waits out the S3 client's own retries (~6 s)
+def test_an_object_store_outage_never_stops_capture_and_loses_nothing(
+    tmp_path, s3_env, monkeypatch
+):
+    import boto3
+
+    store = _Store()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", store.endpoint)  # this test and its children
+    root, staging, stats_file = "s3://xle-outage/data", tmp_path / "staging", tmp_path / "s.json"
+
+    def stats() -> dict:
+        return _read_stats(stats_file) or {"records": 0, "upload": {"uploaded": 0}}
+
+    try:
+        boto3.client("s3", endpoint_url=store.endpoint).create_bucket(Bucket="xle-outage")
+        with start_in_thread(SimConfig(seed=6, levels=10)) as sim:
+            proc = subprocess.Popen(
+                _record("--simulator", f"127.0.0.1:{sim.port}", "--data", root,
+                        "--journal-dir", str(staging), "--roll-seconds", "0.5",
+                        "--stats-file", str(stats_file)),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            _wait_for(lambda: stats()["upload"]["uploaded"] > 0, 30, proc)
+            store.stop()
+            at_outage = stats()["records"]
+            _wait_for(lambda: stats()["upload"]["failures"] >= 2, 60, proc)
+            _wait_for(lambda: stats()["upload"]["waiting"] >= 3, 30, proc)
+            during = stats()
+            store.start()
+            _wait_for(lambda: stats()["upload"]["waiting"] == 0, 60, proc)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert during["upload"]["failures"] > 0 and during["upload"]["last_error"]
+        assert during["records"] > at_outage  # capture went on while uploads failed
+        final = _read_stats(stats_file)
+        assert final is not None and final["upload"]["waiting"] == 0
+        keys = _bucket_keys(root)
+        assert set(keys.values()) == {1}
+        assert sorted(seq for _, _, _, seq in keys) == list(range(1, final["records"] + 1))
+        assert staged_files(staging) == []
+    finally:
+        store.stop()
+
+
 # --------------------------------------------------------------------------- sharded recorders
 
 

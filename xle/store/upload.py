@@ -431,10 +431,7 @@ class Uploader:
                     prune_empty_partitions(self.staging)
                 next_prune = time.monotonic() + _PRUNE_EVERY_S
             try:
-                for path in self._pending():
-                    if self._stop.is_set():
-                        break
-                    self._upload_one(path)
+                self._pass(stoppable=True)
                 self._count_waiting()
             except OSError as exc:  # the staging directory itself: keep trying, say why
                 with self._stats_lock:
@@ -448,11 +445,23 @@ class Uploader:
             with self._stats_lock:
                 self._stats.last_error = f"{self.staging}: {_first_line(exc)}"
 
+    def _pass(self, *, stoppable: bool = False) -> None:
+        """One pass over the pending files, in name order. A failure ends the pass: the
+        store is probably down, and each further request would only wait out the same
+        timeouts (the failed file's backoff keeps it from blocking the others)."""
+        for path in self._pending():
+            if stoppable and self._stop.is_set():
+                return
+            retry = self._retry_at.get(path)
+            if retry is not None and time.monotonic() < retry[0]:
+                continue
+            if not self._upload_one(path):
+                return
+
     def _passes(self) -> None:
         """Up to ``attempts`` passes over the pending files, waiting out the backoff."""
         for attempt in range(self.attempts):
-            for path in self._pending():
-                self._upload_one(path)
+            self._pass()
             self._count_waiting()
             if not self._pending() or attempt + 1 == self.attempts:
                 return
