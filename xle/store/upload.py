@@ -331,8 +331,9 @@ class Uploader:
         self._wake.set()
 
     def close(self, timeout: float | None = None) -> UploadStats:
-        """Stop the thread after a final pass of up to ``attempts`` tries per file; what
-        still fails stays staged (``stats.waiting``) for the next recovery."""
+        """Stop the thread after final passes over what waits: up to ``attempts``, or one
+        when the store was failing already; what still fails stays staged
+        (``stats.waiting``) for the next recovery."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -346,7 +347,7 @@ class Uploader:
         """Upload every staged file of a dead (or this) run, up to ``attempts`` tries each,
         with backoff between them; returns the counters (``waiting`` what is left)."""
         try:
-            self._passes()
+            self._passes(self.attempts)
         finally:
             self._release_held()
         self._count_waiting()
@@ -438,9 +439,11 @@ class Uploader:
                     self._stats.last_error = f"{self.staging}: {_first_line(exc)}"
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
-        self._retry_at.clear()  # the final passes start with fresh attempts and backoff
+        # The final passes start with fresh backoff; when the store was failing already,
+        # one pass says whether it is back without holding the stop up for every attempt.
+        self._retry_at.clear()
         try:
-            self._passes()
+            self._passes(1 if self.stats.last_error else self.attempts)
         except OSError as exc:
             with self._stats_lock:
                 self._stats.last_error = f"{self.staging}: {_first_line(exc)}"
@@ -458,12 +461,12 @@ class Uploader:
             if not self._upload_one(path):
                 return
 
-    def _passes(self) -> None:
+    def _passes(self, attempts: int) -> None:
         """Up to ``attempts`` passes over the pending files, waiting out the backoff."""
-        for attempt in range(self.attempts):
+        for attempt in range(attempts):
             self._pass()
             self._count_waiting()
-            if not self._pending() or attempt + 1 == self.attempts:
+            if not self._pending() or attempt + 1 == attempts:
                 return
             self._sleep_until_due()
 
