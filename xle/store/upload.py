@@ -86,11 +86,13 @@ def _scheme(uri: str) -> str:
     return scheme if len(scheme) > 1 else ""  # "C:\\x" is a drive, not a scheme
 
 
-def is_remote_root(root: str | os.PathLike[str]) -> bool:
-    """True for a data root on a non-local filesystem (``s3://bucket/prefix``)."""
+def is_remote_root(root: object) -> bool:
+    """True for a data root on a non-local filesystem: a URI such as ``s3://bucket/prefix``
+    or a path object whose ``str`` is one (not a local ``Path``)."""
     if isinstance(root, Path):
         return False
-    return _scheme(os.fspath(root)) not in ("", "file")
+    text = os.fspath(root) if isinstance(root, (str, os.PathLike)) else str(root)
+    return _scheme(text) not in ("", "file")
 
 
 def redact_uri(uri: str) -> str:
