@@ -30,6 +30,7 @@ from xle.store.layout import parse_partition
 from xle.store.upload import (
     Uploader,
     default_journal_dir,
+    prune_empty_partitions,
     recover_remote,
     remote_filesystem,
     staged_files,
@@ -188,6 +189,18 @@ def test_the_default_staging_dir_is_per_root_under_the_cache_directory(monkeypat
     one, two = default_journal_dir("s3://b/one"), default_journal_dir("s3://b/two")
     assert one.parent == tmp_path / "xle" / "journal"
     assert one != two and default_journal_dir("s3://b/one/") == one
+
+
+def test_empty_staging_folders_go_once_no_writer_can_roll_into_them(tmp_path):
+    raw = tmp_path / "raw" / "exchange=binance"
+    old_day, today = raw / "date=2026-12-03", raw / "date=2026-12-04"
+    for folder in (old_day / "hour=23", today / "hour=10", today / "hour=13", today / "hour=11"):
+        folder.mkdir(parents=True)
+    (today / "hour=11" / "run-0.parquet").write_bytes(b"waiting")
+    now_ns = 1_796_393_400_000_000_000  # 2026-12-04T14:10Z
+    assert prune_empty_partitions(tmp_path, now_ns) == 2  # 2026-12-03 23h and 10h
+    assert sorted(p.name for p in today.iterdir()) == ["hour=11", "hour=13"]
+    assert not old_day.exists() and raw.is_dir()
 
 
 # --------------------------------------------------------------------------- shard claims

@@ -168,8 +168,9 @@ def staged_files(staging: Path, run: str | None = None) -> list[Path]:
 
 
 def prune_empty_partitions(staging: Path, now_ns: int | None = None) -> int:
-    """Remove the empty partition folders of a staging root whose hour ended more than
-    two hours before ``now_ns``; returns how many folders went."""
+    """Remove the empty hour folders of a staging root whose hour ended more than two
+    hours before ``now_ns`` (and their day's folder once that day is as old); returns
+    how many hour folders went."""
     raw = raw_dir(Path(staging))
     if not raw.is_dir():
         return 0
@@ -179,12 +180,17 @@ def prune_empty_partitions(staging: Path, now_ns: int | None = None) -> int:
         partition = parse_partition(hour_dir)
         if partition is None or partition.end_ns > cutoff:
             continue
-        for folder in (hour_dir, hour_dir.parent, hour_dir.parent.parent):
-            try:
-                folder.rmdir()  # only when empty
-            except OSError:
-                break
-            removed += folder is hour_dir
+        try:
+            hour_dir.rmdir()  # only when empty
+        except OSError:
+            continue
+        removed += 1
+        # The day's folder too once the whole day is that old: no writer is creating an
+        # hour in it then. Exchange folders stay (a writer may be creating a day).
+        day_end = partition.start_ns - partition.hour * 3600 * 1_000_000_000 + 24 * 3600 * 10**9
+        if day_end <= cutoff:
+            with contextlib.suppress(OSError):
+                hour_dir.parent.rmdir()
     return removed
 
 
