@@ -178,6 +178,19 @@ def test_recovery_leaves_the_files_of_a_live_uploader_alone(tmp_path, s3_root):
     assert _objects(s3_root) == {}
 
 
+def test_an_upload_error_never_repeats_a_credential(tmp_path, s3_env, monkeypatch):
+    # moto accepts any key, so the error that repeats it is one naming a missing bucket
+    # called after the key: the SDK's text reaches the message, the key does not.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "akia-sentinel-key-id")
+    staging = tmp_path / "staging"
+    _stage(staging, "run-key")
+    uploader = Uploader(staging, "s3://akia-sentinel-key-id/x", attempts=1)
+    stats = uploader.upload_all()
+    assert (stats.failures, stats.uploaded) == (1, 0)
+    assert "akia-sentinel-key-id" not in stats.last_error
+    assert "***" in stats.last_error
+
+
 def test_a_uri_with_credentials_is_refused_without_repeating_them(tmp_path, s3_env):
     with pytest.raises(DataError) as err:
         Uploader(tmp_path, "s3://AKIASECRETKEY:sekrit@bucket/data", run="r")
@@ -292,6 +305,10 @@ def test_xle_record_into_s3_uploads_every_rolled_file_and_leaves_nothing_staged(
     assert staged_files(staging) == [] and not list((staging / "raw" / "_journal").iterdir())
     for secret in ("xle-test-secret", "xle-test-key"):
         assert secret not in result.stdout + result.stderr
+        assert secret.encode() not in stats_file.read_bytes()
+        for path in staging.rglob("*"):
+            assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+        assert all(secret.encode() not in data for data in _objects(s3_root).values())
 
 
 @pytest.mark.parametrize("restart", ["record", "recover-only"])

@@ -142,9 +142,20 @@ def default_journal_dir(uri: str) -> Path:
     return Path(cache) / "xle" / "journal" / digest
 
 
+#: Environment variables whose values never appear in a message, even when an SDK error
+#: repeats one (an access key id in an "invalid key" answer).
+_SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
 def _first_line(exc: BaseException) -> str:
+    """The first line of an error, with any credential from the environment masked."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    for name in _SECRET_VARIABLES:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            line = line.replace(value, "***")
+    return line
 
 
 # --------------------------------------------------------------------------- staged files
