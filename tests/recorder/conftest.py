@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import s3_endpoint, s3_env, s3_root  # noqa: F401
 from xle.recorder.feedbase import FeedOptions
 from xle.recorder.live import Recorder
 from xle.records import RawRecord

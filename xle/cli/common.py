@@ -160,9 +160,16 @@ def live_session(config: EngineConfig, recorder_config: Any) -> Any:
     leftover journals of a crashed run under its data root are recovered (and said)."""
     from xle.dashboard.sessions import LiveSession
     from xle.dashboard.state import DashboardState
+    from xle.store.upload import default_journal_dir, is_remote_root, recover_remote
     from xle.store.writer import LogWriter
 
-    recovered = LogWriter.recover(recorder_config.data_root)
+    root = recorder_config.data_root
+    if is_remote_root(root):  # object storage: recover and upload its staging directory
+        uri = str(root)
+        staging = recorder_config.journal_dir or default_journal_dir(uri)
+        recovered = recover_remote(uri, staging).records
+    else:
+        recovered = LogWriter.recover(root)
     if recovered:
         typer.echo(f"recovered {recovered:,} records from leftover journals")
     return LiveSession.from_config(DashboardState(Engine(config)), recorder_config)

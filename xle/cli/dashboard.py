@@ -136,6 +136,7 @@ def dashboard(
                 **limits,
             )
             session = live_session(engine_config, recorder_config)
+            session.recorder.claim()  # another live recorder of these books: refuse now
             history = EpisodeHistory(root)
             server = serve(session, history, host, port)
             where = f"simulator {simulator}" if simulator else "live venues"

@@ -103,6 +103,7 @@ def demo(
             **limits,
         )
         session = live_session(engine_config, recorder_config)
+        session.recorder.claim()  # another live recorder of these books: refuse now
         server = serve(session, EpisodeHistory(root), host, port)
     except XleError as exc:
         sim.stop()

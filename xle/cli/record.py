@@ -10,6 +10,13 @@ flushes the log (fsync) and then rewrites PATH atomically with its counters, inc
 ``durable_seq``, the last ``seq`` that was on disk when the file was written. A crash test
 can kill the process at any moment and check that every record up to the last
 ``durable_seq`` it read is in the log.
+
+``--data s3://bucket/prefix`` records into object storage: the journal and the rolled
+files are staged in ``--journal-dir`` (default under the user's cache directory) and each
+rolled file is uploaded as one object (``xle.store.upload``). Before it starts, the
+command recovers what a crashed run left in the staging directory and uploads it;
+``--recover-only`` does only that. Recorders of the same venue and symbol into one root
+(local, or one staging directory) are refused (``xle.recorder.shards``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ from rich.table import Table
 from xle.analytics.engine import Engine, Output
 from xle.cli.options import (
     ConfigOption,
-    DataOption,
     ExchangeOption,
     MaxFrameOption,
     RestDeadlineOption,
@@ -47,11 +53,18 @@ from xle.cli.options import (
     venue_urls,
 )
 from xle.config import load_config
-from xle.errors import UsageError
+from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.recorder.live import DEFAULT_SYMBOLS, Recorder, RecorderConfig, venue_endpoints
 from xle.records import IntegrityEvent, RawRecord
 from xle.store.paths import data_root
+from xle.store.upload import (
+    RemoteRecovery,
+    default_journal_dir,
+    is_remote_root,
+    recover_remote,
+    redact_uri,
+)
 from xle.store.writer import LogWriter
 
 __all__ = ["record", "resolve_symbols", "rest_venues"]
@@ -134,7 +147,8 @@ class _Status:
     def table(self, *, final: bool = False) -> Table:
         elapsed = time.monotonic() - self.started
         title = f"xle record  run {self.recorder.run_id}  {elapsed:,.0f} s"
-        table = Table(title=title, title_justify="left")
+        upload = self.upload_line()
+        table = Table(title=title, title_justify="left", caption=upload, caption_justify="left")
         columns = ["venue", "conns", "frames", "frames/s" if not final else "avg/s", "MB"]
         columns += ["snapshots", "resyncs", "reconnects", "books synced", "gaps", "errors"]
         for name in columns:
@@ -157,7 +171,17 @@ class _Status:
             synced, total = self.books(venue)
             books = f" books {synced}/{total}" if self.engine else ""
             parts.append(f"{venue} {s.frames:,} ({self.rates[venue]:,.0f}/s){books}")
+        if (upload := self.upload_line()) is not None:
+            parts.append(upload)
         return "  ".join(parts)
+
+    def upload_line(self) -> str | None:
+        """Uploads to object storage: done, waiting, and the last failure (None if local)."""
+        up = self.recorder.upload_stats
+        if up is None:
+            return None
+        text = f"uploaded {up.uploaded:,} files ({up.bytes / 1e6:,.1f} MB), {up.waiting:,} waiting"
+        return f"{text}; last upload error: {up.last_error}" if up.last_error else text
 
     def snapshot(self, durable_seq: int) -> dict[str, Any]:
         data = self.recorder.stats_dict()
@@ -279,7 +303,36 @@ def record(
             "--roll-seconds", metavar="SECONDS", help="Roll the journal into Parquet this often."
         ),
     ] = 60.0,
-    data: DataOption = None,
+    data: Annotated[
+        # A string, not a Path: Path("s3://bucket/x") would collapse the "//" of a URI.
+        str | None,
+        typer.Option(
+            "--data",
+            metavar="DIR|URI",
+            help="Data root: a directory or an object-storage URI such as s3://bucket/prefix "
+            "(endpoint and credentials from the AWS_* environment variables; "
+            "default: $XLE_DATA, else ./data).",
+            show_default=False,
+        ),
+    ] = None,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--journal-dir",
+            metavar="DIR",
+            help="Local staging directory (journal and rolled files waiting for upload) of an "
+            "object-storage --data. Default: $XDG_CACHE_HOME/xle/journal/<hash of the URI>.",
+            show_default=False,
+        ),
+    ] = None,
+    recover_only: Annotated[
+        bool,
+        typer.Option(
+            "--recover-only",
+            help="Recover crashed journals to Parquet (and, for object storage, upload "
+            "every staged file), then exit without recording.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     no_engine: Annotated[
         bool,
@@ -334,9 +387,18 @@ def record(
         )
         if stats_file is not None:
             check_output_file(stats_file, "--stats-file")
-        root = data_root(data)
+        text = data or os.environ.get("XLE_DATA") or ""
+        remote = is_remote_root(text)
+        root: Path | str = text.rstrip("/") if remote else data_root(text or None)
+        if journal_dir is not None and not remote:
+            raise UsageError("--journal-dir is for an object-storage --data (s3://...)")
+        staging = (journal_dir or default_journal_dir(text)) if remote else None
+        if recover_only:
+            _recover_only(console, root, staging)
+            return
         cfg = RecorderConfig(
             data_root=root,
+            journal_dir=staging,
             symbols=chosen,
             simulator=simulator,
             ws_urls=ws_urls,
@@ -347,16 +409,22 @@ def record(
             **limits,
         )
         engine = None if no_engine else Engine(load_config(config))
-        recovered = LogWriter.recover(root)
-        if recovered:
-            console.print(
-                f"recovered {recovered:,} records from leftover journals", highlight=False
-            )
         recorder = Recorder(cfg, engine=engine)
+        recorder.claim()  # refuse a second recorder of the same books before touching files
+        if staging is not None:
+            _print_recovery(console, recover_remote(str(root), staging), str(root), staging)
+            where = f"{redact_uri(str(root))}/raw  (staging in {staging})"
+        else:
+            recovered = LogWriter.recover(Path(root))
+            if recovered:
+                console.print(
+                    f"recovered {recovered:,} records from leftover journals", highlight=False
+                )
+            where = f"{root}/raw"
         status = _Status(recorder, engine)
         recorder.listener = status.listener
         venues = ", ".join(f"{v} {' '.join(s)}" for v, s in chosen.items())
-        console.print(f"recording {venues} -> {root}/raw  (run {recorder.run_id})", highlight=False)
+        console.print(f"recording {venues} -> {where}  (run {recorder.run_id})", highlight=False)
         asyncio.run(_main(recorder, status, console, stats_file, status_every))
     except KeyboardInterrupt:  # a signal before the handlers were installed
         raise typer.Exit(130) from None
@@ -366,5 +434,45 @@ def record(
     console.print(
         f"{recorder.records:,} records in run {recorder.run_id}; "
         f"integrity events: {total}{' (' + summary + ')' if summary else ''}",
+        highlight=False,
+    )
+    up = recorder.upload_stats
+    if up is not None:
+        line = f"{status.upload_line()} to {redact_uri(str(root))}"
+        if up.waiting:
+            line += (
+                f"; the waiting files stay in {staging}: `xle record --recover-only "
+                f"--data {redact_uri(str(root))}` (or the next recording) uploads them"
+            )
+        console.print(line, highlight=False)
+
+
+def _print_recovery(console: Console, done: RemoteRecovery, uri: str, staging: Path) -> None:
+    if done.records:
+        console.print(f"recovered {done.records:,} records from leftover journals", highlight=False)
+    if done.uploaded:
+        console.print(
+            f"uploaded {done.uploaded:,} files left by earlier runs to {redact_uri(uri)}",
+            highlight=False,
+        )
+    if done.last_error:
+        raise DataError(
+            f"{done.waiting:,} files in {staging} could not be uploaded to {redact_uri(uri)}: "
+            f"{done.last_error}"
+        )
+
+
+def _recover_only(console: Console, root: Path | str, staging: Path | None) -> None:
+    """``--recover-only``: journals to Parquet and, for object storage, every staged file
+    uploaded; a one-line summary."""
+    if staging is None:
+        recovered = LogWriter.recover(Path(root))
+        console.print(f"recovered {recovered:,} records from leftover journals", highlight=False)
+        return
+    done = recover_remote(str(root), staging)
+    _print_recovery(console, done, str(root), staging)
+    console.print(
+        f"recovered {done.records:,} records; uploaded {done.uploaded:,} files to "
+        f"{redact_uri(str(root))}; {done.waiting:,} waiting in {staging}",
         highlight=False,
     )

@@ -41,8 +41,10 @@ from xle.exchanges.registry import EXCHANGES, VenueSpec, find_venue
 from xle.exchanges.registry import venue as venue_spec
 from xle.recorder.clock import RecvClock
 from xle.recorder.feedbase import Feed, FeedOptions, Sink, VenueStats, event_payload
+from xle.recorder.shards import ShardClaim
 from xle.records import RawRecord, ResyncRequest
 from xle.store.layout import new_run_id
+from xle.store.upload import Uploader, UploadStats, default_journal_dir, is_remote_root
 from xle.store.writer import LogWriter
 
 __all__ = [
@@ -115,9 +117,17 @@ class RecorderConfig:
     ``VenueSpec.ws_url`` / ``rest_url``: for Binance venues the WebSocket base
     (``/stream?streams=…`` is appended) and the REST base (``/api/v3/depth…`` is
     appended), for Coinbase the full WebSocket URL.
+
+    ``data_root`` is a local directory or an object-storage URI (``s3://bucket/prefix``).
+    For a URI the journal and the rolled Parquet files are staged in ``journal_dir``
+    (default ``xle.store.upload.default_journal_dir(uri)``) and each rolled file is
+    uploaded as one object, then deleted locally (``xle.store.upload``); run
+    ``xle.store.upload.recover_remote`` before a restart after a crash.
     """
 
-    data_root: Path
+    data_root: Path | str
+    #: Staging directory of an object-storage ``data_root`` (ignored for a local root).
+    journal_dir: Path | None = None
     symbols: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
     simulator: str | None = None
     ws_urls: dict[str, str] = field(default_factory=dict)
@@ -216,8 +226,32 @@ class Recorder:
         self._unflushed = 0  # payload bytes appended since the last drain started
         self._unflushed_limit = config.unflushed_bytes
         self._draining: asyncio.Future[None] | None = None
+        #: Where the journal and rolled files go: the data root itself, or the staging
+        #: directory of an object-storage root, whose ``uploader`` PUTs each rolled file.
+        self.local_root: Path
+        self.uploader: Uploader | None = None
+        if is_remote_root(config.data_root):
+            uri = str(config.data_root)
+            self.local_root = Path(config.journal_dir or default_journal_dir(uri))
+            self.uploader = Uploader(self.local_root, uri, run=self.run_id)
+        else:
+            self.local_root = Path(config.data_root)
+        self._claim: ShardClaim | None = None
 
     # ------------------------------------------------------------------ public
+
+    def claim(self) -> None:
+        """Claim this run's (venue, symbol) books in the root (``xle.recorder.shards``):
+        ``UsageError`` when a live recorder already records one of them there. ``run()``
+        does it when it has not been done; call it first to refuse before anything else."""
+        if self._claim is None:
+            symbols = {v: list(self.config.symbols[v]) for v in self.venues}
+            self._claim = ShardClaim.acquire(self.local_root, self.run_id, symbols)
+
+    @property
+    def upload_stats(self) -> UploadStats | None:
+        """Counters of the uploads to object storage (None for a local root)."""
+        return None if self.uploader is None else self.uploader.stats
 
     @property
     def records(self) -> int:
@@ -231,9 +265,26 @@ class Recorder:
         if self._stop_requested:
             self._stop_event.set()
         cfg = self.config
-        self._writer = LogWriter(
-            Path(cfg.data_root), self.run_id, cfg.roll_seconds, cfg.flush_seconds
-        )
+        self.claim()
+        try:
+            if self.uploader is not None:
+                self.uploader.start()
+            try:
+                self._writer = LogWriter(
+                    self.local_root, self.run_id, cfg.roll_seconds, cfg.flush_seconds
+                )
+                await self._capture()
+            finally:
+                if self.uploader is not None:
+                    await asyncio.to_thread(self.uploader.close)
+        finally:
+            if self._claim is not None:
+                self._claim.release()
+                self._claim = None
+
+    async def _capture(self) -> None:
+        cfg = self.config
+        assert self._writer is not None and self._stop_event is not None
         self._append = self._writer.append
         failure: BaseException | None = None
         tasks: list[asyncio.Task[None]] = []
@@ -297,6 +348,7 @@ class Recorder:
             "records": self._seq,
             "internal_errors": self.internal_errors,
             "venues": {v: s.as_dict() for v, s in self.stats.items()},
+            **({} if self.uploader is None else {"upload": self.uploader.stats.as_dict()}),
         }
 
     # ------------------------------------------------------------------ Sink (hot path)
