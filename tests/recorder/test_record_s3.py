@@ -27,13 +27,13 @@ from xle.errors import DataError, UsageError
 from xle.recorder.shards import ShardClaim
 from xle.records import RawRecord
 from xle.simulator import SimConfig, start_in_thread
+from xle.store.fs import filesystem_of
 from xle.store.layout import parse_partition
 from xle.store.upload import (
     Uploader,
     default_journal_dir,
     prune_empty_partitions,
     recover_remote,
-    remote_filesystem,
     staged_files,
 )
 from xle.store.writer import LogWriter
@@ -63,7 +63,7 @@ def _stage(staging: Path, run: str, records: int = 50) -> list[Path]:
 
 def _objects(uri: str) -> dict[str, bytes]:
     """Every object under the root, by key relative to it."""
-    fs, prefix = remote_filesystem(uri)
+    fs, prefix = filesystem_of(uri)
     infos = fs.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
     out = {}
     for info in infos:
@@ -75,7 +75,7 @@ def _objects(uri: str) -> dict[str, bytes]:
 
 def _bucket_keys(uri: str) -> Counter[tuple[str, str, int, int]]:
     """(exchange, run, conn, seq) of every record in the root's raw objects, counted."""
-    fs, prefix = remote_filesystem(uri)
+    fs, prefix = filesystem_of(uri)
     selector = pafs.FileSelector(f"{prefix}/raw", recursive=True, allow_not_found=True)
     keys: Counter[tuple[str, str, int, int]] = Counter()
     for info in fs.get_file_info(selector):

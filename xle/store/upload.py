@@ -45,12 +45,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
 from xle.errors import DataError
+from xle.store.fs import filesystem_of, is_local_uri, redact
 from xle.store.layout import fsync_dir, is_log_file, parse_partition
 from xle.store.paths import raw_dir
 from xle.store.writer import recover_journals
@@ -64,7 +63,6 @@ __all__ = [
     "prune_empty_partitions",
     "recover_remote",
     "redact_uri",
-    "remote_filesystem",
     "staged_files",
 ]
 
@@ -81,56 +79,18 @@ _PRUNE_EVERY_S = 60.0
 # --------------------------------------------------------------------------- roots
 
 
-def _scheme(uri: str) -> str:
-    scheme = urlsplit(uri).scheme.lower()
-    return scheme if len(scheme) > 1 else ""  # "C:\\x" is a drive, not a scheme
-
-
 def is_remote_root(root: object) -> bool:
     """True for a data root on a non-local filesystem: a URI such as ``s3://bucket/prefix``
     or a path object whose ``str`` is one (not a local ``Path``)."""
     if isinstance(root, Path):
         return False
     text = os.fspath(root) if isinstance(root, (str, os.PathLike)) else str(root)
-    return _scheme(text) not in ("", "file")
+    return not is_local_uri(text)
 
 
 def redact_uri(uri: str) -> str:
     """``uri`` fit for a message or a status line: no userinfo, query or fragment."""
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}".rstrip("/")
-
-
-def remote_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem of a remote data root and the root's path inside it.
-
-    The endpoint and credentials come from the AWS environment variables, which
-    pyarrow's S3 filesystem reads itself. A URI that carries credentials or options is
-    refused: URIs end up in shell history and status lines.
-    """
-    parts = urlsplit(uri)
-    if parts.username is not None or parts.password is not None:
-        raise DataError(
-            f"data root {parts.scheme}://… embeds credentials; remove them and set "
-            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment instead"
-        )
-    if parts.query or parts.fragment:
-        raise DataError(
-            f"data root {redact_uri(uri)}: options in the URI are not accepted; "
-            "configure the endpoint and credentials through the AWS_* environment variables"
-        )
-    if not parts.netloc:
-        raise DataError(f"data root {redact_uri(uri)}: no bucket (expected s3://bucket/prefix)")
-    try:
-        filesystem, path = pafs.FileSystem.from_uri(uri)
-    except (pa.ArrowException, ValueError, OSError) as exc:
-        raise DataError(
-            f"data root {redact_uri(uri)}: cannot open its filesystem ({_first_line(exc)})"
-        ) from None
-    return filesystem, path.rstrip("/")
+    return redact(uri).rstrip("/")
 
 
 def default_journal_dir(uri: str) -> Path:
@@ -295,7 +255,7 @@ class Uploader:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.attempts = max(1, attempts)
-        self._fs, self._prefix = filesystem or remote_filesystem(uri)
+        self._fs, self._prefix = filesystem or filesystem_of(uri)
         self._stats = UploadStats()
         self._stats_lock = threading.Lock()
         self._retry_at: dict[Path, tuple[float, float]] = {}  # path -> (when, next delay)
