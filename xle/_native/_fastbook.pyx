@@ -479,3 +479,4 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
 
 
 include "_fastwire.pxi"  # Levels and the frame parsers
+include "_fastlane.pxi"  # Lane: Arrow record batches straight into the engine

@@ -30,7 +30,7 @@ from itertools import islice
 
 from xle.records import Level
 
-__all__ = ["COMPILED", "Book", "PyBook", "format_decimal"]
+__all__ = ["COMPILED", "Book", "PyBook", "columnar_lane", "format_decimal"]
 
 
 def format_decimal(value: float) -> str:
@@ -202,3 +202,13 @@ _COMPILED_BOOK = _compiled()
 #: True when ``Book`` is the compiled twin.
 COMPILED = _COMPILED_BOOK is not None
 Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
+
+
+def columnar_lane() -> type | None:
+    """The compiled columnar lane (``_fastbook.Lane``: Arrow record batches straight into
+    the engine), or None with the pure-Python book, whose engine takes RawRecords only."""
+    if not COMPILED:
+        return None
+    from xle._native._fastbook import Lane
+
+    return Lane
