@@ -412,14 +412,16 @@ cdef class Lane:
         return 0
 
     cdef int _tick(self, _Batch row, Py_ssize_t r, long long recv_ns, list out) except -1:
-        """A quote interval ended before row ``r``: the engine's ``_tick``."""
+        """A quote interval ended before row ``r``: the engine's ``_tick``. It quotes
+        dirty books and flags stale ones, and changes nothing the lane keeps (ids,
+        connections, sync states, pairs), so the slots stay armed."""
         self._flush()
-        self._disarm()
         self.ticks += 1
         engine = self.engine
         engine._tick(row.record(self, r), out)
-        engine._next_tick = (<object>recv_ns // engine._interval + 1) * engine._interval  # Python's floor
-        self._arm_engine()
+        # Python's floor division, as ``Engine.on_records`` computes it
+        engine._next_tick = (<object>recv_ns // engine._interval + 1) * engine._interval
+        self.next_tick = engine._next_tick
         return 0
 
     cdef int _python_evaluate(self, _LaneSlot slot, long long recv_ns, long long seq, list out) except -1:
