@@ -17,7 +17,8 @@ import pytest
 
 from tests.realdata import copy_log, require_real
 from tests.replay.conftest import DATA, EXPECTED, Cli
-from tests.replay.golden import TABLES, check, export
+from tests.replay.golden import TABLES, check, export, tree_bytes
+from xle._native.book import columnar_lane
 
 WINDOWS = {
     "golden": ("2024-01-02T03:00:00Z", "2024-01-02T03:01:00Z"),
@@ -39,30 +40,55 @@ def source(log: str) -> Path:
     return DATA / log if log == "golden" else require_real(log)
 
 
-@pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Each log copied once and replayed over its whole window with the CLI, on first use
-    (so a missing real capture skips only the tests that need it)."""
-    roots: dict[str, Path] = {}
+#: The two ways a replay feeds the engine: Arrow record batches through the compiled
+#: columnar lane (the default when it is built), and RawRecords (``XLE_NO_COLUMNAR=1``).
+PATHS = ("columnar", "records")
 
-    def get(log: str) -> Path:
-        if log not in roots:
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Each log copied once per path and replayed over its whole window with the CLI, on
+    first use (so a missing real capture skips only the tests that need it)."""
+    roots: dict[tuple[str, str], Path] = {}
+
+    def get(log: str, path: str = "columnar") -> Path:
+        if path == "columnar" and columnar_lane() is None:
+            pytest.skip("the compiled core is not built: no columnar lane")
+        if (log, path) not in roots:
             root = copy_log(source(log), tmp_path_factory.mktemp("golden") / log)
             start, end = WINDOWS[log]
-            result = Cli()("replay", "--data", root, "--from", start, "--to", end)
+            with pytest.MonkeyPatch.context() as patch:
+                if path == "records":
+                    patch.setenv("XLE_NO_COLUMNAR", "1")
+                result = Cli()("replay", "--data", root, "--from", start, "--to", end)
             assert result.exit_code == 0, result.stderr
-            roots[log] = root
-        return roots[log]
+            roots[(log, path)] = root
+        return roots[(log, path)]
 
     return get
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("log", sorted(WINDOWS))
 def test_replayed_table_matches_expected(
-    replayed: Callable[[str], Path], log: str, table: str, regen_golden: bool
+    replayed: Callable[..., Path], log: str, table: str, path: str, regen_golden: bool
 ) -> None:
-    check(EXPECTED / log / f"{table}.jsonl", export(replayed(log), table), regen_golden)
+    check(
+        EXPECTED / log / f"{table}.jsonl",
+        export(replayed(log, path), table),
+        regen_golden and path == "records",
+    )
+
+
+@pytest.mark.parametrize("log", sorted(WINDOWS))
+def test_both_paths_write_byte_identical_derived_files(
+    replayed: Callable[..., Path], log: str
+) -> None:
+    columnar = tree_bytes(replayed(log, "columnar") / "derived")
+    records = tree_bytes(replayed(log, "records") / "derived")
+    assert columnar, "the replay wrote no derived file"
+    assert columnar == records
 
 
 @pytest.mark.parametrize(("log", "exchange", "symbol", "at", "extra"), BOOKS)

@@ -206,8 +206,10 @@ Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
 
 def columnar_lane() -> type | None:
     """The compiled columnar lane (``_fastbook.Lane``: Arrow record batches straight into
-    the engine), or None with the pure-Python book, whose engine takes RawRecords only."""
-    if not COMPILED:
+    the engine), or None with the pure-Python book, whose engine takes RawRecords only.
+    ``XLE_NO_COLUMNAR=1`` turns the lane off (read when an engine first needs it), so the
+    RawRecord path can be run with the compiled book, e.g. to compare the two."""
+    if not COMPILED or os.environ.get("XLE_NO_COLUMNAR"):
         return None
     from xle._native._fastbook import Lane
 
