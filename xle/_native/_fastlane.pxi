@@ -27,6 +27,15 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 cdef class _Batch  # defined below: a record batch read for the lane
 
 
+cdef class _LaneEdge:
+    """The latest edge the lane priced for one pair key, shared by the slots of both
+    books of the pair, so the later pricing wins whichever book made it."""
+
+    cdef object key
+    cdef double edge
+    cdef bint priced  # ``edge`` set since the last flush
+
+
 cdef class _LanePair:
     """One direction of arbitrage of a book's market, as the engine's ``Pair``."""
 
@@ -36,8 +45,7 @@ cdef class _LanePair:
     cdef double fee_sell
     cdef bint ok  # both books synced, and the tracker already knows the key
     cdef object key
-    cdef double edge
-    cdef bint priced  # ``edge`` set since the last flush
+    cdef _LaneEdge latest
 
 
 cdef class _LaneSlot:
@@ -114,6 +122,7 @@ cdef class Lane:
     cdef dict run_ids  # run str -> id
     cdef list slots
     cdef list conns
+    cdef dict edges  # pair key -> _LaneEdge
     cdef Levels bids
     cdef Levels asks
     # state read from the engine (``_arm_engine``), valid until the next Python call
@@ -153,6 +162,7 @@ cdef class Lane:
         self.run_ids = {}
         self.slots = []
         self.conns = []
+        self.edges = {}
         self.bids = Levels()
         self.asks = Levels()
         self.engine_armed = False
@@ -396,8 +406,8 @@ cdef class Lane:
             bids = pair.sell._bids
             if asks.n == 0 or bids.n == 0:
                 continue
-            pair.edge = edges[k]
-            pair.priced = True
+            pair.latest.edge = edges[k]
+            pair.latest.priced = True
             k += 1
         return 0
 
@@ -499,6 +509,7 @@ cdef class Lane:
     cdef bint _arm(self, _LaneSlot slot) except -1:
         """Read the book's state from the engine and its decoder; False if the lane must
         leave this book to Python now (not live, watched by tickers, ...)."""
+        cdef _LaneEdge latest
         engine = self.engine
         name = self.exchange_names[slot.exchange]
         decoder = engine._decoders.get(name)
@@ -538,6 +549,11 @@ cdef class Lane:
             lane_pair.key = None
             if pair.buy.synced and pair.sell.synced:
                 lane_pair.key = pair.key
+                latest = self.edges.get(pair.key)
+                if latest is None:
+                    latest = self.edges[pair.key] = _LaneEdge()
+                    latest.key = pair.key
+                lane_pair.latest = latest
                 # A key the tracker has not priced yet goes to Python once, so its
                 # ``last_edge`` keeps the tracker's insertion order.
                 lane_pair.ok = (
@@ -588,7 +604,7 @@ cdef class Lane:
         """Write back everything the lane changed since the last flush."""
         cdef _LaneSlot slot
         cdef _LaneConn c
-        cdef _LanePair pair
+        cdef _LaneEdge latest
         engine = self.engine
         if self.pending_records:
             engine._records += self.pending_records
@@ -612,11 +628,11 @@ cdef class Lane:
             state.last_seq = slot.last_seq
             state.update_id = slot.update_id
             state.exch_ns = slot.exch_ns if slot.has_exch else None
-            last_edge = engine.arbitrage.last_edge
-            for pair in slot.pairs:
-                if pair.priced:
-                    pair.priced = False
-                    last_edge[pair.key] = pair.edge
+        last_edge = engine.arbitrage.last_edge
+        for latest in self.edges.values():
+            if latest.priced:
+                latest.priced = False
+                last_edge[latest.key] = latest.edge
         for c in self.conns:
             if c.touched:
                 c.touched = False
