@@ -136,3 +136,35 @@ def test_real_capture_rebuilds_every_book_synced_without_gaps(
     assert {e["kind"] for e in events} <= {"stale"}
     quotes = [json.loads(line) for line in export(replayed("real"), "quotes").splitlines()]
     assert len({(q["exchange"], q["symbol"]) for q in quotes}) == 8
+
+
+def _replay_trace(log: str, start: str, end: str, path: str) -> list[tuple[object, ...]]:
+    """Every output of ``Log.replay`` over ``[start, end]``, with the position and the
+    books' tops as seen at that output, then the record counts."""
+    import xle
+
+    with pytest.MonkeyPatch.context() as patch:
+        if path == "records":
+            patch.setenv("XLE_NO_COLUMNAR", "1")
+        replay = xle.open(source(log)).replay(start, end)
+        trace = []
+        for out in replay:
+            books = tuple(
+                replay.engine.book_view(exchange, symbol, 1)
+                for exchange, symbol in replay.engine.book_keys()
+            )
+            trace.append((out, replay.position_ns, books))
+        trace.append((replay.records, replay.warmup_records))
+    return trace
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [WINDOWS["golden"], ("2024-01-02T03:00:07.1Z", "2024-01-02T03:00:40Z")],  # 2nd: a warm-up
+)
+def test_log_replay_is_identical_both_ways_output_by_output(start: str, end: str) -> None:
+    if columnar_lane() is None:
+        pytest.skip("the compiled core is not built: no columnar lane")
+    columnar = _replay_trace("golden", start, end, "columnar")
+    assert columnar == _replay_trace("golden", start, end, "records")
+    assert len(columnar) > 10

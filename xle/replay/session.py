@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
-from xle.store.batches import Round, read_batches
+from xle.store.batches import Round, read_batches, rows_before
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir
@@ -447,7 +446,7 @@ def _replay_batches(
         else:
             exchange, batch = item
             rows = batch.num_rows
-            warm_rows = _below(batch, start_ns)
+            warm_rows = rows_before(batch, start_ns)
             if warm_rows:
                 engine.on_batch(batch.slice(0, warm_rows), exchange)
                 summary.warmup_records += warm_rows
@@ -463,18 +462,10 @@ def _replay_batches(
             progress(last_ns, summary.records)
 
 
-def _below(batch: pa.RecordBatch, start_ns: int) -> int:
-    """Rows of ``batch`` (in ``recv_ns`` order) before ``start_ns``."""
-    recv = batch.column("recv_ns")
-    if recv[0].as_py() >= start_ns:
-        return 0
-    return bisect_left(_Column(recv), start_ns)
-
-
 def _head(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
     out = []
     for batch in batches:
-        count = _below(batch, start_ns)
+        count = rows_before(batch, start_ns)
         if count:
             out.append(batch.slice(0, count))
         if count < batch.num_rows:
@@ -485,23 +476,10 @@ def _head(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
 def _tail(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
     out = []
     for batch in batches:
-        count = _below(batch, start_ns)
+        count = rows_before(batch, start_ns)
         if count < batch.num_rows:
             out.append(batch.slice(count) if count else batch)
     return out
-
-
-class _Column:
-    """An int64 Arrow array as a sequence, for ``bisect``."""
-
-    def __init__(self, array: pa.Array) -> None:
-        self.array = array
-
-    def __len__(self) -> int:
-        return len(self.array)
-
-    def __getitem__(self, index: int) -> int:
-        return self.array[index].as_py()
 
 
 def _note_corrupt(

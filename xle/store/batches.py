@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ from xle.store.merge import (
 )
 from xle.store.reader import LogRead, corrupt_record
 
-__all__ = ["Batch", "Round", "read_batches"]
+__all__ = ["Batch", "Round", "read_batches", "rows_before"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,30 @@ def read_batches(
         yield from _batches(read, rounds)
         return
     yield from _ahead(_batches(read, rounds))
+
+
+def rows_before(batch: pa.RecordBatch, ns: int) -> int:
+    """How many rows of ``batch`` (in ``recv_ns`` order) come before ``ns``: the warm-up
+    prefix of a batch that straddles a replay's start."""
+    recv = batch.column("recv_ns")
+    if not len(recv) or recv[0].as_py() >= ns:
+        return 0
+    return bisect_left(_Column(recv), ns)
+
+
+class _Column:
+    """An int64 Arrow array as a sequence of ints, for ``bisect``."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: int) -> int:
+        return self.array[index].as_py()
 
 
 def _batches(read: LogRead, rounds: bool) -> Iterator[Batch]:
