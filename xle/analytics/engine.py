@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from xle._native.book import Book
+from xle._native.book import COMPILED, Book
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
 from xle.analytics.crosscheck import CrossCheck
 from xle.analytics.metrics import imbalance, vwap, vwap_function
@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 __all__ = ["BookView", "Engine", "Output"]
 
 _vwap = vwap_function()
+_quote_fields = None
+if COMPILED:  # the compiled quote, for the compiled book
+    from xle._native._fastbook import quote_fields as _quote_fields
 _RECV_NS = attrgetter("recv_ns")
 
 Output = Quote | ArbitrageEpisode | IntegrityEvent | ResyncRequest
@@ -502,6 +505,21 @@ class Engine:
         state.dirty = False
         venue = state.venue
         book = venue.book
+        if _quote_fields is not None and type(book) is Book:
+            fields = _quote_fields(book, state.sizes, self.config.imbalance_levels)
+            if fields is not None:
+                exch_ns = state.exch_ns
+                recv_ns = state.last_recv_ns or 0
+                return Quote(
+                    recv_ns,
+                    state.last_seq,
+                    venue.exchange,
+                    venue.label.partition(":")[2],
+                    state.market,
+                    *fields,
+                    exch_ns,
+                    recv_ns - exch_ns if exch_ns is not None else None,
+                )
         bid = book.best_bid()
         ask = book.best_ask()
         bid_size = book.best_bid_size()
