@@ -68,6 +68,8 @@ cdef class _LaneSlot:
     cdef long long last_recv_ns
     cdef long long last_seq
     cdef bint synced
+    cdef bint watched  # the engine's observer must see this book's events: Python's rows
+    cdef bint top  # a caller waits for this book's top-of-book changes (``until_notice``)
     cdef list pairs
 
 
@@ -132,7 +134,10 @@ cdef class Lane:
     cdef long long interval
     cdef bint episodes_open
     cdef double threshold
-    cdef bint observed
+    cdef bint observed  # an observer that sees every book: every row is Python's
+    cdef object observed_books  # else the books it sees (a set), or None
+    cdef object top_books
+    cdef bint noticed  # a Python row, or a moved top of a ``top`` book, since the last check
     # what the lane did since the last flush
     cdef long long pending_records
     cdef long long pending_updates
@@ -176,25 +181,40 @@ cdef class Lane:
         lane needs to know of it, decided once."""
         return _Batch(self, exchange, batch)
 
-    def feed(self, _Batch b, list out, Py_ssize_t start=0, bint until_output=False):
+    def feed(self, _Batch b, list out, Py_ssize_t start=0, bint until_output=False,
+             stop_ns=None, bint until_notice=False):
         """Rows ``start`` on of a prepared batch through the engine, their outputs
         appended to ``out`` in the order ``Engine.on_records`` gives them. With
         ``until_output`` it returns after the first row that made ``out`` non-empty, so
-        a caller can look at the engine right after the record behind an output.
+        a caller can look at the engine right after the record behind an output; with
+        ``until_notice`` after a row the engine's observer may have seen (any row taken
+        by Python) or one that moved the top of a book in ``engine.top_books``; with
+        ``stop_ns`` before any row but the first with ``recv_ns >= stop_ns``.
         Returns the index of the next row to feed (``num_rows`` once done)."""
         cdef Py_ssize_t r = start
         cdef Py_ssize_t rows = b.rows
         cdef Py_ssize_t before = len(out)
+        cdef bint has_stop = stop_ns is not None and not b.python_only
+        cdef long long stop = stop_ns if has_stop else 0
+        self.noticed = False
         try:
             while r < rows:
+                if has_stop and r > start and b.recv[r] >= stop:
+                    break
                 self._row(b, r, out)
                 r += 1
                 if until_output and len(out) > before:
+                    break
+                if until_notice and self.noticed:
                     break
         finally:
             self._flush()
             self._disarm()
         return r
+
+    def row_record(self, _Batch b, Py_ssize_t r):
+        """Row ``r`` of a prepared batch as the RawRecord the reader would make."""
+        return b.record(self, r)
 
     def feed_parts(self, list parts, list out):
         """The rows of several prepared batch sequences, one per exchange, each in replay
@@ -294,7 +314,7 @@ cdef class Lane:
         if n <= 0 or not _binance_depth(p, n, &o, self.bids, self.asks):
             return False
         slot = self._slot(ex, p + o.sym_start, o.sym_end - o.sym_start)
-        if slot is None:
+        if slot is None or slot.watched:
             return False
         if not (
             o.first <= slot.update_id + 1
@@ -326,7 +346,7 @@ cdef class Lane:
         if c is None or o.seq != c.last + 1:
             return False
         slot = self._slot(ex, p + o.spans[2], o.spans[3] - o.spans[2])
-        if slot is None or slot.run_id != run_id or slot.conn != conn:
+        if slot is None or slot.watched or slot.run_id != run_id or slot.conn != conn:
             return False
         c.last = o.seq
         c.touched = True
@@ -365,6 +385,8 @@ cdef class Lane:
         self.pending_updates += 1
         self.last_recv_ns = recv_ns
         self.last_seq = seq
+        if moved and slot.top:
+            self.noticed = True
         if not moved:
             if self.episodes_open and slot.pairs and slot.synced:
                 self._python_evaluate(slot, recv_ns, seq, out)
@@ -418,6 +440,7 @@ cdef class Lane:
         self._flush()
         self._disarm()
         self.python_rows += 1
+        self.noticed = True
         out.extend(self.engine.on_records((row.record(self, r),)))
         return 0
 
@@ -470,7 +493,9 @@ cdef class Lane:
 
     cdef int _arm_engine(self) except -1:
         engine = self.engine
-        self.observed = engine.observer is not None
+        self.observed_books = engine.observed_books
+        self.observed = engine.observer is not None and self.observed_books is None
+        self.top_books = engine.top_books
         tick = engine._next_tick
         self.has_tick = tick is not None
         self.next_tick = tick if tick is not None else 0
@@ -562,6 +587,13 @@ cdef class Lane:
                     and type(lane_pair.sell) is Book
                 )
             slot.pairs.append(lane_pair)
+        key = (name, slot.symbol)
+        slot.watched = (
+            engine.observer is not None
+            and self.observed_books is not None
+            and key in self.observed_books
+        )
+        slot.top = key in self.top_books
         slot.touched = False
         slot.armed = True
         return True

@@ -128,6 +128,12 @@ class Engine:
         #: Called as ``observer(record, events)`` after each record whose decoder events
         #: (book updates, resets, trades, ...) were applied; backtests watch books this way.
         self.observer: Callable[[RawRecord, list[object]], None] | None = None
+        #: The books whose records ``observer`` needs; None: every book's. With a set,
+        #: the columnar lane takes the other books' depth frames whole, unobserved.
+        self.observed_books: set[tuple[str, str]] | None = None
+        #: Books whose top-of-book changes a caller of ``Lane.feed(until_notice=True)``
+        #: waits for (a backtest strategy subscribed to ``"top"``).
+        self.top_books: set[tuple[str, str]] = set()
         self._lane: object | None = None  # the compiled columnar lane, made on first use
 
     # ------------------------------------------------------------------ feeding
