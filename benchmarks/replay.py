@@ -1,12 +1,15 @@
 """``replay``: the whole ``xle replay --speed max`` pipeline on the million-message log.
 
-Reports messages/s, level updates/s and peak RSS of the full pipeline (Parquet read,
-decode, sync checks, book, arbitrage on every top-of-book change, quotes with VWAP and
-imbalance at the quote interval, derived Parquet written), the CPU time per message of
-each stage (see ``stages.py``: the project's reader alone; decode, + sync, + book, + the
-rest of the engine as cumulative loops over records held in memory; the derived writer
-and driver as the full pass minus reader + engine), and the peak RSS on logs a quarter
-and twice as long, to show whether memory grows with length.
+Reports, in one run: the Arrow-read limit (the payload column into Arrow, nothing else),
+the full pipeline (Parquet read-ahead on a second thread; and pinned to one core) and
+their ratio to that limit; then messages/s, level updates/s and peak RSS of the full
+pipeline (Parquet read, decode, sync checks, book, arbitrage on every top-of-book
+change, quotes with VWAP and imbalance at the quote interval, derived Parquet written),
+the CPU time per message of each stage (see ``stages.py``: the project's reader alone;
+decode, + sync, + book, + the rest of the engine as cumulative loops over records held
+in memory; the derived writer and driver as the full pass minus reader + engine), and
+the peak RSS on logs a quarter and twice as long, to show whether memory grows with
+length.
 
     python benchmarks/replay.py [--messages 1000000] [--pure-python] [--no-long]
 """
@@ -83,7 +86,7 @@ def run(
     # the same code move by 20-30 %, and the best is the least disturbed one.
     passes = {
         name: best_pass(name, root, max(repeat, 5) if name == "full" else repeat, pure=pure)
-        for name in ("read_xle", "engine_xle", "full")
+        for name in ("arrow_read", "read_xle", "engine_xle", "full", "full_one_core")
     }
     full = passes["full"]
     seconds = float(full["seconds"])
@@ -108,7 +111,12 @@ def run(
     if long:
         long_full = best_pass("full", ensure_log(messages * 2, seed, quiet=True), repeat, pure=pure)
     fallback = None if pure else best_pass("full", root, repeat, pure=True)
+    arrow = passes["arrow_read"]
+    one_core = passes["full_one_core"]
     return {
+        "arrow_read_msgs_per_s": stats["messages"] / float(arrow["seconds"]),
+        "one_core_msgs_per_s": stats["messages"] / float(one_core["seconds"]),
+        "one_core_peak_rss_mb": one_core["peak_rss_mb"],
         "messages": stats["messages"],
         "level_updates": stats["level_updates"],
         "deletions": stats["deletions"],
@@ -138,6 +146,14 @@ def run(
 
 
 def print_report(result: dict[str, object]) -> None:
+    arrow = float(result["arrow_read_msgs_per_s"])
+    print(
+        f"Arrow-read limit (payload column into Arrow, nothing else): {arrow:,.0f} msgs/s\n"
+        f"full pipeline: {result['msgs_per_s']:,.0f} msgs/s = {result['msgs_per_s'] / arrow:.2f}"
+        f" of the limit (read-ahead on a second thread); pinned to one core: "
+        f"{result['one_core_msgs_per_s']:,.0f} msgs/s = "
+        f"{float(result['one_core_msgs_per_s']) / arrow:.2f} of the limit"
+    )
     print(
         f"full pipeline: {result['msgs_per_s']:,.0f} msgs/s, "
         f"{result['level_updates_per_s'] / 1e6:.2f} M level updates/s, "
