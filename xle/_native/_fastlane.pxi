@@ -21,6 +21,7 @@
 # ``_native`` imports nothing above ``records``); ``xle.analytics.columnar`` is the one
 # caller and names the contract.
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 
@@ -68,6 +69,7 @@ cdef class _LaneSlot:
     cdef long long last_recv_ns
     cdef long long last_seq
     cdef bint synced
+    cdef object check  # the engine's ``CrossCheck`` of this book, or None
     cdef bint watched  # the engine's observer must see this book's events: Python's rows
     cdef bint top  # a caller waits for this book's top-of-book changes (``until_notice``)
     cdef list pairs
@@ -385,6 +387,17 @@ cdef class Lane:
         self.pending_updates += 1
         self.last_recv_ns = recv_ns
         self.last_seq = seq
+        check = slot.check
+        if check is not None and check.watching:
+            # The venue's tickers wait for this book: judge them (``Engine._cross_check``).
+            verdicts = check.on_update(book, slot.update_id)
+            if verdicts:
+                self._flush()
+                self._disarm()
+                self.engine._mismatches(row.record(self, r), slot.state, verdicts, out)
+                self._arm_engine()
+                if not self._arm(slot):
+                    return 0  # (cannot happen: a verdict changes no sync state)
         if moved and slot.top:
             self.noticed = True
         if not moved:
@@ -551,9 +564,7 @@ cdef class Lane:
             sync = decoder._products.get(slot.symbol)
         if sync is None or sync.state is not self.live or sync.conn is None:
             return False
-        check = state.check
-        if check is not None and check.watching:
-            return False
+        slot.check = state.check
         run, conn = sync.conn
         slot.run_id = self._run_id(run)
         slot.conn = conn
@@ -772,27 +783,48 @@ cdef class _Batch:
     cdef object record(self, Lane lane, Py_ssize_t r):
         batch = self.batch
         if self.python_only:
-            recv_ns = batch.column("recv_ns")[r].as_py()
-            conn = batch.column("conn")[r].as_py()
-            seq = batch.column("seq")[r].as_py()
-        else:
-            recv_ns = self.recv[r]
-            conn = self.conn[r]
-            seq = self.seq[r]
+            return lane.record(
+                batch.column("recv_ns")[r].as_py(),
+                self.exchange if self.exchange is not None
+                else _value(self.exchange_values, self.arrays[8], r),
+                _value(self.run_values, self.arrays[4], r),
+                batch.column("conn")[r].as_py(),
+                batch.column("seq")[r].as_py(),
+                _value(self.kind_values, self.arrays[5], r),
+                _value(self.stream_values, self.arrays[6], r),
+                _value(self.symbol_values, self.arrays[7], r),
+                batch.column("payload")[r].as_py(),
+            )
         exchange = self.exchange
         if exchange is None:
-            exchange = _value(self.exchange_values, self.arrays[8], r)
+            exchange = _at(self.exchange_values, self.exchanges[r])
+        if self.valid_bits != NULL and not self.valid_bits[r]:
+            payload = None
+        else:
+            payload = PyBytes_FromStringAndSize(
+                <const char*>self.data + self.offsets[r], self.offsets[r + 1] - self.offsets[r]
+            )
         return lane.record(
-            recv_ns,
+            self.recv[r],
             exchange,
-            _value(self.run_values, self.arrays[4], r),
-            conn,
-            seq,
-            _value(self.kind_values, self.arrays[5], r),
-            _value(self.stream_values, self.arrays[6], r),
-            _value(self.symbol_values, self.arrays[7], r),
-            batch.column("payload")[r].as_py(),
+            _at(self.run_values, self.runs[r]),
+            self.conn[r],
+            self.seq[r],
+            _at(self.kind_values, self.kinds[r]),
+            _at(self.stream_values, self.streams[r]),
+            _at(self.symbol_values, self.symbols[r]),
+            payload,
         )
+
+    def recv_ns(self, Py_ssize_t r):
+        """``recv_ns`` of row ``r``."""
+        if self.python_only:
+            return self.batch.column("recv_ns")[r].as_py()
+        return self.recv[r]
+
+
+cdef inline object _at(list values, int32_t k):
+    return values[k] if k >= 0 else None
 
 
 cdef inline object _value(list values, indices, Py_ssize_t r):

@@ -471,7 +471,13 @@ class Engine:
         self, rec: RawRecord, state: _BookState, check: CrossCheck, out: list[Output]
     ) -> None:
         """The book took an update while tickers wait for it: judge them."""
-        for verdict in check.on_update(state.book, state.update_id):
+        self._mismatches(rec, state, check.on_update(state.book, state.update_id), out)
+
+    def _mismatches(
+        self, rec: RawRecord, state: _BookState, verdicts: list, out: list[Output]
+    ) -> None:
+        """The tickers that disagreed with the book for good, as integrity events."""
+        for verdict in verdicts:
             symbol = state.venue.label.partition(":")[2]
             out.append(
                 self._integrity(

@@ -261,12 +261,12 @@ class _Run:
                 if warm == batch.num_rows:
                     continue
                 batch = batch.slice(warm)
-            recv = batch.column("recv_ns")
             prepared = lane.prepare(exchange, batch)
+            recv = prepared.recv_ns
             rows = batch.num_rows
             row = 0
             while row < rows:
-                recv_ns = recv[row].as_py()
+                recv_ns = recv(row)
                 if not self._started:
                     self._start(recv_ns if start is None else start)
                 if heap and heap[0][0] < recv_ns:
@@ -284,7 +284,7 @@ class _Run:
                 self._events = no_events
                 outputs: list[object] = []
                 row = lane.feed(prepared, outputs, row, bool(self._quote_subs), stop_ns, True)
-                self.now_ns = recv[row - 1].as_py()
+                self.now_ns = recv(row - 1)
                 events = self._events
                 if events:
                     self._events = no_events
