@@ -140,6 +140,9 @@ cdef class Lane:
     cdef object observed_books  # else the books it sees (a set), or None
     cdef object top_books
     cdef bint noticed  # a Python row, or a moved top of a ``top`` book, since the last check
+    cdef public bint top_moved  # the last feed stopped at a moved top of a ``top`` book
+    cdef object generation  # ``engine._generation`` when the lane last wrote back: if it
+    # differs at the next feed, someone fed the engine meanwhile and the slots are stale
     # what the lane did since the last flush
     cdef long long pending_records
     cdef long long pending_updates
@@ -199,6 +202,8 @@ cdef class Lane:
         cdef bint has_stop = stop_ns is not None and not b.python_only
         cdef long long stop = stop_ns if has_stop else 0
         self.noticed = False
+        self.top_moved = False
+        self._resume()
         try:
             while r < rows:
                 if has_stop and r > start and b.recv[r] >= stop:
@@ -210,8 +215,7 @@ cdef class Lane:
                 if until_notice and self.noticed:
                     break
         finally:
-            self._flush()
-            self._disarm()
+            self._pause()
         return r
 
     def row_record(self, _Batch b, Py_ssize_t r):
@@ -236,6 +240,7 @@ cdef class Lane:
             for b in batches[k]:
                 if b.python_only:
                     raise ValueError("feed_parts needs batches without null keys")
+        self._resume()
         try:
             while True:
                 best = -1
@@ -261,8 +266,7 @@ cdef class Lane:
                     r = 0
                 cursor_row[best] = r
         finally:
-            self._flush()
-            self._disarm()
+            self._pause()
 
     cdef int _row(self, _Batch b, Py_ssize_t r, list out) except -1:
         """One row: taken whole when it is the common case, else Python's."""
@@ -400,6 +404,7 @@ cdef class Lane:
                     return 0  # (cannot happen: a verdict changes no sync state)
         if moved and slot.top:
             self.noticed = True
+            self.top_moved = True
         if not moved:
             if self.episodes_open and slot.pairs and slot.synced:
                 self._python_evaluate(slot, recv_ns, seq, out)
@@ -680,6 +685,32 @@ cdef class Lane:
             if c.touched:
                 c.touched = False
                 self.engine._decoders[self.exchange_names[c.exchange]]._last_seq[c.key] = c.last
+        return 0
+
+    cdef int _resume(self) except -1:
+        """Start of a feed: keep the slots armed at the end of the last one unless the
+        engine was fed since; read the engine's switches again (the caller may have
+        changed which books it watches) and each armed slot's share of them."""
+        cdef _LaneSlot slot
+        engine = self.engine
+        if engine._generation != self.generation:
+            self._disarm()
+        self._arm_engine()
+        for slot in self.slots:
+            if slot.armed:
+                key = (self.exchange_names[slot.exchange], slot.symbol)
+                slot.watched = (
+                    engine.observer is not None
+                    and self.observed_books is not None
+                    and key in self.observed_books
+                )
+                slot.top = key in self.top_books
+        return 0
+
+    cdef int _pause(self) except -1:
+        """End of a feed: everything written back; the slots stay armed."""
+        self._flush()
+        self.generation = self.engine._generation
         return 0
 
     cdef void _disarm(self) noexcept:

@@ -135,6 +135,7 @@ class Engine:
         #: waits for (a backtest strategy subscribed to ``"top"``).
         self.top_books: set[tuple[str, str]] = set()
         self._lane: object | None = None  # the compiled columnar lane, made on first use
+        self._generation = 0  # counts on_records calls (see the lane's ``_resume``)
 
     # ------------------------------------------------------------------ feeding
 
@@ -144,6 +145,7 @@ class Engine:
     def on_records(self, records: Iterable[RawRecord]) -> list[Output]:
         """``on_record`` for each record in turn, the outputs in one list: a replay feeds
         thousands at a time and saves a call and a list per record."""
+        self._generation += 1  # the columnar lane's cue that its mirror may be stale
         out: list[Output] = []
         decoders = self._decoders
         handle = self._handle
@@ -321,6 +323,7 @@ class Engine:
 
     def finish(self) -> list[Output]:
         """End of the stream: quote what changed since the last tick, close episodes."""
+        self._generation += 1
         out: list[Output] = []
         for state in self._books.values():
             if state.dirty:

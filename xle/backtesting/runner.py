@@ -119,6 +119,7 @@ class _Run:
         self._counter = 0
         self._subs: dict[tuple[str, str], frozenset[str]] = {}
         self._quote_subs: set[tuple[str, str]] = set()
+        self._book_subs: set[tuple[str, str]] = set()  # subscribed with "book"
         #: Books subscribed with "top": the (best bid, best ask) last shown to on_book.
         self._tops: dict[tuple[str, str], tuple[float | None, float | None] | None] = {}
         self._orders: dict[int, Order] = {}
@@ -149,6 +150,8 @@ class _Run:
         self._subs[key] = self._subs.get(key, frozenset()) | wanted
         if "quotes" in wanted:
             self._quote_subs.add(key)
+        if "book" in wanted:
+            self._book_subs.add(key)
         if "top" in wanted and key not in self._tops:
             self._tops[key] = None  # the top last shown: none yet
         self.recorder.track(venue, symbol)
@@ -289,8 +292,8 @@ class _Run:
                 if events:
                     self._events = no_events
                     self._book_events(self.now_ns, events)
-                elif self._tops:
-                    self._check_tops([])
+                elif lane.top_moved:
+                    self._check_tops([])  # a "top" book's best prices moved on the lane
                 if self._quote_subs and outputs:
                     for out in outputs:
                         if type(out) is Quote and (out.exchange, out.symbol) in self._quote_subs:
@@ -300,8 +303,10 @@ class _Run:
     def _watched(self) -> set[tuple[str, str]]:
         """Books whose every record the backtest must see: subscribed with "book", or
         holding the simulator's resting orders or liquidity taken by fills."""
-        watched = {key for key, wanted in self._subs.items() if "book" in wanted}
         sim = self.sim
+        if not sim._taken and not sim._resting:
+            return self._book_subs
+        watched = set(self._book_subs)
         watched.update(key for key, taken in sim._taken.items() if taken[0] or taken[1])
         watched.update(key for key, resting in sim._resting.items() if resting)
         return watched
@@ -326,6 +331,7 @@ class _Run:
         if not self._subs:
             return
         changed: list[tuple[str, str]] = []
+        tops = self._tops
         for event in events:
             kind = type(event)
             if kind is BookUpdate or kind is BookReset:
@@ -341,12 +347,14 @@ class _Run:
             view = self.book(venue, symbol)
             if view is not None:
                 self.strategy.on_book(self, view)
-        if self._tops:
+        if tops:
             self._check_tops(changed)
 
     def _check_tops(self, shown: list[tuple[str, str]]) -> None:
-        """``on_book`` for each "top" book whose best prices changed since last shown
-        (unless ``shown`` already showed it for this record)."""
+        """``on_book`` for each "top" book (in subscription order) whose best prices
+        changed since last shown (unless ``shown`` already showed it for this record).
+        Every book is checked: a crossed book is cleared with events the observer does
+        not see."""
         tops = self._tops
         for key, last in tops.items():
             book = self.engine.book(*key)
