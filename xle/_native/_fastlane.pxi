@@ -88,6 +88,7 @@ cdef class _LaneConn:
 
 
 cdef enum:
+    _MAX_PAIRS = 64  # pairs of one book priced on the lane; more go to Python
     _VENUE_OTHER = 0
     _VENUE_BINANCE = 1
     _VENUE_COINBASE = 2
@@ -420,9 +421,10 @@ cdef class Lane:
         cdef _LanePair pair
         cdef _Side asks
         cdef _Side bids
-        cdef double cost, edge
-        cdef list edges = []
-        if self.episodes_open:
+        cdef double cost
+        cdef double edges[_MAX_PAIRS]
+        cdef Py_ssize_t k = 0
+        if self.episodes_open or len(slot.pairs) > _MAX_PAIRS:
             return self._python_evaluate(slot, recv_ns, seq, out)
         for pair in slot.pairs:
             if not pair.ok:
@@ -434,17 +436,15 @@ cdef class Lane:
             if asks.n == 0 or bids.n == 0:
                 continue
             cost = -asks.K[asks.n - 1] * (1.0 + pair.fee_buy)
-            edge = (bids.K[bids.n - 1] * (1.0 - pair.fee_sell) - cost) / cost * 1e4
-            if edge > self.threshold:
+            edges[k] = (bids.K[bids.n - 1] * (1.0 - pair.fee_sell) - cost) / cost * 1e4
+            if edges[k] > self.threshold:
                 return self._python_evaluate(slot, recv_ns, seq, out)
-            edges.append(edge)
+            k += 1
         k = 0
         for pair in slot.pairs:
             if not pair.ok:
                 continue
-            asks = pair.buy._asks
-            bids = pair.sell._bids
-            if asks.n == 0 or bids.n == 0:
+            if pair.buy._asks.n == 0 or pair.sell._bids.n == 0:
                 continue
             pair.latest.edge = edges[k]
             pair.latest.priced = True
