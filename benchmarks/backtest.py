@@ -46,15 +46,17 @@ HBT_VENV = OUT / "hbt-venv"
 
 
 class NoOp(Strategy):
-    """Subscribed to every book's changes; does nothing with them."""
+    """Subscribed to every book's changes (``"book"``), or to its top-of-book changes
+    only (``"top"``); does nothing with them."""
 
-    def __init__(self, books: list[tuple[str, str]]) -> None:
+    def __init__(self, books: list[tuple[str, str]], events: tuple[str, ...] = ("book",)) -> None:
         self.books = books
+        self.events = events
         self.calls = 0
 
     def on_start(self, ctx) -> None:
         for exchange, symbol in self.books:
-            ctx.subscribe(exchange, symbol, events=("book",))
+            ctx.subscribe(exchange, symbol, events=self.events)
 
     def on_book(self, ctx, book) -> None:
         self.calls += 1
@@ -234,21 +236,28 @@ def main() -> None:
         books = _books(root)
         repeat = 3 if root == REAL else 1  # the real capture takes a second: best of 3
         noop = time_backtest(root, lambda b=books: NoOp(b), repeat=repeat)
+        top = time_backtest(root, lambda b=books: NoOp(b, ("top",)), repeat=repeat)
         mm = time_backtest(root, lambda v=venue: MarketMaker(venue=v, size="0.01"), repeat=repeat)
-        report[name] = {"noop": noop, "market_maker": mm}
+        report[name] = {"noop": noop, "noop_top": top, "market_maker": mm}
         print(f"{name}: {noop['records']:,} records")
         print(f"  no-op (books)   {noop['events_per_s']:>10,} records/s  ({noop['seconds']} s)")
+        print(f"  no-op (top)     {top['events_per_s']:>10,} records/s  ({top['seconds']} s)")
         print(
             f"  market maker    {mm['events_per_s']:>10,} records/s  ({mm['seconds']} s, "
             f"{mm['orders']:,} orders, {mm['fills']:,} fills)"
         )
     if args.hftbacktest and REAL.is_dir():
-        same = time_backtest(REAL, lambda: NoOp([("binance", "BTCUSDT")]), "BTCUSDT", repeat=3)
+        btc = [("binance", "BTCUSDT")]
+        same = time_backtest(REAL, lambda: NoOp(btc), "BTCUSDT", repeat=3)
+        same_top = time_backtest(REAL, lambda: NoOp(btc, ("top",)), "BTCUSDT", repeat=3)
         report["real-binance-2024-BTCUSDT-noop"] = same
+        report["real-binance-2024-BTCUSDT-noop-top"] = same_top
         xle_rate = same["events_per_s"]
+        top_rate = same_top["events_per_s"]
         print(
             f"xle no-op, real-binance-2024 BTCUSDT only: {same['records']:,} records, "
-            f"{xle_rate:,} records/s ({same['seconds']} s)"
+            f"{xle_rate:,} records/s ({same['seconds']} s) subscribed to every change, "
+            f"{top_rate:,} records/s ({same_top['seconds']} s) to top-of-book changes"
         )
         try:
             hbt = time_hftbacktest(REAL, "BTCUSDT", "0.01", "0.00001")
@@ -264,7 +273,8 @@ def main() -> None:
                 f"{hbt['frames_per_s']:,} frames/s"
             )
             print(f"  ratio xle no-op / hftbacktest no-op (frames/s): "
-                  f"{xle_rate / hbt['frames_per_s']:.2f}")  # fmt: skip
+                  f"{xle_rate / hbt['frames_per_s']:.2f} (every change), "
+                  f"{top_rate / hbt['frames_per_s']:.2f} (top of book)")  # fmt: skip
     out = OUT / "backtest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

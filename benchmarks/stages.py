@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import resource
 import sys
 import time
@@ -51,7 +52,10 @@ PASSES = (
     "read_xle",
     "engine_xle",
     "full",
+    "full_one_core",
+    "full_records",
     "full_binance",
+    "arrow_read",
     "stages_mem",
 )
 BATCH_ROWS = 65_536
@@ -217,6 +221,32 @@ def _engine_loop(records: Iterable[RawRecord]) -> int:
 def _pass_full(root: Path) -> int:
     """The project's own replay driver, exactly what ``xle replay --speed max`` runs."""
     return _replay(root, None)
+
+
+def _pass_full_one_core(root: Path) -> int:
+    """``full`` pinned to one CPU: the read-ahead thread then shares the core with the
+    engine, so this is the pipeline's speed on one core."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    return _replay(root, None)
+
+
+def _pass_full_records(root: Path) -> int:
+    """``full`` on the RawRecord path (``XLE_NO_COLUMNAR=1``: the compiled book and
+    parsers, but a RawRecord and a BookUpdate per message), for comparison."""
+    os.environ["XLE_NO_COLUMNAR"] = "1"
+    return _replay(root, None)
+
+
+def _pass_arrow_read(root: Path) -> int:
+    """The Arrow-read limit: every file's ``payload`` column into Arrow batches, nothing
+    else (no other column, no merge, no Python object per row)."""
+    n = 0
+    for path in sorted((root / "raw").glob("exchange=*/date=*/hour=*/*.parquet")):
+        for batch in pq.ParquetFile(path).iter_batches(
+            batch_size=BATCH_ROWS, columns=["payload"], use_threads=False
+        ):
+            n += batch.num_rows
+    return n
 
 
 def _pass_full_binance(root: Path) -> int:

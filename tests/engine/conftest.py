@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
@@ -10,12 +12,32 @@ from xle._native.book import format_decimal
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.records import IntegrityEvent, RawRecord, ResyncRequest
+from xle.store.layout import RAW_SCHEMA
+
+
+def batch_of(records) -> pa.RecordBatch:
+    """RawRecords as one record batch of the raw log's columns plus ``exchange``: what
+    ``Engine.on_batch`` takes (``xle.store.batches`` makes these from Parquet)."""
+    rows = {name: [getattr(rec, name) for rec in records] for name in RAW_SCHEMA.names}
+    arrays = [pa.array(rows[f.name], f.type) for f in RAW_SCHEMA]
+    exchange = pa.array([rec.exchange for rec in records], pa.string()).dictionary_encode()
+    return pa.RecordBatch.from_arrays(
+        [*arrays, exchange], schema=RAW_SCHEMA.append(pa.field("exchange", exchange.type))
+    )
+
+
+#: How a harness feeds its engine: RawRecords (``on_record``), or record batches
+#: (``on_batch``: the compiled columnar lane when it is built).
+FEEDS = ("records", "batches")
 
 
 class Harness:
-    """An engine plus everything it said, with small readers for assertions."""
+    """An engine plus everything it said, with small readers for assertions.
 
-    def __init__(self, **overrides):
+    ``feed="batches"`` feeds each ``feed(...)`` call's records as one record batch, so
+    every test written against the harness holds for both ways of feeding the engine."""
+
+    def __init__(self, feed="records", **overrides):
         config = load_config()
         if overrides:
             from dataclasses import replace
@@ -23,8 +45,12 @@ class Harness:
             config = replace(config, **overrides)
         self.engine = Engine(config)
         self.outputs = []
+        self.batches = feed == "batches"
 
     def feed(self, *records):
+        if self.batches and records:
+            self.outputs.extend(self.engine.on_batch(batch_of(records)))
+            return self
         for rec in records:
             self.outputs.extend(self.engine.on_record(rec))
         return self
@@ -47,14 +73,14 @@ class Harness:
         return view.status if view is not None else None
 
 
-@pytest.fixture
-def harness():
-    return Harness()
+@pytest.fixture(params=FEEDS)
+def harness(request):
+    return Harness(request.param)
 
 
-@pytest.fixture(scope="session")
-def make_harness():
-    return Harness
+@pytest.fixture(scope="module", params=FEEDS)
+def make_harness(request):
+    return partial(Harness, request.param)
 
 
 def read_records(root: Path) -> list[RawRecord]:

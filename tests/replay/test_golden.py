@@ -17,7 +17,8 @@ import pytest
 
 from tests.realdata import copy_log, require_real
 from tests.replay.conftest import DATA, EXPECTED, Cli
-from tests.replay.golden import TABLES, check, export
+from tests.replay.golden import TABLES, check, export, tree_bytes
+from xle._native.book import columnar_lane
 
 WINDOWS = {
     "golden": ("2024-01-02T03:00:00Z", "2024-01-02T03:01:00Z"),
@@ -39,30 +40,55 @@ def source(log: str) -> Path:
     return DATA / log if log == "golden" else require_real(log)
 
 
-@pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Each log copied once and replayed over its whole window with the CLI, on first use
-    (so a missing real capture skips only the tests that need it)."""
-    roots: dict[str, Path] = {}
+#: The two ways a replay feeds the engine: Arrow record batches through the compiled
+#: columnar lane (the default when it is built), and RawRecords (``XLE_NO_COLUMNAR=1``).
+PATHS = ("columnar", "records")
 
-    def get(log: str) -> Path:
-        if log not in roots:
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Each log copied once per path and replayed over its whole window with the CLI, on
+    first use (so a missing real capture skips only the tests that need it)."""
+    roots: dict[tuple[str, str], Path] = {}
+
+    def get(log: str, path: str = "columnar") -> Path:
+        if path == "columnar" and columnar_lane() is None:
+            pytest.skip("the compiled core is not built: no columnar lane")
+        if (log, path) not in roots:
             root = copy_log(source(log), tmp_path_factory.mktemp("golden") / log)
             start, end = WINDOWS[log]
-            result = Cli()("replay", "--data", root, "--from", start, "--to", end)
+            with pytest.MonkeyPatch.context() as patch:
+                if path == "records":
+                    patch.setenv("XLE_NO_COLUMNAR", "1")
+                result = Cli()("replay", "--data", root, "--from", start, "--to", end)
             assert result.exit_code == 0, result.stderr
-            roots[log] = root
-        return roots[log]
+            roots[(log, path)] = root
+        return roots[(log, path)]
 
     return get
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("log", sorted(WINDOWS))
 def test_replayed_table_matches_expected(
-    replayed: Callable[[str], Path], log: str, table: str, regen_golden: bool
+    replayed: Callable[..., Path], log: str, table: str, path: str, regen_golden: bool
 ) -> None:
-    check(EXPECTED / log / f"{table}.jsonl", export(replayed(log), table), regen_golden)
+    check(
+        EXPECTED / log / f"{table}.jsonl",
+        export(replayed(log, path), table),
+        regen_golden and path == "records",
+    )
+
+
+@pytest.mark.parametrize("log", sorted(WINDOWS))
+def test_both_paths_write_byte_identical_derived_files(
+    replayed: Callable[..., Path], log: str
+) -> None:
+    columnar = tree_bytes(replayed(log, "columnar") / "derived")
+    records = tree_bytes(replayed(log, "records") / "derived")
+    assert columnar, "the replay wrote no derived file"
+    assert columnar == records
 
 
 @pytest.mark.parametrize(("log", "exchange", "symbol", "at", "extra"), BOOKS)
@@ -110,3 +136,35 @@ def test_real_capture_rebuilds_every_book_synced_without_gaps(
     assert {e["kind"] for e in events} <= {"stale"}
     quotes = [json.loads(line) for line in export(replayed("real"), "quotes").splitlines()]
     assert len({(q["exchange"], q["symbol"]) for q in quotes}) == 8
+
+
+def _replay_trace(log: str, start: str, end: str, path: str) -> list[tuple[object, ...]]:
+    """Every output of ``Log.replay`` over ``[start, end]``, with the position and the
+    books' tops as seen at that output, then the record counts."""
+    import xle
+
+    with pytest.MonkeyPatch.context() as patch:
+        if path == "records":
+            patch.setenv("XLE_NO_COLUMNAR", "1")
+        replay = xle.open(source(log)).replay(start, end)
+        trace = []
+        for out in replay:
+            books = tuple(
+                replay.engine.book_view(exchange, symbol, 1)
+                for exchange, symbol in replay.engine.book_keys()
+            )
+            trace.append((out, replay.position_ns, books))
+        trace.append((replay.records, replay.warmup_records))
+    return trace
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [WINDOWS["golden"], ("2024-01-02T03:00:07.1Z", "2024-01-02T03:00:40Z")],  # 2nd: a warm-up
+)
+def test_log_replay_is_identical_both_ways_output_by_output(start: str, end: str) -> None:
+    if columnar_lane() is None:
+        pytest.skip("the compiled core is not built: no columnar lane")
+    columnar = _replay_trace("golden", start, end, "columnar")
+    assert columnar == _replay_trace("golden", start, end, "records")
+    assert len(columnar) > 10

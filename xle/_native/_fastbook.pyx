@@ -428,6 +428,49 @@ def vwap(Book book, str side, double size):
     return VwapResult(side, size, price, filled, slippage * 1e4, remaining > 0.0)
 
 
+def quote_fields(Book book, tuple sizes, Py_ssize_t depth):
+    """The book's part of a ``Quote``, as ``Engine._quote`` computes it in Python (the same
+    operations in order): ``(bid, bid_size, ask, ask_size, mid, spread, spread_bps,
+    imbalance, ratio, walks)``, the walks buy then sell for each size. None when the mid
+    is zero (Python's division would raise there: the caller takes its own path)."""
+    cdef _Side b = book._bids
+    cdef _Side a = book._asks
+    cdef double bid, ask, mid, spread, bid_total, ask_total, total
+    cdef object mid_o = None, spread_o = None, bps_o = None, imb = None, ratio = None
+    cdef list walks = []
+    if b.n and a.n:
+        bid = b.sign * b.K[b.n - 1]
+        ask = a.sign * a.K[a.n - 1]
+        mid = (bid + ask) / 2.0
+        if mid == 0.0:
+            return None
+        spread = ask - bid
+        mid_o = mid
+        spread_o = spread
+        bps_o = spread / mid * 1e4
+    bid_total = b.depth_sum(depth)
+    ask_total = a.depth_sum(depth)
+    total = bid_total + ask_total
+    if not total <= 0.0:
+        ratio = bid_total / ask_total if ask_total > 0.0 else None
+        imb = (bid_total - ask_total) / total
+    for size in sizes:
+        walks.append(vwap(book, "buy", size))
+        walks.append(vwap(book, "sell", size))
+    return (
+        b.best(),
+        b.Q[b.n - 1] if b.n else None,
+        a.best(),
+        a.Q[a.n - 1] if a.n else None,
+        mid_o,
+        spread_o,
+        bps_o,
+        imb,
+        ratio,
+        walks,
+    )
+
+
 def book_edge_bps(Book buy_book, double fee_buy, Book sell_book, double fee_sell):
     """Compiled ``xle.analytics.metrics.book_edge_bps`` (the same operations in order)."""
     cdef _Side asks = buy_book._asks
@@ -479,3 +522,4 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
 
 
 include "_fastwire.pxi"  # Levels and the frame parsers
+include "_fastlane.pxi"  # Lane: Arrow record batches straight into the engine

@@ -385,14 +385,21 @@ cdef Py_ssize_t _pairs(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Level
         return -1
 
 
-cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
-    """A ``depthUpdate`` object -> ``out = [s, U, u, bids, asks, E in ns or None]``."""
+cdef struct _DepthOut:
+    Py_ssize_t sym_start  # the symbol is p[sym_start:sym_end], undecoded
+    Py_ssize_t sym_end
+    long long first
+    long long last
+    long long event_ms
+    bint has_event
+
+
+cdef Py_ssize_t _depth_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -2:
+    """A ``depthUpdate`` object into ``o`` (the symbol as a span of ``p``) and the levels
+    into ``bids``/``asks``."""
     cdef Py_ssize_t start, end
     cdef long long value = 0
     cdef int seen = 0
-    cdef Levels bids = Levels()
-    cdef Levels asks = Levels()
-    cdef object symbol = None
     cdef long long first = 0, last = 0
     i = _expect(p, i, n, 123)
     if i < 0:
@@ -417,7 +424,8 @@ cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            symbol = _text(p, start, end - 1)
+            o.sym_start = start
+            o.sym_end = end - 1
             i = end
         elif _key(p, start, end, b"U") and not seen & 2:
             seen |= 2
@@ -440,18 +448,17 @@ cdef Py_ssize_t _depth_object(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
             i += 1
             continue
         if i < n and p[i] == 125 and (seen & 31) == 31:
-            out.extend((symbol, first, last, bids, asks, value * 1000000 if seen & 32 else None))
+            o.first = first
+            o.last = last
+            o.event_ms = value
+            o.has_event = (seen & 32) != 0
             return i + 1
         return -1
 
 
-def parse_binance_depth(bytes payload):
-    """``(s, U, u, bids, asks, E_ns)`` of a bare or combined-stream ``depthUpdate`` (``E_ns``
-    is the event time ``E`` in ns, None without one), or None."""
-    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+cdef bint _binance_depth(const unsigned char* p, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -1:
+    """A bare or combined-stream ``depthUpdate`` frame, whole; False for anything else."""
     cdef Py_ssize_t i, start, end
-    cdef list out = []
     cdef bint got_data = False
     i = 0
     if n > 9 and memcmp(p, b'{"stream"', 9) == 0:  # the wrapper, as ``_is_wrapped`` sees it
@@ -459,20 +466,20 @@ def parse_binance_depth(bytes payload):
         while True:
             end = _string(p, i, n, &start)
             if end < 0:
-                return None
+                return False
             i = _expect(p, end, n, 58)
             if i < 0:
-                return None
+                return False
             end -= 1
             if _key(p, start, end, b"stream"):
                 i = _string(p, i, n, &start)
             elif _key(p, start, end, b"data") and not got_data:
                 got_data = True
-                i = _depth_object(p, i, n, out)
+                i = _depth_fields(p, i, n, o, bids, asks)
             else:
-                return None
+                return False
             if i < 0:
-                return None
+                return False
             i = _ws(p, i, n)
             if i < n and p[i] == 44:
                 i += 1
@@ -480,14 +487,25 @@ def parse_binance_depth(bytes payload):
             if i < n and p[i] == 125 and got_data:
                 i += 1
                 break
-            return None
+            return False
     else:
-        i = _depth_object(p, i, n, out)
+        i = _depth_fields(p, i, n, o, bids, asks)
         if i < 0:
-            return None
-    if _ws(p, i, n) != n:
+            return False
+    return _ws(p, i, n) == n
+
+
+def parse_binance_depth(bytes payload):
+    """``(s, U, u, bids, asks, E_ns)`` of a bare or combined-stream ``depthUpdate`` (``E_ns``
+    is the event time ``E`` in ns, None without one), or None."""
+    cdef _DepthOut o
+    cdef Levels bids = Levels()
+    cdef Levels asks = Levels()
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+    if not _binance_depth(p, PyBytes_GET_SIZE(payload), &o, bids, asks):
         return None
-    return tuple(out)
+    symbol = _text(p, o.sym_start, o.sym_end)
+    return symbol, o.first, o.last, bids, asks, o.event_ms * 1000000 if o.has_event else None
 
 
 cdef Py_ssize_t _l2_update_compact(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
@@ -582,13 +600,11 @@ cdef Py_ssize_t _l2_update(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, L
         return -1
 
 
-cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
-    """One ``events`` element -> ``(type, product_id, bids, asks)`` appended to ``out``."""
+cdef Py_ssize_t _l2_event_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks, Py_ssize_t* spans) except -2:
+    """One ``events`` element: its levels into ``bids``/``asks``, its ``type`` and
+    ``product_id`` as spans of ``p`` (``spans[0:2]`` and ``spans[2:4]``)."""
     cdef Py_ssize_t start, end
     cdef int seen = 0
-    cdef object kind = None, product = None
-    cdef Levels bids = Levels()
-    cdef Levels asks = Levels()
     i = _expect(p, i, n, 123)
     if i < 0:
         return -1
@@ -605,14 +621,16 @@ cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, li
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            kind = _text(p, start, end - 1)
+            spans[0] = start
+            spans[1] = end - 1
             i = end
         elif _key(p, start, end, b"product_id") and not seen & 2:
             seen |= 2
             end = _string(p, i, n, &start)
             if end < 0:
                 return -1
-            product = _text(p, start, end - 1)
+            spans[2] = start
+            spans[3] = end - 1
             i = end
         elif _key(p, start, end, b"updates") and not seen & 4:
             seen |= 4
@@ -644,9 +662,20 @@ cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, li
             i += 1
             continue
         if i < n and p[i] == 125 and seen == 7:
-            out.append((kind, product, bids, asks))
             return i + 1
         return -1
+
+
+cdef Py_ssize_t _l2_event(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, list out) except -2:
+    """One ``events`` element -> ``(type, product_id, bids, asks)`` appended to ``out``."""
+    cdef Py_ssize_t spans[4]
+    cdef Levels bids = Levels()
+    cdef Levels asks = Levels()
+    i = _l2_event_fields(p, i, n, bids, asks, spans)
+    if i < 0:
+        return -1
+    out.append((_text(p, spans[0], spans[1]), _text(p, spans[2], spans[3]), bids, asks))
+    return i
 
 
 cdef inline int _two(const unsigned char* p) noexcept:
@@ -707,34 +736,40 @@ def rfc3339_ns(bytes text):
     return None
 
 
-def parse_coinbase_l2(bytes payload):
-    """``(sequence_num, [(type, product_id, bids, asks), ...], timestamp_ns)`` of an
-    ``l2_data`` frame whose every update is a bid or an offer, else None;
-    ``timestamp_ns`` is the frame's ``timestamp`` in epoch ns, None when it has none that
-    parses."""
-    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+cdef struct _L2Out:
+    long long seq
+    long long stamp
+    bint stamped
+    Py_ssize_t events  # how many ``events`` elements
+    Py_ssize_t spans[4]  # the one event's type and product_id (single-event mode)
+
+
+cdef bint _l2_frame(const unsigned char* p, Py_ssize_t n, _L2Out* o, list events, Levels bids, Levels asks) except -1:
+    """An ``l2_data`` frame whose every update is a bid or an offer; False for anything
+    else. Each event goes to ``events`` as a tuple, or with ``events`` None (the columnar
+    lane) the one event into ``bids``/``asks`` and ``o.spans``: a frame of several events
+    is then refused (False), and its caller takes the general path."""
     cdef Py_ssize_t i, start, end
     cdef int seen = 0
     cdef long long seq = 0, stamp = 0
     cdef bint stamped = False
-    cdef list events = []
+    o.events = 0
     i = _expect(p, 0, n, 123)
     if i < 0:
-        return None
+        return False
     while True:
         end = _string(p, i, n, &start)
         if end < 0:
-            return None
+            return False
         i = _expect(p, end, n, 58)
         if i < 0:
-            return None
+            return False
         end -= 1
         if _key(p, start, end, b"channel") and not seen & 1:
             seen |= 1
             end = _string(p, i, n, &start)
             if end < 0 or not _key(p, start, end - 1, b"l2_data"):
-                return None
+                return False
             i = end
         elif _key(p, start, end, b"client_id"):
             i = _string(p, i, n, &start)
@@ -742,7 +777,7 @@ def parse_coinbase_l2(bytes payload):
             seen |= 8
             end = _string(p, i, n, &start)
             if end < 0:
-                return None
+                return False
             stamped = _rfc3339(p, start, end - 1, &stamp)
             i = end
         elif _key(p, start, end, b"sequence_num") and not seen & 2:
@@ -752,15 +787,21 @@ def parse_coinbase_l2(bytes payload):
             seen |= 4
             i = _expect(p, i, n, 91)
             if i < 0:
-                return None
+                return False
             i = _ws(p, i, n)
             if i < n and p[i] == 93:
                 i += 1
             else:
                 while True:
-                    i = _l2_event(p, i, n, events)
+                    if events is not None:
+                        i = _l2_event(p, i, n, events)
+                    elif o.events == 0:
+                        i = _l2_event_fields(p, i, n, bids, asks, o.spans)
+                    else:
+                        return False
                     if i < 0:
-                        return None
+                        return False
+                    o.events += 1
                     i = _ws(p, i, n)
                     if i < n and p[i] == 44:
                         i += 1
@@ -768,11 +809,11 @@ def parse_coinbase_l2(bytes payload):
                     if i < n and p[i] == 93:
                         i += 1
                         break
-                    return None
+                    return False
         else:
-            return None
+            return False
         if i < 0:
-            return None
+            return False
         i = _ws(p, i, n)
         if i < n and p[i] == 44:
             i += 1
@@ -780,7 +821,22 @@ def parse_coinbase_l2(bytes payload):
         if i < n and p[i] == 125 and (seen & 7) == 7:
             i += 1
             break
-        return None
+        return False
     if _ws(p, i, n) != n:
+        return False
+    o.seq = seq
+    o.stamp = stamp
+    o.stamped = stamped
+    return True
+
+
+def parse_coinbase_l2(bytes payload):
+    """``(sequence_num, [(type, product_id, bids, asks), ...], timestamp_ns)`` of an
+    ``l2_data`` frame whose every update is a bid or an offer, else None;
+    ``timestamp_ns`` is the frame's ``timestamp`` in epoch ns, None when it has none that
+    parses."""
+    cdef _L2Out o
+    cdef list events = []
+    if not _l2_frame(<const unsigned char*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), &o, events, None, None):
         return None
-    return seq, events, stamp if stamped else None
+    return o.seq, events, o.stamp if o.stamped else None

@@ -30,7 +30,7 @@ from itertools import islice
 
 from xle.records import Level
 
-__all__ = ["COMPILED", "Book", "PyBook", "format_decimal"]
+__all__ = ["COMPILED", "Book", "PyBook", "columnar_lane", "format_decimal"]
 
 
 def format_decimal(value: float) -> str:
@@ -202,3 +202,15 @@ _COMPILED_BOOK = _compiled()
 #: True when ``Book`` is the compiled twin.
 COMPILED = _COMPILED_BOOK is not None
 Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
+
+
+def columnar_lane() -> type | None:
+    """The compiled columnar lane (``_fastbook.Lane``: Arrow record batches straight into
+    the engine), or None with the pure-Python book, whose engine takes RawRecords only.
+    ``XLE_NO_COLUMNAR=1`` turns the lane off (read when an engine first needs it), so the
+    RawRecord path can be run with the compiled book, e.g. to compare the two."""
+    if not COMPILED or os.environ.get("XLE_NO_COLUMNAR"):
+        return None
+    from xle._native._fastbook import Lane
+
+    return Lane

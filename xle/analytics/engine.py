@@ -22,12 +22,14 @@ that time). The venue's tops of book (``TopOfBook``) are checked against the boo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from xle._native.book import Book
+from xle._native.book import COMPILED, Book
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
 from xle.analytics.crosscheck import CrossCheck
 from xle.analytics.metrics import imbalance, vwap, vwap_function
@@ -48,9 +50,16 @@ from xle.records import (
     VwapResult,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = ["BookView", "Engine", "Output"]
 
 _vwap = vwap_function()
+_quote_fields = None
+if COMPILED:  # the compiled quote, for the compiled book
+    from xle._native._fastbook import quote_fields as _quote_fields
+_RECV_NS = attrgetter("recv_ns")
 
 Output = Quote | ArbitrageEpisode | IntegrityEvent | ResyncRequest
 
@@ -119,6 +128,14 @@ class Engine:
         #: Called as ``observer(record, events)`` after each record whose decoder events
         #: (book updates, resets, trades, ...) were applied; backtests watch books this way.
         self.observer: Callable[[RawRecord, list[object]], None] | None = None
+        #: The books whose records ``observer`` needs; None: every book's. With a set,
+        #: the columnar lane takes the other books' depth frames whole, unobserved.
+        self.observed_books: set[tuple[str, str]] | None = None
+        #: Books whose top-of-book changes a caller of ``Lane.feed(until_notice=True)``
+        #: waits for (a backtest strategy subscribed to ``"top"``).
+        self.top_books: set[tuple[str, str]] = set()
+        self._lane: object | None = None  # the compiled columnar lane, made on first use
+        self._generation = 0  # counts on_records calls (see the lane's ``_resume``)
 
     # ------------------------------------------------------------------ feeding
 
@@ -128,6 +145,7 @@ class Engine:
     def on_records(self, records: Iterable[RawRecord]) -> list[Output]:
         """``on_record`` for each record in turn, the outputs in one list: a replay feeds
         thousands at a time and saves a call and a list per record."""
+        self._generation += 1  # the columnar lane's cue that its mirror may be stale
         out: list[Output] = []
         decoders = self._decoders
         handle = self._handle
@@ -206,8 +224,106 @@ class Engine:
             self._book_updates += updates
         return out
 
+    def on_batch(self, batch: pa.RecordBatch, exchange: str | None = None) -> list[Output]:
+        """``on_records`` for the rows of an Arrow record batch of the raw log (RAW_SCHEMA
+        columns in replay order; ``exchange`` names every row's exchange, or None to read
+        an ``exchange`` column): the same outputs, in the same order.
+
+        Why: with the compiled core (``xle._native.columnar_lane``) the rows are read from
+        the Arrow buffers and a depth frame of a synced book is parsed, checked and
+        applied without a Python object per message; every other row goes through
+        ``on_records``. Without it, the rows become RawRecords and go through
+        ``on_records``."""
+        out: list[Output] = []
+        for _stop, outputs in self.iter_batch(batch, exchange, whole=True):
+            out.extend(outputs)
+        return out
+
+    def iter_batch(
+        self, batch: pa.RecordBatch, exchange: str | None = None, *, whole: bool = False
+    ) -> Iterator[tuple[int, list[Output]]]:
+        """``on_batch`` in steps: ``(rows fed so far, outputs)`` where the outputs are
+        those of the last row fed, and the engine is in its state right after that row
+        until the next step (``Log.replay`` shows the books at each output this way).
+        The last step feeds the rest of the batch. ``whole`` feeds it all in one step."""
+        rows = batch.num_rows
+        lane = self._columnar_lane()
+        if lane is None:
+            from xle.store.merge import records_from_table
+
+            records = records_from_table(batch, exchange)
+            if whole:
+                yield rows, self.on_records(records)
+                return
+            for index, rec in enumerate(records):
+                outputs = self.on_records((rec,))
+                if outputs or index + 1 == rows:
+                    yield index + 1, outputs
+            return
+        prepared = lane.prepare(exchange, batch)
+        start = 0
+        while start < rows:
+            out: list[Output] = []
+            start = lane.feed(prepared, out, start, not whole)
+            if out or start >= rows:
+                yield start, out
+
+    def on_round(self, parts: list[tuple[str, list[pa.RecordBatch]]]) -> list[Output]:
+        """``on_records`` for the rows of several exchanges' record batches merged in
+        replay order (``xle.store.batches.Round``: one part per exchange, in
+        exchange-name order, each in replay order): the compiled lane merges them as it
+        feeds them; without it they become RawRecords, merged as the reader merges them."""
+        lane = self._columnar_lane()
+        if lane is not None and not any(
+            b.column("recv_ns").null_count for _, bs in parts for b in bs
+        ):
+            out: list[Output] = []
+            lane.feed_parts([[lane.prepare(ex, b) for b in batches] for ex, batches in parts], out)
+            return out
+        from xle.store.merge import records_from_table
+
+        merged = [
+            rec
+            for exchange, batches in parts
+            for b in batches
+            for rec in records_from_table(b, exchange)
+        ]
+        merged.sort(key=_RECV_NS)  # stable: ties keep the exchange order of the parts
+        return self.on_records(merged)
+
+    def _columnar_lane(self):  # -> xle._native._fastbook.Lane | None
+        if self._lane is None:
+            from xle._native.book import columnar_lane
+            from xle.exchanges import binance, coinbase
+            from xle.exchanges._common import SyncState
+
+            make = columnar_lane()
+            if make is None:
+                self._lane = False
+            else:
+                depth = [
+                    channel
+                    for channel, handler in binance._WS_HANDLERS.items()
+                    if handler is binance.BinanceDecoder._on_depth
+                ]
+                self._lane = make(
+                    self,
+                    {
+                        binance.BINANCE.name: "binance",
+                        binance.BINANCEUS.name: "binance",
+                        coinbase.COINBASE.name: "coinbase",
+                    },
+                    SyncState.LIVE,
+                    RawRecord,
+                    depth,
+                    binance.BinanceDecoder,
+                    coinbase.CoinbaseDecoder,
+                )
+        return self._lane or None
+
     def finish(self) -> list[Output]:
         """End of the stream: quote what changed since the last tick, close episodes."""
+        self._generation += 1
         out: list[Output] = []
         for state in self._books.values():
             if state.dirty:
@@ -358,7 +474,13 @@ class Engine:
         self, rec: RawRecord, state: _BookState, check: CrossCheck, out: list[Output]
     ) -> None:
         """The book took an update while tickers wait for it: judge them."""
-        for verdict in check.on_update(state.book, state.update_id):
+        self._mismatches(rec, state, check.on_update(state.book, state.update_id), out)
+
+    def _mismatches(
+        self, rec: RawRecord, state: _BookState, verdicts: list, out: list[Output]
+    ) -> None:
+        """The tickers that disagreed with the book for good, as integrity events."""
+        for verdict in verdicts:
             symbol = state.venue.label.partition(":")[2]
             out.append(
                 self._integrity(
@@ -398,6 +520,21 @@ class Engine:
         state.dirty = False
         venue = state.venue
         book = venue.book
+        if _quote_fields is not None and type(book) is Book:
+            fields = _quote_fields(book, state.sizes, self.config.imbalance_levels)
+            if fields is not None:
+                exch_ns = state.exch_ns
+                recv_ns = state.last_recv_ns or 0
+                return Quote(
+                    recv_ns,
+                    state.last_seq,
+                    venue.exchange,
+                    venue.label.partition(":")[2],
+                    state.market,
+                    *fields,
+                    exch_ns,
+                    recv_ns - exch_ns if exch_ns is not None else None,
+                )
         bid = book.best_bid()
         ask = book.best_ask()
         bid_size = book.best_bid_size()

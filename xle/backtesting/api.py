@@ -93,7 +93,7 @@ def backtest(
     records = read_records(root, start_ns, end_ns, exchanges=exchanges, symbols=symbols)
     result = run_backtest(
         strategy,
-        iter(records),
+        records,
         config or load_config(),
         start_ns=start_ns,
         end_ns=end_ns,

@@ -26,11 +26,13 @@ from xle.analytics.engine import Engine
 from xle.backtesting.execution import ExecutionSimulator, Ledger, Order
 from xle.backtesting.latency import Latency
 from xle.backtesting.results import BacktestResult, Recorder
-from xle.backtesting.strategy import EVENTS, Number, Strategy
+from xle.backtesting.strategy import DEFAULT_EVENTS, EVENTS, Number, Strategy
 from xle.backtesting.types import TIFS, BookView, Fill
 from xle.config import EngineConfig
 from xle.errors import UsageError, XleError
 from xle.records import BookReset, BookUpdate, Quote, RawRecord, Trade
+from xle.store.batches import read_batches, rows_before
+from xle.store.reader import LogRead
 
 __all__ = ["StrategyError", "run_backtest"]
 
@@ -117,6 +119,9 @@ class _Run:
         self._counter = 0
         self._subs: dict[tuple[str, str], frozenset[str]] = {}
         self._quote_subs: set[tuple[str, str]] = set()
+        self._book_subs: set[tuple[str, str]] = set()  # subscribed with "book"
+        #: Books subscribed with "top": the (best bid, best ask) last shown to on_book.
+        self._tops: dict[tuple[str, str], tuple[float | None, float | None] | None] = {}
         self._orders: dict[int, Order] = {}
         self._order_ids = 0
         self._fee_table = {
@@ -136,7 +141,7 @@ class _Run:
 
     # ------------------------------------------------------------------ Context
 
-    def subscribe(self, venue: str, symbol: str, events: Iterable[str] = EVENTS) -> None:
+    def subscribe(self, venue: str, symbol: str, events: Iterable[str] = DEFAULT_EVENTS) -> None:
         wanted = frozenset(events)
         unknown = wanted - set(EVENTS)
         if unknown:
@@ -145,6 +150,10 @@ class _Run:
         self._subs[key] = self._subs.get(key, frozenset()) | wanted
         if "quotes" in wanted:
             self._quote_subs.add(key)
+        if "book" in wanted:
+            self._book_subs.add(key)
+        if "top" in wanted and key not in self._tops:
+            self._tops[key] = None  # the top last shown: none yet
         self.recorder.track(venue, symbol)
 
     def buy(self, venue: str, symbol: str, qty: Number, *, limit: Number | None = None,
@@ -183,6 +192,10 @@ class _Run:
     # ------------------------------------------------------------------ running
 
     def run(self, records: Iterator[tuple[RawRecord, bool]]) -> BacktestResult:
+        self._feed_records(records)
+        return self._finish()
+
+    def _feed_records(self, records: Iterable[tuple[RawRecord, bool]]) -> None:
         engine = self.engine
         recorder = self.recorder
         heap = self._heap
@@ -213,6 +226,9 @@ class _Run:
                 for out in outputs:
                     if type(out) is Quote and (out.exchange, out.symbol) in self._quote_subs:
                         self.strategy.on_quote(self, out)
+
+    def _finish(self) -> BacktestResult:
+        recorder = self.recorder
         if not self._started:
             self._start(self.start_ns or 0)
         end = self.end_ns if self.end_ns is not None else self.now_ns
@@ -220,8 +236,80 @@ class _Run:
         self.now_ns = max(self.now_ns, end)
         self.strategy.on_stop(self)
         self._drain(end + 1)  # what on_stop sent, within the range
-        recorder.sample(self.now_ns, engine, force=True)
+        recorder.sample(self.now_ns, self.engine, force=True)
         return recorder.result(self.sim, self._orders.values(), self.now_ns)
+
+    def run_batches(self, read: LogRead) -> BacktestResult:
+        """``run`` on record batches through the engine's compiled lane: it takes the
+        depth frames of books nothing watches whole, and stops for everything the
+        backtest must see (a heap event or an equity sample due, a record the engine's
+        observer saw, a top-of-book change of a "top" book, a quote when quotes are
+        subscribed). The same callbacks in the same order as ``run``."""
+        engine = self.engine
+        lane = engine._columnar_lane()
+        recorder = self.recorder
+        heap = self._heap
+        no_events: list[object] = []
+        start = self.start_ns
+        for item in read_batches(read):
+            if isinstance(item, list):  # a corrupt_file record, alone
+                self._feed_records((rec, start is not None and rec.recv_ns < start) for rec in item)
+                continue
+            exchange, batch = item
+            warm = rows_before(batch, start) if start is not None else 0
+            if warm:
+                engine.observed_books = set()  # warm-up rows' events are not the run's
+                engine.on_batch(batch.slice(0, warm), exchange)
+                self._events = no_events
+                if warm == batch.num_rows:
+                    continue
+                batch = batch.slice(warm)
+            prepared = lane.prepare(exchange, batch)
+            recv = prepared.recv_ns
+            rows = batch.num_rows
+            row = 0
+            while row < rows:
+                recv_ns = recv(row)
+                if not self._started:
+                    self._start(recv_ns if start is None else start)
+                if heap and heap[0][0] < recv_ns:
+                    self._drain(recv_ns)
+                self.now_ns = recv_ns
+                due = recorder.next_sample_ns
+                if due is None or recv_ns >= due:
+                    recorder.sample(recv_ns, engine)
+                    due = recorder.next_sample_ns
+                stop_ns = heap[0][0] + 1 if heap else None
+                if due is not None and (stop_ns is None or due < stop_ns):
+                    stop_ns = due
+                engine.observed_books = self._watched()
+                engine.top_books = set(self._tops)
+                self._events = no_events
+                outputs: list[object] = []
+                row = lane.feed(prepared, outputs, row, bool(self._quote_subs), stop_ns, True)
+                self.now_ns = recv(row - 1)
+                events = self._events
+                if events:
+                    self._events = no_events
+                    self._book_events(self.now_ns, events)
+                elif lane.top_moved:
+                    self._check_tops([])  # a "top" book's best prices moved on the lane
+                if self._quote_subs and outputs:
+                    for out in outputs:
+                        if type(out) is Quote and (out.exchange, out.symbol) in self._quote_subs:
+                            self.strategy.on_quote(self, out)
+        return self._finish()
+
+    def _watched(self) -> set[tuple[str, str]]:
+        """Books whose every record the backtest must see: subscribed with "book", or
+        holding the simulator's resting orders or liquidity taken by fills."""
+        sim = self.sim
+        if not sim._taken and not sim._resting:
+            return self._book_subs
+        watched = set(self._book_subs)
+        watched.update(key for key, taken in sim._taken.items() if taken[0] or taken[1])
+        watched.update(key for key, resting in sim._resting.items() if resting)
+        return watched
 
     def _start(self, t_ns: int) -> None:
         self._started = True
@@ -234,11 +322,16 @@ class _Run:
         self._events = events
 
     def _on_events(self, rec: RawRecord, events: list[object]) -> None:
-        for notice in self.sim.on_events(events, rec.recv_ns):
+        self._book_events(rec.recv_ns, events)
+
+    def _book_events(self, t_ns: int, events: list[object]) -> None:
+        """One record's decoder events: the simulator's, then the strategy's callbacks."""
+        for notice in self.sim.on_events(events, t_ns):
             self._push(notice.t_ns, _NOTICE, notice)
         if not self._subs:
             return
         changed: list[tuple[str, str]] = []
+        tops = self._tops
         for event in events:
             kind = type(event)
             if kind is BookUpdate or kind is BookReset:
@@ -254,6 +347,24 @@ class _Run:
             view = self.book(venue, symbol)
             if view is not None:
                 self.strategy.on_book(self, view)
+        if tops:
+            self._check_tops(changed)
+
+    def _check_tops(self, shown: list[tuple[str, str]]) -> None:
+        """``on_book`` for each "top" book (in subscription order) whose best prices
+        changed since last shown (unless ``shown`` already showed it for this record).
+        Every book is checked: a crossed book is cleared with events the observer does
+        not see."""
+        tops = self._tops
+        for key, last in tops.items():
+            book = self.engine.book(*key)
+            top = book.top() if book is not None else (None, None)
+            if top != last:
+                tops[key] = top
+                if key not in shown:
+                    view = self.book(*key)
+                    if view is not None:
+                        self.strategy.on_book(self, view)
 
     def _drain(self, before_ns: int) -> None:
         """Run the backtest's own events with a time before ``before_ns``."""
@@ -333,7 +444,7 @@ class _Run:
 
 def run_backtest(
     strategy: Strategy,
-    records: Iterator[tuple[RawRecord, bool]],
+    records: Iterable[tuple[RawRecord, bool]] | LogRead,
     config: EngineConfig,
     *,
     start_ns: int | None = None,
@@ -346,7 +457,9 @@ def run_backtest(
     equity_interval_ns: int = 1_000_000_000,
     params: Mapping[str, Any] | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` over ``(record, warm_up)`` pairs in replay order."""
+    """Run ``strategy`` over ``(record, warm_up)`` pairs in replay order; given the
+    ``LogRead`` itself, over its record batches through the engine's columnar lane when
+    the compiled core is built (``_Run.run_batches``: the same result)."""
     run = _Run(
         strategy,
         config,
@@ -361,7 +474,10 @@ def run_backtest(
         params=params or {},
     )
     try:
-        result = run.run(records)
+        if isinstance(records, LogRead) and run.engine._columnar_lane() is not None:
+            result = run.run_batches(records)
+        else:
+            result = run.run(iter(records))
     except Exception as exc:
         callback = _failed_callback(exc, strategy)
         if callback is None:

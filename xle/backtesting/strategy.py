@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from xle.backtesting.types import BookView, Fill, OrderUpdate
     from xle.records import Quote, Trade
 
-__all__ = ["EVENTS", "Context", "Strategy"]
+__all__ = ["DEFAULT_EVENTS", "EVENTS", "Context", "Strategy"]
 
-#: What a subscription can ask for.
-EVENTS: tuple[str, ...] = ("book", "trades", "quotes")
+#: What a subscription can ask for: ``"book"`` (``on_book`` after every record that
+#: changed the book), ``"top"`` (``on_book`` only when its best bid or best ask price
+#: changed, or a side emptied: a strategy that trades at the touch pays for nothing
+#: else, and the replay's compiled lane takes the other changes without Python),
+#: ``"trades"`` and ``"quotes"``.
+EVENTS: tuple[str, ...] = ("book", "trades", "quotes", "top")
+
+#: A subscription's events when it names none.
+DEFAULT_EVENTS: tuple[str, ...] = ("book", "trades", "quotes")
 
 Number = Decimal | int | float | str
 
@@ -41,7 +48,9 @@ class Context(Protocol):
     now_ns: int
     params: Mapping[str, Any]
 
-    def subscribe(self, venue: str, symbol: str, events: Iterable[str] = EVENTS) -> None: ...
+    def subscribe(
+        self, venue: str, symbol: str, events: Iterable[str] = DEFAULT_EVENTS
+    ) -> None: ...
 
     def buy(
         self,
@@ -88,7 +97,8 @@ class Strategy:
         """Before the first event of the range: subscribe here."""
 
     def on_book(self, ctx: Context, book: BookView) -> None:
-        """After each record that changed a subscribed book (including resets)."""
+        """After each record that changed a subscribed book (including resets); with
+        ``"top"`` only, after each that changed its best bid or ask price."""
 
     def on_quote(self, ctx: Context, quote: Quote) -> None:
         """An engine quote of a book subscribed with ``"quotes"``."""

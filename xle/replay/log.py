@@ -285,18 +285,37 @@ class Replay:
         from msgspec.structs import replace
 
         from xle.replay.session import CORRUPT_FILE
+        from xle.store.batches import read_batches, rows_before
         from xle.store.reader import read_records
 
         scope, engine, start_ns = self.scope, self.engine, self._start_ns
         covers = scope.covers
-        chunks = read_records(
+        read = read_records(
             self._root,
             start_ns,
             self._end_ns,
             exchanges=self._exchanges,
             symbols=self.scope.symbols,
-        ).chunks()
-        for chunk in chunks:
+        )
+        for chunk in read_batches(read):
+            if not isinstance(chunk, list):
+                # Record batches: the engine stops right after each row with outputs
+                # (``iter_batch``), so the books are those of the output's record.
+                exchange, batch = chunk
+                recv = batch.column("recv_ns")
+                warm_rows = rows_before(batch, start_ns) if start_ns is not None else 0
+                fed = 0
+                for stop, outputs in engine.iter_batch(batch, exchange):
+                    self.position_ns = recv[stop - 1].as_py()
+                    self.warmup_records += max(0, min(stop, warm_rows) - fed)
+                    self.records += max(0, stop - max(fed, warm_rows))
+                    fed = stop
+                    if stop <= warm_rows:
+                        continue  # a warm-up row's outputs are dropped
+                    for out in outputs:
+                        if covers(out):
+                            yield out
+                continue
             for rec in chunk:
                 outputs = engine.on_record(rec)
                 self.position_ns = rec.recv_ns

@@ -20,22 +20,25 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 from msgspec.structs import replace
 
+from xle._native.book import columnar_lane
 from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
+from xle.store.batches import Round, read_batches, rows_before
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.fs import check_reachable, describe_contents, is_remote
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir
-from xle.store.reader import read_records
+from xle.store.reader import LogRead, read_records
 from xle.timeutil import format_ns
 
 __all__ = [
@@ -318,6 +321,7 @@ def run_replay(
     progress: Callable[[int, int], None] | None = None,
     pacer: Pacer | None = None,
     on_warning: Callable[[str], None] | None = None,
+    columnar: bool | None = None,
 ) -> ReplaySummary:
     """Replay ``scope`` of the raw log under ``root``; store its outputs unless ``dry_run``.
 
@@ -335,11 +339,18 @@ def run_replay(
     writer = None if dry_run else DerivedWriter(root, scope)
     if pacer is None and speed is not None:
         pacer = Pacer(speed)
+    if columnar is None:
+        columnar = pacer is None and columnar_lane() is not None
     try:
-        chunks = read_records(
+        read = read_records(
             root, scope.start_ns, scope.end_ns, exchanges=exchanges, symbols=scope.symbols
-        ).chunks()
+        )
         start_ns = scope.start_ns
+        if columnar and pacer is None:
+            _replay_batches(read, engine, scope, summary, writer, progress, on_warning)
+            chunks: Iterable[list[RawRecord]] = ()
+        else:
+            chunks = read.chunks()
         on_records = engine.on_records
         for chunk in chunks:
             if pacer is None and chunk and chunk[0].recv_ns >= start_ns:
@@ -395,6 +406,89 @@ def run_replay(
         if scope.covers_book(exchange, symbol)
     }
     return summary
+
+
+def _replay_batches(
+    read: LogRead,
+    engine: Engine,
+    scope: Scope,
+    summary: ReplaySummary,
+    writer: DerivedWriter | None,
+    progress: Callable[[int, int], None] | None,
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """``run_replay``'s loop at ``--speed max`` on record batches (``read_batches``):
+    warm-up rows (a prefix, ``recv_ns < start``) are fed and their outputs dropped, a
+    ``corrupt_file`` record takes the per-record path (its event is stamped ``T0`` in the
+    warm-up)."""
+    start_ns = scope.start_ns
+    for item in read_batches(read, rounds=True):
+        if isinstance(item, list):
+            for rec in item:
+                corrupt = _note_corrupt(rec, summary, on_warning)
+                outputs = engine.on_record(rec)
+                if rec.recv_ns < start_ns:
+                    summary.warmup_records += 1
+                    if corrupt:
+                        for out in outputs:
+                            _sink(replace(out, recv_ns=start_ns), scope, summary, writer)
+                    continue
+                summary.records += 1
+                for out in outputs:
+                    _sink(out, scope, summary, writer)
+            continue
+        if isinstance(item, Round):
+            parts = item.parts
+            warm = [(ex, _head(batches, start_ns)) for ex, batches in parts]
+            rows = sum(b.num_rows for _, batches in parts for b in batches)
+            warm_rows = sum(b.num_rows for _, batches in warm for b in batches)
+            if warm_rows:
+                engine.on_round([(ex, batches) for ex, batches in warm if batches])
+                summary.warmup_records += warm_rows
+            if warm_rows == rows:
+                continue
+            if warm_rows:
+                parts = [(ex, _tail(batches, start_ns)) for ex, batches in parts]
+                parts = [(ex, batches) for ex, batches in parts if batches]
+            outputs = engine.on_round(parts)
+            last_ns = max(batches[-1].column("recv_ns")[-1].as_py() for _, batches in parts)
+        else:
+            exchange, batch = item
+            rows = batch.num_rows
+            warm_rows = rows_before(batch, start_ns)
+            if warm_rows:
+                engine.on_batch(batch.slice(0, warm_rows), exchange)
+                summary.warmup_records += warm_rows
+                if warm_rows == rows:
+                    continue
+                batch = batch.slice(warm_rows)
+            outputs = engine.on_batch(batch, exchange)
+            last_ns = batch.column("recv_ns")[-1].as_py()
+        for out in outputs:
+            _sink(out, scope, summary, writer)
+        summary.records += rows - warm_rows
+        if progress is not None:
+            progress(last_ns, summary.records)
+
+
+def _head(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
+    out = []
+    for batch in batches:
+        count = rows_before(batch, start_ns)
+        if count:
+            out.append(batch.slice(0, count))
+        if count < batch.num_rows:
+            break
+    return out
+
+
+def _tail(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
+    out = []
+    for batch in batches:
+        count = rows_before(batch, start_ns)
+        if count < batch.num_rows:
+            out.append(batch.slice(count) if count else batch)
+    return out
 
 
 def _note_corrupt(

@@ -1,0 +1,120 @@
+"""Backtests on the engine's columnar lane give the results of the RawRecord path.
+
+``xle.backtest`` feeds record batches through the compiled lane when it is built; with
+``XLE_NO_COLUMNAR=1`` it feeds RawRecords. The lane stops for everything a backtest must
+see, so orders, fills, equity, the digest and every callback must come out the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.backtest.helpers import GOLDEN_RANGE, REAL_2024, example, golden_copy
+from xle._native.book import columnar_lane
+from xle.backtesting import Strategy, backtest
+
+pytestmark = pytest.mark.skipif(columnar_lane() is None, reason="the compiled core is not built")
+
+BOOKS = (("binance", "BTCUSDT"), ("coinbase", "BTC-USD"))
+
+
+class Watcher(Strategy):
+    """Records every callback with the time and the book's best prices it saw."""
+
+    def __init__(self, events: tuple[str, ...], books=BOOKS) -> None:
+        self.events = events
+        self.books = books
+        self.calls: list[tuple[object, ...]] = []
+
+    def on_start(self, ctx) -> None:
+        for venue, symbol in self.books:
+            ctx.subscribe(venue, symbol, events=self.events)
+
+    def on_book(self, ctx, book) -> None:
+        self.calls.append(
+            ("book", ctx.now_ns, book.exchange, book.symbol, book.best_bid, book.best_ask)
+        )
+
+    def on_quote(self, ctx, quote) -> None:
+        self.calls.append(("quote", ctx.now_ns, quote.exchange, quote.recv_ns, quote.mid))
+
+    def on_trade(self, ctx, trade) -> None:
+        self.calls.append(("trade", ctx.now_ns, trade.exchange, trade.trade_id))
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, make, root: Path, start, end, **kw):
+    columnar = backtest(make(), root, start, end, **kw)
+    monkeypatch.setenv("XLE_NO_COLUMNAR", "1")
+    records = backtest(make(), root, start, end, **kw)
+    monkeypatch.delenv("XLE_NO_COLUMNAR")
+    return columnar, records
+
+
+def _same(a, b) -> None:
+    assert a.digest == b.digest
+    for table in ("orders", "fills", "positions", "equity"):
+        assert getattr(a, table).equals(getattr(b, table)), table
+    assert a.summary == b.summary
+
+
+@pytest.mark.parametrize("name", ["market_maker", "taker_arbitrage"])
+@pytest.mark.parametrize("latency", [None, "3ms"])
+def test_examples_give_identical_results_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, latency: str | None
+) -> None:
+    root = golden_copy(tmp_path)
+    module = example(name)
+    make = module.MarketMaker if name == "market_maker" else module.TakerArbitrage
+    columnar, records = _both_ways(monkeypatch, make, root, *GOLDEN_RANGE, latency=latency)
+    _same(columnar, records)
+    assert records.summary["orders"] > 0
+
+
+@pytest.mark.parametrize("events", [("top",), ("book",), ("top", "quotes", "trades")])
+def test_callbacks_are_identical_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: tuple[str, ...]
+) -> None:
+    root = golden_copy(tmp_path)
+    watchers: list[Watcher] = []
+
+    def make() -> Watcher:
+        watchers.append(Watcher(events))
+        return watchers[-1]
+
+    _same(*_both_ways(monkeypatch, make, root, *GOLDEN_RANGE))
+    assert watchers[0].calls == watchers[1].calls
+    assert watchers[0].calls
+
+
+def test_top_subscription_calls_on_book_only_when_the_best_prices_change(
+    tmp_path: Path,
+) -> None:
+    root = golden_copy(tmp_path)
+    top, every = Watcher(("top",)), Watcher(("book",))
+    backtest(top, root, *GOLDEN_RANGE)
+    backtest(every, root, *GOLDEN_RANGE)
+    assert 0 < len(top.calls) < len(every.calls)
+    last: dict[tuple[str, str], tuple[object, object]] = {}
+    for _, _, venue, symbol, bid, ask in top.calls:
+        assert last.get((venue, symbol)) != (bid, ask)
+        last[(venue, symbol)] = (bid, ask)
+
+
+def test_a_top_subscription_on_real_data_is_identical_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not REAL_2024.is_dir():
+        pytest.skip(f"real data not present: {REAL_2024}")
+    books = (("binance", "BTCUSDT"), ("binance", "ETHUSDT"))
+    watchers: list[Watcher] = []
+
+    def make() -> Watcher:
+        watchers.append(Watcher(("top",), books))
+        return watchers[-1]
+
+    window = ("2024-08-08T23:59:30Z", "2024-08-09T00:00:30Z")  # across midnight
+    _same(*_both_ways(monkeypatch, make, REAL_2024, *window))
+    assert watchers[0].calls == watchers[1].calls
+    assert len(watchers[0].calls) > 100

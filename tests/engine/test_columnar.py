@@ -1,0 +1,200 @@
+"""The columnar lane (``Engine.on_batch`` / ``on_round``) against the RawRecord path.
+
+The lane takes the common row whole (a depth frame of a synced book) and gives every other
+row to the engine's Python code; whatever a log holds, both ways must say the same thing.
+Every harness test of this folder already runs both ways (``conftest.FEEDS``); here random
+logs mixing every case the decoders handle are fed both ways and compared whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.engine.conftest import batch_of
+from tests.engine.wire import cb_frame, control, depth, heartbeat, l2, raw_frame, snapshot
+from xle._native.book import columnar_lane
+from xle.analytics.engine import Engine
+from xle.config import load_config
+
+pytestmark = pytest.mark.skipif(columnar_lane() is None, reason="the compiled core is not built")
+
+SECOND = 1_000_000_000
+T0 = 1_700_000_000_000_000_000
+
+prices = st.integers(min_value=380, max_value=420).map(lambda i: i / 4)
+quantities = st.one_of(st.just(0), st.integers(1, 9), st.just(0.12345678901234567))
+levels = st.lists(st.tuples(prices, quantities), max_size=6)
+
+#: One step of a random log: what happens, and the small numbers it needs.
+steps = st.tuples(
+    st.sampled_from(
+        [
+            "depth", "depth", "depth", "depth", "depth_bare", "depth_gap", "depth_stale",
+            "depth_bad_ids", "snapshot", "trade", "ticker", "l2", "l2", "l2", "l2_jump",
+            "l2_snapshot", "l2_two_events", "heartbeat", "disconnect", "malformed",
+            "new_conn",
+        ]
+    ),
+    levels,
+    levels,
+    st.sampled_from([1_000_000, 30_000_000, 400_000_000, 1_300_000_000, 61 * SECOND]),
+)  # fmt: skip
+
+
+def _log(plan):
+    """RawRecords of a random plan: both venues, ids and sequence numbers mostly
+    contiguous, with every kind of trouble mixed in."""
+    records = []
+    t = T0
+    binance_id = 100
+    cb_seq = 1
+    conn = 0
+    for what, bids, asks, dt in plan:
+        t += dt
+        kw = {"t": t, "conn": conn}
+        if what in ("depth", "depth_bare"):
+            records.append(
+                depth(binance_id + 1, binance_id + 2, bids, asks, wrap=what == "depth", **kw)
+            )
+            binance_id += 2
+        elif what == "depth_gap":
+            records.append(depth(binance_id + 5, binance_id + 6, bids, asks, **kw))
+            binance_id += 6
+        elif what == "depth_stale":
+            records.append(depth(binance_id - 3, binance_id - 1, bids, asks, **kw))
+        elif what == "depth_bad_ids":
+            records.append(depth(binance_id + 1, binance_id + 5_000_000, bids, asks, **kw))
+        elif what == "snapshot":
+            base = [(99.0, 1), (98.5, 2), *list(bids)]
+            records.append(snapshot(binance_id, base, [(101.0, 1), (101.5, 2), *list(asks)], **kw))
+        elif what == "trade":
+            body = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 7, "p": "100.0", "q": "1"}
+            body |= {"T": 1, "m": True}
+            records.append(raw_frame(json.dumps(body).encode(), stream="btcusdt@trade", **kw))
+        elif what == "ticker":
+            body = {"u": binance_id, "s": "BTCUSDT", "b": "99.0", "B": "1", "a": "101.0"}
+            body |= {"A": "1"}
+            records.append(raw_frame(json.dumps(body).encode(), stream="btcusdt@bookTicker", **kw))
+        elif what == "l2":
+            records.append(l2(cb_seq, "update", bids, asks, **kw))
+            cb_seq += 1
+        elif what == "l2_jump":
+            cb_seq += 3
+            records.append(l2(cb_seq, "update", bids, asks, **kw))
+            cb_seq += 1
+        elif what == "l2_snapshot":
+            base = [(99.25, 1), *list(bids)]
+            records.append(l2(cb_seq, "snapshot", base, [(100.75, 1), *list(asks)], **kw))
+            cb_seq += 1
+        elif what == "l2_two_events":
+            body = json.loads(l2(cb_seq, "update", bids, asks).payload)
+            body["events"] = body["events"] * 2
+            records.append(cb_frame(body, **kw))
+            cb_seq += 1
+        elif what == "heartbeat":
+            records.append(heartbeat(cb_seq, **kw))
+            cb_seq += 1
+        elif what == "disconnect":
+            records.append(control("disconnected", exchange="coinbase", **kw))
+            records.append(control("disconnected", **kw))
+        elif what == "malformed":
+            payload = depth(binance_id + 1, binance_id + 2, bids, asks).payload[:-7]
+            records.append(raw_frame(payload, stream="btcusdt@depth@100ms", **kw))
+        elif what == "new_conn":
+            conn += 1
+            cb_seq = 1
+    return records
+
+
+def _fed_records(records):
+    engine = Engine(load_config())
+    out = engine.on_records(records)
+    out.extend(engine.finish())
+    return engine, out
+
+
+def _fed_batches(records, cuts):
+    engine = Engine(load_config())
+    out = []
+    bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        if stop > start:
+            out.extend(engine.on_batch(batch_of(records[start:stop])))
+    out.extend(engine.finish())
+    return engine, out
+
+
+def _state(engine):
+    books = {key: engine.book_view(*key) for key in engine.book_keys()}
+    return (
+        books,
+        dict(engine.stats),
+        dict(engine.arbitrage.last_edge),
+        {key: check.to_dict() for key, check in engine.cross_checks().items()},
+        engine.ignored_streams(),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
+def test_random_logs_give_the_same_outputs_and_state_both_ways(plan, cuts):
+    records = _log(plan)
+    if not records:
+        return
+    by_records, expected = _fed_records(records)
+    by_batches, actual = _fed_batches(records, cuts)
+    assert actual == expected
+    assert _state(by_batches) == _state(by_records)
+
+
+def _synced_log(messages):
+    records = [snapshot(100, [(99.0, 1)], [(101.0, 1)], t=T0)]
+    for k in range(messages):
+        price = 99.0 + (k % 3) * 0.25
+        records.append(depth(101 + k, 101 + k, [(price, 1 + k % 4)], [], t=T0 + (k + 1) * 1000))
+    return records
+
+
+def test_the_lane_takes_a_synced_books_depth_frames_whole():
+    engine = Engine(load_config())
+    engine.on_batch(batch_of(_synced_log(50)))
+    lane = engine._columnar_lane()
+    assert lane.fast_rows == 49  # all but the snapshot and the first frame (no tick yet)
+    assert lane.python_rows == 2
+
+
+def test_on_round_merges_exchanges_in_replay_order():
+    binance = _synced_log(5)
+    coinbase = [l2(1, "snapshot", [(99.5, 1)], [(100.5, 1)], t=T0 + 1500)]
+    coinbase += [l2(2 + k, "update", [(99.75, k + 1)], [], t=T0 + 2000 * (k + 1)) for k in range(4)]
+    merged = sorted(binance + coinbase, key=lambda r: (r.recv_ns, r.exchange, r.run, r.seq))
+    by_records, expected = _fed_records(merged)
+    engine = Engine(load_config())
+    out = engine.on_round(
+        [
+            ("binance", [batch_of(binance[:3]), batch_of(binance[3:])]),
+            ("coinbase", [batch_of(coinbase)]),
+        ]
+    )
+    out.extend(engine.finish())
+    assert out == expected
+    assert _state(engine) == _state(by_records)
+
+
+def test_iter_batch_stops_after_each_row_with_outputs():
+    gap = depth(200, 201, [(99.0, 1)], [], t=T0 + 10 * SECOND)
+    later = depth(202, 203, [(99.0, 2)], [], t=T0 + 10 * SECOND + 1)
+    engine = Engine(load_config())
+    steps = list(engine.iter_batch(batch_of([*_synced_log(3), gap, later])))
+    assert [stop for stop, _ in steps] == [5, 6]  # right after the gap frame, then the rest
+    assert [type(out).__name__ for out in steps[0][1]] == [
+        "Quote",
+        "IntegrityEvent",
+        "ResyncRequest",
+    ]
+    assert steps[1][1] == []

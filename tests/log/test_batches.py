@@ -1,0 +1,84 @@
+"""``xle.store.batches.read_batches``: the log as record batches, rows exactly as
+``read_records(...).chunks()`` gives them, whichever way rounds are handed over."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xle.records import RawRecord
+from xle.store.batches import Round, read_batches, rows_before
+from xle.store.merge import records_from_table
+from xle.store.reader import read_records
+
+from .conftest import DAY0, SECOND, make_records, replay_key, write_log_file
+
+
+def _rows(items) -> list[RawRecord]:
+    """The batches' rows as RawRecords, a Round merged as replay order has it."""
+    out: list[RawRecord] = []
+    for item in items:
+        if isinstance(item, list):
+            out.extend(item)
+        elif isinstance(item, Round):
+            merged = [
+                rec
+                for exchange, batches in item.parts
+                for batch in batches
+                for rec in records_from_table(batch, exchange)
+            ]
+            out.extend(sorted(merged, key=replay_key))
+        else:
+            exchange, batch = item
+            out.extend(records_from_table(batch, exchange))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, 5),
+    st.sampled_from([1, 3, 64]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_batches_hold_the_rows_of_chunks_in_replay_order(seed, files, batch_size, rounds, ahead):
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for index in range(files):
+            exchange = rng.choice(["binance", "binanceus", "coinbase"])
+            run = f"run{rng.randint(0, 2)}-{index}"
+            clock = DAY0 + rng.randint(0, 50)
+            recs = []
+            for seq in range(rng.randint(1, 60)):
+                clock += rng.choice([0, 0, 1, 2, 5])
+                recs.extend(
+                    make_records(1, exchange=exchange, run=run, start_ns=clock, first_seq=seq)
+                )
+            write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
+        expected = list(read_records(root, batch_size=batch_size).records())
+        items = read_batches(
+            read_records(root, batch_size=batch_size), rounds=rounds, read_ahead=ahead
+        )
+        assert _rows(items) == expected
+
+
+def test_a_consumer_that_stops_early_stops_the_read_ahead_thread(root: Path):
+    write_log_file(root, make_records(5000, step_ns=SECOND // 1000), "run1-0.parquet")
+    items = read_batches(read_records(root, batch_size=10), read_ahead=True)
+    first = next(items)
+    items.close()  # joins the thread: a leak would hang here
+    assert not isinstance(first, list)
+
+
+@pytest.mark.parametrize(("at", "before"), [(0, 0), (3, 3), (10, 10), (99, 10)])
+def test_rows_before_counts_the_warm_up_prefix(root: Path, at: int, before: int):
+    write_log_file(root, make_records(10, step_ns=1), "run1-0.parquet")
+    ((_, batch),) = list(read_batches(read_records(root)))
+    assert rows_before(batch, DAY0 + at) == before

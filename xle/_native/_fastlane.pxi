@@ -1,0 +1,886 @@
+# The columnar lane, part of the ``_fastbook`` extension (included by ``_fastbook.pyx``).
+#
+# Why: on the replay's hot path nearly every record is a depth frame of a synced book
+# (Binance ``depthUpdate``, Coinbase ``l2_data``), and the Python path builds a RawRecord,
+# a BookUpdate and two level lists per message before the compiled book sees it. The
+# lane reads those rows straight from the Arrow columns (payload buffer + offsets,
+# recv_ns, seq, conn and the dictionary indices of run/kind/stream), parses them with the
+# wire parsers into two reused level arrays, runs the venue's sync rule for that common
+# case, applies the levels to the very ``Book`` the engine holds and prices the market's
+# arbitrage pairs when the top of book moved. Python sees only what changes the outputs.
+#
+# Everything else goes through the engine's own Python code, row by row, so the two
+# paths cannot diverge: a row the lane does not take whole (a snapshot, a trade, a gap,
+# a stale or inexact or malformed frame, a control event, a crossed book, a quote tick,
+# an open arbitrage episode, ...) is handed to ``Engine.on_records`` as a RawRecord, or
+# to the engine method that handles that step. Before any Python code runs, the lane
+# writes back what it changed (``_flush``) and forgets what it knew (``_disarm``), so
+# Python always sees, and the lane always starts from, the one true state.
+#
+# The lane reads and writes the engine's and decoders' attributes by name (duck typed:
+# ``_native`` imports nothing above ``records``); ``xle.analytics.columnar`` is the one
+# caller and names the contract.
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+
+cdef class _Batch  # defined below: a record batch read for the lane
+
+
+cdef class _LaneEdge:
+    """The latest edge the lane priced for one pair key, shared by the slots of both
+    books of the pair, so the later pricing wins whichever book made it."""
+
+    cdef object key
+    cdef double edge
+    cdef bint priced  # ``edge`` set since the last flush
+
+
+cdef class _LanePair:
+    """One direction of arbitrage of a book's market, as the engine's ``Pair``."""
+
+    cdef Book buy
+    cdef Book sell
+    cdef double fee_buy
+    cdef double fee_sell
+    cdef bint ok  # both books synced, and the tracker already knows the key
+    cdef object key
+    cdef _LaneEdge latest
+
+
+cdef class _LaneSlot:
+    """One book the lane may update: the engine's state and the decoder's sync of it."""
+
+    cdef int exchange  # index into the lane's exchanges
+    cdef bytes symbol_bytes
+    cdef object symbol
+    cdef Book book
+    cdef object state  # engine ``_BookState``
+    cdef object sync  # decoder ``_SymbolSync`` / ``_ProductSync``
+    cdef bint armed
+    cdef bint touched
+    cdef long long run_id
+    cdef long long conn
+    cdef long long update_id
+    cdef long long max_span
+    cdef long long exch_ns
+    cdef bint has_exch
+    cdef long long last_recv_ns
+    cdef long long last_seq
+    cdef bint synced
+    cdef object check  # the engine's ``CrossCheck`` of this book, or None
+    cdef bint watched  # the engine's observer must see this book's events: Python's rows
+    cdef bint top  # a caller waits for this book's top-of-book changes (``until_notice``)
+    cdef list pairs
+
+
+cdef class _LaneConn:
+    """A Coinbase connection's last ``sequence_num`` (the decoder's ``_last_seq``)."""
+
+    cdef int exchange
+    cdef long long run_id
+    cdef long long conn
+    cdef object key  # (run, conn)
+    cdef bint armed
+    cdef bint touched
+    cdef long long last
+
+
+cdef enum:
+    _MAX_PAIRS = 64  # pairs of one book priced on the lane; more go to Python
+    _VENUE_OTHER = 0
+    _VENUE_BINANCE = 1
+    _VENUE_COINBASE = 2
+
+
+cdef inline const int64_t* _i64(object buf, Py_ssize_t offset) except NULL:
+    cdef const signed char[::1] view = buf
+    return (<const int64_t*>&view[0]) + offset
+
+
+cdef inline const int32_t* _i32(object buf, Py_ssize_t offset) except NULL:
+    cdef const signed char[::1] view = buf
+    return (<const int32_t*>&view[0]) + offset
+
+
+cdef class Lane:
+    """Feeds Arrow record batches of the raw log to an ``Engine``; see the module notes.
+
+    ``exchanges``: name -> venue kind (``"binance"`` or ``"coinbase"``, else None) of the
+    exchanges whose decoders the lane may drive, and only while the engine's decoder of
+    that exchange is exactly ``binance_type`` / ``coinbase_type``; ``live`` is the
+    decoders' ``SyncState.LIVE``; ``record`` the ``RawRecord`` type; ``depth_channels``
+    the stream channels Binance routes to its depth handler.
+    """
+
+    cdef object engine
+    cdef object live
+    cdef object record
+    cdef object binance_type
+    cdef object coinbase_type
+    cdef frozenset depth_channels
+    cdef dict venue_kind  # exchange name -> _VENUE_*
+    cdef list exchange_names  # index -> name
+    cdef dict exchange_index
+    cdef list exchange_venue  # index -> _VENUE_*
+    cdef dict run_ids  # run str -> id
+    cdef list slots
+    cdef list conns
+    cdef dict edges  # pair key -> _LaneEdge
+    cdef Levels bids
+    cdef Levels asks
+    # state read from the engine (``_arm_engine``), valid until the next Python call
+    cdef bint engine_armed
+    cdef bint has_tick
+    cdef long long next_tick
+    cdef long long interval
+    cdef bint episodes_open
+    cdef double threshold
+    cdef bint observed  # an observer that sees every book: every row is Python's
+    cdef object observed_books  # else the books it sees (a set), or None
+    cdef object top_books
+    cdef bint noticed  # a Python row, or a moved top of a ``top`` book, since the last check
+    cdef public bint top_moved  # the last feed stopped at a moved top of a ``top`` book
+    cdef object generation  # ``engine._generation`` when the lane last wrote back: if it
+    # differs at the next feed, someone fed the engine meanwhile and the slots are stale
+    # what the lane did since the last flush
+    cdef long long pending_records
+    cdef long long pending_updates
+    cdef long long last_recv_ns
+    cdef long long last_seq
+    # counters for the benchmark's notes: rows taken whole, rows handed to Python
+    cdef public long long fast_rows
+    cdef public long long python_rows
+    cdef public long long ticks
+
+    def __cinit__(self, engine, dict exchanges, live, record, depth_channels, binance_type,
+                  coinbase_type):
+        self.engine = engine
+        self.binance_type = binance_type
+        self.coinbase_type = coinbase_type
+        self.live = live
+        self.record = record
+        self.depth_channels = frozenset(depth_channels)
+        self.venue_kind = {}
+        for name, kind in exchanges.items():
+            self.venue_kind[name] = (
+                _VENUE_BINANCE if kind == "binance" else _VENUE_COINBASE if kind == "coinbase" else _VENUE_OTHER
+            )
+        self.exchange_names = []
+        self.exchange_index = {}
+        self.exchange_venue = []
+        self.run_ids = {}
+        self.slots = []
+        self.conns = []
+        self.edges = {}
+        self.bids = Levels()
+        self.asks = Levels()
+        self.engine_armed = False
+
+    # ------------------------------------------------------------------ the batch
+
+    def prepare(self, exchange, batch):
+        """Read ``batch`` (RAW_SCHEMA columns in replay order, a ``RecordBatch``;
+        ``exchange`` the name of every row's exchange, or None to read its ``exchange``
+        column) for ``feed``: its columns' buffers, and per dictionary entry what the
+        lane needs to know of it, decided once."""
+        return _Batch(self, exchange, batch)
+
+    def feed(self, _Batch b, list out, Py_ssize_t start=0, bint until_output=False,
+             stop_ns=None, bint until_notice=False):
+        """Rows ``start`` on of a prepared batch through the engine, their outputs
+        appended to ``out`` in the order ``Engine.on_records`` gives them. With
+        ``until_output`` it returns after the first row that made ``out`` non-empty, so
+        a caller can look at the engine right after the record behind an output; with
+        ``until_notice`` after a row the engine's observer may have seen (any row taken
+        by Python) or one that moved the top of a book in ``engine.top_books``; with
+        ``stop_ns`` before any row but the first with ``recv_ns >= stop_ns``.
+        Returns the index of the next row to feed (``num_rows`` once done)."""
+        cdef Py_ssize_t r = start
+        cdef Py_ssize_t rows = b.rows
+        cdef Py_ssize_t before = len(out)
+        cdef bint has_stop = stop_ns is not None and not b.python_only
+        cdef long long stop = stop_ns if has_stop else 0
+        self.noticed = False
+        self.top_moved = False
+        self._resume()
+        try:
+            while r < rows:
+                if has_stop and r > start and b.recv[r] >= stop:
+                    break
+                self._row(b, r, out)
+                r += 1
+                if until_output and len(out) > before:
+                    break
+                if until_notice and self.noticed:
+                    break
+        finally:
+            self._pause()
+        return r
+
+    def row_record(self, _Batch b, Py_ssize_t r):
+        """Row ``r`` of a prepared batch as the RawRecord the reader would make."""
+        return b.record(self, r)
+
+    def feed_parts(self, list parts, list out):
+        """The rows of several prepared batch sequences, one per exchange, each in replay
+        order and given in exchange-name order, merged in replay order as they are fed:
+        by ``recv_ns``, a tie going to the earlier part (the exchange that sorts first),
+        which is the replay order ``(recv_ns, exchange, run, seq)`` when no two parts
+        share an exchange. No table is concatenated or sorted for it."""
+        cdef Py_ssize_t count = len(parts)
+        cdef Py_ssize_t k, best
+        cdef long long best_ns, ns
+        cdef list batches = [list(part) for part in parts]
+        cdef list cursor_batch = [0] * count
+        cdef list cursor_row = [0] * count
+        cdef _Batch b
+        cdef Py_ssize_t bi, r
+        for k in range(count):
+            for b in batches[k]:
+                if b.python_only:
+                    raise ValueError("feed_parts needs batches without null keys")
+        self._resume()
+        try:
+            while True:
+                best = -1
+                best_ns = 0
+                for k in range(count):
+                    bi = cursor_batch[k]
+                    if bi >= len(batches[k]):
+                        continue
+                    b = batches[k][bi]
+                    ns = b.recv[<Py_ssize_t>cursor_row[k]]
+                    if best < 0 or ns < best_ns:
+                        best = k
+                        best_ns = ns
+                if best < 0:
+                    break
+                bi = cursor_batch[best]
+                b = batches[best][bi]
+                r = cursor_row[best]
+                self._row(b, r, out)
+                r += 1
+                if r >= b.rows:
+                    cursor_batch[best] = bi + 1
+                    r = 0
+                cursor_row[best] = r
+        finally:
+            self._pause()
+
+    cdef int _row(self, _Batch b, Py_ssize_t r, list out) except -1:
+        """One row: taken whole when it is the common case, else Python's."""
+        cdef int ex, venue, kidx, sidx
+        cdef long long recv_ns = b.recv[r] if b.recv != NULL else 0
+        if not self.engine_armed:
+            self._arm_engine()
+        if b.python_only or self.observed or not self.has_tick:
+            return self._python_row(b, r, out)
+        if recv_ns >= self.next_tick:
+            self._tick(b, r, recv_ns, out)
+        ex = b.exchanges[r] if b.exchanges != NULL else 0
+        if ex < 0 or b.runs[r] < 0 or b.kinds[r] < 0:
+            return self._python_row(b, r, out)
+        ex = b.ex_map[ex]
+        venue = self.exchange_venue[ex]
+        kidx = b.kinds[r]
+        sidx = b.streams[r]
+        if (
+            venue == _VENUE_OTHER
+            or not b.kind_ws[kidx]
+            or (b.valid_bits != NULL and not b.valid_bits[r])
+        ):
+            return self._python_row(b, r, out)
+        if venue == _VENUE_BINANCE:
+            if sidx >= 0 and b.stream_depth[sidx] and self._binance(
+                ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r],
+                b.run_map[b.runs[r]], b.conn[r], recv_ns, b.seq[r], b, r, out
+            ):
+                self.fast_rows += 1
+                return 0
+        elif self._coinbase(
+            ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r],
+            b.run_map[b.runs[r]], b.conn[r], recv_ns, b.seq[r], b, r, out
+        ):
+            self.fast_rows += 1
+            return 0
+        return self._python_row(b, r, out)
+
+    # ------------------------------------------------------------------ one venue's row
+
+    cdef bint _binance(self, int ex, const unsigned char* p, Py_ssize_t n, long long run_id,
+                       long long conn, long long recv_ns, long long seq, _Batch row, Py_ssize_t r,
+                       list out) except -1:
+        """A depth frame of a live book, contiguous, of the book's connection: applied.
+        False (nothing changed) for anything else: the decoder then decides."""
+        cdef _DepthOut o
+        cdef _LaneSlot slot
+        self.bids.n = 0
+        self.asks.n = 0
+        if n <= 0 or not _binance_depth(p, n, &o, self.bids, self.asks):
+            return False
+        slot = self._slot(ex, p + o.sym_start, o.sym_end - o.sym_start)
+        if slot is None or slot.watched:
+            return False
+        if not (
+            o.first <= slot.update_id + 1
+            and slot.run_id == run_id
+            and slot.conn == conn
+            and o.first <= o.last
+            and o.last <= o.first + slot.max_span
+            and o.last > slot.update_id
+        ):
+            return False  # stale (the guard counts it), gap, other connection, bad ids
+        slot.update_id = o.last
+        self._applied(slot, o.event_ms * 1000000, o.has_event, recv_ns, seq, row, r, out)
+        return True
+
+    cdef bint _coinbase(self, int ex, const unsigned char* p, Py_ssize_t n, long long run_id,
+                        long long conn, long long recv_ns, long long seq, _Batch row, Py_ssize_t r,
+                        list out) except -1:
+        """A one-event ``l2_data`` update of a live book, next in its connection's count."""
+        cdef _L2Out o
+        cdef _LaneSlot slot
+        cdef _LaneConn c
+        self.bids.n = 0
+        self.asks.n = 0
+        if n <= 0 or not _l2_frame(p, n, &o, None, self.bids, self.asks) or o.events != 1:
+            return False
+        if o.spans[1] - o.spans[0] != 6 or memcmp(p + o.spans[0], b"update", 6) != 0:
+            return False  # a snapshot (or a type only the decoder's words fit)
+        c = self._conn(ex, run_id, conn)
+        if c is None or o.seq != c.last + 1:
+            return False
+        slot = self._slot(ex, p + o.spans[2], o.spans[3] - o.spans[2])
+        if slot is None or slot.watched or slot.run_id != run_id or slot.conn != conn:
+            return False
+        c.last = o.seq
+        c.touched = True
+        slot.update_id = 0
+        self._applied(slot, o.stamp, o.stamped, recv_ns, seq, row, r, out)
+        return True
+
+    cdef int _applied(self, _LaneSlot slot, long long exch_ns, bint has_exch, long long recv_ns,
+                      long long seq, _Batch row, Py_ssize_t r, list out) except -1:
+        """The engine's steps for an applied update (``Engine.on_records``), in order."""
+        cdef Book book = slot.book
+        cdef _Side b = book._bids
+        cdef _Side a = book._asks
+        cdef Py_ssize_t bn = b.n
+        cdef Py_ssize_t an = a.n
+        cdef double bk = b.K[bn - 1] if bn else 0.0
+        cdef double ak = a.K[an - 1] if an else 0.0
+        cdef Py_ssize_t i
+        cdef bint moved
+        cdef Levels levels = self.bids
+        for i in range(levels.n):
+            b.set(levels.data[2 * i], levels.data[2 * i + 1])
+        levels = self.asks
+        for i in range(levels.n):
+            a.set(levels.data[2 * i], levels.data[2 * i + 1])
+        if (bn == 0) != (b.n == 0) or (an == 0) != (a.n == 0):
+            moved = True
+        else:
+            moved = (b.n != 0 and b.K[b.n - 1] != bk) or (a.n != 0 and a.K[a.n - 1] != ak)
+        slot.touched = True
+        slot.exch_ns = exch_ns
+        slot.has_exch = has_exch
+        slot.last_recv_ns = recv_ns
+        slot.last_seq = seq
+        self.pending_records += 1
+        self.pending_updates += 1
+        self.last_recv_ns = recv_ns
+        self.last_seq = seq
+        check = slot.check
+        if check is not None and check.watching:
+            # The venue's tickers wait for this book: judge them (``Engine._cross_check``).
+            verdicts = check.on_update(book, slot.update_id)
+            if verdicts:
+                self._flush()
+                self._disarm()
+                self.engine._mismatches(row.record(self, r), slot.state, verdicts, out)
+                self._arm_engine()
+                if not self._arm(slot):
+                    return 0  # (cannot happen: a verdict changes no sync state)
+        if moved and slot.top:
+            self.noticed = True
+            self.top_moved = True
+        if not moved:
+            if self.episodes_open and slot.pairs and slot.synced:
+                self._python_evaluate(slot, recv_ns, seq, out)
+            return 0
+        if b.n != 0 and a.n != 0 and b.K[b.n - 1] >= -a.K[a.n - 1]:
+            self._python_crossed(slot, row, r, out)
+        elif slot.pairs:
+            self._evaluate(slot, recv_ns, seq, out)
+        return 0
+
+    cdef int _evaluate(self, _LaneSlot slot, long long recv_ns, long long seq, list out) except -1:
+        """``ArbitrageTracker.evaluate`` while no episode is open and none opens."""
+        cdef _LanePair pair
+        cdef _Side asks
+        cdef _Side bids
+        cdef double cost
+        cdef double edges[_MAX_PAIRS]
+        cdef Py_ssize_t k = 0
+        if self.episodes_open or len(slot.pairs) > _MAX_PAIRS:
+            return self._python_evaluate(slot, recv_ns, seq, out)
+        for pair in slot.pairs:
+            if not pair.ok:
+                if pair.key is None:
+                    continue  # a book of the pair is not synced: the tracker skips it
+                return self._python_evaluate(slot, recv_ns, seq, out)
+            asks = pair.buy._asks
+            bids = pair.sell._bids
+            if asks.n == 0 or bids.n == 0:
+                continue
+            cost = -asks.K[asks.n - 1] * (1.0 + pair.fee_buy)
+            edges[k] = (bids.K[bids.n - 1] * (1.0 - pair.fee_sell) - cost) / cost * 1e4
+            if edges[k] > self.threshold:
+                return self._python_evaluate(slot, recv_ns, seq, out)
+            k += 1
+        k = 0
+        for pair in slot.pairs:
+            if not pair.ok:
+                continue
+            if pair.buy._asks.n == 0 or pair.sell._bids.n == 0:
+                continue
+            pair.latest.edge = edges[k]
+            pair.latest.priced = True
+            k += 1
+        return 0
+
+    # ------------------------------------------------------------------ Python's turns
+
+    cdef int _python_row(self, _Batch row, Py_ssize_t r, list out) except -1:
+        """The whole row through ``Engine.on_records``."""
+        self._flush()
+        self._disarm()
+        self.python_rows += 1
+        self.noticed = True
+        out.extend(self.engine.on_records((row.record(self, r),)))
+        return 0
+
+    cdef int _tick(self, _Batch row, Py_ssize_t r, long long recv_ns, list out) except -1:
+        """A quote interval ended before row ``r``: the engine's ``_tick``. It quotes
+        dirty books and flags stale ones, and changes nothing the lane keeps (ids,
+        connections, sync states, pairs), so the slots stay armed."""
+        self._flush()
+        self.ticks += 1
+        engine = self.engine
+        engine._tick(row.record(self, r), out)
+        # Python's floor division, as ``Engine.on_records`` computes it
+        engine._next_tick = (<object>recv_ns // engine._interval + 1) * engine._interval
+        self.next_tick = engine._next_tick
+        return 0
+
+    cdef int _python_evaluate(self, _LaneSlot slot, long long recv_ns, long long seq, list out) except -1:
+        self._flush()
+        self._disarm()
+        self.engine.arbitrage.evaluate(slot.state.pairs, recv_ns, seq, out)
+        self._arm_engine()
+        return 0
+
+    cdef int _python_crossed(self, _LaneSlot slot, _Batch row, Py_ssize_t r, list out) except -1:
+        self._flush()
+        self._disarm()
+        engine = self.engine
+        rec = row.record(self, r)
+        engine._crossed(rec, engine._decoders[rec.exchange], slot.state, slot.symbol, out)
+        self._arm_engine()
+        return 0
+
+    # ------------------------------------------------------------------ arming
+
+    cdef int _exchange(self, name) except -1:
+        index = self.exchange_index.get(name)
+        if index is None:
+            index = self.exchange_index[name] = len(self.exchange_names)
+            self.exchange_names.append(name)
+            self.exchange_venue.append(self.venue_kind.get(name, _VENUE_OTHER))
+        return index
+
+    cdef long long _run_id(self, name) except -2:
+        if name is None:
+            return -1
+        run_id = self.run_ids.get(name)
+        if run_id is None:
+            run_id = self.run_ids[name] = len(self.run_ids)
+        return run_id
+
+    cdef int _arm_engine(self) except -1:
+        engine = self.engine
+        self.observed_books = engine.observed_books
+        self.observed = engine.observer is not None and self.observed_books is None
+        self.top_books = engine.top_books
+        tick = engine._next_tick
+        self.has_tick = tick is not None
+        self.next_tick = tick if tick is not None else 0
+        self.interval = engine._interval
+        self.episodes_open = bool(engine.arbitrage.opened)
+        self.threshold = engine.arbitrage.threshold_bps
+        self.engine_armed = True
+        return 0
+
+    cdef _LaneSlot _slot(self, int ex, const unsigned char* name, Py_ssize_t size):
+        """The armed slot of book (exchange ``ex``, symbol ``name``), or None when that
+        book is not one the lane may update now."""
+        cdef _LaneSlot slot
+        for slot in self.slots:
+            if (
+                slot.exchange == ex
+                and PyBytes_GET_SIZE(slot.symbol_bytes) == size
+                and memcmp(PyBytes_AS_STRING(slot.symbol_bytes), name, size) == 0
+            ):
+                if slot.armed or self._arm(slot):
+                    return slot
+                return None
+        try:
+            symbol = (<const char*>name)[:size].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        slot = _LaneSlot()
+        slot.exchange = ex
+        slot.symbol = symbol
+        slot.symbol_bytes = symbol.encode("utf-8")
+        self.slots.append(slot)
+        if self._arm(slot):
+            return slot
+        return None
+
+    cdef bint _arm(self, _LaneSlot slot) except -1:
+        """Read the book's state from the engine and its decoder; False if the lane must
+        leave this book to Python now (not live, watched by tickers, ...)."""
+        cdef _LaneEdge latest
+        engine = self.engine
+        name = self.exchange_names[slot.exchange]
+        decoder = engine._decoders.get(name)
+        state = engine._books.get((name, slot.symbol))
+        if decoder is None or state is None or type(state.book) is not Book:
+            return False
+        venue = self.exchange_venue[slot.exchange]
+        if type(decoder) is not (self.binance_type if venue == _VENUE_BINANCE else self.coinbase_type):
+            return False
+        if venue == _VENUE_BINANCE:
+            sync = decoder._syncs.get(slot.symbol)
+            slot.max_span = decoder.max_update_span
+        else:
+            sync = decoder._products.get(slot.symbol)
+        if sync is None or sync.state is not self.live or sync.conn is None:
+            return False
+        slot.check = state.check
+        run, conn = sync.conn
+        slot.run_id = self._run_id(run)
+        slot.conn = conn
+        slot.update_id = sync.update_id if venue == _VENUE_BINANCE else 0
+        slot.book = state.book
+        slot.state = state
+        slot.sync = sync
+        slot.synced = state.synced
+        known = engine.arbitrage.last_edge
+        slot.pairs = []
+        for pair in state.pairs:
+            lane_pair = _LanePair()
+            lane_pair.buy = pair.buy.book
+            lane_pair.sell = pair.sell.book
+            lane_pair.fee_buy = pair.buy.fee
+            lane_pair.fee_sell = pair.sell.fee
+            lane_pair.ok = False
+            lane_pair.key = None
+            if pair.buy.synced and pair.sell.synced:
+                lane_pair.key = pair.key
+                latest = self.edges.get(pair.key)
+                if latest is None:
+                    latest = self.edges[pair.key] = _LaneEdge()
+                    latest.key = pair.key
+                lane_pair.latest = latest
+                # A key the tracker has not priced yet goes to Python once, so its
+                # ``last_edge`` keeps the tracker's insertion order.
+                lane_pair.ok = (
+                    pair.key in known
+                    and type(lane_pair.buy) is Book
+                    and type(lane_pair.sell) is Book
+                )
+            slot.pairs.append(lane_pair)
+        key = (name, slot.symbol)
+        slot.watched = (
+            engine.observer is not None
+            and self.observed_books is not None
+            and key in self.observed_books
+        )
+        slot.top = key in self.top_books
+        slot.touched = False
+        slot.armed = True
+        return True
+
+    cdef _LaneConn _conn(self, int ex, long long run_id, long long conn):
+        cdef _LaneConn c
+        for c in self.conns:
+            if c.exchange == ex and c.run_id == run_id and c.conn == conn:
+                if not c.armed and not self._arm_conn(c):
+                    return None
+                return c
+        run = None
+        for name, value in self.run_ids.items():
+            if value == run_id:
+                run = name
+                break
+        c = _LaneConn()
+        c.exchange = ex
+        c.run_id = run_id
+        c.conn = conn
+        c.key = (run, conn)
+        self.conns.append(c)
+        if self._arm_conn(c):
+            return c
+        return None
+
+    cdef bint _arm_conn(self, _LaneConn c) except -1:
+        decoder = self.engine._decoders.get(self.exchange_names[c.exchange])
+        if type(decoder) is not self.coinbase_type:
+            return False
+        last = decoder._last_seq.get(c.key)
+        if last is None:
+            return False
+        c.last = last
+        c.touched = False
+        c.armed = True
+        return True
+
+    cdef int _flush(self) except -1:
+        """Write back everything the lane changed since the last flush."""
+        cdef _LaneSlot slot
+        cdef _LaneConn c
+        cdef _LaneEdge latest
+        engine = self.engine
+        if self.pending_records:
+            engine._records += self.pending_records
+            engine._book_updates += self.pending_updates
+            engine._last_recv_ns = self.last_recv_ns
+            engine._last_seq = self.last_seq
+            self.pending_records = 0
+            self.pending_updates = 0
+        for slot in self.slots:
+            if not slot.touched:
+                continue
+            slot.touched = False
+            sync = slot.sync
+            state = slot.state
+            if self.exchange_venue[slot.exchange] == _VENUE_BINANCE:
+                sync.update_id = slot.update_id
+                sync.stale.count = 0
+            state.dirty = True
+            state.stale_reported = False
+            state.last_recv_ns = slot.last_recv_ns
+            state.last_seq = slot.last_seq
+            state.update_id = slot.update_id
+            state.exch_ns = slot.exch_ns if slot.has_exch else None
+        last_edge = engine.arbitrage.last_edge
+        for latest in self.edges.values():
+            if latest.priced:
+                latest.priced = False
+                last_edge[latest.key] = latest.edge
+        for c in self.conns:
+            if c.touched:
+                c.touched = False
+                self.engine._decoders[self.exchange_names[c.exchange]]._last_seq[c.key] = c.last
+        return 0
+
+    cdef int _resume(self) except -1:
+        """Start of a feed: keep the slots armed at the end of the last one unless the
+        engine was fed since; read the engine's switches again (the caller may have
+        changed which books it watches) and each armed slot's share of them."""
+        cdef _LaneSlot slot
+        engine = self.engine
+        if engine._generation != self.generation:
+            self._disarm()
+        self._arm_engine()
+        for slot in self.slots:
+            if slot.armed:
+                key = (self.exchange_names[slot.exchange], slot.symbol)
+                slot.watched = (
+                    engine.observer is not None
+                    and self.observed_books is not None
+                    and key in self.observed_books
+                )
+                slot.top = key in self.top_books
+        return 0
+
+    cdef int _pause(self) except -1:
+        """End of a feed: everything written back; the slots stay armed."""
+        self._flush()
+        self.generation = self.engine._generation
+        return 0
+
+    cdef void _disarm(self) noexcept:
+        cdef _LaneSlot slot
+        cdef _LaneConn c
+        for slot in self.slots:
+            slot.armed = False
+        for c in self.conns:
+            c.armed = False
+        self.engine_armed = False
+
+
+cdef class _Batch:
+    """A record batch as the lane reads it (``Lane.prepare``): pointers into its column
+    buffers (kept alive by holding the arrays), and the RawRecord of a row on demand."""
+
+    cdef object batch
+    cdef object exchange
+    cdef Py_ssize_t rows
+    cdef bint python_only  # null keys: not a log the recorder writes, Python decides
+    cdef list arrays  # everything the pointers point into
+    cdef list exchange_values
+    cdef list run_values
+    cdef list kind_values
+    cdef list stream_values
+    cdef list symbol_values
+    cdef const int64_t* recv
+    cdef const int64_t* seq
+    cdef const int32_t* conn
+    cdef const int32_t* runs
+    cdef const int32_t* kinds
+    cdef const int32_t* streams
+    cdef const int32_t* symbols
+    cdef const int32_t* exchanges
+    cdef const int32_t* offsets
+    cdef const unsigned char* data
+    cdef const unsigned char* valid_bits
+    cdef list ex_map  # exchange dictionary index -> lane exchange index
+    cdef list run_map  # run dictionary index -> lane run id
+    cdef bytearray kind_ws
+    cdef bytearray stream_depth
+
+    def __cinit__(self, Lane lane, exchange, batch):
+        cdef const signed char[::1] view
+        cdef Py_ssize_t k
+        self.batch = batch
+        self.exchange = exchange
+        self.rows = batch.num_rows
+        self.arrays = []
+        recv_col = batch.column("recv_ns")
+        seq_col = batch.column("seq")
+        conn_col = batch.column("conn")
+        payload_col = batch.column("payload")
+        self.run_values, run_idx = _dictionary(batch.column("run"))
+        self.kind_values, kind_idx = _dictionary(batch.column("kind"))
+        self.stream_values, stream_idx = _dictionary(batch.column("stream"))
+        self.symbol_values, symbol_idx = _dictionary(batch.column("symbol"))
+        if exchange is None:
+            self.exchange_values, exchange_idx = _dictionary(batch.column("exchange"))
+        else:
+            self.exchange_values, exchange_idx = [exchange], None
+        self.arrays.extend((recv_col, seq_col, conn_col, payload_col, run_idx, kind_idx,
+                            stream_idx, symbol_idx, exchange_idx))
+        self.python_only = bool(
+            recv_col.null_count or seq_col.null_count or conn_col.null_count or self.rows == 0
+        )
+        if self.rows == 0:
+            return
+        self.recv = _i64(recv_col.buffers()[1], recv_col.offset)
+        self.seq = _i64(seq_col.buffers()[1], seq_col.offset)
+        self.conn = _i32(conn_col.buffers()[1], conn_col.offset)
+        self.runs = _i32(run_idx.buffers()[1], 0)
+        self.kinds = _i32(kind_idx.buffers()[1], 0)
+        self.streams = _i32(stream_idx.buffers()[1], 0)
+        self.symbols = _i32(symbol_idx.buffers()[1], 0)
+        if exchange_idx is not None:
+            self.exchanges = _i32(exchange_idx.buffers()[1], 0)
+        pbuffers = payload_col.buffers()
+        self.offsets = _i32(pbuffers[1], payload_col.offset)
+        if pbuffers[2] is not None and pbuffers[2].size:
+            view = pbuffers[2]
+            self.data = <const unsigned char*>&view[0]
+            self.arrays.append(pbuffers[2])
+        if payload_col.null_count:
+            valid = payload_col.is_valid().cast("uint8").buffers()[1].to_pybytes()
+            self.arrays.append(valid)
+            self.valid_bits = <const unsigned char*>PyBytes_AS_STRING(valid)
+        self.ex_map = [lane._exchange(name) for name in self.exchange_values]
+        self.run_map = [lane._run_id(name) for name in self.run_values]
+        self.kind_ws = bytearray(1 + len(self.kind_values))
+        self.stream_depth = bytearray(1 + len(self.stream_values))
+        for k, name in enumerate(self.kind_values):
+            self.kind_ws[k] = name == "ws"
+        for k, name in enumerate(self.stream_values):
+            self.stream_depth[k] = bool(name) and name.partition("@")[2] in lane.depth_channels
+
+    @property
+    def num_rows(self):
+        return self.rows
+
+    cdef object record(self, Lane lane, Py_ssize_t r):
+        batch = self.batch
+        if self.python_only:
+            return lane.record(
+                batch.column("recv_ns")[r].as_py(),
+                self.exchange if self.exchange is not None
+                else _value(self.exchange_values, self.arrays[8], r),
+                _value(self.run_values, self.arrays[4], r),
+                batch.column("conn")[r].as_py(),
+                batch.column("seq")[r].as_py(),
+                _value(self.kind_values, self.arrays[5], r),
+                _value(self.stream_values, self.arrays[6], r),
+                _value(self.symbol_values, self.arrays[7], r),
+                batch.column("payload")[r].as_py(),
+            )
+        exchange = self.exchange
+        if exchange is None:
+            exchange = _at(self.exchange_values, self.exchanges[r])
+        if self.valid_bits != NULL and not self.valid_bits[r]:
+            payload = None
+        else:
+            payload = PyBytes_FromStringAndSize(
+                <const char*>self.data + self.offsets[r], self.offsets[r + 1] - self.offsets[r]
+            )
+        return lane.record(
+            self.recv[r],
+            exchange,
+            _at(self.run_values, self.runs[r]),
+            self.conn[r],
+            self.seq[r],
+            _at(self.kind_values, self.kinds[r]),
+            _at(self.stream_values, self.streams[r]),
+            _at(self.symbol_values, self.symbols[r]),
+            payload,
+        )
+
+    def recv_ns(self, Py_ssize_t r):
+        """``recv_ns`` of row ``r``."""
+        if self.python_only:
+            return self.batch.column("recv_ns")[r].as_py()
+        return self.recv[r]
+
+
+cdef inline object _at(list values, int32_t k):
+    return values[k] if k >= 0 else None
+
+
+cdef inline object _value(list values, indices, Py_ssize_t r):
+    cdef const int32_t* index = _i32(indices.buffers()[1], 0)
+    cdef int32_t k = index[r]
+    return values[k] if k >= 0 else None
+
+
+def _dictionary(column):
+    """(values, int32 indices with -1 for null) of a string column, dictionary or not;
+    the few distinct values interned, as the reader's RawRecords have them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from sys import intern
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    values = [intern(v) if type(v) is str else v for v in column.dictionary.to_pylist()]
+    indices = column.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, pa.scalar(-1, indices.type))
+    if indices.type != pa.int32():
+        indices = indices.cast(pa.int32())
+    if indices.offset:
+        indices = pa.concat_arrays([indices])  # a fresh buffer from index 0
+    return values, indices
