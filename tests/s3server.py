@@ -17,6 +17,18 @@ import pytest
 _BUCKETS = itertools.count()
 
 
+def aws_env(endpoint: str) -> dict[str, str]:
+    """The AWS variables that point pyarrow, boto3 and ``xle`` at the loopback server."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "xle-test-key",
+        "AWS_SECRET_ACCESS_KEY": "xle-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1",
+    }
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of one moto server for the whole session."""
@@ -34,14 +46,7 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The AWS variables pointing at the loopback server, set for this test and its children."""
-    env = {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "xle-test-key",
-        "AWS_SECRET_ACCESS_KEY": "xle-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_PROXY": "127.0.0.1",
-    }
+    env = aws_env(s3_endpoint)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTP_PROXY", "HTTPS_PROXY"):

@@ -16,6 +16,8 @@ id the recorder received (its last valid depth ``u`` or snapshot ``lastUpdateId`
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -201,3 +203,22 @@ def record_scenario(
         replay_outputs.extend(replay.on_record(rec))
     replay_outputs.extend(replay.finish())
     return Scenario(recorder, records, live, replay, replay_outputs, truth_dir)
+
+
+def read_stats(path: Path) -> dict | None:
+    """A recorder's ``--stats-file`` JSON, or None while it is missing or half-written."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def wait_for(predicate, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``predicate`` until true; fail at once if the ``xle record`` process died."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"xle record exited early ({proc.returncode}): {err or out}")
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

@@ -13,12 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.recorder.conftest import read_log
+from tests.recorder.e2e import read_stats as _read_stats
 from tests.recorder.e2e import truth_levels
+from tests.recorder.e2e import wait_for as _wait_for
 from xle.simulator import SimConfig, final_truth, start_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -30,23 +31,6 @@ def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COINBASE_")}
     env.update(extra)
     return env
-
-
-def _read_stats(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def _wait_for(predicate, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"xle record exited early ({proc.returncode}): {err or out}")
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_record_then_book_json_equals_the_simulators_truth(tmp_path):

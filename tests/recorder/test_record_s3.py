@@ -9,12 +9,10 @@ sharded recorders writing into one root at the same time.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
+from tests.recorder.e2e import read_stats as _read_stats
+from tests.recorder.e2e import wait_for as _wait_for
+from tests.s3server import aws_env
 from xle.errors import DataError, UsageError
 from xle.recorder.shards import ShardClaim
 from xle.records import RawRecord
@@ -88,23 +89,6 @@ def _bucket_keys(uri: str) -> Counter[tuple[str, str, int, int]]:
         for run, conn, seq in zip(*columns, strict=True):
             keys[(partition.exchange, str(run), conn, seq)] += 1
     return keys
-
-
-def _read_stats(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def _wait_for(predicate, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"xle record exited early ({proc.returncode}): {err or out}")
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def _record(*args: str) -> list[str]:
@@ -483,14 +467,7 @@ def two_shards_in_s3(s3_endpoint, tmp_path_factory) -> _Shards:
     import boto3
 
     cache = tmp_path_factory.mktemp("shards") / "cache"
-    aws = {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "xle-test-key",
-        "AWS_SECRET_ACCESS_KEY": "xle-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_PROXY": "127.0.0.1",
-    }
+    aws = aws_env(s3_endpoint)
     keys = {"aws_access_key_id": aws["AWS_ACCESS_KEY_ID"]}
     keys["aws_secret_access_key"] = aws["AWS_SECRET_ACCESS_KEY"]
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)

@@ -520,32 +520,11 @@ class Engine:
         state.dirty = False
         venue = state.venue
         book = venue.book
+        fields = None
         if _quote_fields is not None and type(book) is Book:
             fields = _quote_fields(book, state.sizes, self.config.imbalance_levels)
-            if fields is not None:
-                exch_ns = state.exch_ns
-                recv_ns = state.last_recv_ns or 0
-                return Quote(
-                    recv_ns,
-                    state.last_seq,
-                    venue.exchange,
-                    venue.label.partition(":")[2],
-                    state.market,
-                    *fields,
-                    exch_ns,
-                    recv_ns - exch_ns if exch_ns is not None else None,
-                )
-        bid = book.best_bid()
-        ask = book.best_ask()
-        bid_size = book.best_bid_size()
-        ask_size = book.best_ask_size()
-        mid = spread = spread_bps = None
-        if bid is not None and ask is not None:
-            mid = (bid + ask) / 2.0
-            spread = ask - bid
-            spread_bps = spread / mid * 1e4
-        imb, ratio = imbalance(book, self.config.imbalance_levels)
-        walks = [_vwap(book, side, size) for size in state.sizes for side in ("buy", "sell")]
+        if fields is None:
+            fields = self._quote_fields(book, state.sizes)
         recv_ns = state.last_recv_ns or 0
         exch_ns = state.exch_ns
         return Quote(
@@ -554,18 +533,34 @@ class Engine:
             venue.exchange,
             venue.label.partition(":")[2],
             state.market,
+            *fields,
+            exch_ns,
+            recv_ns - exch_ns if exch_ns is not None else None,
+        )
+
+    def _quote_fields(self, book: Book, sizes: tuple[float, ...]) -> tuple:
+        """A quote's book figures, in ``Quote`` field order (from best bid to the VWAP
+        walks), computed in Python: what the compiled ``quote_fields`` returns."""
+        bid = book.best_bid()
+        ask = book.best_ask()
+        mid = spread = spread_bps = None
+        if bid is not None and ask is not None:
+            mid = (bid + ask) / 2.0
+            spread = ask - bid
+            spread_bps = spread / mid * 1e4
+        imb, ratio = imbalance(book, self.config.imbalance_levels)
+        walks = [_vwap(book, side, size) for size in sizes for side in ("buy", "sell")]
+        return (
             bid,
-            bid_size,
+            book.best_bid_size(),
             ask,
-            ask_size,
+            book.best_ask_size(),
             mid,
             spread,
             spread_bps,
             imb,
             ratio,
             walks,
-            exch_ns,
-            recv_ns - exch_ns if exch_ns is not None else None,
         )
 
     @staticmethod

@@ -36,7 +36,6 @@ message here repeats them (URIs are shown without userinfo or query).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -52,7 +51,7 @@ from xle.errors import DataError
 from xle.store.fs import filesystem_of, is_local_uri, redact
 from xle.store.layout import fsync_dir, is_log_file, parse_partition
 from xle.store.paths import raw_dir
-from xle.store.writer import recover_journals
+from xle.store.writer import RunLock, recover_journals
 
 __all__ = [
     "RemoteRecovery",
@@ -171,34 +170,12 @@ def _run_of(path: Path) -> str:
     return match["run"]
 
 
-class _UploadLock:
+def _upload_lock(staging: Path, run: str) -> RunLock | None:
     """An exclusive ``flock`` on ``<staging>/uploads/<run>.lock``: held by the live
-    uploader of a run, so a recovery elsewhere leaves its files alone."""
-
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self._fd = fd
-
-    @classmethod
-    def try_acquire(cls, staging: Path, run: str) -> _UploadLock | None:
-        folder = Path(staging) / _UPLOADS
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{run}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return cls(path, fd)
-
-    def release(self) -> None:
-        if self._fd < 0:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        os.close(self._fd)
-        self._fd = -1
+    uploader of a run, so a recovery elsewhere leaves its files alone (None: held)."""
+    folder = Path(staging) / _UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunLock.try_acquire(folder, run)
 
 
 # --------------------------------------------------------------------------- uploader
@@ -259,8 +236,8 @@ class Uploader:
         self._stats = UploadStats()
         self._stats_lock = threading.Lock()
         self._retry_at: dict[Path, tuple[float, float]] = {}  # path -> (when, next delay)
-        self._lock: _UploadLock | None = None
-        self._held: dict[str, _UploadLock] = {}  # recovery: upload locks of dead runs
+        self._lock: RunLock | None = None
+        self._held: dict[str, RunLock] = {}  # recovery: upload locks of dead runs
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -296,7 +273,7 @@ class Uploader:
         """Take the run's upload lock and start the background thread (``run`` set)."""
         if self.run is None:
             raise ValueError("only the uploader of one run runs in the background")
-        lock = _UploadLock.try_acquire(self.staging, self.run)
+        lock = _upload_lock(self.staging, self.run)
         if lock is None:
             raise DataError(f"run {self.run!r} is already being uploaded from {self.staging}")
         self._lock = lock
@@ -318,7 +295,7 @@ class Uploader:
         if self._thread is not None:
             self._thread.join(timeout)
         if self._lock is not None and (self._thread is None or not self._thread.is_alive()):
-            self._lock.release()
+            self._lock.release(remove=True)
             self._lock = None
         return self.stats
 
@@ -340,14 +317,14 @@ class Uploader:
             return files
         # Recovery: the files of runs whose upload lock is free, held until we are done.
         for run in sorted({_run_of(path) for path in files} - set(self._held)):
-            lock = _UploadLock.try_acquire(self.staging, run)
+            lock = _upload_lock(self.staging, run)
             if lock is not None:
                 self._held[run] = lock
         return [path for path in files if _run_of(path) in self._held]
 
     def _release_held(self) -> None:
         for lock in self._held.values():
-            lock.release()
+            lock.release(remove=True)
         self._held.clear()
 
     def _count_waiting(self) -> None:

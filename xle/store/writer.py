@@ -80,6 +80,7 @@ __all__ = [
     "ConvertResult",
     "LogWriter",
     "Recovery",
+    "RunLock",
     "WriterStats",
     "batch_crc",
     "convert_journal",
@@ -255,15 +256,16 @@ def remove_stale_temps(directory: Path) -> list[Notice]:
 # --------------------------------------------------------------------------- run lock
 
 
-class _RunLock:
-    """An exclusive ``flock`` on ``_journal/<run>.lock``: held by the live writer of a run."""
+class RunLock:
+    """An exclusive ``flock`` on ``<folder>/<run>.lock``: held by the live writer of a run
+    (``_journal/``) or by its uploader (the staging directory's ``uploads/``)."""
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd = fd
 
     @classmethod
-    def try_acquire(cls, jdir: Path, run: str) -> _RunLock | None:
+    def try_acquire(cls, jdir: Path, run: str) -> RunLock | None:
         path = jdir / f"{run}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -325,11 +327,11 @@ def recover_journals(data_root: Path, *, sweep: bool = True) -> Recovery:
         with contextlib.suppress(OSError):
             for lock_path in jdir.glob("*.lock"):
                 run = lock_path.stem
-                if not _segments_of(jdir, run) and (lock := _RunLock.try_acquire(jdir, run)):
+                if not _segments_of(jdir, run) and (lock := RunLock.try_acquire(jdir, run)):
                     lock.release(remove=not _segments_of(jdir, run))
     for run in sorted({run for run, _, _ in _segments_of(jdir)}):
         try:
-            lock = _RunLock.try_acquire(jdir, run)
+            lock = RunLock.try_acquire(jdir, run)
         except OSError as exc:
             for _, _, path in _segments_of(jdir, run):
                 recovery.notices.append(
@@ -396,7 +398,7 @@ class LogWriter:
         self.flush_seconds = float(flush_seconds)
         self._jdir = journal_dir(self.data_root)
         self._jdir.mkdir(parents=True, exist_ok=True)
-        lock = _RunLock.try_acquire(self._jdir, run)
+        lock = RunLock.try_acquire(self._jdir, run)
         if lock is None:
             raise DataError(f"run {run!r} is already being written by another LogWriter")
         if _segments_of(self._jdir, run):
