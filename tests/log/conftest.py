@@ -85,6 +85,24 @@ def write_log_file(
     return path
 
 
+def three_hours_of_files(root: Path) -> list[RawRecord]:
+    """Three closed hours of one run, three files each (18,000 records): what a
+    compaction merges while a reader is part-way through them."""
+    records = []
+    for hour in range(3):
+        for part in range(3):
+            recs = make_records(
+                2000,
+                run="runA",
+                start_ns=DAY0 + hour * HOUR + part * 60 * SECOND,
+                first_seq=(hour * 3 + part) * 2000,
+                step_ns=SECOND // 100,
+            )
+            write_log_file(root, recs, f"runA-{hour * 3 + part}.parquet")
+            records.extend(recs)
+    return records
+
+
 def replay_key(rec: RawRecord) -> tuple[int, str, str, int]:
     return (rec.recv_ns, rec.exchange, rec.run, rec.seq)
 

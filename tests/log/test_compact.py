@@ -16,7 +16,15 @@ from xle.store.compact import compact, compact_hour
 from xle.store.layout import is_log_file, partition_dir, partition_of
 from xle.store.reader import read_records
 
-from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
+from .conftest import (
+    DAY0,
+    HOUR,
+    SECOND,
+    make_records,
+    replay_key,
+    three_hours_of_files,
+    write_log_file,
+)
 
 
 def rows_of(paths: list[Path]) -> Counter:
@@ -147,18 +155,7 @@ def test_recompacting_merges_new_files_with_the_compacted_one(root: Path):
 
 
 def test_a_replay_running_during_compaction_reads_every_record_once(root: Path):
-    records = []
-    for hour in range(3):
-        for part in range(3):
-            recs = make_records(
-                2000,
-                run="runA",
-                start_ns=DAY0 + hour * HOUR + part * 60 * SECOND,
-                first_seq=(hour * 3 + part) * 2000,
-                step_ns=SECOND // 100,
-            )
-            write_log_file(root, recs, f"runA-{hour * 3 + part}.parquet")
-            records.extend(recs)
+    records = three_hours_of_files(root)
     reader = iter(read_records(root, batch_size=500).records())
     got = [next(reader) for _ in range(1000)]  # part-way through hour 0
     for hour in range(3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from tests.clirunner import Cli
-from tests.log.conftest import DAY0, HOUR, SECOND, make_records, write_log_file
+from tests.log.conftest import three_hours_of_files
 from tests.s3.conftest import REAL_FROM, REAL_TO, keys, split_files, upload
 from xle.store.compact import compact, compact_hour
 from xle.store.reader import read_records
@@ -90,18 +90,7 @@ def test_a_read_running_during_a_compaction_on_s3_reads_every_record_once(tmp_pa
     """The files of the hour being read were fetched when it was opened (a deleted
     object cannot be read any more); later hours are listed again when their listed
     files are gone."""
-    records = []
-    for hour in range(3):
-        for part in range(3):
-            recs = make_records(
-                2000,
-                run="runA",
-                start_ns=DAY0 + hour * HOUR + part * 60 * SECOND,
-                first_seq=(hour * 3 + part) * 2000,
-                step_ns=SECOND // 100,
-            )
-            write_log_file(tmp_path, recs, f"runA-{hour * 3 + part}.parquet")
-            records.extend(recs)
+    records = three_hours_of_files(tmp_path)
     upload(tmp_path, s3_root)
     read = read_records(s3_root, batch_size=500)
     reader = iter(read.records())
