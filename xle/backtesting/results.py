@@ -44,6 +44,11 @@ __all__ = [
 DECIMAL = pa.decimal128(38, 18)
 _QUANTUM = Decimal(1).scaleb(-18)
 
+#: Decimals kept of the USD figures marked to float mids (equity, PnL, drawdown): a sum of
+#: balance x mid near a million carries float noise around 1e-10, which would otherwise
+#: print as a PnL of 0.017749999999068677 instead of 0.01775.
+MONEY_PLACES = 8
+
 
 def plain(value: Decimal) -> str:
     """A Decimal without exponent or trailing zeros: ``Decimal("1.50E+2")`` -> "150"."""
@@ -223,7 +228,7 @@ class Recorder:
             if mark is None:
                 return None
             total += float(balance) * mark
-        return total
+        return round(total, MONEY_PLACES)
 
     # ------------------------------------------------------------------ result
 
@@ -310,7 +315,7 @@ class Recorder:
         peak, drawdown = initial, 0.0
         for value in values:
             peak = max(peak, value)
-            drawdown = max(drawdown, peak - value)
+            drawdown = max(drawdown, round(peak - value, MONEY_PLACES))
         usd = self._config.is_usd
         fees = sum((f.fee for f in self._fills if usd(f.fee_asset)), Decimal(0))
         turnover = sum((f.price * f.qty for f in self._fills if usd(f.fee_asset)), Decimal(0))
@@ -324,7 +329,7 @@ class Recorder:
             "fill_ratio": float(filled / ordered) if ordered else 0.0,
             "initial_equity": initial,
             "final_equity": final,
-            "pnl": final - initial,
+            "pnl": round(final - initial, MONEY_PLACES),
             "fees": float(fees),
             "turnover": float(turnover),
             "max_drawdown": drawdown,
