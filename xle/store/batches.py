@@ -109,15 +109,15 @@ class _Column:
 def _batches(read: LogRead, rounds: bool) -> Iterator[Batch]:
     start = read.read_from_ns
     watermark = start if start is not None else -INF
-    for entries in read._hours().values():
+    for entries in read.hours_by_index().values():
         streams, problems = _open_hour(read, entries)
         first = max(entries[0][0].start_ns, watermark)
         for problem in problems:
-            read._problem(problem)
+            read.note_problem(problem)
             yield [corrupt_record(read.data_root, problem, first)]
         for problems, parts in merge_streams(streams):
             for problem in problems:
-                read._problem(problem)
+                read.note_problem(problem)
                 at = max(watermark, problem.partition.start_ns)
                 yield [corrupt_record(read.data_root, problem, at)]
             if not parts:
@@ -143,7 +143,7 @@ def _open_hour(read: LogRead, entries: list) -> tuple[list[Stream], list]:
     streams: list[Stream] = []
     problems = []
     for partition, directory in entries:
-        opened, failed = read._open_partition(partition, directory)
+        opened, failed = read.open_partition(partition, directory)
         problems.extend(failed)
         for files in chain_files(opened):
             stream = Stream(partition.exchange, files)
@@ -156,7 +156,7 @@ def _table_filter(read: LogRead):
     """``read``'s batch filter, giving tables (what ``Stream`` concatenates)."""
 
     def keep(batch: pa.RecordBatch) -> pa.Table | None:
-        kept = read._filter(batch)
+        kept = read.filter_batch(batch)
         if kept is None:
             return None
         return pa.Table.from_batches([kept]) if isinstance(kept, pa.RecordBatch) else kept

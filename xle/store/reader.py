@@ -243,13 +243,16 @@ class LogRead:
             if notice not in self.notices:
                 self.notices.append(notice)
 
-    def _hours(self) -> dict[int, list[tuple[Partition, Path]]]:
+    def hours_by_index(self) -> dict[int, list[tuple[Partition, Path]]]:
+        """The partitions to read, by hour index: walked by ``chunks()`` here and by the
+        columnar reader (``xle.store.batches``), which keeps the rows in Arrow."""
         bad: list[Notice] = []
         hours = hour_dirs(self.data_root, self.exchanges, self.read_from_ns, self._stop_ns, bad)
         self._note(bad)
         return hours
 
-    def _problem(self, problem: FileProblem) -> None:
+    def note_problem(self, problem: FileProblem) -> None:
+        """Keep an unreadable file's problem and its notice (either reader calls it)."""
         self.problems.append(problem)
         self._note([problem.notice()])
 
@@ -257,7 +260,7 @@ class LogRead:
 
     def partitions(self) -> list[tuple[Partition, Path]]:
         """Partition directories the query touches, in (hour, exchange) order."""
-        return [entry for entries in self._hours().values() for entry in entries]
+        return [entry for entries in self.hours_by_index().values() for entry in entries]
 
     def files(self) -> list[Path]:
         """The files the query would read (after partition pruning), in hour order."""
@@ -290,15 +293,15 @@ class LogRead:
         on it to look for one only in one-record chunks)."""
         start = self.read_from_ns
         watermark = start if start is not None else -INF
-        for entries in self._hours().values():
+        for entries in self.hours_by_index().values():
             streams, problems = self._open_hour(entries)
             first = max(entries[0][0].start_ns, watermark)
             for problem in problems:
-                self._problem(problem)
+                self.note_problem(problem)
                 yield [corrupt_record(self.data_root, problem, first)]
             for problems, parts in merge_streams(streams):
                 for problem in problems:
-                    self._problem(problem)
+                    self.note_problem(problem)
                     at = max(watermark, problem.partition.start_ns)
                     yield [corrupt_record(self.data_root, problem, at)]
                 if not parts:
@@ -337,17 +340,19 @@ class LogRead:
         streams: list[Stream] = []
         problems: list[FileProblem] = []
         for partition, directory in entries:
-            opened, failed = self._open_partition(partition, directory)
+            opened, failed = self.open_partition(partition, directory)
             problems.extend(failed)
             for files in chain_files(opened):
                 stream = RecordStream(partition.exchange, files)
-                stream.batches = file_batches(files, self.batch_size, self._filter)
+                stream.batches = file_batches(files, self.batch_size, self.filter_batch)
                 streams.append(stream)
         return streams, problems
 
-    def _open_partition(
+    def open_partition(
         self, partition: Partition, directory: Path
     ) -> tuple[list[LogFile], list[FileProblem]]:
+        """The partition's live files opened for this read, and those that failed; a
+        file compacted away between listing and opening makes it list again."""
         for attempt in range(3):
             opened: list[LogFile] = []
             failed: list[FileProblem] = []
@@ -367,7 +372,8 @@ class LogRead:
                 return opened, failed
         raise AssertionError("unreachable")
 
-    def _filter(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+    def filter_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        """The rows of ``batch`` this read wants (its time range and symbols)."""
         if batch.num_rows == 0:
             return None
         recv = batch.column(0)
