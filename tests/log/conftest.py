@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -101,6 +102,23 @@ def three_hours_of_files(root: Path) -> list[RawRecord]:
             write_log_file(root, recs, f"runA-{hour * 3 + part}.parquet")
             records.extend(recs)
     return records
+
+
+def write_random_runs(root: Path, rng: random.Random, files: int) -> list[RawRecord]:
+    """``files`` runs on random exchanges with clustered timestamps (many ties across
+    files) and random row groups: what the horizon merge must put in replay order."""
+    written = []
+    for index in range(files):
+        exchange = rng.choice(["binance", "binanceus", "coinbase"])
+        run = f"run{rng.randint(0, 2)}-{index}"
+        clock = DAY0 + rng.randint(0, 50)
+        recs = []
+        for seq in range(rng.randint(1, 60)):
+            clock += rng.choice([0, 0, 1, 2, 5])
+            recs.extend(make_records(1, exchange=exchange, run=run, start_ns=clock, first_seq=seq))
+        write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
+        written.extend(recs)
+    return written
 
 
 def replay_key(rec: RawRecord) -> tuple[int, str, str, int]:

@@ -16,7 +16,7 @@ from xle.store.batches import Round, read_batches, rows_before
 from xle.store.merge import records_from_table
 from xle.store.reader import read_records
 
-from .conftest import DAY0, SECOND, make_records, replay_key, write_log_file
+from .conftest import DAY0, SECOND, make_records, replay_key, write_log_file, write_random_runs
 
 
 def _rows(items) -> list[RawRecord]:
@@ -51,17 +51,7 @@ def test_batches_hold_the_rows_of_chunks_in_replay_order(seed, files, batch_size
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for index in range(files):
-            exchange = rng.choice(["binance", "binanceus", "coinbase"])
-            run = f"run{rng.randint(0, 2)}-{index}"
-            clock = DAY0 + rng.randint(0, 50)
-            recs = []
-            for seq in range(rng.randint(1, 60)):
-                clock += rng.choice([0, 0, 1, 2, 5])
-                recs.extend(
-                    make_records(1, exchange=exchange, run=run, start_ns=clock, first_seq=seq)
-                )
-            write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
+        write_random_runs(root, rng, files)
         expected = list(read_records(root, batch_size=batch_size).records())
         items = read_batches(
             read_records(root, batch_size=batch_size), rounds=rounds, read_ahead=ahead

@@ -20,7 +20,15 @@ from xle.store.layout import partition_dir
 from xle.store.paths import journal_dir
 from xle.store.reader import check_files, read_records
 
-from .conftest import DAY0, HOUR, SECOND, make_records, replay_key, write_log_file
+from .conftest import (
+    DAY0,
+    HOUR,
+    SECOND,
+    make_records,
+    replay_key,
+    write_log_file,
+    write_random_runs,
+)
 
 
 def corrupt_page_of_row_group(path: Path, group: int) -> None:
@@ -78,19 +86,7 @@ def test_merge_matches_a_full_sort_for_any_overlap_and_batch_size(seed, files, b
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        expected = []
-        for index in range(files):
-            exchange = rng.choice(["binance", "binanceus", "coinbase"])
-            run = f"run{rng.randint(0, 2)}-{index}"
-            clock = DAY0 + rng.randint(0, 50)
-            recs = []
-            for seq in range(rng.randint(1, 60)):
-                clock += rng.choice([0, 0, 1, 2, 5])
-                recs.extend(
-                    make_records(1, exchange=exchange, run=run, start_ns=clock, first_seq=seq)
-                )
-            write_log_file(root, recs, f"{run}-0.parquet", row_group_size=rng.randint(1, 20))
-            expected.extend(recs)
+        expected = write_random_runs(root, rng, files)
         got = list(read_records(root, batch_size=batch_size).records())
         assert got == sorted(expected, key=replay_key)
 
