@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from xle.records import Level
 
-__all__ = ["COMPILED", "Book", "PyBook", "columnar_lane", "format_decimal"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["COMPILED", "Book", "PyBook", "columnar_lane", "format_decimal", "quote_columns"]
 
 
 def format_decimal(value: float) -> str:
@@ -202,6 +206,13 @@ _COMPILED_BOOK = _compiled()
 #: True when ``Book`` is the compiled twin.
 COMPILED = _COMPILED_BOOK is not None
 Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
+
+
+#: Compiled ``(quotes, schema, vwap_type) -> columns`` for the derived writer's quote
+#: rows (``_fastrows.pxi``), or None with the pure-Python book.
+quote_columns: Callable[[list, pa.Schema, pa.DataType], list] | None = None
+if COMPILED:
+    from xle._native._fastbook import quote_columns
 
 
 def columnar_lane() -> type | None:

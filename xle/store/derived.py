@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from xle._native.book import quote_columns as _quote_columns
 from xle.errors import DataError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
 from xle.store.fs import StorePath, is_remote, parquet_file, parquet_writer, replace
@@ -256,15 +257,19 @@ class _Columns:
     call and append per row), turned into an Arrow batch column by column at the end:
     several times cheaper than appending to one list per column for every row, or
     ``from_pylist`` on row dicts. Quotes keep each row's list of walks as it is and
-    flatten them per batch."""
+    flatten them per batch; with the compiled core, quotes are kept whole and
+    ``quote_columns`` writes their attributes straight into Arrow buffers."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, *, compiled: bool = True) -> None:
         self.schema = SCHEMAS[table]
         self.quotes = table == "quotes"
+        self.compiled = compiled and self.quotes and _quote_columns is not None
         self.get = attrgetter(*(_QUOTE_COLUMNS if self.quotes else self.schema.names))
         self.width = len(_QUOTE_COLUMNS) if self.quotes else len(self.schema.names)
-        self.rows: list[tuple[object, ...]] = []
+        self.rows: list = []  # attribute tuples; compiled quotes: the Quotes themselves
         self.walks: list[list[object]] = []  # quotes: each row's ``vwap`` list
+        if self.compiled:
+            self.add = self.rows.append  # type: ignore[method-assign]
 
     def add(self, out: object) -> None:
         self.rows.append(self.get(out))
@@ -279,6 +284,10 @@ class _Columns:
         """The pending rows as one batch; the lists start again empty."""
         schema = self.schema
         rows = self.rows
+        if self.compiled:
+            self.rows = []
+            self.add = self.rows.append  # type: ignore[method-assign]
+            return pa.RecordBatch.from_arrays(_quote_columns(rows, schema, _VWAP), schema=schema)
         arrays = [
             pa.array(list(map(itemgetter(i), rows)), schema.field(i).type)
             for i in range(self.width)
