@@ -9,26 +9,32 @@
 # Same values, same nulls: a null slot holds 0 in its data buffer, as ``pa.array`` leaves
 # it, so the Parquet files are byte-identical to the generic path's (a test pins this).
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport uintptr_t
 from libc.string cimport memset
 
 
 cdef class _Column:
-    """One fixed-width column being filled: a data buffer and a validity bitmap."""
+    """One fixed-width column being filled: a data buffer and a validity bitmap, both
+    from Arrow's memory pool (as ``pa.array``'s are: buffers from the C heap instead
+    left the replay's peak RSS growing with the log's length)."""
 
-    cdef bytes data
-    cdef bytes valid
+    cdef object data
+    cdef object valid
     cdef char* d
     cdef unsigned char* v
     cdef Py_ssize_t nulls
 
-    def __cinit__(self, Py_ssize_t length, Py_ssize_t width):
-        self.data = PyBytes_FromStringAndSize(NULL, length * width if length else 1)
-        self.valid = PyBytes_FromStringAndSize(NULL, (length + 7) // 8 if length else 1)
-        self.d = PyBytes_AS_STRING(self.data)
-        self.v = <unsigned char*>PyBytes_AS_STRING(self.valid)
-        memset(self.d, 0, length * width if length else 1)
-        memset(self.v, 0, (length + 7) // 8 if length else 1)
+    def __cinit__(self, pa, Py_ssize_t length, Py_ssize_t width):
+        cdef Py_ssize_t data_size = length * width if width > 1 else (length + 7) // 8
+        cdef Py_ssize_t valid_size = (length + 7) // 8
+        self.data = pa.allocate_buffer(data_size)
+        self.valid = pa.allocate_buffer(valid_size)
+        self.d = <char*><uintptr_t>self.data.address
+        self.v = <unsigned char*><uintptr_t>self.valid.address
+        if data_size:
+            memset(self.d, 0, data_size)
+        if valid_size:
+            memset(self.v, 0, valid_size)
         self.nulls = 0
 
     cdef inline void set_double(self, Py_ssize_t i, object value) except *:
@@ -52,9 +58,8 @@ cdef class _Column:
         self.v[i >> 3] |= <unsigned char>(1 << (i & 7))
 
     cdef object array(self, pa, arrow_type, Py_ssize_t length):
-        validity = pa.py_buffer(self.valid) if self.nulls else None
         return pa.Array.from_buffers(
-            arrow_type, length, [validity, pa.py_buffer(self.data)], self.nulls
+            arrow_type, length, [self.valid if self.nulls else None, self.data], self.nulls
         )
 
 
@@ -76,19 +81,19 @@ def quote_columns(list quotes, schema, vwap_type):
     for i in range(n):
         row_walks[i] = (<object>quotes[i]).vwap
         walks += len(<list>row_walks[i])
-    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4)
-    cdef int* off = <int*>PyBytes_AS_STRING(offsets)
-    recv_ns = _Column(n, 8)
-    seq = _Column(n, 8)
-    exch_ns = _Column(n, 8)
-    latency = _Column(n, 8)
-    floats = [_Column(n, 8) for _ in range(9)]
+    offsets = pa.allocate_buffer((n + 1) * 4)
+    cdef int* off = <int*><uintptr_t>offsets.address
+    recv_ns = _Column(pa, n, 8)
+    seq = _Column(pa, n, 8)
+    exch_ns = _Column(pa, n, 8)
+    latency = _Column(pa, n, 8)
+    floats = [_Column(pa, n, 8) for _ in range(9)]
     cdef _Column bid = floats[0], bid_size = floats[1], ask = floats[2], ask_size = floats[3]
     cdef _Column mid = floats[4], spread = floats[5], bps = floats[6]
     cdef _Column imbalance = floats[7], ratio = floats[8]
-    cdef _Column size = _Column(walks, 8), price = _Column(walks, 8)
-    cdef _Column filled = _Column(walks, 8), slippage = _Column(walks, 8)
-    cdef _Column insufficient = _Column(walks, 1)
+    cdef _Column size = _Column(pa, walks, 8), price = _Column(pa, walks, 8)
+    cdef _Column filled = _Column(pa, walks, 8), slippage = _Column(pa, walks, 8)
+    cdef _Column insufficient = _Column(pa, walks, 1)
     cdef list sides = [None] * walks
     off[0] = 0
     for i in range(n):
@@ -131,7 +136,7 @@ def quote_columns(list quotes, schema, vwap_type):
         fields=list(vwap_type),
     )
     vwap = pa.ListArray.from_arrays(
-        pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(offsets)]),
+        pa.Array.from_buffers(pa.int32(), n + 1, [None, offsets]),
         items,
         type=schema.field(len(schema) - 1).type,
     )
