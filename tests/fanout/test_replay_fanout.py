@@ -88,6 +88,33 @@ def test_fanout_of_a_window_inside_the_log_equals_serial(
     assert derived_rows(second_copy) == derived_rows(multiday)
 
 
+def _damage_an_hour(root: Path, hour_ns: int) -> Path:
+    """Overwrite the Binance file of the hour holding ``hour_ns`` with bytes that are not
+    Parquet; the same file in every copy of the log."""
+    from datetime import UTC, datetime
+
+    at = datetime.fromtimestamp(hour_ns // 10**9, tz=UTC)
+    folder = root / "raw" / "exchange=binance" / f"date={at:%Y-%m-%d}" / f"hour={at:%H}"
+    (path,) = sorted(folder.glob("*.parquet"))
+    path.write_bytes(b"not parquet at all")
+    return path
+
+
+def test_fanout_with_an_unreadable_file_equals_serial(
+    multiday: Path, second_copy: Path, config
+) -> None:
+    """A file the reader cannot open inside the second shard: both replays go on, name it
+    once and store the same rows, its ``corrupt_file`` event included."""
+    for root in (multiday, second_copy):
+        _damage_an_hour(root, FIRST_MIDNIGHT + 5 * HOUR)
+    serial = run_replay(multiday, SCOPE, config)
+    fanned = fanout_replay(second_copy, SCOPE, config, workers=2)
+    rows = derived_rows(multiday)
+    assert [r for r in rows["integrity"] if "corrupt_file" in r]
+    assert derived_rows(second_copy) == rows
+    assert len(fanned.corrupt_files) == len(serial.corrupt_files) == 1
+
+
 def test_shard_not_a_multiple_of_the_quote_interval_is_refused(multiday: Path, config) -> None:
     with pytest.raises(UsageError, match="multiple of the quote interval"):
         fanout_replay(multiday, SCOPE, config, workers=1, shard=7 * 10**8)

@@ -6,7 +6,8 @@ A range ``[T0, T1]`` is cut at multiples of the shard length (a UTC day by defau
        shard 0               shard 1              shard 2
 
 Each shard warm-starts like any replay (``read_records`` seeks to the latest snapshot
-of every book before the shard's start), runs the ordinary engine and stages its quotes
+of every book before the shard's start), runs the ordinary engine on record batches
+(``read_batches``: the compiled columnar lane, as a serial replay) and stages its quotes
 and integrity events as Parquet files named after its own window. The parent publishes
 every staged file at once under the scope of the whole range, so the derived tables hold
 exactly the rows of a serial replay (``publish`` trims what earlier replays stored in
@@ -233,19 +234,6 @@ def _key(episode: ArbitrageEpisode) -> tuple[str, str, str]:
     return (episode.market, episode.buy_venue, episode.sell_venue)
 
 
-def _split(chunk: list[RawRecord], bound_ns: int) -> int:
-    """Index of the first record of ``chunk`` (sorted by ``recv_ns``) at or after
-    ``bound_ns``."""
-    lo, hi = 0, len(chunk)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if chunk[mid].recv_ns < bound_ns:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 def run_shard(job: ShardJob) -> ShardOutcome:
     """Replay one shard: warm up, stage the window's outputs, overrun to close episodes.
 
@@ -256,7 +244,8 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     from msgspec.structs import replace
 
     from xle.analytics.engine import Engine
-    from xle.replay.session import corrupt_file_detail
+    from xle.replay.session import corrupt_file_detail, feed_batches
+    from xle.store.batches import batch_rows, read_batches, split_at
     from xle.store.reader import read_records
 
     root = as_root(job.root)  # a path or a URI: each worker opens the root itself
@@ -295,52 +284,66 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     def is_corrupt(rec: RawRecord) -> bool:
         return rec.kind == "event" and rec.stream == CORRUPT_FILE
 
+    def close_open(outs: list[object]) -> bool:
+        """Overrunning: whether the episodes open at the end are not all closed yet."""
+        overrun(outs)
+        return bool(pending)
+
     try:
         # The last shard reads to the end of the range; the others may overrun to it.
-        chunks = read_records(
+        read = read_records(
             root, shard.start_ns, scope.end_ns, exchanges=job.exchanges, symbols=scope.symbols
-        ).chunks()
+        )
         exhausted = True
-        for chunk in chunks:
-            if not chunk:
+        for item in read_batches(read, rounds=True):
+            if isinstance(item, list):  # a ``corrupt_file`` record, alone
+                rec = item[0]
+                outputs = engine.on_record(rec)
+                if pending is not None:
+                    outcome.overrun_records += 1
+                    if not close_open(outputs):
+                        exhausted = False
+                        break
+                elif rec.recv_ns < shard.start_ns:
+                    outcome.warmup_records += 1
+                    if job.first and is_corrupt(rec):  # the books at T0 lack this file
+                        outcome.corrupt_files.append(corrupt_file_detail(rec))
+                        for out in outputs:
+                            sink(replace(out, recv_ns=shard.start_ns))
+                elif rec.recv_ns <= shard.end_ns:
+                    if is_corrupt(rec):
+                        outcome.corrupt_files.append(corrupt_file_detail(rec))
+                    for out in outputs:
+                        sink(out)
+                    outcome.records += 1
+                else:
+                    pending = dict.fromkeys(engine.arbitrage.open_episodes(), 0)
+                    outcome.overrun_records += 1
+                    if not close_open(outputs):
+                        exhausted = False
+                        break
                 continue
             if pending is not None:  # overrunning: only the open episodes' closes matter
-                outcome.overrun_records += len(chunk)
-                overrun(engine.on_records(chunk))
-                if not pending:
+                outcome.overrun_records += batch_rows(item)
+                if not close_open(feed_batches(engine, item)):
                     exhausted = False
                     break
                 continue
-            cut = _split(chunk, shard.start_ns) if chunk[0].recv_ns < shard.start_ns else 0
-            if cut:  # warm-up: rebuild the books, keep nothing
-                warm = chunk[:cut]
-                outcome.warmup_records += cut
-                if job.first and any(map(is_corrupt, warm)):
-                    for rec in warm:
-                        outputs = engine.on_record(rec)
-                        if is_corrupt(rec):
-                            outcome.corrupt_files.append(corrupt_file_detail(rec))
-                            for out in outputs:  # the books at T0 lack this file
-                                sink(replace(out, recv_ns=shard.start_ns))
-                else:
-                    engine.on_records(warm)
-            stop = len(chunk)
-            if chunk[-1].recv_ns > shard.end_ns:
-                stop = _split(chunk, shard.end_ns + 1)
-            if stop > cut:
-                inside = chunk[cut:stop]
-                for rec in inside:
-                    if is_corrupt(rec):
-                        outcome.corrupt_files.append(corrupt_file_detail(rec))
-                for out in engine.on_records(inside):
+            warm, item = split_at(item, shard.start_ns)
+            if warm is not None:  # warm-up: rebuild the books, keep nothing
+                outcome.warmup_records += batch_rows(warm)
+                feed_batches(engine, warm)
+            if item is None:
+                continue
+            inside, past = split_at(item, shard.end_ns + 1)
+            if inside is not None:
+                for out in feed_batches(engine, inside):
                     sink(out)
-                outcome.records += len(inside)
-            if stop < len(chunk):  # past the end: the tick, then the open episodes
+                outcome.records += batch_rows(inside)
+            if past is not None:  # past the end: the tick, then the open episodes
                 pending = dict.fromkeys(engine.arbitrage.open_episodes(), 0)
-                rest = chunk[stop:]
-                outcome.overrun_records += len(rest)
-                overrun(engine.on_records(rest))
-                if not pending:
+                outcome.overrun_records += batch_rows(past)
+                if not close_open(feed_batches(engine, past)):
                     exhausted = False
                     break
         if exhausted:

@@ -33,7 +33,7 @@ from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
-from xle.store.batches import Round, read_batches, rows_before
+from xle.store.batches import Round, batch_rows, last_recv_ns, read_batches, split_at
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.fs import check_reachable, describe_contents, is_remote
 from xle.store.layout import Notice
@@ -437,58 +437,25 @@ def _replay_batches(
                 for out in outputs:
                     _sink(out, scope, summary, writer)
             continue
-        if isinstance(item, Round):
-            parts = item.parts
-            warm = [(ex, _head(batches, start_ns)) for ex, batches in parts]
-            rows = sum(b.num_rows for _, batches in parts for b in batches)
-            warm_rows = sum(b.num_rows for _, batches in warm for b in batches)
-            if warm_rows:
-                engine.on_round([(ex, batches) for ex, batches in warm if batches])
-                summary.warmup_records += warm_rows
-            if warm_rows == rows:
-                continue
-            if warm_rows:
-                parts = [(ex, _tail(batches, start_ns)) for ex, batches in parts]
-                parts = [(ex, batches) for ex, batches in parts if batches]
-            outputs = engine.on_round(parts)
-            last_ns = max(batches[-1].column("recv_ns")[-1].as_py() for _, batches in parts)
-        else:
-            exchange, batch = item
-            rows = batch.num_rows
-            warm_rows = rows_before(batch, start_ns)
-            if warm_rows:
-                engine.on_batch(batch.slice(0, warm_rows), exchange)
-                summary.warmup_records += warm_rows
-                if warm_rows == rows:
-                    continue
-                batch = batch.slice(warm_rows)
-            outputs = engine.on_batch(batch, exchange)
-            last_ns = batch.column("recv_ns")[-1].as_py()
-        for out in outputs:
+        warm, item = split_at(item, start_ns)
+        if warm is not None:
+            feed_batches(engine, warm)
+            summary.warmup_records += batch_rows(warm)
+        if item is None:
+            continue
+        for out in feed_batches(engine, item):
             _sink(out, scope, summary, writer)
-        summary.records += rows - warm_rows
+        summary.records += batch_rows(item)
         if progress is not None:
-            progress(last_ns, summary.records)
+            progress(last_recv_ns(item), summary.records)
 
 
-def _head(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
-    out = []
-    for batch in batches:
-        count = rows_before(batch, start_ns)
-        if count:
-            out.append(batch.slice(0, count))
-        if count < batch.num_rows:
-            break
-    return out
-
-
-def _tail(batches: list[pa.RecordBatch], start_ns: int) -> list[pa.RecordBatch]:
-    out = []
-    for batch in batches:
-        count = rows_before(batch, start_ns)
-        if count < batch.num_rows:
-            out.append(batch.slice(count) if count else batch)
-    return out
+def feed_batches(engine: Engine, item: tuple[str | None, pa.RecordBatch] | Round) -> list:
+    """The engine's outputs for a batch or a round from ``read_batches``."""
+    if isinstance(item, Round):
+        return engine.on_round(item.parts)
+    exchange, batch = item
+    return engine.on_batch(batch, exchange)
 
 
 def _note_corrupt(

@@ -38,7 +38,15 @@ from xle.store.merge import (
 )
 from xle.store.reader import LogRead, corrupt_record
 
-__all__ = ["Batch", "Round", "read_batches", "rows_before"]
+__all__ = [
+    "Batch",
+    "Round",
+    "batch_rows",
+    "last_recv_ns",
+    "read_batches",
+    "rows_before",
+    "split_at",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,49 @@ def rows_before(batch: pa.RecordBatch, ns: int) -> int:
     if not len(recv) or recv[0].as_py() >= ns:
         return 0
     return bisect_left(_Column(recv), ns)
+
+
+def split_at(
+    item: tuple[str | None, pa.RecordBatch] | Round, ns: int
+) -> tuple[tuple[str | None, pa.RecordBatch] | Round | None, ...]:
+    """``(rows before ns, rows from ns on)`` of a batch or a round from ``read_batches``,
+    each None when it holds no row: a replay's warm-up, or the end of a shard's window."""
+    if isinstance(item, Round):
+        before: list[tuple[str, list[pa.RecordBatch]]] = []
+        after: list[tuple[str, list[pa.RecordBatch]]] = []
+        for exchange, batches in item.parts:
+            head: list[pa.RecordBatch] = []
+            tail: list[pa.RecordBatch] = []
+            for batch in batches:
+                count = rows_before(batch, ns)
+                if count:
+                    head.append(batch if count == batch.num_rows else batch.slice(0, count))
+                if count < batch.num_rows:
+                    tail.append(batch.slice(count) if count else batch)
+            if head:
+                before.append((exchange, head))
+            if tail:
+                after.append((exchange, tail))
+        return (Round(before) if before else None, Round(after) if after else None)
+    exchange, batch = item
+    count = rows_before(batch, ns)
+    if count == 0:
+        return None, item
+    if count == batch.num_rows:
+        return item, None
+    return (exchange, batch.slice(0, count)), (exchange, batch.slice(count))
+
+
+def batch_rows(item: tuple[str | None, pa.RecordBatch] | Round) -> int:
+    """Rows of a batch or a round from ``read_batches``."""
+    return item.num_rows if isinstance(item, Round) else item[1].num_rows
+
+
+def last_recv_ns(item: tuple[str | None, pa.RecordBatch] | Round) -> int:
+    """``recv_ns`` of the last row of a batch or a round from ``read_batches``."""
+    if isinstance(item, Round):
+        return item.last_recv_ns()
+    return item[1].column("recv_ns")[-1].as_py()
 
 
 class _Column:
