@@ -22,7 +22,7 @@ from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memmove
 
 
-from xle.records import VwapResult
+from xle.records import Quote, VwapResult
 
 cdef class Levels  # defined with the wire parsers, in _fastwire.pxi
 
@@ -408,15 +408,18 @@ cdef class Book:
 
 def vwap(Book book, str side, double size):
     """Compiled ``xle.analytics.metrics.vwap`` (the same walk and operations, in order)."""
-    cdef bint buy, has_best
+    if side == "buy":
+        return _vwap(book, True, size)
+    if side == "sell":
+        return _vwap(book, False, size)
+    raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+
+
+cdef object _vwap(Book book, bint buy, double size):
+    cdef bint has_best
     cdef double notional, remaining, filled, best, price, slippage
     cdef _Side s
-    if side == "buy":
-        buy = True
-    elif side == "sell":
-        buy = False
-    else:
-        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+    side = "buy" if buy else "sell"
     has_best = book._walk(buy, size, &notional, &remaining)
     filled = size - remaining
     if not has_best or filled <= 0.0:
@@ -428,14 +431,33 @@ def vwap(Book book, str side, double size):
     return VwapResult(side, size, price, filled, slippage * 1e4, remaining > 0.0)
 
 
-def quote_fields(Book book, tuple sizes, Py_ssize_t depth):
-    """The book's part of a ``Quote``, as ``Engine._quote`` computes it in Python (the same
-    operations in order): ``(bid, bid_size, ask, ask_size, mid, spread, spread_bps,
-    imbalance, ratio, walks)``, the walks buy then sell for each size. None when the mid
-    is zero (Python's division would raise there: the caller takes its own path)."""
+def make_quote(
+    Book book, tuple sizes, Py_ssize_t depth, recv_ns, seq, exchange, symbol, market, exch_ns
+):
+    """``Engine._quote``'s ``Quote`` for a compiled book, computed as ``Engine._quote_fields``
+    computes it in Python (the same operations in order: best prices and sizes, mid,
+    spread, imbalance over ``depth`` levels, then the walks, buy then sell for each size).
+    None when the mid is zero (Python's division would raise there: the caller takes its
+    own path)."""
+    fields = _quote_fields(book, sizes, depth)
+    if fields is None:
+        return None
+    return Quote(
+        recv_ns,
+        seq,
+        exchange,
+        symbol,
+        market,
+        *<tuple>fields,
+        exch_ns,
+        recv_ns - exch_ns if exch_ns is not None else None,
+    )
+
+
+cdef object _quote_fields(Book book, tuple sizes, Py_ssize_t depth):
     cdef _Side b = book._bids
     cdef _Side a = book._asks
-    cdef double bid, ask, mid, spread, bid_total, ask_total, total
+    cdef double bid, ask, mid, spread, bid_total, ask_total, total, size
     cdef object mid_o = None, spread_o = None, bps_o = None, imb = None, ratio = None
     cdef list walks = []
     if b.n and a.n:
@@ -454,9 +476,10 @@ def quote_fields(Book book, tuple sizes, Py_ssize_t depth):
     if not total <= 0.0:
         ratio = bid_total / ask_total if ask_total > 0.0 else None
         imb = (bid_total - ask_total) / total
-    for size in sizes:
-        walks.append(vwap(book, "buy", size))
-        walks.append(vwap(book, "sell", size))
+    for item in sizes:
+        size = item
+        walks.append(_vwap(book, True, size))
+        walks.append(_vwap(book, False, size))
     return (
         b.best(),
         b.Q[b.n - 1] if b.n else None,

@@ -56,9 +56,9 @@ if TYPE_CHECKING:
 __all__ = ["BookView", "Engine", "Output"]
 
 _vwap = vwap_function()
-_quote_fields = None
+_make_quote = None
 if COMPILED:  # the compiled quote, for the compiled book
-    from xle._native._fastbook import quote_fields as _quote_fields
+    from xle._native._fastbook import make_quote as _make_quote
 _RECV_NS = attrgetter("recv_ns")
 
 Output = Quote | ArbitrageEpisode | IntegrityEvent | ResyncRequest
@@ -520,27 +520,37 @@ class Engine:
         state.dirty = False
         venue = state.venue
         book = venue.book
-        fields = None
-        if _quote_fields is not None and type(book) is Book:
-            fields = _quote_fields(book, state.sizes, self.config.imbalance_levels)
-        if fields is None:
-            fields = self._quote_fields(book, state.sizes)
         recv_ns = state.last_recv_ns or 0
         exch_ns = state.exch_ns
+        symbol = venue.label.partition(":")[2]
+        if _make_quote is not None and type(book) is Book:
+            quote = _make_quote(
+                book,
+                state.sizes,
+                self.config.imbalance_levels,
+                recv_ns,
+                state.last_seq,
+                venue.exchange,
+                symbol,
+                state.market,
+                exch_ns,
+            )
+            if quote is not None:
+                return quote
         return Quote(
             recv_ns,
             state.last_seq,
             venue.exchange,
-            venue.label.partition(":")[2],
+            symbol,
             state.market,
-            *fields,
+            *self._quote_fields(book, state.sizes),
             exch_ns,
             recv_ns - exch_ns if exch_ns is not None else None,
         )
 
     def _quote_fields(self, book: Book, sizes: tuple[float, ...]) -> tuple:
         """A quote's book figures, in ``Quote`` field order (from best bid to the VWAP
-        walks), computed in Python: what the compiled ``quote_fields`` returns."""
+        walks), computed in Python: what the compiled ``make_quote`` puts in its quote."""
         bid = book.best_bid()
         ask = book.best_ask()
         mid = spread = spread_bps = None
