@@ -546,4 +546,4 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
 
 include "_fastwire.pxi"  # Levels and the frame parsers
 include "_fastlane.pxi"  # Lane: Arrow record batches straight into the engine
-include "_fastrows.pxi"  # quote_columns: engine quotes into Arrow columns
+include "_fastrows.pxi"  # arrow_columns: engine outputs into Arrow columns

@@ -1,152 +1,151 @@
-# Included by _fastbook.pyx: engine quotes into Arrow columns for the derived writer.
+# Included by _fastbook.pyx: engine outputs into Arrow columns for the derived writer.
 #
-# Why: a replay writes one quote row per book and quote interval; on the generated
-# million-message log that is 100,000 rows, and turning them into Arrow the generic way
-# (a tuple of attributes per row, then a Python list per column and per VWAP field for
-# ``pa.array``) cost about a fifth of the whole replay. Here each attribute is read once
-# and written straight into the column's buffer; the arrays are built from those buffers.
+# Why: a replay writes a quote row per book and quote interval (100,000 rows on the
+# generated million-message log), and turning rows into Arrow the generic way (a tuple
+# of attributes per row, then a Python list per column for ``pa.array``) cost about a
+# fifth of the replay. Here each attribute is read once and written straight into its
+# column's buffer, and the arrays are made from those buffers. This also keeps
+# ``pa.array`` off the replay path altogether: its first call imports pandas (to check
+# whether the list is a pandas object), 0.35 s of every replay.
 #
-# Same values, same nulls: a null slot holds 0 in its data buffer, as ``pa.array`` leaves
-# it, so the Parquet files are byte-identical to the generic path's (a test pins this).
+# Same values, same nulls: a null slot holds zeros in its data buffer, as ``pa.array``
+# leaves it, so the Parquet files are byte-identical to the generic path's (a test pins
+# this).
 
-from libc.stdint cimport uintptr_t
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from operator import attrgetter
+from sys import intern
+from libc.stdint cimport int32_t, int64_t, uintptr_t
 from libc.string cimport memset
 
 
-cdef class _Column:
-    """One fixed-width column being filled: a data buffer and a validity bitmap, both
-    from Arrow's memory pool (as ``pa.array``'s are: buffers from the C heap instead
-    left the replay's peak RSS growing with the log's length)."""
+cdef class _Buffer:
+    """A zeroed buffer from Arrow's memory pool (as ``pa.array``'s are: buffers from the
+    C heap instead left the replay's peak RSS growing with the log's length)."""
 
-    cdef object data
-    cdef object valid
-    cdef char* d
-    cdef unsigned char* v
-    cdef Py_ssize_t nulls
+    cdef object buffer
+    cdef char* p
 
-    def __cinit__(self, pa, Py_ssize_t length, Py_ssize_t width):
-        cdef Py_ssize_t data_size = length * width if width > 1 else (length + 7) // 8
-        cdef Py_ssize_t valid_size = (length + 7) // 8
-        self.data = pa.allocate_buffer(data_size)
-        self.valid = pa.allocate_buffer(valid_size)
-        self.d = <char*><uintptr_t>self.data.address
-        self.v = <unsigned char*><uintptr_t>self.valid.address
-        if data_size:
-            memset(self.d, 0, data_size)
-        if valid_size:
-            memset(self.v, 0, valid_size)
-        self.nulls = 0
+    def __cinit__(self, pa, Py_ssize_t size):
+        self.buffer = pa.allocate_buffer(size)
+        self.p = <char*><uintptr_t>self.buffer.address
+        if size:
+            memset(self.p, 0, size)
 
-    cdef inline void set_double(self, Py_ssize_t i, object value) except *:
+
+cdef inline void _set_valid(char* bits, Py_ssize_t i) noexcept:
+    bits[i >> 3] |= <char>(1 << (i & 7))
+
+
+cdef object _fixed_width(pa, list values, arrow_type, int kind):
+    """int64 (kind 8), int32 (4), float64 (0) or bool (1) values, None for null."""
+    cdef Py_ssize_t n = len(values)
+    cdef Py_ssize_t i, nulls = 0
+    cdef _Buffer valid = _Buffer(pa, (n + 7) // 8)
+    cdef _Buffer data = _Buffer(pa, n * kind if kind >= 4 else (n * 8 if kind == 0 else (n + 7) // 8))
+    cdef object value
+    for i in range(n):
+        value = values[i]
         if value is None:
-            self.nulls += 1
-            return
-        (<double*>self.d)[i] = <double>value
-        self.v[i >> 3] |= <unsigned char>(1 << (i & 7))
+            nulls += 1
+            continue
+        _set_valid(valid.p, i)
+        if kind == 8:
+            (<int64_t*>data.p)[i] = <int64_t>value
+        elif kind == 4:
+            (<int32_t*>data.p)[i] = <int32_t>value
+        elif kind == 0:
+            (<double*>data.p)[i] = <double>value
+        elif value:
+            _set_valid(data.p, i)
+    return pa.Array.from_buffers(
+        arrow_type, n, [valid.buffer if nulls else None, data.buffer], nulls
+    )
 
-    cdef inline void set_int(self, Py_ssize_t i, object value) except *:
+
+cdef object _strings(pa, list values, arrow_type):
+    """str values, None for null, as a UTF-8 string array."""
+    cdef Py_ssize_t n = len(values)
+    cdef Py_ssize_t i, size, total = 0, nulls = 0
+    cdef const char* text
+    cdef object value
+    for i in range(n):
+        value = values[i]
+        if value is not None:
+            PyUnicode_AsUTF8AndSize(value, &size)
+            total += size
+    if total > 2147483647:
+        raise OverflowError("more than 2 GiB of text in one batch")
+    cdef _Buffer valid = _Buffer(pa, (n + 7) // 8)
+    cdef _Buffer offsets = _Buffer(pa, (n + 1) * 4)
+    cdef _Buffer data = _Buffer(pa, total)
+    cdef int32_t* off = <int32_t*>offsets.p
+    cdef int32_t at = 0
+    for i in range(n):
+        off[i] = at
+        value = values[i]
         if value is None:
-            self.nulls += 1
-            return
-        (<long long*>self.d)[i] = <long long>value
-        self.v[i >> 3] |= <unsigned char>(1 << (i & 7))
-
-    cdef inline void set_bit(self, Py_ssize_t i, bint value):
-        """A non-null boolean (the data buffer is a bitmap too)."""
-        if value:
-            (<unsigned char*>self.d)[i >> 3] |= <unsigned char>(1 << (i & 7))
-        self.v[i >> 3] |= <unsigned char>(1 << (i & 7))
-
-    cdef object array(self, pa, arrow_type, Py_ssize_t length):
-        return pa.Array.from_buffers(
-            arrow_type, length, [self.valid if self.nulls else None, self.data], self.nulls
-        )
+            nulls += 1
+            continue
+        _set_valid(valid.p, i)
+        text = PyUnicode_AsUTF8AndSize(value, &size)
+        memcpy(data.p + at, text, size)
+        at += <int32_t>size
+    off[n] = at
+    return pa.Array.from_buffers(
+        arrow_type, n, [valid.buffer if nulls else None, offsets.buffer, data.buffer], nulls
+    )
 
 
-def quote_columns(list quotes, schema, vwap_type):
-    """The columns of ``schema`` (the quotes table's, whose last field is the VWAP list)
-    for ``quotes``, a list of ``xle.records.Quote``; what ``xle.store.derived`` builds
-    with ``pa.array`` column by column."""
+cdef object _column(pa, list values, arrow_type):
+    """``values`` (Python objects, None for null) as an array of ``arrow_type``."""
+    types = pa.types
+    if types.is_int64(arrow_type):
+        return _fixed_width(pa, values, arrow_type, 8)
+    if types.is_int32(arrow_type):
+        return _fixed_width(pa, values, arrow_type, 4)
+    if types.is_float64(arrow_type):
+        return _fixed_width(pa, values, arrow_type, 0)
+    if types.is_boolean(arrow_type):
+        return _fixed_width(pa, values, arrow_type, 1)
+    if types.is_string(arrow_type):
+        return _strings(pa, values, arrow_type)
+    if types.is_list(arrow_type) and types.is_struct(arrow_type.value_type):
+        return _struct_lists(pa, values, arrow_type)
+    raise TypeError(f"no compiled column for {arrow_type}")
+
+
+cdef object _struct_lists(pa, list values, arrow_type):
+    """Lists (never null) of objects whose attributes are the struct's fields."""
+    cdef Py_ssize_t n = len(values)
+    cdef Py_ssize_t i
+    cdef _Buffer offsets = _Buffer(pa, (n + 1) * 4)
+    cdef int32_t* off = <int32_t*>offsets.p
+    cdef list items = []
+    for i in range(n):
+        off[i] = <int32_t>len(items)
+        items.extend(<list>values[i])
+    off[n] = <int32_t>len(items)
+    struct = arrow_type.value_type
+    children = [
+        _column(pa, list(map(attrgetter(intern(field.name)), items)), field.type)
+        for field in struct
+    ]
+    return pa.ListArray.from_arrays(
+        pa.Array.from_buffers(pa.int32(), n + 1, [None, offsets.buffer]),
+        pa.StructArray.from_arrays(children, fields=list(struct)),
+        type=arrow_type,
+    )
+
+
+def arrow_columns(list rows, schema):
+    """The columns of ``schema`` for ``rows``, objects with an attribute per field (the
+    engine's outputs): what ``pa.array`` makes of one list per column, built without it."""
     import pyarrow as pa
 
-    cdef Py_ssize_t n = len(quotes)
-    cdef Py_ssize_t i, w = 0, walks = 0
-    cdef _Column recv_ns, seq, exch_ns, latency
-    cdef list floats
-    cdef _Column col
-    cdef list symbols = [None] * n
-    cdef list markets = [None] * n
-    cdef list row_walks = [None] * n
-    cdef object q, walk
-    for i in range(n):
-        row_walks[i] = (<object>quotes[i]).vwap
-        walks += len(<list>row_walks[i])
-    offsets = pa.allocate_buffer((n + 1) * 4)
-    cdef int* off = <int*><uintptr_t>offsets.address
-    recv_ns = _Column(pa, n, 8)
-    seq = _Column(pa, n, 8)
-    exch_ns = _Column(pa, n, 8)
-    latency = _Column(pa, n, 8)
-    floats = [_Column(pa, n, 8) for _ in range(9)]
-    cdef _Column bid = floats[0], bid_size = floats[1], ask = floats[2], ask_size = floats[3]
-    cdef _Column mid = floats[4], spread = floats[5], bps = floats[6]
-    cdef _Column imbalance = floats[7], ratio = floats[8]
-    cdef _Column size = _Column(pa, walks, 8), price = _Column(pa, walks, 8)
-    cdef _Column filled = _Column(pa, walks, 8), slippage = _Column(pa, walks, 8)
-    cdef _Column insufficient = _Column(pa, walks, 1)
-    cdef list sides = [None] * walks
-    off[0] = 0
-    for i in range(n):
-        q = quotes[i]
-        recv_ns.set_int(i, q.recv_ns)
-        seq.set_int(i, q.seq)
-        symbols[i] = q.symbol
-        markets[i] = q.market
-        bid.set_double(i, q.bid)
-        bid_size.set_double(i, q.bid_size)
-        ask.set_double(i, q.ask)
-        ask_size.set_double(i, q.ask_size)
-        mid.set_double(i, q.mid)
-        spread.set_double(i, q.spread)
-        bps.set_double(i, q.spread_bps)
-        imbalance.set_double(i, q.imbalance)
-        ratio.set_double(i, q.ratio)
-        exch_ns.set_int(i, q.exch_ns)
-        latency.set_int(i, q.feed_latency_ns)
-        for walk in <list>row_walks[i]:
-            sides[w] = walk.side
-            size.set_double(w, walk.size)
-            price.set_double(w, walk.price)
-            filled.set_double(w, walk.filled)
-            slippage.set_double(w, walk.slippage_bps)
-            insufficient.set_bit(w, walk.insufficient)
-            w += 1
-        off[i + 1] = <int>w
-    f64 = pa.float64()
-    i64 = pa.int64()
-    items = pa.StructArray.from_arrays(
-        [
-            pa.array(sides, pa.string()),
-            size.array(pa, f64, walks),
-            price.array(pa, f64, walks),
-            filled.array(pa, f64, walks),
-            slippage.array(pa, f64, walks),
-            insufficient.array(pa, pa.bool_(), walks),
-        ],
-        fields=list(vwap_type),
-    )
-    vwap = pa.ListArray.from_arrays(
-        pa.Array.from_buffers(pa.int32(), n + 1, [None, offsets]),
-        items,
-        type=schema.field(len(schema) - 1).type,
-    )
-    return [
-        recv_ns.array(pa, i64, n),
-        seq.array(pa, i64, n),
-        pa.array(symbols, pa.string()),
-        pa.array(markets, pa.string()),
-        *[(<_Column>col).array(pa, f64, n) for col in floats],
-        exch_ns.array(pa, i64, n),
-        latency.array(pa, i64, n),
-        vwap,
-    ]
+    cdef list columns = []
+    cdef object getter
+    for field in schema:
+        getter = attrgetter(intern(field.name))
+        columns.append(_column(pa, list(map(getter, rows)), field.type))
+    return columns

@@ -34,7 +34,7 @@ from xle.records import Level
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["COMPILED", "Book", "PyBook", "columnar_lane", "format_decimal", "quote_columns"]
+__all__ = ["COMPILED", "Book", "PyBook", "arrow_columns", "columnar_lane", "format_decimal"]
 
 
 def format_decimal(value: float) -> str:
@@ -208,11 +208,11 @@ COMPILED = _COMPILED_BOOK is not None
 Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
 
 
-#: Compiled ``(quotes, schema, vwap_type) -> columns`` for the derived writer's quote
-#: rows (``_fastrows.pxi``), or None with the pure-Python book.
-quote_columns: Callable[[list, pa.Schema, pa.DataType], list] | None = None
+#: Compiled ``(rows, schema) -> columns`` for the derived writer (``_fastrows.pxi``): the
+#: engine's outputs straight into Arrow buffers; None with the pure-Python book.
+arrow_columns: Callable[[list, pa.Schema], list] | None = None
 if COMPILED:
-    from xle._native._fastbook import quote_columns
+    from xle._native._fastbook import arrow_columns
 
 
 def columnar_lane() -> type | None:

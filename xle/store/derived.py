@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xle._native.book import quote_columns as _quote_columns
+from xle._native.book import arrow_columns as _arrow_columns
 from xle.errors import DataError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
 from xle.store.fs import StorePath, is_remote, parquet_file, parquet_writer, replace
@@ -253,20 +253,22 @@ _QUOTE_COLUMNS = SCHEMAS["quotes"].names[:-1]  # every column but ``vwap``, whic
 
 
 class _Columns:
-    """Pending rows of one table, one tuple per row (a single C-level ``attrgetter``
-    call and append per row), turned into an Arrow batch column by column at the end:
-    several times cheaper than appending to one list per column for every row, or
-    ``from_pylist`` on row dicts. Quotes keep each row's list of walks as it is and
-    flatten them per batch; with the compiled core, quotes are kept whole and
-    ``quote_columns`` writes their attributes straight into Arrow buffers."""
+    """Pending rows of one table, turned into an Arrow batch column by column.
+
+    With the compiled core the rows are the engine's outputs themselves, and
+    ``arrow_columns`` writes their attributes straight into Arrow buffers (several times
+    cheaper than the lists below, and no ``pa.array``, whose first call imports pandas).
+    Without it each row is one tuple of attributes (a single C-level ``attrgetter`` call
+    and append per row), made into one list per column for ``pa.array`` at the end;
+    quotes keep each row's list of walks as it is and flatten them per batch."""
 
     def __init__(self, table: str, *, compiled: bool = True) -> None:
         self.schema = SCHEMAS[table]
         self.quotes = table == "quotes"
-        self.compiled = compiled and self.quotes and _quote_columns is not None
+        self.compiled = compiled and _arrow_columns is not None
         self.get = attrgetter(*(_QUOTE_COLUMNS if self.quotes else self.schema.names))
         self.width = len(_QUOTE_COLUMNS) if self.quotes else len(self.schema.names)
-        self.rows: list = []  # attribute tuples; compiled quotes: the Quotes themselves
+        self.rows: list = []  # outputs (compiled), else attribute tuples
         self.walks: list[list[object]] = []  # quotes: each row's ``vwap`` list
         if self.compiled:
             self.add = self.rows.append  # type: ignore[method-assign]
@@ -287,7 +289,7 @@ class _Columns:
         if self.compiled:
             self.rows = []
             self.add = self.rows.append  # type: ignore[method-assign]
-            return pa.RecordBatch.from_arrays(_quote_columns(rows, schema, _VWAP), schema=schema)
+            return pa.RecordBatch.from_arrays(_arrow_columns(rows, schema), schema=schema)
         arrays = [
             pa.array(list(map(itemgetter(i), rows)), schema.field(i).type)
             for i in range(self.width)
