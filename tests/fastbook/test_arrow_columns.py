@@ -237,3 +237,19 @@ def test_the_columns_start_empty_again_after_each_batch() -> None:
     columns.add(quote)
     columns.add(quote)
     assert columns.batch().num_rows == 2
+
+
+def test_rows_of_another_type_are_read_by_attribute() -> None:
+    """A row that is not an instance of the first row's struct type (here a plain
+    object with the same attributes) is read with ``getattr``, not from a slot."""
+
+    class Integrity:
+        def __init__(self, event: IntegrityEvent) -> None:
+            for name in event.__struct_fields__:
+                setattr(self, name, getattr(event, name))
+
+    event = IntegrityEvent(5, 6, "run-1", 2, "binance", "BTCUSDT", "gap", "lost 3", "s")
+    rows = [event, Integrity(event), event]
+    compiled, generic = _both(rows, "integrity")
+    assert compiled.equals(generic)
+    assert compiled.column("detail").to_pylist() == ["lost 3"] * 3

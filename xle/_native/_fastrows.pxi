@@ -12,9 +12,69 @@
 # leaves it, so the Parquet files are byte-identical to the generic path's (a test pins
 # this).
 
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from operator import attrgetter
 from sys import intern
+from types import MemberDescriptorType
+
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    enum:
+        T_OBJECT
+        T_OBJECT_EX
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+cdef Py_ssize_t _slot_offset(cls, str name):
+    """Where instances of ``cls`` hold attribute ``name`` (a msgspec struct field, or a
+    ``__slots__`` entry: an object member), or -1 when it is anything else."""
+    for klass in cls.__mro__:
+        descr = klass.__dict__.get(name)
+        if descr is not None:
+            break
+    else:
+        return -1
+    if type(descr) is not MemberDescriptorType:
+        return -1
+    cdef PyMemberDef* member = (<PyMemberDescrObject*>descr).d_member
+    if member.type != T_OBJECT and member.type != T_OBJECT_EX:
+        return -1
+    return member.offset
+
+
+cdef list _attributes(list rows, str name):
+    """``[getattr(row, name) for row in rows]``, read straight from each row's slot when
+    the rows are instances of one struct type (about 30x cheaper than ``getattr``)."""
+    cdef Py_ssize_t n = len(rows)
+    cdef Py_ssize_t i, offset
+    cdef PyObject* slot
+    cdef object row, value, cls
+    if n == 0:
+        return []
+    cls = type(rows[0])
+    offset = _slot_offset(cls, name)
+    if offset < 0:
+        return list(map(attrgetter(name), rows))
+    cdef list out = PyList_New(n)
+    for i in range(n):
+        row = rows[i]
+        slot = NULL
+        if type(row) is cls:
+            slot = (<PyObject**>((<char*><PyObject*>row) + offset))[0]
+        value = <object>slot if slot != NULL else getattr(row, name)
+        Py_INCREF(value)
+        PyList_SET_ITEM(out, i, value)
+    return out
 from libc.stdint cimport int32_t, int64_t, uintptr_t
 from libc.string cimport memset
 
@@ -128,7 +188,7 @@ cdef object _struct_lists(pa, list values, arrow_type):
     off[n] = <int32_t>len(items)
     struct = arrow_type.value_type
     children = [
-        _column(pa, list(map(attrgetter(intern(field.name)), items)), field.type)
+        _column(pa, _attributes(items, intern(field.name)), field.type)
         for field in struct
     ]
     return pa.ListArray.from_arrays(
@@ -143,9 +203,4 @@ def arrow_columns(list rows, schema):
     engine's outputs): what ``pa.array`` makes of one list per column, built without it."""
     import pyarrow as pa
 
-    cdef list columns = []
-    cdef object getter
-    for field in schema:
-        getter = attrgetter(intern(field.name))
-        columns.append(_column(pa, list(map(getter, rows)), field.type))
-    return columns
+    return [_column(pa, _attributes(rows, intern(field.name)), field.type) for field in schema]
