@@ -184,25 +184,7 @@ def test_quote_files_are_byte_identical_both_ways(tmp_path: Path) -> None:
             9,
             1,
         ),
-        Quote(
-            11,
-            2,
-            "binance",
-            "BTCUSDT",
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            [],
-            None,
-            None,
-        ),
+        Quote(11, 2, "binance", "BTCUSDT", *[None] * 10, [], None, None),
     ] * 3000
     compiled, generic = _both(quotes)
     assert _parquet_bytes(compiled, tmp_path / "c.parquet") == _parquet_bytes(

@@ -520,30 +520,44 @@ class Engine:
         state.dirty = False
         venue = state.venue
         book = venue.book
-        recv_ns = state.last_recv_ns or 0
-        exch_ns = state.exch_ns
-        symbol = venue.label.partition(":")[2]
-        if _make_quote is not None and type(book) is Book:
-            quote = _make_quote(
-                book,
-                state.sizes,
-                self.config.imbalance_levels,
-                recv_ns,
-                state.last_seq,
-                venue.exchange,
-                symbol,
-                state.market,
-                exch_ns,
-            )
-            if quote is not None:
-                return quote
-        return Quote(
-            recv_ns,
+        args = (
+            book,
+            state.sizes,
+            self.config.imbalance_levels,
+            state.last_recv_ns or 0,
             state.last_seq,
             venue.exchange,
-            symbol,
+            venue.label.partition(":")[2],
             state.market,
-            *self._quote_fields(book, state.sizes),
+            state.exch_ns,
+        )
+        if _make_quote is not None and type(book) is Book:
+            quote = _make_quote(*args)
+            if quote is not None:
+                return quote
+        return self._make_quote(*args)
+
+    def _make_quote(
+        self,
+        book: Book,
+        sizes: tuple[float, ...],
+        depth: int,
+        recv_ns: int,
+        seq: int,
+        exchange: str,
+        symbol: str,
+        market: str | None,
+        exch_ns: int | None,
+    ) -> Quote:
+        """The compiled ``make_quote`` in Python (``depth`` is the configured
+        ``imbalance_levels``, which ``_quote_fields`` reads itself)."""
+        return Quote(
+            recv_ns,
+            seq,
+            exchange,
+            symbol,
+            market,
+            *self._quote_fields(book, sizes),
             exch_ns,
             recv_ns - exch_ns if exch_ns is not None else None,
         )
