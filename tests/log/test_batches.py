@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xle.records import RawRecord
-from xle.store.batches import Round, read_batches, rows_before
+from xle.store.batches import Round, batch_rows, read_batches, rows_before, split_at
 from xle.store.merge import records_from_table
 from xle.store.reader import read_records
 
@@ -72,3 +72,31 @@ def test_rows_before_counts_the_warm_up_prefix(root: Path, at: int, before: int)
     write_log_file(root, make_records(10, step_ns=1), "run1-0.parquet")
     ((_, batch),) = list(read_batches(read_records(root)))
     assert rows_before(batch, DAY0 + at) == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(0, 3 * 3600))
+def test_split_at_cuts_every_item_where_its_records_reach_ns(seed, files, seconds):
+    """Batches, rounds and record lists alike: the rows before ``ns`` and from it on,
+    in order, nothing lost, each side None when empty."""
+    rng = random.Random(seed)
+    ns = DAY0 + seconds * SECOND
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_random_runs(root, rng, files)
+        for item in read_batches(read_records(root, batch_size=7), rounds=True):
+            before, after = split_at(item, ns)
+            rows = _rows([item])
+            assert batch_rows(item) == len(rows)
+            head = _rows([before]) if before is not None else []
+            tail = _rows([after]) if after is not None else []
+            assert head + tail == rows
+            assert all(r.recv_ns < ns for r in head)
+            assert all(r.recv_ns >= ns for r in tail)
+
+
+def test_split_at_a_record_list():
+    records = make_records(4, step_ns=10)
+    assert split_at(records, DAY0 + 15) == (records[:2], records[2:])
+    assert split_at(records, DAY0) == (None, records)
+    assert split_at(records, DAY0 + 99) == (records, None)

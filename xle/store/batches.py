@@ -23,6 +23,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
 import pyarrow as pa
 
@@ -69,6 +70,8 @@ class Round:
 #: in a list.
 Batch = tuple[str | None, pa.RecordBatch] | Round | list[RawRecord]
 
+_RECV_NS = attrgetter("recv_ns")
+
 #: Rounds the read-ahead thread may hold ready (each about two thousand rows).
 _AHEAD = 4
 
@@ -99,11 +102,12 @@ def rows_before(batch: pa.RecordBatch, ns: int) -> int:
     return bisect_left(_Column(recv), ns)
 
 
-def split_at(
-    item: tuple[str | None, pa.RecordBatch] | Round, ns: int
-) -> tuple[tuple[str | None, pa.RecordBatch] | Round | None, ...]:
-    """``(rows before ns, rows from ns on)`` of a batch or a round from ``read_batches``,
-    each None when it holds no row: a replay's warm-up, or the end of a shard's window."""
+def split_at(item: Batch, ns: int) -> tuple[Batch | None, Batch | None]:
+    """``(rows before ns, rows from ns on)`` of an item of ``read_batches``, each None
+    when it holds no row: a replay's warm-up, or the end of a shard's window."""
+    if isinstance(item, list):  # records in replay order (a ``corrupt_file`` record)
+        count = bisect_left(item, ns, key=_RECV_NS)
+        return (item[:count] or None, item[count:] or None)
     if isinstance(item, Round):
         before: list[tuple[str, list[pa.RecordBatch]]] = []
         after: list[tuple[str, list[pa.RecordBatch]]] = []
@@ -130,8 +134,10 @@ def split_at(
     return (exchange, batch.slice(0, count)), (exchange, batch.slice(count))
 
 
-def batch_rows(item: tuple[str | None, pa.RecordBatch] | Round) -> int:
-    """Rows of a batch or a round from ``read_batches``."""
+def batch_rows(item: Batch) -> int:
+    """Rows of an item of ``read_batches``."""
+    if isinstance(item, list):
+        return len(item)
     return item.num_rows if isinstance(item, Round) else item[1].num_rows
 
 

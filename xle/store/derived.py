@@ -286,10 +286,10 @@ class _Columns:
         """The pending rows as one batch; the lists start again empty."""
         schema = self.schema
         rows = self.rows
-        if self.compiled:
-            self.rows = []
-            self.add = self.rows.append  # type: ignore[method-assign]
-            return pa.RecordBatch.from_arrays(_arrow_columns(rows, schema), schema=schema)
+        if self.compiled:  # ``add`` is this list's ``append``: empty it in place
+            batch = pa.RecordBatch.from_arrays(_arrow_columns(rows, schema), schema=schema)
+            rows.clear()
+            return batch
         arrays = [
             pa.array(list(map(itemgetter(i), rows)), schema.field(i).type)
             for i in range(self.width)
