@@ -245,7 +245,7 @@ def run_shard(job: ShardJob) -> ShardOutcome:
 
     from xle.analytics.engine import Engine
     from xle.replay.session import corrupt_file_detail, feed_batches
-    from xle.store.batches import Batch, batch_rows, read_batches, split_at
+    from xle.store.batches import batch_rows, read_batches, split_at
     from xle.store.reader import read_records
 
     root = as_root(job.root)  # a path or a URI: each worker opens the root itself
@@ -284,9 +284,6 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     def is_corrupt(rec: RawRecord) -> bool:
         return rec.kind == "event" and rec.stream == CORRUPT_FILE
 
-    def feed(item: Batch) -> list:
-        return engine.on_records(item) if isinstance(item, list) else feed_batches(engine, item)
-
     def close_open(outs: list[object]) -> bool:
         """Overrunning: whether the episodes open at the end are not all closed yet."""
         overrun(outs)
@@ -301,14 +298,14 @@ def run_shard(job: ShardJob) -> ShardOutcome:
         for item in read_batches(read, rounds=True):
             if pending is not None:  # overrunning: only the open episodes' closes matter
                 outcome.overrun_records += batch_rows(item)
-                if not close_open(feed(item)):
+                if not close_open(feed_batches(engine, item)):
                     exhausted = False
                     break
                 continue
             warm, item = split_at(item, shard.start_ns)
             if warm is not None:  # warm-up: rebuild the books, keep nothing
                 outcome.warmup_records += batch_rows(warm)
-                outputs = feed(warm)
+                outputs = feed_batches(engine, warm)
                 if job.first and isinstance(warm, list) and is_corrupt(warm[0]):
                     outcome.corrupt_files.append(corrupt_file_detail(warm[0]))
                     for out in outputs:  # the books at T0 lack this file
@@ -321,13 +318,13 @@ def run_shard(job: ShardJob) -> ShardOutcome:
                     outcome.corrupt_files.extend(
                         map(corrupt_file_detail, filter(is_corrupt, inside))
                     )
-                for out in feed(inside):
+                for out in feed_batches(engine, inside):
                     sink(out)
                 outcome.records += batch_rows(inside)
             if past is not None:  # past the end: the tick, then the open episodes
                 pending = dict.fromkeys(engine.arbitrage.open_episodes(), 0)
                 outcome.overrun_records += batch_rows(past)
-                if not close_open(feed(past)):
+                if not close_open(feed_batches(engine, past)):
                     exhausted = False
                     break
         if exhausted:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
 from msgspec.structs import replace
 
 from xle._native.book import columnar_lane
@@ -33,7 +32,7 @@ from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
 from xle.exchanges.registry import EXCHANGES
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
-from xle.store.batches import Round, batch_rows, last_recv_ns, read_batches, split_at
+from xle.store.batches import Batch, Round, batch_rows, last_recv_ns, read_batches, split_at
 from xle.store.derived import DerivedWriter, Scope
 from xle.store.fs import check_reachable, describe_contents, is_remote
 from xle.store.layout import Notice
@@ -417,32 +416,24 @@ def _replay_batches(
     progress: Callable[[int, int], None] | None,
     on_warning: Callable[[str], None] | None,
 ) -> None:
-    """``run_replay``'s loop at ``--speed max`` on record batches (``read_batches``):
-    warm-up rows (a prefix, ``recv_ns < start``) are fed and their outputs dropped, a
-    ``corrupt_file`` record takes the per-record path (its event is stamped ``T0`` in the
+    """``run_replay``'s loop at ``--speed max`` on the items of ``read_batches``:
+    warm-up rows (a prefix, ``recv_ns < start``) are fed and their outputs dropped; a
+    ``corrupt_file`` record is noted and warned of (its event is stamped ``T0`` in the
     warm-up)."""
     start_ns = scope.start_ns
     for item in read_batches(read, rounds=True):
-        if isinstance(item, list):
-            for rec in item:
-                corrupt = _note_corrupt(rec, summary, on_warning)
-                outputs = engine.on_record(rec)
-                if rec.recv_ns < start_ns:
-                    summary.warmup_records += 1
-                    if corrupt:
-                        for out in outputs:
-                            _sink(replace(out, recv_ns=start_ns), scope, summary, writer)
-                    continue
-                summary.records += 1
-                for out in outputs:
-                    _sink(out, scope, summary, writer)
-            continue
         warm, item = split_at(item, start_ns)
         if warm is not None:
-            feed_batches(engine, warm)
+            outputs = feed_batches(engine, warm)
             summary.warmup_records += batch_rows(warm)
+            if isinstance(warm, list) and _note_corrupt(warm[0], summary, on_warning):
+                for out in outputs:  # the books at T0 lack this file: report it at T0
+                    _sink(replace(out, recv_ns=start_ns), scope, summary, writer)
         if item is None:
             continue
+        if isinstance(item, list):
+            for rec in item:
+                _note_corrupt(rec, summary, on_warning)
         for out in feed_batches(engine, item):
             _sink(out, scope, summary, writer)
         summary.records += batch_rows(item)
@@ -450,8 +441,10 @@ def _replay_batches(
             progress(last_recv_ns(item), summary.records)
 
 
-def feed_batches(engine: Engine, item: tuple[str | None, pa.RecordBatch] | Round) -> list:
-    """The engine's outputs for a batch or a round from ``read_batches``."""
+def feed_batches(engine: Engine, item: Batch) -> list:
+    """The engine's outputs for an item of ``read_batches``."""
+    if isinstance(item, list):
+        return engine.on_records(item)
     if isinstance(item, Round):
         return engine.on_round(item.parts)
     exchange, batch = item

@@ -141,8 +141,10 @@ def batch_rows(item: Batch) -> int:
     return item.num_rows if isinstance(item, Round) else item[1].num_rows
 
 
-def last_recv_ns(item: tuple[str | None, pa.RecordBatch] | Round) -> int:
-    """``recv_ns`` of the last row of a batch or a round from ``read_batches``."""
+def last_recv_ns(item: Batch) -> int:
+    """``recv_ns`` of the last row of an item of ``read_batches``."""
+    if isinstance(item, list):
+        return item[-1].recv_ns
     if isinstance(item, Round):
         return item.last_recv_ns()
     return item[1].column("recv_ns")[-1].as_py()
