@@ -197,25 +197,15 @@ class _Run:
 
     def _feed_records(self, records: Iterable[tuple[RawRecord, bool]]) -> None:
         engine = self.engine
-        recorder = self.recorder
-        heap = self._heap
         on_record = engine.on_record
         no_events: list[object] = []
-        # The per-record path is the backtest's hot loop: the heap, the equity sample
-        # and the quote subscriptions are checked inline and called only when due.
+        # The per-record path is the backtest's hot loop: the heap and the equity sample
+        # (``_reach``) and the quote subscriptions are called on only when due.
         for rec, warm in records:
             if warm:
                 on_record(rec)
                 continue
-            recv_ns = rec.recv_ns
-            if not self._started:
-                self._start(recv_ns if self.start_ns is None else self.start_ns)
-            if heap and heap[0][0] < recv_ns:
-                self._drain(recv_ns)
-            self.now_ns = recv_ns
-            due = recorder.next_sample_ns
-            if due is None or recv_ns >= due:
-                recorder.sample(recv_ns, engine)
+            self._reach(rec.recv_ns)
             self._events = no_events
             outputs = on_record(rec)
             events = self._events
@@ -247,7 +237,6 @@ class _Run:
         subscribed). The same callbacks in the same order as ``run``."""
         engine = self.engine
         lane = engine._columnar_lane()
-        recorder = self.recorder
         heap = self._heap
         no_events: list[object] = []
         start = self.start_ns
@@ -269,16 +258,7 @@ class _Run:
             rows = batch.num_rows
             row = 0
             while row < rows:
-                recv_ns = recv(row)
-                if not self._started:
-                    self._start(recv_ns if start is None else start)
-                if heap and heap[0][0] < recv_ns:
-                    self._drain(recv_ns)
-                self.now_ns = recv_ns
-                due = recorder.next_sample_ns
-                if due is None or recv_ns >= due:
-                    recorder.sample(recv_ns, engine)
-                    due = recorder.next_sample_ns
+                due = self._reach(recv(row))
                 stop_ns = heap[0][0] + 1 if heap else None
                 if due is not None and (stop_ns is None or due < stop_ns):
                     stop_ns = due
@@ -299,6 +279,22 @@ class _Run:
                         if type(out) is Quote and (out.exchange, out.symbol) in self._quote_subs:
                             self.strategy.on_quote(self, out)
         return self._finish()
+
+    def _reach(self, recv_ns: int) -> int | None:
+        """Bring the run up to a record at ``recv_ns``: start it, deliver the heap's events
+        due before it, take the equity sample if one is due; the next sample's time."""
+        if not self._started:
+            self._start(recv_ns if self.start_ns is None else self.start_ns)
+        heap = self._heap
+        if heap and heap[0][0] < recv_ns:
+            self._drain(recv_ns)
+        self.now_ns = recv_ns
+        recorder = self.recorder
+        due = recorder.next_sample_ns
+        if due is None or recv_ns >= due:
+            recorder.sample(recv_ns, self.engine)
+            due = recorder.next_sample_ns
+        return due
 
     def _watched(self) -> set[tuple[str, str]]:
         """Books whose every record the backtest must see: subscribed with "book", or
