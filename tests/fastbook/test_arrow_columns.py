@@ -137,18 +137,24 @@ def test_compiled_integrity_columns_equal_the_generic_columns(rows: list) -> Non
 
 
 def test_a_replay_never_imports_pandas(tmp_path: Path) -> None:
-    """The golden log replayed and written in a fresh interpreter: ``pa.array`` (which
-    imports pandas on its first call) is off the path."""
+    """The golden log replayed over a window inside it (a seek to snapshots, batches cut
+    at both ends) and written, in a fresh interpreter: nothing on the path calls
+    ``pa.array`` or ``pa.scalar`` (whose first call imports pandas)."""
     script = (
-        "import shutil, sys\n"
+        "import glob, shutil, sys\n"
         "from pathlib import Path\n"
+        "import pyarrow.parquet as pq\n"
         "from xle.config import load_config\n"
         "from xle.replay.session import run_replay\n"
         "from xle.store.derived import Scope\n"
         "root = Path(sys.argv[1])\n"
         "shutil.copytree(Path(sys.argv[2]) / 'raw', root / 'raw')\n"
-        "summary = run_replay(root, Scope(0, 2**62), load_config(None))\n"
-        "assert summary.quotes and summary.files, summary\n"
+        "files = glob.glob(str(root / 'raw/*/*/*/*.parquet'))\n"
+        "times = sorted(t for f in files\n"
+        "               for t in pq.ParquetFile(f).read(columns=['recv_ns'])[0].to_pylist())\n"
+        "scope = Scope(times[len(times) // 4], times[3 * len(times) // 4])\n"
+        "summary = run_replay(root, scope, load_config(None))\n"
+        "assert summary.warmup_records and summary.quotes and summary.files, summary\n"
         "print('pandas' in sys.modules)\n"
     )
     golden = Path(__file__).resolve().parents[1] / "data" / "golden"

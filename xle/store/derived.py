@@ -56,6 +56,7 @@ import pyarrow.parquet as pq
 from xle._native.book import arrow_columns as _arrow_columns
 from xle.errors import DataError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
+from xle.store.arrow_values import int_scalar
 from xle.store.fs import StorePath, is_remote, parquet_file, parquet_writer, replace
 from xle.store.paths import derived_dir
 
@@ -509,8 +510,8 @@ def _in_scope_mask(table: str, data: pa.Table, values: dict[str, str], scope: Sc
     mask = pc.and_(
         # Typed scalars: with a bare Python int pyarrow first tries to import dateutil
         # to infer its type, on every call (benchmarks/README.md).
-        pc.greater_equal(recv, pa.scalar(scope.start_ns, pa.int64())),
-        pc.less_equal(recv, pa.scalar(scope.end_ns, pa.int64())),
+        pc.greater_equal(recv, int_scalar(scope.start_ns, pa.int64())),
+        pc.less_equal(recv, int_scalar(scope.end_ns, pa.int64())),
     ).fill_null(False)
     if table == "arbitrage":
         books: Iterable[bool] = (

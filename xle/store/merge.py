@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.records import RawRecord
+from xle.store.arrow_values import int_array, int_scalar, string_scalar
 from xle.store.fs import read_source
 from xle.store.layout import RAW_SCHEMA, Notice, Partition, schema_mismatch
 
@@ -98,7 +99,7 @@ def _dict_pylist(array: pa.DictionaryArray) -> list:
     values = [intern(v) if type(v) is str else v for v in array.dictionary.to_pylist()]
     if array.null_count:
         values.append(None)
-        indices = pc.fill_null(array.indices, pa.scalar(len(values) - 1, array.indices.type))
+        indices = pc.fill_null(array.indices, int_scalar(len(values) - 1, array.indices.type))
     elif len(values) == 1:
         return values * len(array)
     else:
@@ -421,12 +422,13 @@ def sort_permutation(parts: list[tuple[str, pa.Table]]) -> pa.Array:
     rank = {name: index for index, name in enumerate(names)}
     run_rank = [
         pc.take(
-            pa.array([rank.get(v, -1) for v in c.dictionary.to_pylist()], pa.int32()), c.indices
+            int_array([rank.get(v, -1) for v in c.dictionary.to_pylist()], pa.int32()), c.indices
         )
         for c in runs
     ]
     exchange_rank = [
-        pa.repeat(pa.scalar(exchanges.index(ex), pa.int32()), table.num_rows) for ex, table in parts
+        pa.repeat(int_scalar(exchanges.index(ex), pa.int32()), table.num_rows)
+        for ex, table in parts
     ]
     keys = pa.table(
         {
@@ -446,7 +448,7 @@ def concat_parts(parts: list[tuple[str, pa.Table]]) -> pa.Table:
         [
             t.select(COLUMNS)
             .cast(RAW_SCHEMA)
-            .append_column("exchange", pa.repeat(pa.scalar(ex), t.num_rows).dictionary_encode())
+            .append_column("exchange", pa.repeat(string_scalar(ex), t.num_rows).dictionary_encode())
             for ex, t in parts
         ]
     )

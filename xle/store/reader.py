@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 from xle.errors import DataError
 from xle.exchanges.registry import EXCHANGES, find_venue
 from xle.records import RawRecord
+from xle.store.arrow_values import int_scalar, string_array
 from xle.store.fs import as_root, is_remote
 from xle.store.layout import RAW_SCHEMA, Notice, Partition
 from xle.store.listing import hour_dirs, live_files, log_exchanges
@@ -215,7 +216,7 @@ class LogRead:
             # without the other products' frames; callers filter outputs by scope anyway.
             prune = None
         self._prune = prune
-        self._symbol_set = pa.array(prune, pa.string()) if prune is not None else None
+        self._symbol_set = string_array(prune) if prune is not None else None
 
     @property
     def plan(self) -> SeekPlan | None:
@@ -380,12 +381,12 @@ class LogRead:
         mask = None
         # Bounds go in as Arrow scalars: with a Python int, every pyarrow.compute call
         # tries to import dateutil first (costly when it is not installed; see
-        # benchmarks/README.md).
+        # benchmarks/README.md), and ``pa.scalar`` imports pandas (``arrow_values``).
         start, stop = self.read_from_ns, self._stop_ns
         if start is not None and recv[0].as_py() < start:
-            mask = pc.greater_equal(recv, pa.scalar(start, pa.int64()))
+            mask = pc.greater_equal(recv, int_scalar(start, pa.int64()))
         if stop is not None and recv[-1].as_py() >= stop:
-            below = pc.less(recv, pa.scalar(stop, pa.int64()))
+            below = pc.less(recv, int_scalar(stop, pa.int64()))
             mask = below if mask is None else pc.and_(mask, below)
         if self._symbol_set is not None:
             symbol = batch.column(6)

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from xle.records import RawRecord
+from xle.store.arrow_values import int_scalar, string_scalar
 from xle.store.fs import arrow_source
 from xle.store.layout import Partition
 from xle.store.listing import hour_dirs, live_files
@@ -150,7 +151,7 @@ def _books_in(
     if not groups:
         return set()
     table = pf.read_row_groups(groups, columns=["recv_ns", "symbol"], use_threads=False)
-    before = pc.less_equal(table.column("recv_ns"), pa.scalar(start_ns, pa.int64()))
+    before = pc.less_equal(table.column("recv_ns"), int_scalar(start_ns, pa.int64()))
     symbols = pc.filter(table.column("symbol"), before)
     names = pc.unique(symbols.cast(pa.string())).to_pylist()
     return {
@@ -176,12 +177,12 @@ def _scan_snapshots(
         small = pf.read_row_group(group, columns=["recv_ns", "kind"], use_threads=False)
         recv = small.column("recv_ns")
         kind = small.column("kind").cast(pa.string())
-        in_range = pc.less_equal(recv, pa.scalar(start_ns, pa.int64()))
+        in_range = pc.less_equal(recv, int_scalar(start_ns, pa.int64()))
         if floor is not None:
-            in_range = pc.and_(in_range, pc.greater_equal(recv, pa.scalar(floor, pa.int64())))
-        candidates = pc.equal(kind, "rest")
+            in_range = pc.and_(in_range, pc.greater_equal(recv, int_scalar(floor, pa.int64())))
+        candidates = pc.equal(kind, string_scalar("rest"))
         if ws_snapshots:
-            candidates = pc.or_(candidates, pc.equal(kind, "ws"))
+            candidates = pc.or_(candidates, pc.equal(kind, string_scalar("ws")))
         candidates = pc.and_(candidates, in_range)
         if not pc.any(candidates).as_py():
             continue
@@ -189,7 +190,7 @@ def _scan_snapshots(
         if ws_snapshots:
             rows = rows.filter(
                 pc.or_(
-                    pc.equal(rows.column("kind").cast(pa.string()), "rest"),
+                    pc.equal(rows.column("kind").cast(pa.string()), string_scalar("rest")),
                     pc.match_substring(rows.column("payload"), '"snapshot"'),
                 )
             )

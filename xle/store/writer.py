@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from xle.errors import DataError
 from xle.records import RawRecord
+from xle.store.arrow_values import int_scalar
 from xle.store.journal import (
     batch_crc,
     journal_batches,
@@ -126,7 +127,7 @@ def _split_by_partition(batch: pa.RecordBatch) -> Iterator[tuple[Partition, pa.R
     """Rows of a journal batch grouped by (exchange, UTC hour) of ``recv_ns``."""
     if batch.num_rows == 0:
         return
-    hours = pc.divide(batch.column("recv_ns"), pa.scalar(HOUR_NS, pa.int64()))
+    hours = pc.divide(batch.column("recv_ns"), int_scalar(HOUR_NS, pa.int64()))
     exchanges = batch.column("exchange")
     unique_ex = pc.unique(exchanges).to_pylist()
     lo, hi = pc.min_max(hours).values()
