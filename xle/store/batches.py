@@ -2,8 +2,8 @@
 
 ``LogRead.chunks()`` turns every batch into RawRecords as it is read. The engine's
 compiled lane (``Engine.on_batch``) reads the columns themselves, so this reader keeps
-the rows in Arrow: the same hours, files, filters and horizon merge as ``LogRead``
-(``xle.store.merge.Stream``, whose mixed rounds are put in replay order by Arrow's sort,
+the rows in Arrow: the same hours, files, filters and horizon merge, walked by one
+``LogRead.rounds`` over Arrow streams (``xle.store.merge.Stream``, whose mixed rounds are put in replay order by Arrow's sort,
 as compaction does), handing out ``(exchange, batch)`` pairs: ``exchange`` is the one
 exchange of every row, or None when the batch carries an ``exchange`` column (a round
 merged from several exchanges). An unreadable file is a ``corrupt_file`` RawRecord,
@@ -29,15 +29,11 @@ import pyarrow as pa
 
 from xle.records import RawRecord
 from xle.store.merge import (
-    INF,
     Stream,
-    chain_files,
     concat_parts,
-    file_batches,
-    merge_streams,
     sort_permutation,
 )
-from xle.store.reader import LogRead, corrupt_record
+from xle.store.reader import LogRead
 
 __all__ = [
     "Batch",
@@ -166,49 +162,30 @@ class _Column:
 
 
 def _batches(read: LogRead, rounds: bool) -> Iterator[Batch]:
-    start = read.read_from_ns
-    watermark = start if start is not None else -INF
-    for entries in read.hours_by_index().values():
-        streams, problems = _open_hour(read, entries)
-        first = max(entries[0][0].start_ns, watermark)
-        for problem in problems:
-            read.note_problem(problem)
-            yield [corrupt_record(read.data_root, problem, first)]
-        for problems, parts in merge_streams(streams):
-            for problem in problems:
-                read.note_problem(problem)
-                at = max(watermark, problem.partition.start_ns)
-                yield [corrupt_record(read.data_root, problem, at)]
-            if not parts:
-                continue
-            if len(parts) == 1:
-                exchange, table = parts[0]
-            elif rounds and len({exchange for exchange, _ in parts}) == len(parts):
-                ordered = sorted(parts, key=lambda part: part[0])
-                yield Round([(exchange, table.to_batches()) for exchange, table in ordered])
-                watermark = max(table.column("recv_ns")[-1].as_py() for _, table in parts)
-                continue
-            else:
-                exchange = None
-                table = concat_parts(parts).take(sort_permutation(parts))
-            for batch in table.to_batches():
-                if batch.num_rows:
-                    watermark = batch.column("recv_ns")[-1].as_py()
-                    yield exchange, batch
+    """``read.rounds`` on Arrow streams: a round of one exchange, or of several when
+    ``rounds`` is off or two parts share an exchange, becomes record batches (merged by
+    Arrow's sort); a ``corrupt_file`` record comes alone in a list."""
+    for item in read.rounds(Stream, _table_filter(read), _last_table_ns):
+        if isinstance(item, RawRecord):
+            yield [item]
+            continue
+        parts = item
+        if len(parts) == 1:
+            exchange, table = parts[0]
+        elif rounds and len({exchange for exchange, _ in parts}) == len(parts):
+            ordered = sorted(parts, key=lambda part: part[0])
+            yield Round([(exchange, table.to_batches()) for exchange, table in ordered])
+            continue
+        else:
+            exchange = None
+            table = concat_parts(parts).take(sort_permutation(parts))
+        for batch in table.to_batches():
+            if batch.num_rows:
+                yield exchange, batch
 
 
-def _open_hour(read: LogRead, entries: list) -> tuple[list[Stream], list]:
-    """``LogRead._open_hour`` with Arrow streams instead of RawRecord streams."""
-    streams: list[Stream] = []
-    problems = []
-    for partition, directory in entries:
-        opened, failed = read.open_partition(partition, directory)
-        problems.extend(failed)
-        for files in chain_files(opened):
-            stream = Stream(partition.exchange, files)
-            stream.batches = file_batches(files, read.batch_size, _table_filter(read))
-            streams.append(stream)
-    return streams, problems
+def _last_table_ns(table: pa.Table) -> int:
+    return table.column("recv_ns")[-1].as_py()
 
 
 def _table_filter(read: LogRead):

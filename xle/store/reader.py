@@ -29,10 +29,11 @@ batches dropped, impossible partition names and files it skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -244,16 +245,15 @@ class LogRead:
             if notice not in self.notices:
                 self.notices.append(notice)
 
-    def hours_by_index(self) -> dict[int, list[tuple[Partition, Path]]]:
-        """The partitions to read, by hour index: walked by ``chunks()`` here and by the
-        columnar reader (``xle.store.batches``), which keeps the rows in Arrow."""
+    def _hours_by_index(self) -> dict[int, list[tuple[Partition, Path]]]:
+        """The partitions to read, by hour index (``rounds`` walks them)."""
         bad: list[Notice] = []
         hours = hour_dirs(self.data_root, self.exchanges, self.read_from_ns, self._stop_ns, bad)
         self._note(bad)
         return hours
 
-    def note_problem(self, problem: FileProblem) -> None:
-        """Keep an unreadable file's problem and its notice (either reader calls it)."""
+    def _note_problem(self, problem: FileProblem) -> None:
+        """Keep an unreadable file's problem and its notice."""
         self.problems.append(problem)
         self._note([problem.notice()])
 
@@ -261,7 +261,7 @@ class LogRead:
 
     def partitions(self) -> list[tuple[Partition, Path]]:
         """Partition directories the query touches, in (hour, exchange) order."""
-        return [entry for entries in self.hours_by_index().values() for entry in entries]
+        return [entry for entries in self._hours_by_index().values() for entry in entries]
 
     def files(self) -> list[Path]:
         """The files the query would read (after partition pruning), in hour order."""
@@ -292,25 +292,44 @@ class LogRead:
         The warm-up records are those with ``recv_ns < start_ns``, a prefix. A
         ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
         on it to look for one only in one-record chunks)."""
+        for item in self.rounds(RecordStream, self.filter_batch, _last_record_ns):
+            if isinstance(item, RawRecord):
+                yield [item]
+                continue
+            for records in self._records(item):
+                if records:
+                    yield records
+
+    def rounds(
+        self,
+        stream: type[Stream],
+        keep: Callable[[pa.RecordBatch], object],
+        last_ns: Callable[[Any], int],
+    ) -> Iterator[RawRecord | list[tuple[str, Any]]]:
+        """Hour by hour, the rounds of the horizon merge (``merge_streams``) of streams of
+        type ``stream`` whose batches pass ``keep``: each round a list of parts
+        ``(exchange, rows)``; ``last_ns(rows)`` is the ``recv_ns`` of a part's last row.
+        A file that cannot be read becomes a ``corrupt_file`` record, noted, and stamped
+        at the latest time already handed out (``chunks()`` and ``read_batches`` walk
+        this one skeleton)."""
         start = self.read_from_ns
         watermark = start if start is not None else -INF
-        for entries in self.hours_by_index().values():
-            streams, problems = self._open_hour(entries)
+        for entries in self._hours_by_index().values():
+            streams, problems = self._open_hour(entries, stream, keep)
             first = max(entries[0][0].start_ns, watermark)
             for problem in problems:
-                self.note_problem(problem)
-                yield [corrupt_record(self.data_root, problem, first)]
+                self._note_problem(problem)
+                yield corrupt_record(self.data_root, problem, first)
             for problems, parts in merge_streams(streams):
                 for problem in problems:
-                    self.note_problem(problem)
-                    at = max(watermark, problem.partition.start_ns)
-                    yield [corrupt_record(self.data_root, problem, at)]
-                if not parts:
-                    continue
-                for records in self._records(parts):
-                    if records:
-                        watermark = records[-1].recv_ns
-                        yield records
+                    self._note_problem(problem)
+                    yield corrupt_record(
+                        self.data_root, problem, max(watermark, problem.partition.start_ns)
+                    )
+                lasts = [last_ns(rows) for _exchange, rows in parts if len(rows)]
+                if lasts:
+                    watermark = max(lasts)
+                    yield parts
 
     def _records(self, parts: list[tuple[str, list[RawRecord]]]) -> Iterator[list[RawRecord]]:
         if len(parts) == 1:
@@ -334,22 +353,25 @@ class LogRead:
             yield merged[offset : offset + _CHUNK]
 
     def _open_hour(
-        self, entries: list[tuple[Partition, Path]]
+        self,
+        entries: list[tuple[Partition, Path]],
+        stream: type[Stream],
+        keep: Callable[[pa.RecordBatch], object],
     ) -> tuple[list[Stream], list[FileProblem]]:
         """Open every file of one hour (holding them open survives a concurrent
         compaction deleting them) and group them into streams."""
         streams: list[Stream] = []
         problems: list[FileProblem] = []
         for partition, directory in entries:
-            opened, failed = self.open_partition(partition, directory)
+            opened, failed = self._open_partition(partition, directory)
             problems.extend(failed)
             for files in chain_files(opened):
-                stream = RecordStream(partition.exchange, files)
-                stream.batches = file_batches(files, self.batch_size, self.filter_batch)
-                streams.append(stream)
+                opened_stream = stream(partition.exchange, files)
+                opened_stream.batches = file_batches(files, self.batch_size, keep)
+                streams.append(opened_stream)
         return streams, problems
 
-    def open_partition(
+    def _open_partition(
         self, partition: Partition, directory: Path
     ) -> tuple[list[LogFile], list[FileProblem]]:
         """The partition's live files opened for this read, and those that failed; a
@@ -454,3 +476,7 @@ def read_merged(
             yield parts[0][1].select(COLUMNS).cast(RAW_SCHEMA)
         else:
             yield concat_parts(parts).take(sort_permutation(parts)).select(COLUMNS)
+
+
+def _last_record_ns(rows: list[RawRecord]) -> int:
+    return rows[-1].recv_ns
