@@ -3,11 +3,12 @@
 ``LogRead.chunks()`` turns every batch into RawRecords as it is read. The engine's
 compiled lane (``Engine.on_batch``) reads the columns themselves, so this reader keeps
 the rows in Arrow: the same hours, files, filters and horizon merge, walked by one
-``LogRead.rounds`` over Arrow streams (``xle.store.merge.Stream``, whose mixed rounds are put in replay order by Arrow's sort,
-as compaction does), handing out ``(exchange, batch)`` pairs: ``exchange`` is the one
-exchange of every row, or None when the batch carries an ``exchange`` column (a round
-merged from several exchanges). An unreadable file is a ``corrupt_file`` RawRecord,
-alone in a list, exactly as ``chunks()`` yields it.
+``LogRead.rounds`` over Arrow streams (``xle.store.merge.Stream``, whose mixed rounds
+are put in replay order by Arrow's sort, as compaction does), handing out
+``(exchange, batch)`` pairs: ``exchange`` is the one exchange of every row, or None
+when the batch carries an ``exchange`` column (a round merged from several exchanges).
+An unreadable file is a ``corrupt_file`` RawRecord, alone in a list, exactly as
+``chunks()`` yields it.
 
 Read-ahead (``read_ahead=True``): the Parquet reading and merging run on a second
 thread, at most ``_AHEAD`` rounds ahead of the caller, memory bounded by those few rounds.
