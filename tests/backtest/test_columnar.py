@@ -118,3 +118,42 @@ def test_a_top_subscription_on_real_data_is_identical_both_ways(
     _same(*_both_ways(monkeypatch, make, REAL_2024, *window))
     assert watchers[0].calls == watchers[1].calls
     assert len(watchers[0].calls) > 100
+
+
+def test_trades_and_the_market_maker_on_real_data_are_identical_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the real capture the lane takes tickers and trades of unwatched books whole; a
+    "trades" subscription, and a maker's resting orders, make the book watched."""
+    if not REAL_2024.is_dir():
+        pytest.skip(f"real data not present: {REAL_2024}")
+    books = (("binance", "BTCUSDT"),)
+    watchers: list[Watcher] = []
+
+    def make() -> Watcher:
+        watchers.append(Watcher(("top", "trades"), books))
+        return watchers[-1]
+
+    window = ("2024-08-08T23:59:50Z", "2024-08-09T00:00:10Z")
+    _same(*_both_ways(monkeypatch, make, REAL_2024, *window))
+    assert watchers[0].calls == watchers[1].calls
+    assert any(call[0] == "trade" for call in watchers[0].calls)
+    maker = example("market_maker").MarketMaker
+    columnar, records = _both_ways(
+        monkeypatch, lambda: maker(venue="binance:BTCUSDT", size="0.01"), REAL_2024, *window
+    )
+    _same(columnar, records)
+    assert records.summary["fills"] > 0
+
+
+def test_a_top_subscription_sees_its_book_as_it_stands_when_the_run_starts(
+    tmp_path: Path,
+) -> None:
+    root = golden_copy(tmp_path)
+    first = Watcher(("top",))
+    backtest(first, root, *GOLDEN_RANGE)
+    start = first.calls[-1][1]  # a time well inside the log, books synced by then
+    later = Watcher(("top",))
+    backtest(later, root, start, GOLDEN_RANGE[1])
+    shown = {(venue, symbol) for _, t, venue, symbol, _, _ in later.calls if t == start}
+    assert shown == set(BOOKS)

@@ -9,11 +9,17 @@
 # case, applies the levels to the very ``Book`` the engine holds and prices the market's
 # arbitrage pairs when the top of book moved. Python sees only what changes the outputs.
 #
+# Binance ``bookTicker`` and ``trade`` frames of a live book are taken whole too (on busy
+# captures they are most of the rows): a trade becomes the book's ``last_trade`` at the
+# next write-back, and a ticker goes to the book's cross-check, whose queue of tickers
+# waiting for their update id the lane mirrors in C (``_LaneSlot.ring_*``) for as long as
+# no ticker is in doubt; a ticker that disagrees is Python's again.
+#
 # Everything else goes through the engine's own Python code, row by row, so the two
-# paths cannot diverge: a row the lane does not take whole (a snapshot, a trade, a gap,
-# a stale or inexact or malformed frame, a control event, a crossed book, a quote tick,
-# an open arbitrage episode, ...) is handed to ``Engine.on_records`` as a RawRecord, or
-# to the engine method that handles that step. Before any Python code runs, the lane
+# paths cannot diverge: a row the lane does not take whole (a snapshot, a gap, a stale
+# or inexact or malformed frame, a control event, a crossed book, a quote tick, an open
+# arbitrage episode, a ticker in doubt, ...) is handed to ``Engine.on_records`` as a
+# RawRecord, or to the engine method that handles that step. Before any Python code runs, the lane
 # writes back what it changed (``_flush``) and forgets what it knew (``_disarm``), so
 # Python always sees, and the lane always starts from, the one true state.
 #
@@ -73,6 +79,75 @@ cdef class _LaneSlot:
     cdef bint watched  # the engine's observer must see this book's events: Python's rows
     cdef bint top  # a caller waits for this book's top-of-book changes (``until_notice``)
     cdef list pairs
+    cdef object decoder_exchange  # the decoder's name for the exchange, as its events carry
+    # The cross-check's Binance tickers waiting for their update id, mirrored in C while
+    # ``check_fast`` (no ticker in doubt, no kept history): a ring of (u, b, B, a, A,
+    # last update allowed), the check's update clock, and its counters' growth since the
+    # last flush. Otherwise the Python ``CrossCheck`` is the one state and runs as before.
+    cdef bint check_fast
+    cdef bint check_touched
+    cdef long long* ring_u
+    cdef long long* ring_last
+    cdef double* ring_v
+    cdef Py_ssize_t ring_head
+    cdef Py_ssize_t ring_len
+    cdef Py_ssize_t ring_cap
+    cdef long long check_updates
+    cdef long long d_tickers
+    cdef long long d_agreed
+    cdef long long d_unmatched
+    # the last trade taken on the lane since the last flush (the engine's ``last_trade``)
+    cdef bint has_trade
+    cdef long long trade_id
+    cdef double trade_price
+    cdef double trade_qty
+    cdef bint trade_maker
+    cdef long long trade_ms
+    cdef bint trade_has_ms
+
+    def __dealloc__(self):
+        free(self.ring_u)
+        free(self.ring_last)
+        free(self.ring_v)
+
+    cdef int ring_push(self, long long u, const double* v, long long last) except -1:
+        cdef Py_ssize_t cap, k, at
+        cdef long long* new_u
+        cdef long long* new_last
+        cdef double* new_v
+        if self.ring_len == self.ring_cap:
+            cap = self.ring_cap * 2 if self.ring_cap else 16
+            new_u = <long long*>malloc(cap * sizeof(long long))
+            new_last = <long long*>malloc(cap * sizeof(long long))
+            new_v = <double*>malloc(4 * cap * sizeof(double))
+            if new_u == NULL or new_last == NULL or new_v == NULL:
+                free(new_u)
+                free(new_last)
+                free(new_v)
+                raise MemoryError()
+            for k in range(self.ring_len):
+                at = (self.ring_head + k) % self.ring_cap
+                new_u[k] = self.ring_u[at]
+                new_last[k] = self.ring_last[at]
+                memcpy(new_v + 4 * k, self.ring_v + 4 * at, 4 * sizeof(double))
+            free(self.ring_u)
+            free(self.ring_last)
+            free(self.ring_v)
+            self.ring_u = new_u
+            self.ring_last = new_last
+            self.ring_v = new_v
+            self.ring_cap = cap
+            self.ring_head = 0
+        at = (self.ring_head + self.ring_len) % self.ring_cap
+        self.ring_u[at] = u
+        self.ring_last[at] = last
+        memcpy(self.ring_v + 4 * at, v, 4 * sizeof(double))
+        self.ring_len += 1
+        return 0
+
+    cdef inline void ring_pop(self) noexcept:
+        self.ring_head = (self.ring_head + 1) % self.ring_cap
+        self.ring_len -= 1
 
 
 cdef class _LaneConn:
@@ -92,6 +167,22 @@ cdef enum:
     _VENUE_OTHER = 0
     _VENUE_BINANCE = 1
     _VENUE_COINBASE = 2
+    # what a Binance stream carries (``_Batch.stream_route``)
+    _ROUTE_OTHER = 0
+    _ROUTE_DEPTH = 1
+    _ROUTE_TICKER = 2
+    _ROUTE_TRADE = 3
+
+
+cdef inline bint _agrees(const double* v, Book book) noexcept:
+    """``crosscheck._agrees``: the ticker's best prices and sizes are the book's."""
+    cdef _Side b = book._bids
+    cdef _Side a = book._asks
+    return (
+        b.n != 0 and a.n != 0
+        and b.sign * b.K[b.n - 1] == v[0] and b.Q[b.n - 1] == v[1]
+        and a.sign * a.K[a.n - 1] == v[2] and a.Q[a.n - 1] == v[3]
+    )
 
 
 cdef inline const int64_t* _i64(object buf, Py_ssize_t offset) except NULL:
@@ -111,7 +202,10 @@ cdef class Lane:
     exchanges whose decoders the lane may drive, and only while the engine's decoder of
     that exchange is exactly ``binance_type`` / ``coinbase_type``; ``live`` is the
     decoders' ``SyncState.LIVE``; ``record`` the ``RawRecord`` type; ``depth_channels``
-    the stream channels Binance routes to its depth handler.
+    the stream channels Binance routes to its depth handler. ``ticker_channels`` and
+    ``trade_channels``, with the ``TopOfBook`` and ``Trade`` types, let the lane take
+    Binance ``bookTicker`` and ``trade`` frames of a live book too; ``check_tolerance``
+    and ``check_limit`` are ``crosscheck.TOLERANCE`` and ``MAX_PENDING``.
     """
 
     cdef object engine
@@ -120,6 +214,12 @@ cdef class Lane:
     cdef object binance_type
     cdef object coinbase_type
     cdef frozenset depth_channels
+    cdef frozenset ticker_channels
+    cdef frozenset trade_channels
+    cdef object top_of_book  # the ``TopOfBook`` type, None: tickers stay Python's
+    cdef object trade  # the ``Trade`` type, None: trades stay Python's
+    cdef long long check_tolerance
+    cdef Py_ssize_t check_limit
     cdef dict venue_kind  # exchange name -> _VENUE_*
     cdef list exchange_names  # index -> name
     cdef dict exchange_index
@@ -147,6 +247,7 @@ cdef class Lane:
     # what the lane did since the last flush
     cdef long long pending_records
     cdef long long pending_updates
+    cdef long long pending_trades
     cdef long long last_recv_ns
     cdef long long last_seq
     # counters for the benchmark's notes: rows taken whole, rows handed to Python
@@ -155,8 +256,15 @@ cdef class Lane:
     cdef public long long ticks
 
     def __cinit__(self, engine, dict exchanges, live, record, depth_channels, binance_type,
-                  coinbase_type):
+                  coinbase_type, ticker_channels=(), trade_channels=(), top_of_book=None,
+                  trade=None, long long check_tolerance=3, Py_ssize_t check_limit=4096):
         self.engine = engine
+        self.ticker_channels = frozenset(ticker_channels if top_of_book is not None else ())
+        self.trade_channels = frozenset(trade_channels if trade is not None else ())
+        self.top_of_book = top_of_book
+        self.trade = trade
+        self.check_tolerance = check_tolerance
+        self.check_limit = check_limit
         self.binance_type = binance_type
         self.coinbase_type = coinbase_type
         self.live = live
@@ -271,7 +379,8 @@ cdef class Lane:
 
     cdef int _row(self, _Batch b, Py_ssize_t r, list out) except -1:
         """One row: taken whole when it is the common case, else Python's."""
-        cdef int ex, venue, kidx, sidx
+        cdef int ex, venue, kidx, sidx, route
+        cdef bint taken
         cdef long long recv_ns = b.recv[r] if b.recv != NULL else 0
         if not self.engine_armed:
             self._arm_engine()
@@ -293,10 +402,23 @@ cdef class Lane:
         ):
             return self._python_row(b, r, out)
         if venue == _VENUE_BINANCE:
-            if sidx >= 0 and b.stream_depth[sidx] and self._binance(
-                ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r],
-                b.run_map[b.runs[r]], b.conn[r], recv_ns, b.seq[r], b, r, out
-            ):
+            route = b.stream_route[sidx] if sidx >= 0 else _ROUTE_OTHER
+            if route == _ROUTE_DEPTH:
+                taken = self._binance(
+                    ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r],
+                    b.run_map[b.runs[r]], b.conn[r], recv_ns, b.seq[r], b, r, out
+                )
+            elif route == _ROUTE_TICKER:
+                taken = self._binance_ticker(
+                    ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r], recv_ns, b.seq[r]
+                )
+            elif route == _ROUTE_TRADE:
+                taken = self._binance_trade(
+                    ex, b.data + b.offsets[r], b.offsets[r + 1] - b.offsets[r], recv_ns, b.seq[r]
+                )
+            else:
+                taken = False
+            if taken:
                 self.fast_rows += 1
                 return 0
         elif self._coinbase(
@@ -335,6 +457,141 @@ cdef class Lane:
         slot.update_id = o.last
         self._applied(slot, o.event_ms * 1000000, o.has_event, recv_ns, seq, row, r, out)
         return True
+
+    cdef bint _binance_ticker(self, int ex, const unsigned char* p, Py_ssize_t n,
+                              long long recv_ns, long long seq) except -1:
+        """A ``bookTicker`` of a live book whose cross-check runs in C: the engine's
+        ``CrossCheck.on_ticker``. False for anything else, and for a ticker that disagrees
+        at its own update id (Python words the doubt)."""
+        cdef _TopTradeOut t
+        cdef _LaneSlot slot
+        if n <= 0 or not _binance_frame(p, n, _FRAME_TICKER, NULL, None, None, &t):
+            return False
+        slot = self._slot(ex, p + t.sym_start, t.sym_end - t.sym_start)
+        if slot is None or slot.watched or not slot.check_fast:
+            return False
+        if not slot.synced:
+            slot.d_unmatched += 1
+        elif t.id == slot.update_id:
+            if not _agrees(t.v, slot.book):
+                return False
+            slot.d_agreed += 1
+        elif t.id < slot.update_id:
+            slot.d_unmatched += 1  # the book is already past the ticker's point
+        else:
+            if slot.ring_len >= self.check_limit:
+                slot.ring_pop()
+                slot.d_unmatched += 1
+            slot.ring_push(t.id, t.v, slot.check_updates + self.check_tolerance)
+        slot.d_tickers += 1
+        slot.check_touched = True
+        self._counted(recv_ns, seq)
+        return True
+
+    cdef bint _binance_trade(self, int ex, const unsigned char* p, Py_ssize_t n,
+                             long long recv_ns, long long seq) except -1:
+        """A ``trade`` of a live book: the engine's ``last_trade`` and trade count."""
+        cdef _TopTradeOut t
+        cdef _LaneSlot slot
+        if n <= 0 or not _binance_frame(p, n, _FRAME_TRADE, NULL, None, None, &t):
+            return False
+        slot = self._slot(ex, p + t.sym_start, t.sym_end - t.sym_start)
+        if slot is None or slot.watched:
+            return False
+        slot.has_trade = True
+        slot.trade_id = t.id
+        slot.trade_price = t.v[0]
+        slot.trade_qty = t.v[1]
+        slot.trade_maker = t.maker
+        slot.trade_ms = t.trade_ms
+        slot.trade_has_ms = t.has_trade_ms
+        self.pending_trades += 1
+        self._counted(recv_ns, seq)
+        return True
+
+    cdef inline void _counted(self, long long recv_ns, long long seq) noexcept:
+        """A row taken whole that changed no book: ``Engine.on_records`` counts it."""
+        self.pending_records += 1
+        self.last_recv_ns = recv_ns
+        self.last_seq = seq
+
+    cdef bint _check_update(self, _LaneSlot slot) except -1:
+        """``CrossCheck.on_update`` on the C mirror; False, with nothing changed, when a
+        ticker due now disagrees (it would become a doubt: Python's)."""
+        cdef long long book_id = slot.update_id
+        cdef long long updates = slot.check_updates + 1
+        cdef Py_ssize_t k = 0, at
+        cdef long long u
+        while k < slot.ring_len:
+            at = (slot.ring_head + k) % slot.ring_cap
+            u = slot.ring_u[at]
+            if u == book_id:
+                if not _agrees(slot.ring_v + 4 * at, slot.book):
+                    return False
+            elif not (u < book_id or slot.ring_last[at] <= updates):
+                break
+            k += 1
+        slot.check_updates = updates
+        while k > 0:
+            if slot.ring_u[slot.ring_head] == book_id:
+                slot.d_agreed += 1
+            else:
+                slot.d_unmatched += 1  # the book jumped past ``u``, or never got there
+            slot.ring_pop()
+            k -= 1
+        slot.check_touched = True
+        return True
+
+    cdef int _import_check(self, _LaneSlot slot) except -1:
+        """Mirror the slot's ``CrossCheck`` in C when it holds only tickers waiting for
+        their update id; else leave it to Python (``check_fast`` False)."""
+        cdef double v[4]
+        slot.check_fast = False
+        slot.check_touched = False
+        slot.ring_len = 0
+        slot.ring_head = 0
+        slot.d_tickers = slot.d_agreed = slot.d_unmatched = 0
+        check = slot.check
+        if check is None or self.top_of_book is None:
+            return 0
+        if check._doubts or check.history is not None:
+            return 0
+        for ticker, last in check._waiting:
+            if ticker.update_id is None or None in (
+                ticker.bid, ticker.bid_size, ticker.ask, ticker.ask_size
+            ):
+                slot.ring_len = 0
+                return 0
+            v[0] = ticker.bid
+            v[1] = ticker.bid_size
+            v[2] = ticker.ask
+            v[3] = ticker.ask_size
+            slot.ring_push(ticker.update_id, v, last)
+        slot.check_updates = check.updates
+        slot.check_fast = True
+        return 0
+
+    cdef int _export_check(self, _LaneSlot slot) except -1:
+        """Write the C mirror back into the ``CrossCheck``."""
+        cdef Py_ssize_t k, at
+        cdef const double* v
+        check = slot.check
+        check.tickers += slot.d_tickers
+        check.agreed += slot.d_agreed
+        check.unmatched += slot.d_unmatched
+        check.updates = slot.check_updates
+        slot.d_tickers = slot.d_agreed = slot.d_unmatched = 0
+        waiting = check._waiting
+        waiting.clear()
+        for k in range(slot.ring_len):
+            at = (slot.ring_head + k) % slot.ring_cap
+            v = slot.ring_v + 4 * at
+            ticker = self.top_of_book(
+                slot.decoder_exchange, slot.symbol, v[0], v[1], v[2], v[3], slot.ring_u[at]
+            )
+            waiting.append((ticker, slot.ring_last[at]))
+        slot.check_touched = False
+        return 0
 
     cdef bint _coinbase(self, int ex, const unsigned char* p, Py_ssize_t n, long long run_id,
                         long long conn, long long recv_ns, long long seq, _Batch row, Py_ssize_t r,
@@ -393,16 +650,25 @@ cdef class Lane:
         self.last_recv_ns = recv_ns
         self.last_seq = seq
         check = slot.check
-        if check is not None and check.watching:
+        if check is not None:
             # The venue's tickers wait for this book: judge them (``Engine._cross_check``).
-            verdicts = check.on_update(book, slot.update_id)
-            if verdicts:
-                self._flush()
-                self._disarm()
-                self.engine._mismatches(row.record(self, r), slot.state, verdicts, out)
-                self._arm_engine()
-                if not self._arm(slot):
-                    return 0  # (cannot happen: a verdict changes no sync state)
+            if slot.check_fast:
+                if slot.ring_len and not self._check_update(slot):
+                    # A ticker due now disagrees: from here on the Python check decides.
+                    self._flush()
+                    slot.check_fast = False
+                    check.on_update(book, slot.update_id)  # no verdict: nothing was in doubt
+            elif check.watching:
+                verdicts = check.on_update(book, slot.update_id)
+                if verdicts:
+                    self._flush()
+                    self._disarm()
+                    self.engine._mismatches(row.record(self, r), slot.state, verdicts, out)
+                    self._arm_engine()
+                    if not self._arm(slot):
+                        return 0  # (cannot happen: a verdict changes no sync state)
+                elif not check._doubts and check.history is None:
+                    self._import_check(slot)  # nothing in doubt any more: back to C
         if moved and slot.top:
             self.noticed = True
             self.top_moved = True
@@ -570,6 +836,9 @@ cdef class Lane:
         if sync is None or sync.state is not self.live or sync.conn is None:
             return False
         slot.check = state.check
+        slot.decoder_exchange = decoder.exchange
+        slot.has_trade = False
+        self._import_check(slot)
         run, conn = sync.conn
         slot.run_id = self._run_id(run)
         slot.conn = conn
@@ -676,6 +945,23 @@ cdef class Lane:
             state.last_seq = slot.last_seq
             state.update_id = slot.update_id
             state.exch_ns = slot.exch_ns if slot.has_exch else None
+        if self.pending_trades:
+            engine._stats["trades"] += self.pending_trades
+            self.pending_trades = 0
+        for slot in self.slots:
+            if slot.check_fast and slot.check_touched:
+                self._export_check(slot)
+            if slot.has_trade:
+                slot.has_trade = False
+                slot.state.last_trade = self.trade(
+                    slot.decoder_exchange,
+                    slot.symbol,
+                    slot.trade_price,
+                    slot.trade_qty,
+                    "sell" if slot.trade_maker else "buy",
+                    str(slot.trade_id),
+                    slot.trade_ms * 1000000 if slot.trade_has_ms else None,
+                )
         last_edge = engine.arbitrage.last_edge
         for latest in self.edges.values():
             if latest.priced:
@@ -751,7 +1037,7 @@ cdef class _Batch:
     cdef list ex_map  # exchange dictionary index -> lane exchange index
     cdef list run_map  # run dictionary index -> lane run id
     cdef bytearray kind_ws
-    cdef bytearray stream_depth
+    cdef bytearray stream_route  # stream dictionary index -> _ROUTE_*
 
     def __cinit__(self, Lane lane, exchange, batch):
         cdef const signed char[::1] view
@@ -801,11 +1087,17 @@ cdef class _Batch:
         self.ex_map = [lane._exchange(name) for name in self.exchange_values]
         self.run_map = [lane._run_id(name) for name in self.run_values]
         self.kind_ws = bytearray(1 + len(self.kind_values))
-        self.stream_depth = bytearray(1 + len(self.stream_values))
+        self.stream_route = bytearray(1 + len(self.stream_values))
         for k, name in enumerate(self.kind_values):
             self.kind_ws[k] = name == "ws"
         for k, name in enumerate(self.stream_values):
-            self.stream_depth[k] = bool(name) and name.partition("@")[2] in lane.depth_channels
+            channel = name.partition("@")[2] if name else None
+            if channel in lane.depth_channels:
+                self.stream_route[k] = _ROUTE_DEPTH
+            elif channel in lane.ticker_channels:
+                self.stream_route[k] = _ROUTE_TICKER
+            elif channel in lane.trade_channels:
+                self.stream_route[k] = _ROUTE_TRADE
 
     @property
     def num_rows(self):

@@ -456,8 +456,135 @@ cdef Py_ssize_t _depth_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
         return -1
 
 
-cdef bint _binance_depth(const unsigned char* p, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -1:
-    """A bare or combined-stream ``depthUpdate`` frame, whole; False for anything else."""
+cdef struct _TopTradeOut:
+    Py_ssize_t sym_start  # the symbol is p[sym_start:sym_end], undecoded
+    Py_ssize_t sym_end
+    long long id  # bookTicker ``u``, trade ``t``
+    double v[4]  # bookTicker b, B, a, A; trade p, q
+    bint maker  # trade ``m``: the buyer is the maker
+    long long trade_ms  # trade ``T``
+    bint has_trade_ms
+
+
+cdef enum:
+    _FRAME_DEPTH = 0
+    _FRAME_TICKER = 1
+    _FRAME_TRADE = 2
+
+
+cdef Py_ssize_t _bool(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, bint* out) noexcept:
+    i = _ws(p, i, n)
+    if _lit(p, i, n, b"true", 4) >= 0:
+        out[0] = True
+        return i + 4
+    if _lit(p, i, n, b"false", 5) >= 0:
+        out[0] = False
+        return i + 5
+    return -1
+
+
+cdef Py_ssize_t _top_trade_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, int frame, _TopTradeOut* o) except -2:
+    """A ``bookTicker`` or ``trade`` object into ``o``: the fields the decoder's
+    ``BookTickerMsg`` / ``TradeMsg`` read, plus the ones Binance adds that they ignore
+    (``e``, ``E``, ``M``; a futures ticker's ``T``). Any other key: -1."""
+    cdef Py_ssize_t start, end
+    cdef long long ignored = 0
+    cdef bint flag = False
+    cdef int seen = 0
+    cdef int bit, need
+    cdef unsigned char c
+    i = _expect(p, i, n, 123)
+    if i < 0:
+        return -1
+    while True:
+        end = _string(p, i, n, &start)
+        if end < 0:
+            return -1
+        i = _expect(p, end, n, 58)
+        if i < 0:
+            return -1
+        end -= 1
+        if end - start != 1:
+            return -1
+        bit = 0
+        c = p[start]
+        if c == 115:  # s
+            bit = 1
+            end = _string(p, i, n, &start)
+            if end < 0:
+                return -1
+            o.sym_start = start
+            o.sym_end = end - 1
+            i = end
+        elif c == 101:  # e
+            bit = 2
+            i = _string(p, i, n, &start)
+        elif c == 69:  # E
+            bit = 4
+            i = _int(p, i, n, &ignored)
+        elif frame == _FRAME_TICKER:
+            if c == 117:  # u
+                bit = 8
+                i = _int(p, i, n, &o.id)
+            elif c == 98:  # b
+                bit = 16
+                i = _decimal(p, i, n, &o.v[0])
+            elif c == 66:  # B
+                bit = 32
+                i = _decimal(p, i, n, &o.v[1])
+            elif c == 97:  # a
+                bit = 64
+                i = _decimal(p, i, n, &o.v[2])
+            elif c == 65:  # A
+                bit = 128
+                i = _decimal(p, i, n, &o.v[3])
+            elif c == 84:  # T
+                bit = 256
+                i = _int(p, i, n, &ignored)
+            else:
+                return -1
+        else:
+            if c == 116:  # t
+                bit = 8
+                i = _int(p, i, n, &o.id)
+            elif c == 112:  # p
+                bit = 16
+                i = _decimal(p, i, n, &o.v[0])
+            elif c == 113:  # q
+                bit = 32
+                i = _decimal(p, i, n, &o.v[1])
+            elif c == 109:  # m
+                bit = 64
+                i = _bool(p, i, n, &o.maker)
+            elif c == 77:  # M
+                bit = 128
+                i = _bool(p, i, n, &flag)
+            elif c == 84:  # T
+                bit = 256
+                i = _int(p, i, n, &o.trade_ms)
+                if o.trade_ms > _MAX_EVENT_MS:
+                    return -1  # its ns would not fit int64: msgspec's path words it
+            else:
+                return -1
+        if i < 0 or seen & bit:
+            return -1  # a bad value, or a key twice: the decoder decides
+        seen |= bit
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        need = (1 | 8 | 16 | 32 | 64 | 128) if frame == _FRAME_TICKER else (1 | 8 | 16 | 32 | 64)
+        if i < n and p[i] == 125 and (seen & need) == need:
+            o.has_trade_ms = (seen & 256) != 0 and frame == _FRAME_TRADE
+            return i + 1
+        return -1
+
+
+cdef bint _binance_frame(const unsigned char* p, Py_ssize_t n, int frame, _DepthOut* d,
+                         Levels bids, Levels asks, _TopTradeOut* t) except -1:
+    """A bare or combined-stream frame of one kind (``_FRAME_*``: a ``depthUpdate`` into
+    ``d`` and the levels, a ``bookTicker`` or ``trade`` into ``t``), whole; False for
+    anything else."""
     cdef Py_ssize_t i, start, end
     cdef bint got_data = False
     i = 0
@@ -475,7 +602,10 @@ cdef bint _binance_depth(const unsigned char* p, Py_ssize_t n, _DepthOut* o, Lev
                 i = _string(p, i, n, &start)
             elif _key(p, start, end, b"data") and not got_data:
                 got_data = True
-                i = _depth_fields(p, i, n, o, bids, asks)
+                if frame == _FRAME_DEPTH:
+                    i = _depth_fields(p, i, n, d, bids, asks)
+                else:
+                    i = _top_trade_fields(p, i, n, frame, t)
             else:
                 return False
             if i < 0:
@@ -488,11 +618,33 @@ cdef bint _binance_depth(const unsigned char* p, Py_ssize_t n, _DepthOut* o, Lev
                 i += 1
                 break
             return False
+    elif frame == _FRAME_DEPTH:
+        i = _depth_fields(p, i, n, d, bids, asks)
     else:
-        i = _depth_fields(p, i, n, o, bids, asks)
-        if i < 0:
-            return False
+        i = _top_trade_fields(p, i, n, frame, t)
+    if i < 0:
+        return False
     return _ws(p, i, n) == n
+
+
+cdef inline bint _binance_depth(const unsigned char* p, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -1:
+    """A bare or combined-stream ``depthUpdate`` frame, whole; False for anything else."""
+    return _binance_frame(p, n, _FRAME_DEPTH, o, bids, asks, NULL)
+
+
+def parse_binance_top_trade(bytes payload, str kind):
+    """What the lane reads of a ``bookTicker`` (``kind="bookTicker"``: ``(s, u, b, B, a,
+    A)``) or ``trade`` frame (``(s, t, p, q, m, T_ns)``, ``T_ns`` None without one), or
+    None when the lane would leave the frame to the decoder. For tests."""
+    cdef _TopTradeOut o
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+    cdef int frame = _FRAME_TICKER if kind == "bookTicker" else _FRAME_TRADE
+    if not _binance_frame(p, PyBytes_GET_SIZE(payload), frame, NULL, None, None, &o):
+        return None
+    symbol = _text(p, o.sym_start, o.sym_end)
+    if frame == _FRAME_TICKER:
+        return symbol, o.id, o.v[0], o.v[1], o.v[2], o.v[3]
+    return symbol, o.id, o.v[0], o.v[1], o.maker, o.trade_ms * 1000000 if o.has_trade_ms else None
 
 
 def parse_binance_depth(bytes payload):

@@ -31,7 +31,7 @@ import msgspec
 
 from xle._native.book import COMPILED, Book
 from xle.analytics.arbitrage import ArbitrageTracker, Pair, Venue, pairs_between
-from xle.analytics.crosscheck import CrossCheck
+from xle.analytics.crosscheck import MAX_PENDING, TOLERANCE, CrossCheck
 from xle.analytics.metrics import imbalance, vwap, vwap_function
 from xle.config import EngineConfig
 from xle.exchanges import Decoder, make_decoder
@@ -301,11 +301,8 @@ class Engine:
             if make is None:
                 self._lane = False
             else:
-                depth = [
-                    channel
-                    for channel, handler in binance._WS_HANDLERS.items()
-                    if handler is binance.BinanceDecoder._on_depth
-                ]
+                decoder = binance.BinanceDecoder
+                routes = binance._WS_HANDLERS
                 self._lane = make(
                     self,
                     {
@@ -315,9 +312,15 @@ class Engine:
                     },
                     SyncState.LIVE,
                     RawRecord,
-                    depth,
-                    binance.BinanceDecoder,
+                    [c for c, h in routes.items() if h is decoder._on_depth],
+                    decoder,
                     coinbase.CoinbaseDecoder,
+                    ticker_channels=[c for c, h in routes.items() if h is decoder._on_book_ticker],
+                    trade_channels=[c for c, h in routes.items() if h is decoder._on_trade],
+                    top_of_book=TopOfBook,
+                    trade=Trade,
+                    check_tolerance=TOLERANCE,
+                    check_limit=MAX_PENDING,
                 )
         return self._lane or None
 

@@ -119,9 +119,11 @@ class _Run:
         self._counter = 0
         self._subs: dict[tuple[str, str], frozenset[str]] = {}
         self._quote_subs: set[tuple[str, str]] = set()
-        self._book_subs: set[tuple[str, str]] = set()  # subscribed with "book"
+        #: Books whose every record the strategy sees: subscribed with "book" or "trades"
+        self._book_subs: set[tuple[str, str]] = set()
         #: Books subscribed with "top": the (best bid, best ask) last shown to on_book.
         self._tops: dict[tuple[str, str], tuple[float | None, float | None] | None] = {}
+        self._unshown = False  # a "top" book was subscribed and not shown yet
         self._orders: dict[int, Order] = {}
         self._order_ids = 0
         self._fee_table = {
@@ -150,10 +152,11 @@ class _Run:
         self._subs[key] = self._subs.get(key, frozenset()) | wanted
         if "quotes" in wanted:
             self._quote_subs.add(key)
-        if "book" in wanted:
+        if "book" in wanted or "trades" in wanted:
             self._book_subs.add(key)
         if "top" in wanted and key not in self._tops:
             self._tops[key] = None  # the top last shown: none yet
+            self._unshown = True  # shown as it stands before the next record
         self.recorder.track(venue, symbol)
 
     def buy(self, venue: str, symbol: str, qty: Number, *, limit: Number | None = None,
@@ -282,7 +285,8 @@ class _Run:
 
     def _reach(self, recv_ns: int) -> int | None:
         """Bring the run up to a record at ``recv_ns``: start it, deliver the heap's events
-        due before it, take the equity sample if one is due; the next sample's time."""
+        due before it, take the equity sample if one is due, show newly subscribed "top"
+        books; the next sample's time."""
         if not self._started:
             self._start(recv_ns if self.start_ns is None else self.start_ns)
         heap = self._heap
@@ -294,11 +298,17 @@ class _Run:
         if due is None or recv_ns >= due:
             recorder.sample(recv_ns, self.engine)
             due = recorder.next_sample_ns
+        if self._unshown:
+            # A new "top" subscription sees its book as it stands now, whichever records
+            # come next (the lane may take them all without a stop).
+            self._unshown = False
+            self._check_tops([])
         return due
 
     def _watched(self) -> set[tuple[str, str]]:
-        """Books whose every record the backtest must see: subscribed with "book", or
-        holding the simulator's resting orders or liquidity taken by fills."""
+        """Books whose every record the backtest must see: subscribed with "book" or
+        "trades", or holding the simulator's resting orders or liquidity taken by fills
+        (trades fill resting orders). The lane takes the other books' records whole."""
         sim = self.sim
         if not sim._taken and not sim._resting:
             return self._book_subs

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EVENTS", "EVENTS", "Context", "Strategy"]
 
 #: What a subscription can ask for: ``"book"`` (``on_book`` after every record that
-#: changed the book), ``"top"`` (``on_book`` only when its best bid or best ask price
-#: changed, or a side emptied: a strategy that trades at the touch pays for nothing
-#: else, and the replay's compiled lane takes the other changes without Python),
-#: ``"trades"`` and ``"quotes"``.
+#: changed the book), ``"top"`` (``on_book`` once with the book as it stands when
+#: subscribed, then only when its best bid or best ask price changed, or a side emptied:
+#: a strategy that trades at the touch pays for nothing else, and the replay's compiled
+#: lane takes the other changes, tickers and trades without Python), ``"trades"`` and
+#: ``"quotes"``.
 EVENTS: tuple[str, ...] = ("book", "trades", "quotes", "top")
 
 #: A subscription's events when it names none.
@@ -98,7 +99,8 @@ class Strategy:
 
     def on_book(self, ctx: Context, book: BookView) -> None:
         """After each record that changed a subscribed book (including resets); with
-        ``"top"`` only, after each that changed its best bid or ask price."""
+        ``"top"`` only, once as the book stands when subscribed (if it exists), then after
+        each record that changed its best bid or ask price."""
 
     def on_quote(self, ctx: Context, quote: Quote) -> None:
         """An engine quote of a book subscribed with ``"quotes"``."""
