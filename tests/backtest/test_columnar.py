@@ -157,3 +157,24 @@ def test_a_top_subscription_sees_its_book_as_it_stands_when_the_run_starts(
     backtest(later, root, start, GOLDEN_RANGE[1])
     shown = {(venue, symbol) for _, t, venue, symbol, _, _ in later.calls if t == start}
     assert shown == set(BOOKS)
+
+
+def test_a_symbol_filter_gives_the_same_run_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lane skips the other symbols' rows itself (the reader does not copy the
+    batches to drop them): the run equals the RawRecord path's on filtered records."""
+    if not REAL_2024.is_dir():
+        pytest.skip(f"real data not present: {REAL_2024}")
+    books = (("binance", "BTCUSDT"),)
+    watchers: list[Watcher] = []
+
+    def make() -> Watcher:
+        watchers.append(Watcher(("top",), books))
+        return watchers[-1]
+
+    window = ("2024-08-08T23:59:30Z", "2024-08-09T00:00:30Z")
+    columnar, records = _both_ways(monkeypatch, make, REAL_2024, *window, symbols=("BTCUSDT",))
+    _same(columnar, records)
+    assert watchers[0].calls == watchers[1].calls
+    assert len(watchers[0].calls) > 50

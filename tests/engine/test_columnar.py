@@ -137,6 +137,18 @@ def _fed_batches(records, cuts):
     return engine, out
 
 
+def _fed_batches_of(records, cuts, symbols):
+    """``_fed_batches`` with the lane skipping other symbols' rows (``symbols``)."""
+    engine = Engine(load_config())
+    out = []
+    bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        if stop > start:
+            out.extend(engine.on_batch(batch_of(records[start:stop]), symbols=symbols))
+    out.extend(engine.finish())
+    return engine, out
+
+
 def _state(engine):
     books = {key: engine.book_view(*key) for key in engine.book_keys()}
     return (
@@ -157,6 +169,23 @@ def test_random_logs_give_the_same_outputs_and_state_both_ways(plan, cuts):
         return
     by_records, expected = _fed_records(records)
     by_batches, actual = _fed_batches(records, cuts)
+    assert actual == expected
+    assert _state(by_batches) == _state(by_records)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(steps, min_size=1, max_size=60),
+    st.lists(st.integers(0, 200), max_size=4),
+    st.sampled_from([frozenset({"BTCUSDT"}), frozenset({"BTC-USD"}), frozenset({"ETHUSDT"})]),
+)
+def test_a_symbol_filter_in_the_lane_equals_filtered_records(plan, cuts, symbols):
+    records = _log(plan)
+    if not records:
+        return
+    kept = [r for r in records if r.symbol is None or r.symbol in symbols]
+    by_records, expected = _fed_records(kept)
+    by_batches, actual = _fed_batches_of(records, cuts, symbols)
     assert actual == expected
     assert _state(by_batches) == _state(by_records)
 

@@ -65,8 +65,8 @@ def test_a_book_ticker_parses_to_the_decoders_values(numbers, u, wrapped, spaced
     st.booleans(),
 )
 def test_a_trade_parses_to_the_decoders_values(price, qty, trade_id, maker, t_ms, wrapped, spaced):
-    data = {"e": "trade", "E": 1, "s": "ETHUSDT", "t": trade_id, "p": price, "q": qty, "m": maker}
-    data |= {"M": True} if t_ms is None else {"T": t_ms, "M": True}
+    data = {"e": "trade", "E": 1, "s": "ETHUSDT", "t": trade_id, "p": price, "q": qty}
+    data |= ({} if t_ms is None else {"T": t_ms}) | {"m": maker, "M": True}  # Binance's order
     payload = _frame(data, "ethusdt@trade", wrapped, spaced)
     parsed = parse_binance_top_trade(payload, "trade")
     if parsed is None:
@@ -126,6 +126,15 @@ def test_the_trade_parser_steps_aside_for_unusual_frames(payload):
 def test_a_trade_without_a_trade_time_has_none():
     parsed = parse_binance_top_trade(_TRADE.replace(b',"T":3', b""), "trade")
     assert parsed == ("BTCUSDT", 7, 1.5, 2.0, True, None)
+
+
+@pytest.mark.parametrize("kind, payload", [("bookTicker", _TICKER), ("trade", _TRADE)])
+def test_keys_in_another_order_parse_the_same(kind, payload):
+    """Binance's own key order is matched literally; any other goes key by key."""
+    body = json.loads(payload)
+    shuffled = json.dumps(dict(reversed(body.items())), separators=(",", ":")).encode()
+    assert parse_binance_top_trade(shuffled, kind) == parse_binance_top_trade(payload, kind)
+    assert parse_binance_top_trade(payload, kind) is not None
 
 
 def test_a_frame_of_the_other_kind_steps_aside():

@@ -93,6 +93,10 @@ cdef class _LaneSlot:
     cdef Py_ssize_t ring_len
     cdef Py_ssize_t ring_cap
     cdef long long check_updates
+    # The check's deque holds ring entries as of the last export or import: ``synced``
+    # of them from the head then, of which ``popped`` were popped since.
+    cdef Py_ssize_t synced
+    cdef Py_ssize_t popped
     cdef long long d_tickers
     cdef long long d_agreed
     cdef long long d_unmatched
@@ -148,6 +152,7 @@ cdef class _LaneSlot:
     cdef inline void ring_pop(self) noexcept:
         self.ring_head = (self.ring_head + 1) % self.ring_cap
         self.ring_len -= 1
+        self.popped += 1
 
 
 cdef class _LaneConn:
@@ -288,12 +293,14 @@ cdef class Lane:
 
     # ------------------------------------------------------------------ the batch
 
-    def prepare(self, exchange, batch):
+    def prepare(self, exchange, batch, symbols=None):
         """Read ``batch`` (RAW_SCHEMA columns in replay order, a ``RecordBatch``;
         ``exchange`` the name of every row's exchange, or None to read its ``exchange``
         column) for ``feed``: its columns' buffers, and per dictionary entry what the
-        lane needs to know of it, decided once."""
-        return _Batch(self, exchange, batch)
+        lane needs to know of it, decided once. ``symbols`` (a set): only the rows of
+        those symbols and those without one are fed, numbered ``0..num_rows - 1``; the
+        reader's symbol filter without copying the batch."""
+        return _Batch(self, exchange, batch, symbols)
 
     def feed(self, _Batch b, list out, Py_ssize_t start=0, bint until_output=False,
              stop_ns=None, bint until_notice=False):
@@ -315,7 +322,7 @@ cdef class Lane:
         self._resume()
         try:
             while r < rows:
-                if has_stop and r > start and b.recv[r] >= stop:
+                if has_stop and r > start and b.recv[b.row(r)] >= stop:
                     break
                 self._row(b, r, out)
                 r += 1
@@ -329,7 +336,7 @@ cdef class Lane:
 
     def row_record(self, _Batch b, Py_ssize_t r):
         """Row ``r`` of a prepared batch as the RawRecord the reader would make."""
-        return b.record(self, r)
+        return b.record(self, b.row(r))
 
     def feed_parts(self, list parts, list out):
         """The rows of several prepared batch sequences, one per exchange, each in replay
@@ -359,7 +366,7 @@ cdef class Lane:
                     if bi >= len(batches[k]):
                         continue
                     b = batches[k][bi]
-                    ns = b.recv[<Py_ssize_t>cursor_row[k]]
+                    ns = b.recv[b.row(<Py_ssize_t>cursor_row[k])]
                     if best < 0 or ns < best_ns:
                         best = k
                         best_ns = ns
@@ -378,10 +385,13 @@ cdef class Lane:
             self._pause()
 
     cdef int _row(self, _Batch b, Py_ssize_t r, list out) except -1:
-        """One row: taken whole when it is the common case, else Python's."""
+        """One row (``r`` counts the selected rows; below it is the batch's own index):
+        taken whole when it is the common case, else Python's."""
         cdef int ex, venue, kidx, sidx, route
         cdef bint taken
-        cdef long long recv_ns = b.recv[r] if b.recv != NULL else 0
+        cdef long long recv_ns
+        r = b.row(r)
+        recv_ns = b.recv[r] if b.recv != NULL else 0
         if not self.engine_armed:
             self._arm_engine()
         if b.python_only or self.observed or not self.has_tick:
@@ -568,12 +578,15 @@ cdef class Lane:
             v[3] = ticker.ask_size
             slot.ring_push(ticker.update_id, v, last)
         slot.check_updates = check.updates
+        slot.synced = slot.ring_len
+        slot.popped = 0
         slot.check_fast = True
         return 0
 
     cdef int _export_check(self, _LaneSlot slot) except -1:
-        """Write the C mirror back into the ``CrossCheck``."""
-        cdef Py_ssize_t k, at
+        """Write the C mirror back into the ``CrossCheck``: the counters, and the queue
+        by what changed since the last export (only the lane changes it meanwhile)."""
+        cdef Py_ssize_t k, at, start
         cdef const double* v
         check = slot.check
         check.tickers += slot.d_tickers
@@ -582,14 +595,22 @@ cdef class Lane:
         check.updates = slot.check_updates
         slot.d_tickers = slot.d_agreed = slot.d_unmatched = 0
         waiting = check._waiting
-        waiting.clear()
-        for k in range(slot.ring_len):
+        if slot.popped >= slot.synced:
+            waiting.clear()
+            start = 0
+        else:
+            for k in range(slot.popped):
+                waiting.popleft()
+            start = slot.synced - slot.popped
+        for k in range(start, slot.ring_len):
             at = (slot.ring_head + k) % slot.ring_cap
             v = slot.ring_v + 4 * at
             ticker = self.top_of_book(
                 slot.decoder_exchange, slot.symbol, v[0], v[1], v[2], v[3], slot.ring_u[at]
             )
             waiting.append((ticker, slot.ring_last[at]))
+        slot.synced = slot.ring_len
+        slot.popped = 0
         slot.check_touched = False
         return 0
 
@@ -799,9 +820,9 @@ cdef class Lane:
                 and PyBytes_GET_SIZE(slot.symbol_bytes) == size
                 and memcmp(PyBytes_AS_STRING(slot.symbol_bytes), name, size) == 0
             ):
-                if slot.armed or self._arm(slot):
+                if slot.armed or (not slot.watched and self._arm(slot)):
                     return slot
-                return None
+                return None  # (a watched book's rows are Python's: not worth arming)
         try:
             symbol = (<const char*>name)[:size].decode("utf-8")
         except UnicodeDecodeError:
@@ -872,13 +893,7 @@ cdef class Lane:
                     and type(lane_pair.sell) is Book
                 )
             slot.pairs.append(lane_pair)
-        key = (name, slot.symbol)
-        slot.watched = (
-            engine.observer is not None
-            and self.observed_books is not None
-            and key in self.observed_books
-        )
-        slot.top = key in self.top_books
+        self._watch(slot)
         slot.touched = False
         slot.armed = True
         return True
@@ -976,21 +991,26 @@ cdef class Lane:
     cdef int _resume(self) except -1:
         """Start of a feed: keep the slots armed at the end of the last one unless the
         engine was fed since; read the engine's switches again (the caller may have
-        changed which books it watches) and each armed slot's share of them."""
+        changed which books it watches) and each slot's share of them."""
         cdef _LaneSlot slot
         engine = self.engine
         if engine._generation != self.generation:
             self._disarm()
         self._arm_engine()
         for slot in self.slots:
-            if slot.armed:
-                key = (self.exchange_names[slot.exchange], slot.symbol)
-                slot.watched = (
-                    engine.observer is not None
-                    and self.observed_books is not None
-                    and key in self.observed_books
-                )
-                slot.top = key in self.top_books
+            self._watch(slot)
+        return 0
+
+    cdef int _watch(self, _LaneSlot slot) except -1:
+        """The slot's share of the engine's switches (read by ``_arm_engine``): they
+        change only between feeds, so this holds for armed and disarmed slots alike."""
+        key = (self.exchange_names[slot.exchange], slot.symbol)
+        slot.watched = (
+            self.engine.observer is not None
+            and self.observed_books is not None
+            and key in self.observed_books
+        )
+        slot.top = key in self.top_books
         return 0
 
     cdef int _pause(self) except -1:
@@ -1038,10 +1058,23 @@ cdef class _Batch:
     cdef list run_map  # run dictionary index -> lane run id
     cdef bytearray kind_ws
     cdef bytearray stream_route  # stream dictionary index -> _ROUTE_*
+    cdef int32_t* sel  # the selected rows' indices (a symbol filter), NULL: every row
 
-    def __cinit__(self, Lane lane, exchange, batch):
+    def __dealloc__(self):
+        free(self.sel)
+
+    cdef inline Py_ssize_t row(self, Py_ssize_t r) noexcept:
+        """The batch's own index of selected row ``r``."""
+        return self.sel[r] if self.sel != NULL else r
+
+    def __cinit__(self, Lane lane, exchange, batch, symbols=None):
         cdef const signed char[::1] view
         cdef Py_ssize_t k
+        if symbols is not None and any(
+            batch.column(name).null_count for name in ("recv_ns", "seq", "conn")
+        ):
+            batch = _symbol_rows(batch, symbols)  # Python's batch anyway: filter it
+            symbols = None
         self.batch = batch
         self.exchange = exchange
         self.rows = batch.num_rows
@@ -1090,6 +1123,8 @@ cdef class _Batch:
         self.stream_route = bytearray(1 + len(self.stream_values))
         for k, name in enumerate(self.kind_values):
             self.kind_ws[k] = name == "ws"
+        if symbols is not None:
+            self._select(symbols)
         for k, name in enumerate(self.stream_values):
             channel = name.partition("@")[2] if name else None
             if channel in lane.depth_channels:
@@ -1099,8 +1134,36 @@ cdef class _Batch:
             elif channel in lane.trade_channels:
                 self.stream_route[k] = _ROUTE_TRADE
 
+    cdef int _select(self, symbols) except -1:
+        """Keep the rows of ``symbols`` and those without a symbol (``LogRead``'s
+        filter): their indices in ``sel``, unless that is every row."""
+        cdef bytearray flags = bytearray(len(self.symbol_values) + 1)
+        cdef unsigned char* keep = flags  # per symbol dictionary entry
+        cdef Py_ssize_t r, kept = 0
+        cdef int32_t k
+        for k, value in enumerate(self.symbol_values):
+            keep[k] = value in symbols
+        for r in range(self.rows):
+            k = self.symbols[r]
+            if k < 0 or keep[k]:
+                kept += 1
+        if kept == self.rows:
+            return 0
+        self.sel = <int32_t*>malloc((kept if kept else 1) * sizeof(int32_t))
+        if self.sel == NULL:
+            raise MemoryError()
+        kept = 0
+        for r in range(self.rows):
+            k = self.symbols[r]
+            if k < 0 or keep[k]:
+                self.sel[kept] = <int32_t>r
+                kept += 1
+        self.rows = kept
+        return 0
+
     @property
     def num_rows(self):
+        """Rows to feed: the selected ones."""
         return self.rows
 
     cdef object record(self, Lane lane, Py_ssize_t r):
@@ -1140,10 +1203,10 @@ cdef class _Batch:
         )
 
     def recv_ns(self, Py_ssize_t r):
-        """``recv_ns`` of row ``r``."""
+        """``recv_ns`` of (selected) row ``r``."""
         if self.python_only:
             return self.batch.column("recv_ns")[r].as_py()
-        return self.recv[r]
+        return self.recv[self.row(r)]
 
 
 cdef inline object _at(list values, int32_t k):
@@ -1154,6 +1217,16 @@ cdef inline object _value(list values, indices, Py_ssize_t r):
     cdef const int32_t* index = _i32(indices.buffers()[1], 0)
     cdef int32_t k = index[r]
     return values[k] if k >= 0 else None
+
+
+def _symbol_rows(batch, symbols):
+    """The rows of ``batch`` of ``symbols`` or without a symbol, copied."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    symbol = batch.column("symbol")
+    wanted = pa.array(sorted(symbols), pa.string())
+    return batch.filter(pc.or_(pc.is_in(symbol, value_set=wanted), pc.is_null(symbol)))
 
 
 def _dictionary(column):

@@ -483,11 +483,70 @@ cdef Py_ssize_t _bool(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, bint* 
     return -1
 
 
+cdef inline Py_ssize_t _then_decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* key, double* out) except -2:
+    """``key`` (5 bytes: ``,"b":``) then a decimal string, or -1."""
+    i = _lit(p, i, n, key, 5) if i >= 0 else -1
+    return _decimal(p, i, n, out) if i >= 0 else -1
+
+
+cdef inline Py_ssize_t _then_int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* key, long long* out) noexcept:
+    """``key`` (5 bytes) then a non-negative integer, or -1."""
+    i = _lit(p, i, n, key, 5) if i >= 0 else -1
+    return _int(p, i, n, out) if i >= 0 else -1
+
+
+cdef Py_ssize_t _top_trade_literal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, int frame, _TopTradeOut* o) except -2:
+    """The layout Binance always sends, its keys matched as literals; -1 sends the object
+    to the key-by-key parser (which accepts everything this does, in any key order)."""
+    cdef Py_ssize_t start
+    cdef long long ignored = 0
+    cdef bint flag = False
+    if frame == _FRAME_TICKER:
+        i = _lit(p, i, n, b'{"u":', 5)
+        i = _int(p, i, n, &o.id) if i >= 0 else -1
+        i = _lit(p, i, n, b',"s":', 5) if i >= 0 else -1
+    else:
+        i = _lit(p, i, n, b'{"e":"trade","E":', 17)
+        i = _int(p, i, n, &ignored) if i >= 0 else -1
+        i = _lit(p, i, n, b',"s":', 5) if i >= 0 else -1
+    if i < 0:
+        return -1
+    i = _string(p, i, n, &start)
+    if i < 0:
+        return -1
+    o.sym_start = start
+    o.sym_end = i - 1
+    if frame == _FRAME_TICKER:
+        i = _then_decimal(p, i, n, b',"b":', &o.v[0])
+        i = _then_decimal(p, i, n, b',"B":', &o.v[1])
+        i = _then_decimal(p, i, n, b',"a":', &o.v[2])
+        i = _then_decimal(p, i, n, b',"A":', &o.v[3])
+        o.has_trade_ms = False
+    else:
+        i = _then_int(p, i, n, b',"t":', &o.id)
+        i = _then_decimal(p, i, n, b',"p":', &o.v[0])
+        i = _then_decimal(p, i, n, b',"q":', &o.v[1])
+        i = _then_int(p, i, n, b',"T":', &o.trade_ms)
+        if i < 0 or o.trade_ms > _MAX_EVENT_MS:
+            return -1
+        i = _lit(p, i, n, b',"m":', 5)
+        i = _bool(p, i, n, &o.maker) if i >= 0 else -1
+        i = _lit(p, i, n, b',"M":', 5) if i >= 0 else -1
+        i = _bool(p, i, n, &flag) if i >= 0 else -1
+        o.has_trade_ms = True
+    if i < 0 or i >= n or p[i] != 125:
+        return -1
+    return i + 1
+
+
 cdef Py_ssize_t _top_trade_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, int frame, _TopTradeOut* o) except -2:
     """A ``bookTicker`` or ``trade`` object into ``o``: the fields the decoder's
     ``BookTickerMsg`` / ``TradeMsg`` read, plus the ones Binance adds that they ignore
     (``e``, ``E``, ``M``; a futures ticker's ``T``). Any other key: -1."""
     cdef Py_ssize_t start, end
+    cdef Py_ssize_t done = _top_trade_literal(p, i, n, frame, o)
+    if done >= 0:
+        return done
     cdef long long ignored = 0
     cdef bint flag = False
     cdef int seen = 0

@@ -224,7 +224,12 @@ class Engine:
             self._book_updates += updates
         return out
 
-    def on_batch(self, batch: pa.RecordBatch, exchange: str | None = None) -> list[Output]:
+    def on_batch(
+        self,
+        batch: pa.RecordBatch,
+        exchange: str | None = None,
+        symbols: frozenset[str] | None = None,
+    ) -> list[Output]:
         """``on_records`` for the rows of an Arrow record batch of the raw log (RAW_SCHEMA
         columns in replay order; ``exchange`` names every row's exchange, or None to read
         an ``exchange`` column): the same outputs, in the same order.
@@ -233,25 +238,34 @@ class Engine:
         the Arrow buffers and a depth frame of a synced book is parsed, checked and
         applied without a Python object per message; every other row goes through
         ``on_records``. Without it, the rows become RawRecords and go through
-        ``on_records``."""
+        ``on_records``. ``symbols``: only the rows of those symbols and those without
+        one (``LogRead.symbol_filter`` of a read that left the filtering to the lane)."""
         out: list[Output] = []
-        for _stop, outputs in self.iter_batch(batch, exchange, whole=True):
+        for _stop, outputs in self.iter_batch(batch, exchange, whole=True, symbols=symbols):
             out.extend(outputs)
         return out
 
     def iter_batch(
-        self, batch: pa.RecordBatch, exchange: str | None = None, *, whole: bool = False
+        self,
+        batch: pa.RecordBatch,
+        exchange: str | None = None,
+        *,
+        whole: bool = False,
+        symbols: frozenset[str] | None = None,
     ) -> Iterator[tuple[int, list[Output]]]:
         """``on_batch`` in steps: ``(rows fed so far, outputs)`` where the outputs are
         those of the last row fed, and the engine is in its state right after that row
         until the next step (``Log.replay`` shows the books at each output this way).
-        The last step feeds the rest of the batch. ``whole`` feeds it all in one step."""
-        rows = batch.num_rows
+        The last step feeds the rest of the batch. ``whole`` feeds it all in one step.
+        ``symbols`` as in ``on_batch``; the steps then count the rows of those symbols."""
         lane = self._columnar_lane()
         if lane is None:
             from xle.store.merge import records_from_table
 
             records = records_from_table(batch, exchange)
+            if symbols is not None:
+                records = [r for r in records if r.symbol is None or r.symbol in symbols]
+            rows = len(records)
             if whole:
                 yield rows, self.on_records(records)
                 return
@@ -260,7 +274,8 @@ class Engine:
                 if outputs or index + 1 == rows:
                     yield index + 1, outputs
             return
-        prepared = lane.prepare(exchange, batch)
+        prepared = lane.prepare(exchange, batch, symbols)
+        rows = prepared.num_rows
         start = 0
         while start < rows:
             out: list[Output] = []

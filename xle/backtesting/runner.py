@@ -123,6 +123,7 @@ class _Run:
         self._book_subs: set[tuple[str, str]] = set()
         #: Books subscribed with "top": the (best bid, best ask) last shown to on_book.
         self._tops: dict[tuple[str, str], tuple[float | None, float | None] | None] = {}
+        self._top_books: set[tuple[str, str]] = set()  # the keys of ``_tops``, for the lane
         self._unshown = False  # a "top" book was subscribed and not shown yet
         self._orders: dict[int, Order] = {}
         self._order_ids = 0
@@ -156,6 +157,7 @@ class _Run:
             self._book_subs.add(key)
         if "top" in wanted and key not in self._tops:
             self._tops[key] = None  # the top last shown: none yet
+            self._top_books.add(key)
             self._unshown = True  # shown as it stands before the next record
         self.recorder.track(venue, symbol)
 
@@ -243,7 +245,8 @@ class _Run:
         heap = self._heap
         no_events: list[object] = []
         start = self.start_ns
-        for item in read_batches(read):
+        symbols = read.symbol_filter  # the lane skips other symbols' rows: no copies
+        for item in read_batches(read, symbols=False):
             if isinstance(item, list):  # a corrupt_file record, alone
                 self._feed_records((rec, start is not None and rec.recv_ns < start) for rec in item)
                 continue
@@ -251,14 +254,14 @@ class _Run:
             warm = rows_before(batch, start) if start is not None else 0
             if warm:
                 engine.observed_books = set()  # warm-up rows' events are not the run's
-                engine.on_batch(batch.slice(0, warm), exchange)
+                engine.on_batch(batch.slice(0, warm), exchange, symbols)
                 self._events = no_events
                 if warm == batch.num_rows:
                     continue
                 batch = batch.slice(warm)
-            prepared = lane.prepare(exchange, batch)
+            prepared = lane.prepare(exchange, batch, symbols)
             recv = prepared.recv_ns
-            rows = batch.num_rows
+            rows = prepared.num_rows
             row = 0
             while row < rows:
                 due = self._reach(recv(row))
@@ -266,7 +269,7 @@ class _Run:
                 if due is not None and (stop_ns is None or due < stop_ns):
                     stop_ns = due
                 engine.observed_books = self._watched()
-                engine.top_books = set(self._tops)
+                engine.top_books = self._top_books
                 self._events = no_events
                 outputs: list[object] = []
                 row = lane.feed(prepared, outputs, row, bool(self._quote_subs), stop_ns, True)

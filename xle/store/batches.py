@@ -34,7 +34,7 @@ from xle.store.merge import (
     concat_parts,
     sort_permutation,
 )
-from xle.store.reader import LogRead
+from xle.store.reader import LANE_BATCH_ROWS, LogRead
 
 __all__ = [
     "Batch",
@@ -69,25 +69,29 @@ Batch = tuple[str | None, pa.RecordBatch] | Round | list[RawRecord]
 
 _RECV_NS = attrgetter("recv_ns")
 
-#: Rounds the read-ahead thread may hold ready (each about two thousand rows).
+#: Rounds the read-ahead thread may hold ready (each a few thousand rows).
 _AHEAD = 4
 
 _DONE = object()
 
 
 def read_batches(
-    read: LogRead, *, read_ahead: bool = False, rounds: bool = False
+    read: LogRead, *, read_ahead: bool = False, rounds: bool = False, symbols: bool = True
 ) -> Iterator[Batch]:
     """The rows of ``read`` in replay order as record batches (see the module notes);
     ``recv_ns < read.start_ns`` rows are the warm-up, as with ``read.chunks()``.
 
     ``rounds``: a round of several exchanges comes as a ``Round`` of unmerged parts
     (the compiled lane merges them as it feeds them, which costs next to nothing, where
-    Arrow's concatenation and sort cost as much as the rest of the read)."""
+    Arrow's concatenation and sort cost as much as the rest of the read).
+
+    ``symbols=False`` leaves the rows of other symbols in the batches for a caller that
+    skips them itself (``Lane.prepare(..., read.symbol_filter)``): filtering a batch
+    copies it, and costs more than the lane's reading of the rows it would drop."""
     if not read_ahead:
-        yield from _batches(read, rounds)
+        yield from _batches(read, rounds, symbols)
         return
-    yield from _ahead(_batches(read, rounds))
+    yield from _ahead(_batches(read, rounds, symbols))
 
 
 def rows_before(batch: pa.RecordBatch, ns: int) -> int:
@@ -162,11 +166,12 @@ class _Column:
         return self.array[index].as_py()
 
 
-def _batches(read: LogRead, rounds: bool) -> Iterator[Batch]:
+def _batches(read: LogRead, rounds: bool, symbols: bool = True) -> Iterator[Batch]:
     """``read.rounds`` on Arrow streams: a round of one exchange, or of several when
     ``rounds`` is off or two parts share an exchange, becomes record batches (merged by
     Arrow's sort); a ``corrupt_file`` record comes alone in a list."""
-    for item in read.rounds(Stream, _table_filter(read), _last_table_ns):
+    size = read.batch_size or LANE_BATCH_ROWS
+    for item in read.rounds(Stream, _table_filter(read, symbols), _last_table_ns, size):
         if isinstance(item, RawRecord):
             yield [item]
             continue
@@ -189,11 +194,11 @@ def _last_table_ns(table: pa.Table) -> int:
     return table.column("recv_ns")[-1].as_py()
 
 
-def _table_filter(read: LogRead):
+def _table_filter(read: LogRead, symbols: bool = True):
     """``read``'s batch filter, giving tables (what ``Stream`` concatenates)."""
 
     def keep(batch: pa.RecordBatch) -> pa.Table | None:
-        kept = read.filter_batch(batch)
+        kept = read.filter_batch(batch, symbols)
         if kept is None:
             return None
         return pa.Table.from_batches([kept]) if isinstance(kept, pa.RecordBatch) else kept

@@ -63,6 +63,7 @@ from xle.store.merge import (
 from xle.store.seek import DEFAULT_MARGIN_NS, SeekPlan, plan_seek
 
 __all__ = [
+    "LANE_BATCH_ROWS",
     "FileProblem",
     "LogRead",
     "check_files",
@@ -75,15 +76,21 @@ __all__ = [
 #: ``batch_size``, is split).
 _CHUNK = 4096
 
-#: Rows per Parquet batch and stream. Why not more: Parquet grows a batch's payload buffer
-#: by doubling, and blocks that large go back to Arrow's allocator (mimalloc) as whole
-#: pages that it only returns to the OS a second later; with sizes that differ batch to
-#: batch they are not all reused, so at 4,096 rows peak RSS rose with the length of the
-#: log. At 1,024 rows the blocks stay small enough to be recycled at once: peak RSS is
-#: flat, same CPU. A batch is also what becomes RawRecords in one go, and that is fastest
-#: while the rows stay in the CPU cache. Figures: benchmarks/README.md, "Measurements
-#: behind the code".
+#: Rows per Parquet batch and stream for RawRecords (``chunks()``). Why not more: Parquet
+#: grows a batch's payload buffer by doubling, and blocks that large go back to Arrow's
+#: allocator (mimalloc) as whole pages that it only returns to the OS a second later; with
+#: sizes that differ batch to batch they are not all reused. A batch is also what becomes
+#: RawRecords in one go, and that is fastest while the rows stay in the CPU cache: the
+#: RawRecord replay of 250k messages took 1.5-1.6 s at 1,024 rows, 1.7 s at 4,096.
 _BATCH_ROWS = 1024
+
+#: Rows per batch for the compiled lane (``xle.store.batches.read_batches``): every batch
+#: costs a fixed amount on top of its rows (the Parquet reader's call, the filter, the
+#: lane's ``prepare``, a backtest's stop), which 4,096 rows spread. Peak RSS stays flat:
+#: full replay 224 / 225 / 229 MB at 250k / 1M / 2M messages (8,192 rows: 254 to 322 MB,
+#: growing), 8-10 % faster than at 1,024 rows, a real-data backtest 15 % faster. Figures:
+#: benchmarks/README.md, "Measurements behind the code".
+LANE_BATCH_ROWS = 4096
 
 #: Sort key of replay order (docs/design.md, "The raw event log").
 _REPLAY_ORDER = attrgetter("recv_ns", "exchange", "run", "seq")
@@ -137,7 +144,7 @@ def read_records(
         warm_up=warm_up,
         margin_ns=margin_ns,
         max_lookback_ns=max_lookback_ns,
-        batch_size=_BATCH_ROWS if batch_size is None else batch_size,
+        batch_size=batch_size,
         recover=recover,
     )
 
@@ -183,7 +190,7 @@ class LogRead:
         warm_up: bool = True,
         margin_ns: int = DEFAULT_MARGIN_NS,
         max_lookback_ns: int | None = None,
-        batch_size: int = _BATCH_ROWS,
+        batch_size: int | None = None,
         recover: bool = True,
     ) -> None:
         self.data_root = as_root(data_root)
@@ -193,6 +200,8 @@ class LogRead:
         self.warm_up = warm_up and start_ns is not None
         self.margin_ns = margin_ns
         self.max_lookback_ns = max_lookback_ns
+        #: Rows per Parquet batch; None: each way of reading picks its own (``chunks()``
+        #: 1,024, ``read_batches`` ``LANE_BATCH_ROWS``).
         self.batch_size = batch_size
         self.problems: list[FileProblem] = []
         self.notices: list[Notice] = []
@@ -292,7 +301,8 @@ class LogRead:
         The warm-up records are those with ``recv_ns < start_ns``, a prefix. A
         ``corrupt_file`` record always comes alone in its chunk (``run_replay`` relies
         on it to look for one only in one-record chunks)."""
-        for item in self.rounds(RecordStream, self.filter_batch, _last_record_ns):
+        size = self.batch_size or _BATCH_ROWS
+        for item in self.rounds(RecordStream, self.filter_batch, _last_record_ns, size):
             if isinstance(item, RawRecord):
                 yield [item]
                 continue
@@ -305,6 +315,7 @@ class LogRead:
         stream: type[Stream],
         keep: Callable[[pa.RecordBatch], object],
         last_ns: Callable[[Any], int],
+        batch_size: int,
     ) -> Iterator[RawRecord | list[tuple[str, Any]]]:
         """Hour by hour, the rounds of the horizon merge (``merge_streams``) of streams of
         type ``stream`` whose batches pass ``keep``: each round a list of parts
@@ -315,7 +326,7 @@ class LogRead:
         start = self.read_from_ns
         watermark = start if start is not None else -INF
         for entries in self._hours_by_index().values():
-            streams, problems = self._open_hour(entries, stream, keep)
+            streams, problems = self._open_hour(entries, stream, keep, batch_size)
             first = max(entries[0][0].start_ns, watermark)
             for problem in problems:
                 self._note_problem(problem)
@@ -357,6 +368,7 @@ class LogRead:
         entries: list[tuple[Partition, Path]],
         stream: type[Stream],
         keep: Callable[[pa.RecordBatch], object],
+        batch_size: int,
     ) -> tuple[list[Stream], list[FileProblem]]:
         """Open every file of one hour (holding them open survives a concurrent
         compaction deleting them) and group them into streams."""
@@ -367,7 +379,7 @@ class LogRead:
             problems.extend(failed)
             for files in chain_files(opened):
                 opened_stream = stream(partition.exchange, files)
-                opened_stream.batches = file_batches(files, self.batch_size, keep)
+                opened_stream.batches = file_batches(files, batch_size, keep)
                 streams.append(opened_stream)
         return streams, problems
 
@@ -395,8 +407,15 @@ class LogRead:
                 return opened, failed
         raise AssertionError("unreachable")
 
-    def filter_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
-        """The rows of ``batch`` this read wants (its time range and symbols)."""
+    @property
+    def symbol_filter(self) -> frozenset[str] | None:
+        """The symbols whose rows this read keeps (with those without a symbol), or None
+        for every row: what ``filter_batch(..., symbols=False)`` leaves to the caller."""
+        return frozenset(self._prune) if self._prune is not None else None
+
+    def filter_batch(self, batch: pa.RecordBatch, symbols: bool = True) -> pa.RecordBatch | None:
+        """The rows of ``batch`` this read wants: its time range and, unless ``symbols``
+        is False, its symbols."""
         if batch.num_rows == 0:
             return None
         recv = batch.column(0)
@@ -410,7 +429,7 @@ class LogRead:
         if stop is not None and recv[-1].as_py() >= stop:
             below = pc.less(recv, int_scalar(stop, pa.int64()))
             mask = below if mask is None else pc.and_(mask, below)
-        if self._symbol_set is not None:
+        if symbols and self._symbol_set is not None:
             symbol = batch.column(6)
             keep = pc.or_(pc.is_in(symbol, value_set=self._symbol_set), pc.is_null(symbol))
             mask = keep if mask is None else pc.and_(mask, keep)
