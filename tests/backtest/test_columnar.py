@@ -178,3 +178,36 @@ def test_a_symbol_filter_gives_the_same_run_both_ways(
     _same(columnar, records)
     assert watchers[0].calls == watchers[1].calls
     assert len(watchers[0].calls) > 50
+
+
+class LateQuotes(Watcher):
+    """Subscribes to quotes only from a timer on: the engine quotes from then on."""
+
+    def __init__(self, after_ns: int) -> None:
+        super().__init__(("top",))
+        self.after_ns = after_ns
+
+    def on_start(self, ctx) -> None:
+        super().on_start(ctx)
+        ctx.schedule(ctx.now_ns + self.after_ns)
+
+    def on_timer(self, ctx, t_ns) -> None:
+        for venue, symbol in self.books:
+            ctx.subscribe(venue, symbol, events=("quotes",))
+
+
+def test_quotes_subscribed_mid_run_are_identical_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = golden_copy(tmp_path)
+    watchers: list[Watcher] = []
+
+    def make() -> Watcher:
+        watchers.append(LateQuotes(2_000_000_000))
+        return watchers[-1]
+
+    _same(*_both_ways(monkeypatch, make, root, *GOLDEN_RANGE))
+    assert watchers[0].calls == watchers[1].calls
+    quoted = [call[1] for call in watchers[0].calls if call[0] == "quote"]
+    first = watchers[0].calls[0][1]
+    assert quoted and min(quoted) >= first + 2_000_000_000

@@ -152,3 +152,19 @@ def test_demo_config_charges_a_high_volume_tier_over_the_defaults():
     assert demo.fees == {"binance": 0.0005, "binanceus": 0.0005, "coinbase": 0.0005}
     assert demo.quote_interval_ns == 250_000_000
     assert demo.markets == load_config().markets  # everything else stays the default
+
+
+def test_quote_ticks_turned_off_make_no_quotes_and_change_nothing_else(harness):
+    harness.engine.set_quoting(False)
+    harness.feed(
+        snapshot(10, [(100.0, 1.0)], [(101.0, 1.0)], t=T0 + SECOND // 10),
+        depth(11, 11, bids=[(100.0, 2.0)], t=T0 + SECOND // 2),
+        depth(12, 12, bids=[(100.5, 3.0)], t=T0 + 3 * SECOND),
+    )
+    assert _quotes(harness) == []
+    assert harness.book().bids == [(100.5, 3.0), (100.0, 2.0)]
+    harness.engine.set_quoting(True)  # back on: each interval boundary quotes again
+    harness.feed(depth(13, 13, asks=[(101.0, 4.0)], t=T0 + 4 * SECOND + 1))
+    harness.feed(depth(14, 14, asks=[(101.0, 5.0)], t=T0 + 5 * SECOND + 1))
+    quoted = [(q.recv_ns, q.bid, q.ask_size) for q in _quotes(harness)]
+    assert quoted == [(T0 + 3 * SECOND, 100.5, 1.0), (T0 + 4 * SECOND + 1, 100.5, 4.0)]

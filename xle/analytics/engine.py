@@ -70,6 +70,10 @@ _CONTROL_INTEGRITY = {
     "corrupt_file": IntegrityKind.CORRUPT_FILE,
 }
 
+#: The quote interval of an engine whose quote ticks are off (``set_quoting``): beyond
+#: any time an int64 of nanoseconds holds (year 2116).
+_NO_TICKS = 1 << 62
+
 #: Reset reasons already reported, with their detail, before the reset itself.
 _REPORTED_BEFORE_RESET = frozenset({"crossed", "stale_stream", "inexact_number"})
 
@@ -136,6 +140,17 @@ class Engine:
         self.top_books: set[tuple[str, str]] = set()
         self._lane: object | None = None  # the compiled columnar lane, made on first use
         self._generation = 0  # counts on_records calls (see the lane's ``_resume``)
+
+    def set_quoting(self, enabled: bool) -> None:
+        """Turn the quote ticks off (or back on; on by default). Off, no quote and no
+        stale report is made, and nothing else changes: the books, their sync, the
+        arbitrage and the cross-checks are the same. Why: a backtest no strategy asked
+        quotes of has no reader for them, and on the compiled lane each tick is a stop."""
+        interval = max(1, self.config.quote_interval_ns) if enabled else _NO_TICKS
+        if interval != self._interval:
+            self._interval = interval
+            if self._next_tick is not None:
+                self._next_tick = (self._last_recv_ns // interval + 1) * interval
 
     # ------------------------------------------------------------------ feeding
 

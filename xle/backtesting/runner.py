@@ -133,6 +133,7 @@ class _Run:
         }
         self.engine = Engine(config)
         self.engine.observer = self._observe
+        self.engine.set_quoting(False)  # until a strategy subscribes to quotes
         self._events: list[object] = []
         ledger = Ledger()
         for venue, assets in balances.items():
@@ -153,6 +154,7 @@ class _Run:
         self._subs[key] = self._subs.get(key, frozenset()) | wanted
         if "quotes" in wanted:
             self._quote_subs.add(key)
+            self.engine.set_quoting(True)
         if "book" in wanted or "trades" in wanted:
             self._book_subs.add(key)
         if "top" in wanted and key not in self._tops:
