@@ -15,7 +15,7 @@ collector's ``<local ns> <frame>`` lines rebuilt from the raw log) and times a n
 ``elapse`` loop over the converted events. The ratio is xle's records/s over
 hftbacktest's input frames/s on the same data.
 
-    python benchmarks/backtest.py [--quick | --full] [--hftbacktest]
+    python benchmarks/backtest.py [--quick | --full] [--hftbacktest [--paired N]]
 """
 
 from __future__ import annotations
@@ -117,9 +117,13 @@ from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
 from hftbacktest.data.utils import binancefutures
 
 src, npz, tick, lot = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-t = time.perf_counter()
-data = binancefutures.convert(src, output_filename=npz, combined_stream=True)
-convert_s = time.perf_counter() - t
+convert = sys.argv[5] == "convert"
+convert_s = None
+if convert:
+    t = time.perf_counter()
+    binancefutures.convert(src, output_filename=npz, combined_stream=True)
+    convert_s = round(time.perf_counter() - t, 2)
+events = len(np.load(npz)["data"])
 
 @njit
 def noop(hbt):
@@ -140,8 +144,7 @@ def run():
 
 run()  # compile once
 best = min(run() for _ in range(3))
-print(json.dumps({"events": int(len(data)), "convert_seconds": round(convert_s, 2),
-                  "seconds": round(best, 3)}))
+print(json.dumps({"events": int(events), "convert_seconds": convert_s, "seconds": round(best, 4)}))
 """
 
 
@@ -191,14 +194,20 @@ def _collector_file(root: Path, symbol: str, target: Path) -> int:
     return frames
 
 
-def time_hftbacktest(root: Path, symbol: str, tick: str, lot: str) -> dict[str, object]:
+def time_hftbacktest(
+    root: Path, symbol: str, tick: str, lot: str, *, convert: bool = True
+) -> dict[str, object]:
+    """Best of 3 no-op loops in a fresh child; ``convert`` first (re)converts the frames
+    (else the previous conversion's file is reused: paired rounds convert once)."""
     python = _hbt_python()
     work = OUT / f"hbt-{root.name}-{symbol}"
     work.mkdir(parents=True, exist_ok=True)
     source = work / "collector.gz"
     frames = _collector_file(root, symbol, source)
+    npz = work / "data.npz"
+    step = "convert" if convert or not npz.exists() else "reuse"
     done = subprocess.run(
-        [str(python), "-c", _HBT_CHILD, str(source), str(work / "data.npz"), tick, lot],
+        [str(python), "-c", _HBT_CHILD, str(source), str(npz), tick, lot, step],
         check=True,
         capture_output=True,
         text=True,
@@ -209,6 +218,29 @@ def time_hftbacktest(root: Path, symbol: str, tick: str, lot: str) -> dict[str, 
     result["frames_per_s"] = round(frames / result["seconds"])
     result["events_per_s"] = round(result["events"] / result["seconds"])
     return result
+
+
+def paired_rounds(rounds: int, books: list[tuple[str, str]]) -> dict[str, object]:
+    """Rounds of xle's top-of-book no-op on the BTCUSDT frames and hftbacktest's no-op
+    loop on the same frames, back to back, each the best of 3: the ratio of one round is
+    measured within a few seconds, where the VM's speed barely moves."""
+    ratios: list[float] = []
+    rows = []
+    for _ in range(rounds):
+        xle_run = time_backtest(REAL, lambda: NoOp(books, ("top",)), "BTCUSDT", repeat=3)
+        hbt = time_hftbacktest(REAL, "BTCUSDT", "0.01", "0.00001", convert=False)
+        ratio = xle_run["events_per_s"] / hbt["frames_per_s"]
+        ratios.append(ratio)
+        rows.append({"xle": xle_run["events_per_s"], "hftbacktest": hbt["frames_per_s"]})
+        print(
+            f"round: xle top-of-book no-op {xle_run['events_per_s']:,} records/s "
+            f"({xle_run['seconds']} s), hftbacktest {hbt['frames_per_s']:,} frames/s "
+            f"({hbt['seconds']} s): ratio {ratio:.2f}"
+        )
+    ordered = sorted(ratios)
+    median = ordered[len(ordered) // 2]
+    print(f"paired rounds: ratio {ordered[0]:.2f}-{ordered[-1]:.2f}, median {median:.2f}")
+    return {"rounds": rows, "ratio_min": ordered[0], "ratio_max": ordered[-1], "median": median}
 
 
 # --------------------------------------------------------------------------- main
@@ -222,6 +254,14 @@ def main() -> None:
     )
     size.add_argument("--full", action="store_true", help="the 1M-message generated log")
     parser.add_argument("--hftbacktest", action="store_true", help="compare with hftbacktest")
+    parser.add_argument(
+        "--paired",
+        type=int,
+        metavar="N",
+        default=0,
+        help="with --hftbacktest: N more rounds of xle's top-of-book no-op and hftbacktest's "
+        "no-op loop back to back (the VM's speed drifts between minutes)",
+    )
     args = parser.parse_args()
     datasets: list[tuple[str, Path, str]] = []
     if REAL.is_dir():
@@ -275,6 +315,8 @@ def main() -> None:
             print(f"  ratio xle no-op / hftbacktest no-op (frames/s): "
                   f"{xle_rate / hbt['frames_per_s']:.2f} (every change), "
                   f"{top_rate / hbt['frames_per_s']:.2f} (top of book)")  # fmt: skip
+            if args.paired:
+                report["paired"] = paired_rounds(args.paired, btc)
     out = OUT / "backtest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -93,10 +93,10 @@ cdef class _LaneSlot:
     cdef Py_ssize_t ring_len
     cdef Py_ssize_t ring_cap
     cdef long long check_updates
-    # The check's deque holds ring entries as of the last export or import: ``synced``
-    # of them from the head then, of which ``popped`` were popped since.
-    cdef Py_ssize_t synced
-    cdef Py_ssize_t popped
+    # The check's deque holds ring entries as of the last export or import:
+    # ``ring_synced`` of them from the head then, of which ``ring_popped`` were popped since.
+    cdef Py_ssize_t ring_synced
+    cdef Py_ssize_t ring_popped
     cdef long long d_tickers
     cdef long long d_agreed
     cdef long long d_unmatched
@@ -152,7 +152,7 @@ cdef class _LaneSlot:
     cdef inline void ring_pop(self) noexcept:
         self.ring_head = (self.ring_head + 1) % self.ring_cap
         self.ring_len -= 1
-        self.popped += 1
+        self.ring_popped += 1
 
 
 cdef class _LaneConn:
@@ -578,8 +578,8 @@ cdef class Lane:
             v[3] = ticker.ask_size
             slot.ring_push(ticker.update_id, v, last)
         slot.check_updates = check.updates
-        slot.synced = slot.ring_len
-        slot.popped = 0
+        slot.ring_synced = slot.ring_len
+        slot.ring_popped = 0
         slot.check_fast = True
         return 0
 
@@ -595,13 +595,13 @@ cdef class Lane:
         check.updates = slot.check_updates
         slot.d_tickers = slot.d_agreed = slot.d_unmatched = 0
         waiting = check._waiting
-        if slot.popped >= slot.synced:
+        if slot.ring_popped >= slot.ring_synced:
             waiting.clear()
             start = 0
         else:
-            for k in range(slot.popped):
+            for k in range(slot.ring_popped):
                 waiting.popleft()
-            start = slot.synced - slot.popped
+            start = slot.ring_synced - slot.ring_popped
         for k in range(start, slot.ring_len):
             at = (slot.ring_head + k) % slot.ring_cap
             v = slot.ring_v + 4 * at
@@ -609,8 +609,8 @@ cdef class Lane:
                 slot.decoder_exchange, slot.symbol, v[0], v[1], v[2], v[3], slot.ring_u[at]
             )
             waiting.append((ticker, slot.ring_last[at]))
-        slot.synced = slot.ring_len
-        slot.popped = 0
+        slot.ring_synced = slot.ring_len
+        slot.ring_popped = 0
         slot.check_touched = False
         return 0
 
