@@ -320,6 +320,7 @@ cdef class Lane:
         self.noticed = False
         self.top_moved = False
         self._resume()
+        self._mark_watched(b)
         try:
             while r < rows:
                 if has_stop and r > start and b.recv[b.row(r)] >= stop:
@@ -357,6 +358,9 @@ cdef class Lane:
                 if b.python_only:
                     raise ValueError("feed_parts needs batches without null keys")
         self._resume()
+        for k in range(count):
+            for b in batches[k]:
+                self._mark_watched(b)
         try:
             while True:
                 best = -1
@@ -401,6 +405,8 @@ cdef class Lane:
         ex = b.exchanges[r] if b.exchanges != NULL else 0
         if ex < 0 or b.runs[r] < 0 or b.kinds[r] < 0:
             return self._python_row(b, r, out)
+        if b.symbols[r] >= 0 and b.watched[b.symbols[r]]:
+            return self._python_row(b, r, out)  # a watched book's: no need to parse it
         ex = b.ex_map[ex]
         venue = self.exchange_venue[ex]
         kidx = b.kinds[r]
@@ -1001,6 +1007,21 @@ cdef class Lane:
             self._watch(slot)
         return 0
 
+    cdef int _mark_watched(self, _Batch b) except -1:
+        """Which of the batch's symbols (by its ``symbol`` column) are books the observer
+        watches, read at each feed (the caller may change them between feeds): their rows
+        go to Python unparsed. Only a shortcut: a row whose column names another book is
+        still parsed, and its slot is watched all the same."""
+        cdef Py_ssize_t k
+        flags = bytearray(len(b.symbol_values) + 1)
+        books = self.observed_books
+        if self.engine.observer is not None and books and b.exchange is not None:
+            for k, symbol in enumerate(b.symbol_values):
+                flags[k] = (b.exchange, symbol) in books
+        b.watched_flags = flags
+        b.watched = flags
+        return 0
+
     cdef int _watch(self, _LaneSlot slot) except -1:
         """The slot's share of the engine's switches (read by ``_arm_engine``): they
         change only between feeds, so this holds for armed and disarmed slots alike."""
@@ -1059,6 +1080,8 @@ cdef class _Batch:
     cdef bytearray kind_ws
     cdef bytearray stream_route  # stream dictionary index -> _ROUTE_*
     cdef int32_t* sel  # the selected rows' indices (a symbol filter), NULL: every row
+    cdef bytearray watched_flags  # per symbol dictionary entry: a book the observer watches
+    cdef unsigned char* watched  # = watched_flags, set by ``Lane._mark_watched`` per feed
 
     def __dealloc__(self):
         free(self.sel)
