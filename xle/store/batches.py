@@ -12,9 +12,14 @@ An unreadable file is a ``corrupt_file`` RawRecord, alone in a list, exactly as
 
 Read-ahead (``read_ahead=True``): the Parquet reading and merging run on a second
 thread, at most ``_AHEAD`` rounds ahead of the caller, memory bounded by those few rounds.
-Off by default: measured on the reference machine (2 shared cores) the full replay took
-5.3-5.9 s per million messages with it and 5.0-5.3 s without, and 20 MB more peak RSS;
-the GIL hand-offs cost more than the overlapped decompression saves.
+Backtests use it; replays do not, by default. Measured on the reference machine (2 shared
+cores): with 1,024-row batches the full replay took 5.3-5.9 s per million messages with it
+and 5.0-5.3 s without (the GIL hand-offs cost more than the overlapped decompression
+saved); with the lane's 4,096-row batches (2026-12-04) 3.2-3.5 s against 3.7-4.7 s, but
+peak RSS 236 / 267 / 272 MB at 250k / 1M / 2M messages against a flat 224-229 MB, and a
+replay must stay flat in the log's length. A backtest of the real capture ran 0.109 s
+against 0.129 s (best of 6), its peak RSS over the generated logs 265 / 264 MB at 250k /
+2M messages (233 / 272 MB without).
 """
 
 from __future__ import annotations
