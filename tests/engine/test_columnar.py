@@ -190,6 +190,29 @@ def test_a_symbol_filter_in_the_lane_equals_filtered_records(plan, cuts, symbols
     assert _state(by_batches) == _state(by_records)
 
 
+def test_a_symbol_filter_applies_to_a_batch_with_null_keys_too():
+    """A batch with a null ``seq`` (not one the recorder writes) is Python's row by row;
+    the lane's symbol filter still keeps the same rows."""
+    import msgspec
+    import pyarrow as pa
+
+    records = [
+        snapshot(100, [(99.0, 1)], [(101.0, 1)], t=T0),
+        l2(1, "snapshot", [(99.0, 1)], [(101.0, 1)], t=T0 + 1),
+        msgspec.structs.replace(depth(101, 101, [(99.5, 2)], [], t=T0 + 2), seq=None),
+        l2(2, "update", [(99.5, 2)], [], t=T0 + 3),
+    ]
+    seq = pa.array([rec.seq for rec in records], pa.int64())
+    batch = batch_of(records).set_column(3, "seq", seq)
+    by_records, expected = _fed_records([records[0], records[2]])  # BTCUSDT's rows only
+    engine = Engine(load_config())
+    actual = engine.on_batch(batch, symbols=frozenset({"BTCUSDT"}))
+    actual.extend(engine.finish())
+    assert actual == expected
+    assert _state(engine) == _state(by_records)
+    assert engine.book_keys() == [("binance", "BTCUSDT")]
+
+
 def _synced_log(messages):
     records = [snapshot(100, [(99.0, 1)], [(101.0, 1)], t=T0)]
     for k in range(messages):

@@ -19,9 +19,10 @@
 # paths cannot diverge: a row the lane does not take whole (a snapshot, a gap, a stale
 # or inexact or malformed frame, a control event, a crossed book, a quote tick, an open
 # arbitrage episode, a ticker in doubt, ...) is handed to ``Engine.on_records`` as a
-# RawRecord, or to the engine method that handles that step. Before any Python code runs, the lane
-# writes back what it changed (``_flush``) and forgets what it knew (``_disarm``), so
-# Python always sees, and the lane always starts from, the one true state.
+# RawRecord, or to the engine method that handles that step. Before any Python code
+# runs, the lane writes back what it changed (``_flush``) and forgets what it knew
+# (``_disarm``), so Python always sees, and the lane always starts from, the one true
+# state.
 #
 # The lane reads and writes the engine's and decoders' attributes by name (duck typed:
 # ``_native`` imports nothing above ``records``); ``xle.analytics.columnar`` is the one
@@ -55,6 +56,12 @@ cdef class _LanePair:
     cdef _LaneEdge latest
 
 
+cdef struct _Pending:
+    long long u  # the ticker's update id
+    long long last  # the check's update count by which it must have been judged
+    double v[4]  # b, B, a, A
+
+
 cdef class _LaneSlot:
     """One book the lane may update: the engine's state and the decoder's sync of it."""
 
@@ -81,14 +88,12 @@ cdef class _LaneSlot:
     cdef list pairs
     cdef object decoder_exchange  # the decoder's name for the exchange, as its events carry
     # The cross-check's Binance tickers waiting for their update id, mirrored in C while
-    # ``check_fast`` (no ticker in doubt, no kept history): a ring of (u, b, B, a, A,
-    # last update allowed), the check's update clock, and its counters' growth since the
-    # last flush. Otherwise the Python ``CrossCheck`` is the one state and runs as before.
+    # ``check_fast`` (no ticker in doubt, no kept history): a ring of ``_Pending``, the
+    # check's update clock, and its counters' growth since the last flush. Otherwise the
+    # Python ``CrossCheck`` is the one state and runs as before.
     cdef bint check_fast
     cdef bint check_touched
-    cdef long long* ring_u
-    cdef long long* ring_last
-    cdef double* ring_v
+    cdef _Pending* ring
     cdef Py_ssize_t ring_head
     cdef Py_ssize_t ring_len
     cdef Py_ssize_t ring_cap
@@ -110,42 +115,31 @@ cdef class _LaneSlot:
     cdef bint trade_has_ms
 
     def __dealloc__(self):
-        free(self.ring_u)
-        free(self.ring_last)
-        free(self.ring_v)
+        free(self.ring)
+
+    cdef inline _Pending* ring_at(self, Py_ssize_t k) noexcept:
+        """The ``k``-th waiting ticker from the oldest."""
+        return &self.ring[(self.ring_head + k) % self.ring_cap]
 
     cdef int ring_push(self, long long u, const double* v, long long last) except -1:
-        cdef Py_ssize_t cap, k, at
-        cdef long long* new_u
-        cdef long long* new_last
-        cdef double* new_v
+        cdef Py_ssize_t cap, k
+        cdef _Pending* grown
+        cdef _Pending* entry
         if self.ring_len == self.ring_cap:
             cap = self.ring_cap * 2 if self.ring_cap else 16
-            new_u = <long long*>malloc(cap * sizeof(long long))
-            new_last = <long long*>malloc(cap * sizeof(long long))
-            new_v = <double*>malloc(4 * cap * sizeof(double))
-            if new_u == NULL or new_last == NULL or new_v == NULL:
-                free(new_u)
-                free(new_last)
-                free(new_v)
+            grown = <_Pending*>malloc(cap * sizeof(_Pending))
+            if grown == NULL:
                 raise MemoryError()
             for k in range(self.ring_len):
-                at = (self.ring_head + k) % self.ring_cap
-                new_u[k] = self.ring_u[at]
-                new_last[k] = self.ring_last[at]
-                memcpy(new_v + 4 * k, self.ring_v + 4 * at, 4 * sizeof(double))
-            free(self.ring_u)
-            free(self.ring_last)
-            free(self.ring_v)
-            self.ring_u = new_u
-            self.ring_last = new_last
-            self.ring_v = new_v
+                grown[k] = self.ring_at(k)[0]
+            free(self.ring)
+            self.ring = grown
             self.ring_cap = cap
             self.ring_head = 0
-        at = (self.ring_head + self.ring_len) % self.ring_cap
-        self.ring_u[at] = u
-        self.ring_last[at] = last
-        memcpy(self.ring_v + 4 * at, v, 4 * sizeof(double))
+        entry = self.ring_at(self.ring_len)
+        entry.u = u
+        entry.last = last
+        memcpy(entry.v, v, 4 * sizeof(double))
         self.ring_len += 1
         return 0
 
@@ -536,20 +530,19 @@ cdef class Lane:
         ticker due now disagrees (it would become a doubt: Python's)."""
         cdef long long book_id = slot.update_id
         cdef long long updates = slot.check_updates + 1
-        cdef Py_ssize_t k = 0, at
-        cdef long long u
+        cdef Py_ssize_t k = 0
+        cdef _Pending* entry
         while k < slot.ring_len:
-            at = (slot.ring_head + k) % slot.ring_cap
-            u = slot.ring_u[at]
-            if u == book_id:
-                if not _agrees(slot.ring_v + 4 * at, slot.book):
+            entry = slot.ring_at(k)
+            if entry.u == book_id:
+                if not _agrees(entry.v, slot.book):
                     return False
-            elif not (u < book_id or slot.ring_last[at] <= updates):
+            elif not (entry.u < book_id or entry.last <= updates):
                 break
             k += 1
         slot.check_updates = updates
         while k > 0:
-            if slot.ring_u[slot.ring_head] == book_id:
+            if slot.ring_at(0).u == book_id:
                 slot.d_agreed += 1
             else:
                 slot.d_unmatched += 1  # the book jumped past ``u``, or never got there
@@ -592,8 +585,8 @@ cdef class Lane:
     cdef int _export_check(self, _LaneSlot slot) except -1:
         """Write the C mirror back into the ``CrossCheck``: the counters, and the queue
         by what changed since the last export (only the lane changes it meanwhile)."""
-        cdef Py_ssize_t k, at, start
-        cdef const double* v
+        cdef Py_ssize_t k, start
+        cdef _Pending* entry
         check = slot.check
         check.tickers += slot.d_tickers
         check.agreed += slot.d_agreed
@@ -609,12 +602,12 @@ cdef class Lane:
                 waiting.popleft()
             start = slot.ring_synced - slot.ring_popped
         for k in range(start, slot.ring_len):
-            at = (slot.ring_head + k) % slot.ring_cap
-            v = slot.ring_v + 4 * at
+            entry = slot.ring_at(k)
             ticker = self.top_of_book(
-                slot.decoder_exchange, slot.symbol, v[0], v[1], v[2], v[3], slot.ring_u[at]
+                slot.decoder_exchange, slot.symbol, entry.v[0], entry.v[1], entry.v[2],
+                entry.v[3], entry.u,
             )
-            waiting.append((ticker, slot.ring_last[at]))
+            waiting.append((ticker, entry.last))
         slot.ring_synced = slot.ring_len
         slot.ring_popped = 0
         slot.check_touched = False
@@ -1014,10 +1007,9 @@ cdef class Lane:
         still parsed, and its slot is watched all the same."""
         cdef Py_ssize_t k
         flags = bytearray(len(b.symbol_values) + 1)
-        books = self.observed_books
-        if self.engine.observer is not None and books and b.exchange is not None:
+        if b.exchange is not None:
             for k, symbol in enumerate(b.symbol_values):
-                flags[k] = (b.exchange, symbol) in books
+                flags[k] = self._observes(b.exchange, symbol)
         b.watched_flags = flags
         b.watched = flags
         return 0
@@ -1025,14 +1017,18 @@ cdef class Lane:
     cdef int _watch(self, _LaneSlot slot) except -1:
         """The slot's share of the engine's switches (read by ``_arm_engine``): they
         change only between feeds, so this holds for armed and disarmed slots alike."""
-        key = (self.exchange_names[slot.exchange], slot.symbol)
-        slot.watched = (
+        name = self.exchange_names[slot.exchange]
+        slot.watched = self._observes(name, slot.symbol)
+        slot.top = (name, slot.symbol) in self.top_books
+        return 0
+
+    cdef bint _observes(self, exchange, symbol) except -1:
+        """Must the engine's observer see every record of this book?"""
+        return (
             self.engine.observer is not None
             and self.observed_books is not None
-            and key in self.observed_books
+            and (exchange, symbol) in self.observed_books
         )
-        slot.top = key in self.top_books
-        return 0
 
     cdef int _pause(self) except -1:
         """End of a feed: everything written back; the slots stay armed."""
@@ -1093,11 +1089,6 @@ cdef class _Batch:
     def __cinit__(self, Lane lane, exchange, batch, symbols=None):
         cdef const signed char[::1] view
         cdef Py_ssize_t k
-        if symbols is not None and any(
-            batch.column(name).null_count for name in ("recv_ns", "seq", "conn")
-        ):
-            batch = _symbol_rows(batch, symbols)  # Python's batch anyway: filter it
-            symbols = None
         self.batch = batch
         self.exchange = exchange
         self.rows = batch.num_rows
@@ -1228,7 +1219,7 @@ cdef class _Batch:
     def recv_ns(self, Py_ssize_t r):
         """``recv_ns`` of (selected) row ``r``."""
         if self.python_only:
-            return self.batch.column("recv_ns")[r].as_py()
+            return self.batch.column("recv_ns")[self.row(r)].as_py()
         return self.recv[self.row(r)]
 
 
@@ -1240,16 +1231,6 @@ cdef inline object _value(list values, indices, Py_ssize_t r):
     cdef const int32_t* index = _i32(indices.buffers()[1], 0)
     cdef int32_t k = index[r]
     return values[k] if k >= 0 else None
-
-
-def _symbol_rows(batch, symbols):
-    """The rows of ``batch`` of ``symbols`` or without a symbol, copied."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    symbol = batch.column("symbol")
-    wanted = pa.array(sorted(symbols), pa.string())
-    return batch.filter(pc.or_(pc.is_in(symbol, value_set=wanted), pc.is_null(symbol)))
 
 
 def _dictionary(column):
