@@ -19,11 +19,13 @@ cdef extern from "Python.h":
 # Eight ASCII digits at once (the SWAR technique of fast_float and simdjson): Binance
 # prints every number with 8 decimals, and a digit-at-a-time loop is a serial
 # multiply-add chain. It computes the same integer as that loop, so the same doubles.
+# Little-endian GCC/Clang only (``__builtin_ctzll``); elsewhere the loop runs.
 cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) \
+        && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     #define XLE_SWAR 1
     #else
     #define XLE_SWAR 0
@@ -32,11 +34,6 @@ cdef extern from *:
         uint64_t v;
         memcpy(&v, p, 8);
         return v;
-    }
-    static inline int xle_eight_digits(uint64_t v) {
-        return XLE_SWAR
-            && !(((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
-                 & 0x8080808080808080ULL);
     }
     /* Any of the 8 bytes below 0x20 (a control character) or equal to 0x5C (a
        backslash)? The exact "has byte less than" / "has zero byte" tests of
@@ -53,21 +50,102 @@ cdef extern from *:
         return (((v & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
                 + (((v >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
     }
+    /* How many of the 8 bytes, from the first, are digits (0 to 8). A carry or borrow
+       of the test only moves towards later bytes, so the first flagged byte is the
+       first non-digit. Only called where XLE_SWAR holds. */
+    static inline int xle_digit_run(uint64_t v) {
+        uint64_t flagged = ((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
+                           & 0x8080808080808080ULL;
+        return flagged ? (__builtin_ctzll(flagged) >> 3) : 8;
+    }
+    /* The value of the first ``run`` (1 to 7) digit bytes of ``v``: they are moved to
+       the end of the word and the bytes before them set to '0'. */
+    static inline uint64_t xle_parse_run(uint64_t v, int run) {
+        return xle_parse_eight((v << (8 * (8 - run)))
+                               | (0x3030303030303030ULL >> (8 * run)));
+    }
+    static const uint64_t xle_pow10_int[9] = {
+        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    static const double xle_pow10[9] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    /* The shape the venues print, "I" or "I.F" with one to seven integer digits (no
+       leading zero) and one to eight decimals, in two words; -1 for anything else, and
+       for a string within 19 bytes of the end. At most 15 digits: ``m`` is exact and
+       ``m / 10**f`` the correctly rounded double, as ``float(s)`` gives. */
+    static inline __attribute__((always_inline)) Py_ssize_t xle_decimal_common(
+            const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) {
+        uint64_t word, m;
+        Py_ssize_t j;
+        int run, frac;
+        if (!XLE_SWAR || i + 19 > n || p[i] != '"')
+            return -1;
+        word = xle_load8(p + i + 1);
+        run = xle_digit_run(word);
+        if (run == 0 || run == 8 || (run > 1 && p[i + 1] == '0'))
+            return -1;
+        m = xle_parse_run(word, run);
+        j = i + 1 + run;
+        if (p[j] == '"') {
+            *out = (double)m;
+            return j + 1;
+        }
+        if (p[j] != '.')
+            return -1;
+        word = xle_load8(p + j + 1);
+        frac = xle_digit_run(word);
+        if (frac == 0 || p[j + 1 + frac] != '"')
+            return -1;
+        m = m * xle_pow10_int[frac]
+            + (frac == 8 ? xle_parse_eight(word) : xle_parse_run(word, frac));
+        *out = (double)m / xle_pow10[frac];
+        return j + 2 + frac;
+    }
+    /* ``xle_decimal_common`` inline at every call, else the general parser out of line
+       (through a pointer, so that the compiler cannot inline it there too). */
+    static Py_ssize_t (*xle_decimal_general)(
+        const unsigned char*, Py_ssize_t, Py_ssize_t, double*);
+    static inline __attribute__((always_inline)) Py_ssize_t xle_decimal(
+            const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) {
+        Py_ssize_t end = xle_decimal_common(p, i, n, out);
+        return end >= 0 ? end : xle_decimal_general(p, i, n, out);
+    }
     """
     unsigned long long xle_load8(const unsigned char* p) noexcept nogil
-    bint xle_eight_digits(unsigned long long v) noexcept nogil
+    bint XLE_SWAR
     unsigned long long xle_parse_eight(unsigned long long v) noexcept nogil
     bint xle_eight_plain(unsigned long long v) noexcept nogil
+    int xle_digit_run(unsigned long long v) noexcept nogil
+    unsigned long long xle_parse_run(unsigned long long v, int run) noexcept nogil
+    Py_ssize_t (*xle_decimal_general)(const unsigned char*, Py_ssize_t, Py_ssize_t, double*) except -2
+    # A string holding a plain non-negative decimal (``"43000.10000000"``) -> double: the
+    # venues' own shape in two words, inline (``xle_decimal_common``), else ``_decimal_any``.
+    Py_ssize_t _decimal "xle_decimal"(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2
+
+
+cdef unsigned long long[8] _POW10_INT = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000]
 
 
 cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned long long* m) noexcept:
     """Accumulate the digits at ``p[i]`` into ``m`` (wrapping past 19 digits: callers
     count digits and take their slow path then); returns the index after them."""
     cdef unsigned long long value = m[0]
+    cdef unsigned long long word
     cdef unsigned char d
-    while i + 8 <= n and xle_eight_digits(xle_load8(p + i)):
-        value = value * 100000000ULL + xle_parse_eight(xle_load8(p + i))
-        i += 8
+    cdef int run
+    # Eight bytes at a time while eight remain: a run of digits shorter than eight (the
+    # integer part of a price, a quantity's decimals) costs one word, not one step per
+    # digit.
+    while XLE_SWAR and i + 8 <= n:
+        word = xle_load8(p + i)
+        run = xle_digit_run(word)
+        if run == 8:
+            value = value * 100000000ULL + xle_parse_eight(word)
+            i += 8
+            continue
+        if run:
+            value = value * _POW10_INT[run] + xle_parse_run(word, run)
+            i += run
+        m[0] = value
+        return i
     while i < n:
         d = p[i] - 48
         if d > 9:
@@ -239,8 +317,8 @@ def long_decimals(bytes payload):
     return False
 
 
-cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2:
-    """A string holding a plain non-negative decimal (``"43000.10000000"``) -> double."""
+cdef Py_ssize_t _decimal_any(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2:
+    """``_decimal`` for any length and for whitespace before the string."""
     cdef Py_ssize_t start, int_end, frac_start
     cdef unsigned long long m = 0
     cdef Py_ssize_t frac = 0
@@ -281,6 +359,9 @@ cdef Py_ssize_t _decimal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, dou
             return -1
     out[0] = value
     return i + 1
+
+
+xle_decimal_general = _decimal_any
 
 
 cdef inline Py_ssize_t _lit(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* text, Py_ssize_t size) noexcept:
