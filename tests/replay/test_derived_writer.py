@@ -7,8 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from msgspec.structs import replace
 
-from xle.records import Quote, VwapResult
+from xle.records import IntegrityEvent, Quote, VwapResult
 from xle.store import derived
 from xle.store.derived import SCHEMAS, DerivedWriter, Scope
 
@@ -91,3 +94,47 @@ def test_abort_removes_temp_files_of_closed_days(tmp_path: Path) -> None:
     writer.add(_quote(2 * DAY_NS + 5, 2))
     writer.abort()
     assert not any(p.is_file() for p in (tmp_path / "derived").rglob("*"))
+
+
+_outputs = st.lists(
+    st.tuples(
+        st.sampled_from(["quote", "quote", "quote", "integrity"]),
+        st.sampled_from(["binance", "coinbase"]),
+        st.integers(0, 3 * DAY_NS),  # three days, so days pass and rows come late
+    ),
+    max_size=60,
+)
+
+
+def _output(kind: str, exchange: str, recv_ns: int, seq: int) -> object:
+    if kind == "integrity":
+        return IntegrityEvent(recv_ns, seq, "run", 0, exchange, "BTCUSDT", "gap", "detail")
+    return replace(_quote(recv_ns, seq), exchange=exchange)
+
+
+def _written(root: Path) -> dict[str, pa.Table]:
+    return {
+        str(p.relative_to(root)): pq.read_table(p)
+        for p in sorted((root / "derived").rglob("*.parquet"))
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(_outputs, st.data())
+def test_store_all_writes_what_store_writes_one_by_one(tmp_path_factory, outputs, data) -> None:
+    """The short path for runs of quotes keeps every file and row of ``store``."""
+    items = [_output(k, e, ns, seq) for seq, (k, e, ns) in enumerate(outputs)]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=4)))
+    one, many = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("many")
+    by_one = DerivedWriter(one, SCOPE)
+    for item in items:
+        by_one.store(item)
+    by_one.commit()
+    by_list = DerivedWriter(many, SCOPE)
+    for lo, hi in zip([0, *cuts], [*cuts, len(items)], strict=True):
+        by_list.store_all(items[lo:hi])
+    by_list.commit()
+    assert by_list.rows == by_one.rows
+    assert _written(many).keys() == _written(one).keys()
+    for name, table in _written(one).items():
+        assert _written(many)[name].equals(table), name

@@ -269,15 +269,22 @@ class ReplaySummary:
         return len(self.books) - self.synced
 
     def count(self, out: object) -> None:
-        if isinstance(out, Quote):
-            self.quotes += 1
-        elif isinstance(out, ArbitrageEpisode):
-            if out.status == "open":
-                self.episodes_opened += 1
-            else:
-                self.episodes_closed += 1
-        elif isinstance(out, IntegrityEvent):
-            self.integrity[out.kind] += 1
+        self.count_all((out,))
+
+    def count_all(self, outputs: Iterable[object]) -> None:
+        quotes = 0
+        for out in outputs:
+            kind = type(out)
+            if kind is Quote:
+                quotes += 1
+            elif kind is ArbitrageEpisode:
+                if out.status == "open":  # type: ignore[attr-defined]
+                    self.episodes_opened += 1
+                else:
+                    self.episodes_closed += 1
+            elif kind is IntegrityEvent:
+                self.integrity[out.kind] += 1  # type: ignore[attr-defined]
+        self.quotes += quotes
 
 
 def prepare_replay(
@@ -359,8 +366,7 @@ def run_replay(
                 # chunk.
                 if len(chunk) == 1:
                     _note_corrupt(chunk[0], summary, on_warning)
-                for out in on_records(chunk):
-                    _sink(out, scope, summary, writer)
+                _sink(on_records(chunk), scope, summary, writer)
                 summary.records += len(chunk)
                 if progress is not None:
                     progress(chunk[-1].recv_ns, summary.records)
@@ -372,18 +378,16 @@ def run_replay(
                 if warm:
                     summary.warmup_records += 1
                     if corrupt:  # the books at T0 lack this file: report it at T0
-                        for out in outputs:
-                            _sink(replace(out, recv_ns=scope.start_ns), scope, summary, writer)
+                        at_start = [replace(out, recv_ns=scope.start_ns) for out in outputs]
+                        _sink(at_start, scope, summary, writer)
                     continue
                 summary.records += 1
                 if pacer is not None:
                     pacer.wait(rec.recv_ns)
-                for out in outputs:
-                    _sink(out, scope, summary, writer)
+                _sink(outputs, scope, summary, writer)
                 if progress is not None and (pacer is not None or summary.records % 2048 == 1):
                     progress(rec.recv_ns, summary.records)
-        for out in engine.finish():
-            _sink(out, scope, summary, writer)
+        _sink(engine.finish(), scope, summary, writer)
         if summary.records == 0:
             raise DataError(
                 f"no records between {format_ns(scope.start_ns)} and {format_ns(scope.end_ns)}"
@@ -427,15 +431,15 @@ def _replay_batches(
             outputs = feed_batches(engine, warm)
             summary.warmup_records += batch_rows(warm)
             if isinstance(warm, list) and _note_corrupt(warm[0], summary, on_warning):
-                for out in outputs:  # the books at T0 lack this file: report it at T0
-                    _sink(replace(out, recv_ns=start_ns), scope, summary, writer)
+                # the books at T0 lack this file: report it at T0
+                at_start = [replace(out, recv_ns=start_ns) for out in outputs]
+                _sink(at_start, scope, summary, writer)
         if item is None:
             continue
         if isinstance(item, list):
             for rec in item:
                 _note_corrupt(rec, summary, on_warning)
-        for out in feed_batches(engine, item):
-            _sink(out, scope, summary, writer)
+        _sink(feed_batches(engine, item), scope, summary, writer)
         summary.records += batch_rows(item)
         if progress is not None:
             progress(last_recv_ns(item), summary.records)
@@ -464,11 +468,19 @@ def _note_corrupt(
     return True
 
 
-def _sink(out: object, scope: Scope, summary: ReplaySummary, writer: DerivedWriter | None) -> None:
-    if scope.covers(out):
-        summary.count(out)
-        if writer is not None:
-            writer.store(out)
+def _sink(
+    outputs: list, scope: Scope, summary: ReplaySummary, writer: DerivedWriter | None
+) -> None:
+    """Count and store the engine's outputs that ``scope`` covers. A list at a time: a
+    replay makes 100,000 quotes on the generated log, and a few calls per output were a
+    tenth of its time."""
+    if not outputs:
+        return
+    covers = scope.covers
+    kept = [out for out in outputs if covers(out)]
+    summary.count_all(kept)
+    if writer is not None:
+        writer.store_all(kept)
 
 
 # --------------------------------------------------------------------------- book at T
