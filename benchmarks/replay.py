@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import ensure_log, log_stats
+from stages import ARROW_READ_ROWS
 
 STAGES_SCRIPT = Path(__file__).with_name("stages.py")
 
@@ -182,7 +183,8 @@ def paired_rounds(rounds: int, messages: int = 1_000_000, seed: int = 7) -> list
 def print_report(result: dict[str, object]) -> None:
     arrow = float(result["arrow_read_msgs_per_s"])
     print(
-        f"Arrow-read limit (payload column into Arrow, nothing else): {arrow:,.0f} msgs/s\n"
+        f"Arrow-read limit (payload column into Arrow, nothing else, {ARROW_READ_ROWS:,}-row "
+        f"batches): {arrow:,.0f} msgs/s\n"
         f"full pipeline: {result['msgs_per_s']:,.0f} msgs/s = {result['msgs_per_s'] / arrow:.2f}"
         f" of the limit (xle replay as it runs); pinned to one core: "
         f"{result['one_core_msgs_per_s']:,.0f} msgs/s = "
