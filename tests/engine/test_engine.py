@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import msgspec
 import pytest
 
@@ -45,6 +47,13 @@ def test_quote_carries_spread_imbalance_and_vwap(make_harness):
     assert (buy.side, buy.price, buy.filled, buy.insufficient) == ("buy", 102.0, 2.0, False)
     assert (sell.side, sell.price) == ("sell", 99.5)
     assert quote.market == "BTC/USD"
+
+
+def test_quotes_are_not_tracked_by_the_garbage_collector(harness):
+    """Both the compiled and the Python quote: a replay makes 100,000 of them."""
+    harness.feed(snapshot(10, [(100.0, 1.0)], [(101.0, 1.0)]))
+    [quote] = harness.engine.finish()
+    assert not gc.is_tracked(quote)
 
 
 def test_a_quiet_book_is_reported_stale_once(make_harness):
