@@ -19,7 +19,7 @@ cdef extern from "Python.h":
 # Eight ASCII digits at once (the SWAR technique of fast_float and simdjson): Binance
 # prints every number with 8 decimals, and a digit-at-a-time loop is a serial
 # multiply-add chain. It computes the same integer as that loop, so the same doubles.
-# Little-endian GCC/Clang only (``__builtin_ctzll``); elsewhere the loop runs.
+# Little-endian GCC/Clang only (``__builtin_ctzll``); elsewhere the byte loops run.
 cdef extern from *:
     """
     #include <stdint.h>
@@ -27,8 +27,17 @@ cdef extern from *:
     #if defined(__GNUC__) && defined(__BYTE_ORDER__) \
         && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     #define XLE_SWAR 1
+    #define XLE_CTZ64(v) __builtin_ctzll(v)
     #else
     #define XLE_SWAR 0
+    #define XLE_CTZ64(v) 0 /* never reached: every caller tests XLE_SWAR first */
+    #endif
+    #if defined(__GNUC__)
+    #define XLE_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #elif defined(_MSC_VER)
+    #define XLE_ALWAYS_INLINE static __forceinline
+    #else
+    #define XLE_ALWAYS_INLINE static inline
     #endif
     static inline uint64_t xle_load8(const unsigned char* p) {
         uint64_t v;
@@ -56,7 +65,7 @@ cdef extern from *:
     static inline int xle_digit_run(uint64_t v) {
         uint64_t flagged = ((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
                            & 0x8080808080808080ULL;
-        return flagged ? (__builtin_ctzll(flagged) >> 3) : 8;
+        return flagged ? (XLE_CTZ64(flagged) >> 3) : 8;
     }
     /* The value of the first ``run`` (1 to 7) digit bytes of ``v``: they are moved to
        the end of the word and the bytes before them set to '0'. */
@@ -71,7 +80,7 @@ cdef extern from *:
        leading zero) and one to eight decimals, in two words; -1 for anything else, and
        for a string within 19 bytes of the end. At most 15 digits: ``m`` is exact and
        ``m / 10**f`` the correctly rounded double, as ``float(s)`` gives. */
-    static inline __attribute__((always_inline)) Py_ssize_t xle_decimal_common(
+    XLE_ALWAYS_INLINE Py_ssize_t xle_decimal_common(
             const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) {
         uint64_t word, m;
         Py_ssize_t j;
@@ -103,7 +112,7 @@ cdef extern from *:
        (through a pointer, so that the compiler cannot inline it there too). */
     static Py_ssize_t (*xle_decimal_general)(
         const unsigned char*, Py_ssize_t, Py_ssize_t, double*);
-    static inline __attribute__((always_inline)) Py_ssize_t xle_decimal(
+    XLE_ALWAYS_INLINE Py_ssize_t xle_decimal(
             const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) {
         Py_ssize_t end = xle_decimal_common(p, i, n, out);
         return end >= 0 ? end : xle_decimal_general(p, i, n, out);
