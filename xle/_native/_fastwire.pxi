@@ -75,7 +75,10 @@ cdef extern from *:
     }
     static const uint64_t xle_pow10_int[9] = {
         1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-    static const double xle_pow10[9] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    /* Every power of ten a double holds exactly. */
+    static const double xle_pow10[23] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+        1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     /* The shape the venues print, "I" or "I.F" with one to seven integer digits (no
        leading zero) and one to eight decimals, in two words; -1 for anything else, and
        for a string within 19 bytes of the end. At most 15 digits: ``m`` is exact and
@@ -123,14 +126,13 @@ cdef extern from *:
     unsigned long long xle_parse_eight(unsigned long long v) noexcept nogil
     bint xle_eight_plain(unsigned long long v) noexcept nogil
     int xle_digit_run(unsigned long long v) noexcept nogil
+    const unsigned long long xle_pow10_int[9]
+    const double xle_pow10[23]
     unsigned long long xle_parse_run(unsigned long long v, int run) noexcept nogil
     Py_ssize_t (*xle_decimal_general)(const unsigned char*, Py_ssize_t, Py_ssize_t, double*) except -2
     # A string holding a plain non-negative decimal (``"43000.10000000"``) -> double: the
     # venues' own shape in two words, inline (``xle_decimal_common``), else ``_decimal_any``.
     Py_ssize_t _decimal "xle_decimal"(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, double* out) except -2
-
-
-cdef unsigned long long[8] _POW10_INT = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000]
 
 
 cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, unsigned long long* m) noexcept:
@@ -151,7 +153,7 @@ cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t 
             i += 8
             continue
         if run:
-            value = value * _POW10_INT[run] + xle_parse_run(word, run)
+            value = value * xle_pow10_int[run] + xle_parse_run(word, run)
             i += run
         m[0] = value
         return i
@@ -167,12 +169,6 @@ cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t 
 
 #: The largest event time (ms) whose ns fits int64, ``binance.EventMs``'s bound.
 cdef long long _MAX_EVENT_MS = 9223372036854
-
-
-cdef double[23] _POW10 = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-]
 
 
 cdef class Levels:
@@ -357,7 +353,7 @@ cdef Py_ssize_t _decimal_any(const unsigned char* p, Py_ssize_t i, Py_ssize_t n,
     if (int_end - start) + frac <= 19 and m <= 9007199254740992ULL and frac <= 22:
         value = <double>m
         if frac:
-            value = value / _POW10[frac]
+            value = value / xle_pow10[frac]
     else:
         if i - start >= 63:
             return -1

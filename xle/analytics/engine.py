@@ -534,8 +534,9 @@ class Engine:
             if state.dirty:
                 out.append(quote(state))
             last = state.last_recv_ns
-            # Recently updated, the usual case, is the cheapest test: first (a tick runs
-            # once per book and quote interval, 100,000 times on the generated log).
+            # The usual case, a book updated within the window, fails the first and
+            # cheapest test (this runs per book and quote interval: 100,000 times on the
+            # generated million-message log).
             if (
                 last is not None
                 and last < stale_before

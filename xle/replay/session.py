@@ -472,8 +472,8 @@ def _sink(
     outputs: list, scope: Scope, summary: ReplaySummary, writer: DerivedWriter | None
 ) -> None:
     """Count and store the engine's outputs that ``scope`` covers. A list at a time: a
-    replay makes 100,000 quotes on the generated log, and a few calls per output were a
-    tenth of its time."""
+    replay makes 100,000 quotes on the generated log, and the calls per output cost a
+    few percent of its time."""
     if not outputs:
         return
     covers = scope.covers
