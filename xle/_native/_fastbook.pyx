@@ -415,20 +415,25 @@ def vwap(Book book, str side, double size):
     raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
 
 
-cdef object _vwap(Book book, bint buy, double size):
+cdef object _vwap(Book book, bint buy, double size, object size_float=None):
+    """``size_float``, when given, is ``size`` as a Python float: the result holds it (and
+    holds it again as ``filled`` when all of it filled) instead of new floats of the same
+    value, four to eight fewer objects per quote."""
     cdef bint has_best
     cdef double notional, remaining, filled, best, price, slippage
     cdef _Side s
     side = "buy" if buy else "sell"
+    size_o = size_float if size_float is not None else size
     has_best = book._walk(buy, size, &notional, &remaining)
     filled = size - remaining
     if not has_best or filled <= 0.0:
-        return VwapResult(side, size, None, 0.0, None, size > 0.0)
+        return VwapResult(side, size_o, None, 0.0, None, size > 0.0)
     s = book._asks if buy else book._bids
     best = s.sign * s.K[s.n - 1]
     price = notional / filled
     slippage = (price - best) / best if buy else (best - price) / best
-    return VwapResult(side, size, price, filled, slippage * 1e4, remaining > 0.0)
+    filled_o = size_o if filled == size else filled
+    return VwapResult(side, size_o, price, filled_o, slippage * 1e4, remaining > 0.0)
 
 
 def make_quote(
@@ -478,8 +483,9 @@ cdef object _quote_fields(Book book, tuple sizes, Py_ssize_t depth):
         imb = (bid_total - ask_total) / total
     for item in sizes:
         size = item
-        walks.append(_vwap(book, True, size))
-        walks.append(_vwap(book, False, size))
+        size_float = item if type(item) is float else None
+        walks.append(_vwap(book, True, size, size_float))
+        walks.append(_vwap(book, False, size, size_float))
     return (
         b.best(),
         b.Q[b.n - 1] if b.n else None,
