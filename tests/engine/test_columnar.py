@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from tests.engine.conftest import batch_of
 from tests.engine.wire import cb_frame, control, depth, heartbeat, l2, raw_frame, snapshot
-from xle._native.book import columnar_lane
+from xle._native.book import QuoteRows, columnar_lane
 from xle.analytics.engine import Engine
 from xle.config import load_config
+from xle.records import Quote
 
 pytestmark = pytest.mark.skipif(columnar_lane() is None, reason="the compiled core is not built")
 
@@ -137,6 +138,26 @@ def _fed_batches(records, cuts):
     return engine, out
 
 
+def _fed_quote_rows(records, cuts):
+    """``_fed_batches`` with ``engine.quote_rows``: each ``QuoteRows`` in the outputs
+    read back as the ``Quote`` objects it holds; and how many there were."""
+    engine = Engine(load_config())
+    engine.quote_rows = True
+    out = []
+    blocks = 0
+    bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        if stop > start:
+            for item in engine.on_batch(batch_of(records[start:stop])):
+                if type(item) is QuoteRows:
+                    blocks += 1
+                    out.extend(item.quotes())
+                else:
+                    out.append(item)
+    out.extend(engine.finish())
+    return engine, out, blocks
+
+
 def _fed_batches_of(records, cuts, symbols):
     """``_fed_batches`` with the lane skipping other symbols' rows (``symbols``)."""
     engine = Engine(load_config())
@@ -171,6 +192,30 @@ def test_random_logs_give_the_same_outputs_and_state_both_ways(plan, cuts):
     by_batches, actual = _fed_batches(records, cuts)
     assert actual == expected
     assert _state(by_batches) == _state(by_records)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
+def test_quote_rows_hold_the_quotes_the_engine_makes_as_objects(plan, cuts):
+    records = _log(plan)
+    if not records:
+        return
+    by_records, expected = _fed_records(records)
+    by_rows, actual, _ = _fed_quote_rows(records, cuts)
+    assert repr(actual) == repr(expected)  # repr: exact floats, and NaN equal to NaN
+    assert _state(by_rows) == _state(by_records)
+
+
+def test_a_replay_engine_gives_its_ticks_quotes_as_rows():
+    records = _synced_log(50)
+    records += [
+        depth(151 + k, 151 + k, [(99.0, 2 + k)], [], t=T0 + (k + 2) * SECOND) for k in range(5)
+    ]
+    _, expected = _fed_records(records)
+    _, actual, blocks = _fed_quote_rows(records, [])
+    assert blocks == 1  # the ticks of one feed add to one QuoteRows
+    assert repr(actual) == repr(expected)
+    assert sum(type(out) is Quote for out in expected) == 6
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -551,5 +551,6 @@ def executable_arbitrage(Book buy_book, double fee_buy, Book sell_book, double f
 
 
 include "_fastwire.pxi"  # Levels and the frame parsers
-include "_fastlane.pxi"  # Lane: Arrow record batches straight into the engine
 include "_fastrows.pxi"  # arrow_columns: engine outputs into Arrow columns
+include "_fastquotes.pxi"  # QuoteRows: a replay's quotes as C rows, into Arrow columns
+include "_fastlane.pxi"  # Lane: Arrow record batches straight into the engine

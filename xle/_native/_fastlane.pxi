@@ -253,6 +253,10 @@ cdef class Lane:
     cdef public long long fast_rows
     cdef public long long python_rows
     cdef public long long ticks
+    cdef bint quote_rows  # ``engine.quote_rows``: quotes of compiled books as ``QuoteRows``
+    cdef Py_ssize_t depth  # the engine's ``imbalance_levels``
+    cdef QuoteKeys quote_keys
+    cdef QuoteRows quote_block  # the rows the last quote went to
 
     def __cinit__(self, engine, dict exchanges, live, record, depth_channels, binance_type,
                   coinbase_type, ticker_channels=(), trade_channels=(), top_of_book=None,
@@ -284,6 +288,7 @@ cdef class Lane:
         self.bids = Levels()
         self.asks = Levels()
         self.engine_armed = False
+        self.quote_keys = QuoteKeys()
 
     # ------------------------------------------------------------------ the batch
 
@@ -755,11 +760,60 @@ cdef class Lane:
         self._flush()
         self.ticks += 1
         engine = self.engine
-        engine._tick(row.record(self, r), out)
+        if self.quote_rows:
+            self._quote_tick(row, r, recv_ns, out)
+        else:
+            engine._tick(row.record(self, r), out)
         # Python's floor division, as ``Engine.on_records`` computes it
         engine._next_tick = (<object>recv_ns // engine._interval + 1) * engine._interval
         self.next_tick = engine._next_tick
         return 0
+
+    cdef int _quote_tick(self, _Batch row, Py_ssize_t r, long long recv_ns, list out) except -1:
+        """``Engine._tick`` with ``engine.quote_rows``: the same books in the same order,
+        each quote a row of the ``QuoteRows`` at the end of ``out`` (one is added when
+        ``out`` ends with anything else) unless ``QuoteRows.add`` cannot hold it, when
+        it is the engine's ``Quote``; staleness is the engine's own check."""
+        engine = self.engine
+        stale_before = recv_ns - engine.config.stale_after_ns
+        rec = None
+        for state in engine._books.values():
+            if state.dirty and not self._quote_row(state, out):
+                out.append(engine._quote(state))
+            last = state.last_recv_ns
+            if (
+                last is not None
+                and last < stale_before
+                and not state.stale_reported
+                and state.synced
+            ):
+                if rec is None:
+                    rec = row.record(self, r)
+                engine._report_stale(rec, state, out)
+        return 0
+
+    cdef bint _quote_row(self, state, list out) except -1:
+        """``state``'s quote as a row (see ``_quote_tick``); False when it is not one."""
+        cdef QuoteRows block = self.quote_block
+        cdef bint fresh = block is None or not out or out[len(out) - 1] is not block
+        book = state.book
+        if type(book) is not Book:
+            return False
+        if fresh:
+            block = QuoteRows(self.quote_keys)
+        venue = state.venue
+        last = state.last_recv_ns
+        key = self.quote_keys.of(venue.label, venue.exchange, state.symbol, state.market)
+        if not block.add(
+            <Book>book, state.sizes, self.depth, last if last is not None else 0,
+            state.last_seq, key, state.exch_ns,
+        ):
+            return False
+        state.dirty = False
+        if fresh:
+            self.quote_block = block
+            out.append(block)
+        return True
 
     cdef int _python_evaluate(self, _LaneSlot slot, long long recv_ns, long long seq, list out) except -1:
         self._flush()
@@ -804,6 +858,8 @@ cdef class Lane:
         self.has_tick = tick is not None
         self.next_tick = tick if tick is not None else 0
         self.interval = engine._interval
+        self.quote_rows = engine.quote_rows
+        self.depth = engine.config.imbalance_levels
         self.episodes_open = bool(engine.arbitrage.opened)
         self.threshold = engine.arbitrage.threshold_bps
         self.engine_armed = True

@@ -34,7 +34,15 @@ from xle.records import Level
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["COMPILED", "Book", "PyBook", "arrow_columns", "columnar_lane", "format_decimal"]
+__all__ = [
+    "COMPILED",
+    "Book",
+    "PyBook",
+    "QuoteRows",
+    "arrow_columns",
+    "columnar_lane",
+    "format_decimal",
+]
 
 
 def format_decimal(value: float) -> str:
@@ -213,6 +221,13 @@ Book = _COMPILED_BOOK if _COMPILED_BOOK is not None else PyBook
 arrow_columns: Callable[[list, pa.Schema], list] | None = None
 if COMPILED:
     from xle._native._fastbook import arrow_columns
+
+#: Compiled quotes as C rows (``_fastquotes.pxi``), which a replay's engine gives its
+#: derived writer instead of ``Quote`` objects (``Engine.quote_rows``); None with the
+#: pure-Python book.
+QuoteRows: type | None = None
+if COMPILED:
+    from xle._native._fastbook import QuoteRows
 
 
 def columnar_lane() -> type | None:

@@ -140,6 +140,11 @@ class Engine:
         #: Books whose top-of-book changes a caller of ``Lane.feed(until_notice=True)``
         #: waits for (a backtest strategy subscribed to ``"top"``).
         self.top_books: set[tuple[str, str]] = set()
+        #: Quotes of compiled books made by the columnar lane's ticks come as rows of a
+        #: ``QuoteRows`` (``xle._native._fastbook``) in the outputs, instead of ``Quote``
+        #: objects: for a consumer that stores them as Arrow columns (``run_replay``'s
+        #: derived writer), which then never pays for the objects.
+        self.quote_rows = False
         self._lane: object | None = None  # the compiled columnar lane, made on first use
         self._generation = 0  # counts on_records calls (see the lane's ``_resume``)
 
@@ -543,17 +548,21 @@ class Engine:
                 and not state.stale_reported
                 and state.synced
             ):
-                state.stale_reported = True
-                seconds = (rec.recv_ns - last) / 1e9
-                out.append(
-                    self._integrity(
-                        rec,
-                        state.symbol,
-                        IntegrityKind.STALE,
-                        f"no update for {seconds:.1f} s",
-                        exchange=state.venue.exchange,
-                    )
-                )
+                self._report_stale(rec, state, out)
+
+    def _report_stale(self, rec: RawRecord, state: _BookState, out: list[Output]) -> None:
+        """``state``'s book got no update for ``stale_after`` before ``rec``: say so once."""
+        state.stale_reported = True
+        seconds = (rec.recv_ns - state.last_recv_ns) / 1e9
+        out.append(
+            self._integrity(
+                rec,
+                state.symbol,
+                IntegrityKind.STALE,
+                f"no update for {seconds:.1f} s",
+                exchange=state.venue.exchange,
+            )
+        )
 
     def _quote(self, state: _BookState) -> Quote:
         state.dirty = False

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from xle._native.book import QuoteRows
 from xle.config import EngineConfig
 from xle.errors import UsageError, XleError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote, RawRecord
@@ -252,23 +253,25 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     shard, scope = job.shard, job.scope
     window = dc_replace(scope, start_ns=shard.start_ns, end_ns=shard.end_ns)
     engine = Engine(job.config)
+    engine.quote_rows = True  # ``sink`` takes them
     writer = None if job.dry_run else DerivedWriter(root, window)
     outcome = ShardOutcome(shard)
     pending: dict[tuple[str, str, str], int] | None = None  # open at the end; None: not yet
 
     def sink(out: object) -> None:
-        if not window.covers(out):
-            return
-        kind = type(out)
-        if kind is ArbitrageEpisode:
-            outcome.episodes.append(out)  # type: ignore[arg-type]
-            return
-        if kind is Quote:
-            outcome.quotes += 1
-        elif kind is IntegrityEvent:
-            outcome.integrity[out.kind] += 1  # type: ignore[attr-defined]
-        if writer is not None:
-            writer.store(out)
+        for kept in window.select((out,)):
+            kind = type(kept)
+            if kind is ArbitrageEpisode:
+                outcome.episodes.append(kept)  # type: ignore[arg-type]
+                continue
+            if kind is Quote:
+                outcome.quotes += 1
+            elif kind is QuoteRows:
+                outcome.quotes += len(kept)  # type: ignore[arg-type]
+            elif kind is IntegrityEvent:
+                outcome.integrity[kept.kind] += 1  # type: ignore[attr-defined]
+            if writer is not None:
+                writer.store(kept)
 
     def overrun(outs: list[object]) -> None:
         assert pending is not None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from msgspec.structs import replace
 
-from xle._native.book import columnar_lane
+from xle._native.book import QuoteRows, columnar_lane
 from xle.analytics.engine import BookView, Engine
 from xle.config import EngineConfig
 from xle.errors import DataError, UsageError
@@ -284,6 +284,8 @@ class ReplaySummary:
                     self.episodes_closed += 1
             elif kind is IntegrityEvent:
                 self.integrity[out.kind] += 1  # type: ignore[attr-defined]
+            elif kind is QuoteRows:
+                quotes += len(out)  # type: ignore[arg-type]
         self.quotes += quotes
 
 
@@ -353,6 +355,7 @@ def run_replay(
         )
         start_ns = scope.start_ns
         if columnar and pacer is None:
+            engine.quote_rows = True  # the sink below takes them
             _replay_batches(read, engine, scope, summary, writer, progress, on_warning)
             chunks: Iterable[list[RawRecord]] = ()
         else:
@@ -476,8 +479,7 @@ def _sink(
     few percent of its time."""
     if not outputs:
         return
-    covers = scope.covers
-    kept = [out for out in outputs if covers(out)]
+    kept = scope.select(outputs)
     summary.count_all(kept)
     if writer is not None:
         writer.store_all(kept)

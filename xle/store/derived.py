@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from xle._native.book import QuoteRows
 from xle._native.book import arrow_columns as _arrow_columns
 from xle.errors import DataError
 from xle.records import ArbitrageEpisode, IntegrityEvent, Quote
@@ -215,6 +216,20 @@ class Scope:
     def overlaps_window(self, start_ns: int, end_ns: int) -> bool:
         return start_ns <= self.end_ns and self.start_ns <= end_ns
 
+    def select(self, outputs: Iterable[object]) -> list[object]:
+        """The engine outputs this scope covers (``covers``), in order; of a
+        ``QuoteRows``, the rows it covers (none: left out)."""
+        kept: list[object] = []
+        covers = self.covers
+        for out in outputs:
+            if type(out) is QuoteRows:
+                rows = out.select(self.start_ns, self.end_ns, self.covers_book)  # type: ignore[attr-defined]
+                if len(rows):
+                    kept.append(rows)
+            elif covers(out):
+                kept.append(out)
+        return kept
+
     def covers(self, out: object) -> bool:
         """Whether an engine output belongs to this scope (rule 1 of the module docstring).
 
@@ -364,6 +379,24 @@ class _Partition:
         if self.pending >= ROW_GROUP_ROWS:
             self.flush()
 
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        """``add`` for each row of ``batch`` (``QuoteRows.batch``), in order: the same
+        row groups, so the same file, as the rows one by one would make."""
+        if self.closed:
+            self._reopen()
+        if self.columns.pending:  # rows added before these come first
+            self.batches.append(self.columns.batch())
+        rows = batch.num_rows
+        self.count += rows
+        start = 0
+        while start < rows:
+            take = min(rows - start, ROW_GROUP_ROWS - self.pending)
+            self.batches.append(batch if take == rows else batch.slice(start, take))
+            self.pending += take
+            start += take
+            if self.pending >= ROW_GROUP_ROWS:
+                self.flush()
+
     def flush(self) -> None:
         if self.columns.pending:
             self.batches.append(self.columns.batch())
@@ -420,11 +453,12 @@ class DerivedWriter:
         self._latest_day = ""
 
     def add(self, out: object) -> bool:
-        """Buffer one engine output; True when it was in scope and will be stored."""
-        if not self.scope.covers(out):
-            return False
-        self.store(out)
-        return True
+        """Buffer one engine output; True when it was in scope and will be stored (of a
+        ``QuoteRows``, the rows in scope; True when there were any)."""
+        kept = self.scope.select((out,))
+        for item in kept:
+            self.store(item)
+        return bool(kept)
 
     def store_all(self, outputs: Iterable[object]) -> None:
         """``store`` for each output in turn. Quotes, nearly every output, take a short
@@ -455,6 +489,9 @@ class DerivedWriter:
 
     def store(self, out: object) -> None:
         """``add`` for an output the caller already knows ``Scope.covers``."""
+        if type(out) is QuoteRows:
+            self._store_rows(out)
+            return
         day = self._days(out.recv_ns)  # type: ignore[attr-defined]
         if day > self._latest_day:
             self._pass_day(day)
@@ -467,6 +504,27 @@ class DerivedWriter:
         elif isinstance(out, IntegrityEvent):
             self._part("integrity", (out.exchange, day), day).add(out)
             self.rows["integrity"] += 1
+
+    def _store_rows(self, rows: QuoteRows) -> None:  # type: ignore[valid-type]
+        """Quote rows (``Engine.quote_rows``): one Arrow batch per exchange when they all
+        fall on one day, not before the replay's (the common case: a day holds 86,400
+        quote intervals); else as ``Quote`` objects one by one. Either way the files are
+        the ones the objects would make, row group for row group."""
+        if not len(rows):
+            return
+        days = self._days
+        day = days(rows.min_recv_ns)
+        if day < self._latest_day or rows.max_recv_ns >= days.hi:
+            for quote in rows.quotes():
+                self.store(quote)
+            return
+        if day > self._latest_day:
+            self._pass_day(day)
+        schema = SCHEMAS["quotes"]
+        for exchange in rows.exchanges():
+            batch = rows.batch(exchange, schema)
+            self._part("quotes", (exchange, day), day).add_batch(batch)
+            self.rows["quotes"] += batch.num_rows
 
     def _pass_day(self, day: str) -> None:
         """The replay reached ``day``: close the partitions of earlier days (records come
