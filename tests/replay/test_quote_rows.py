@@ -131,6 +131,32 @@ def _parquet(batch: pa.RecordBatch) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(quotes_to_make, max_size=12), st.integers(0, 14), st.integers(0, 14))
+def test_copy_to_appends_an_exchanges_rows_up_to_a_limit(specs, start, limit) -> None:
+    rows, expected = _rows(specs)
+    into, before = _rows(specs[:2], rows.keys)
+    after, copied = rows.copy_to(into, "coinbase", start, limit)
+    theirs = [i for i, q in enumerate(expected) if q.exchange == "coinbase" and i >= start]
+    moved = theirs[:limit]
+    assert copied == len(moved)
+    if limit == 0:
+        assert after == start
+    elif len(moved) == limit:  # stops right after the last one it may copy
+        assert after == moved[-1] + 1
+    else:
+        assert after == max(start, len(rows))
+    assert _text(into.quotes()) == _text(before + [expected[i] for i in moved])
+
+
+def test_copy_to_needs_other_rows_of_the_same_keys() -> None:
+    rows, _ = _rows([])
+    with pytest.raises(ValueError, match="same keys"):
+        rows.copy_to(QuoteRows(QuoteKeys()), "binance", 0, 1)
+    with pytest.raises(ValueError, match="same keys"):
+        rows.copy_to(rows, "binance", 0, 1)
+
+
 def test_a_batch_needs_the_quotes_schema() -> None:
     rows, _ = _rows([])
     with pytest.raises(ValueError, match=r"QuoteRows\.batch makes"):
@@ -159,7 +185,7 @@ def test_select_keeps_the_rows_of_the_window_and_books(specs, start, end, only) 
 #: integrity event; three days, so days pass and rows come late.
 items = st.lists(
     st.one_of(
-        st.tuples(st.just("rows"), st.lists(quotes_to_make, min_size=1, max_size=8)),
+        st.tuples(st.just("rows"), st.lists(quotes_to_make, min_size=1, max_size=8), st.booleans()),
         st.tuples(st.just("quote"), quotes_to_make),
         st.tuples(st.just("integrity"), st.integers(0, 3 * DAY_NS)),
     ),
@@ -168,12 +194,13 @@ items = st.lists(
 
 
 def _outputs(drawn) -> tuple[list, list]:
-    """(the outputs with rows, the same outputs with every row a ``Quote``)."""
-    keys = QuoteKeys()
+    """(the outputs with rows, the same outputs with every row a ``Quote``); the rows of
+    one engine's lane, or sometimes of another's (other keys)."""
+    keys, other_keys = QuoteKeys(), QuoteKeys()
     with_rows, with_objects = [], []
-    for kind, spec in drawn:
+    for kind, spec, *other in drawn:
         if kind == "rows":
-            rows, quotes = _rows(spec, keys)
+            rows, quotes = _rows(spec, other_keys if other[0] else keys)
             with_rows.append(rows)
             with_objects.extend(quotes)
         elif kind == "quote":

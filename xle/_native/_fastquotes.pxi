@@ -82,7 +82,7 @@ cdef class QuoteRows:
     cdef _QuoteWalk* walks
     cdef Py_ssize_t nw
     cdef Py_ssize_t wcap
-    cdef QuoteKeys keys
+    cdef readonly QuoteKeys keys
     cdef readonly long long min_recv_ns
     cdef readonly long long max_recv_ns
 
@@ -201,11 +201,52 @@ cdef class QuoteRows:
         self.n += 1
         return 1
 
+    cdef int _append(self, QuoteRows source, _QuoteRow* row) except -1:
+        """A copy of ``source``'s ``row`` and its walks as the last row."""
+        cdef _QuoteRow* to = self._next_row()
+        to[0] = row[0]
+        to.walk0 = <int32_t>self.nw
+        memcpy(self._next_walks(row.walks), &source.walks[row.walk0],
+               row.walks * sizeof(_QuoteWalk))
+        self.nw += row.walks
+        if self.n == 0 or row.recv_ns < self.min_recv_ns:
+            self.min_recv_ns = row.recv_ns
+        if self.n == 0 or row.recv_ns > self.max_recv_ns:
+            self.max_recv_ns = row.recv_ns
+        self.n += 1
+        return 0
+
     def add_quote(self, Book book, tuple sizes, Py_ssize_t depth, long long recv_ns,
                   long long seq, exchange, symbol, market, exch_ns):
         """``add`` by name, as ``make_quote`` is called; True when the row was added."""
         key = self.keys.of(f"{exchange}:{symbol}", exchange, symbol, market)
         return self.add(book, sizes, depth, recv_ns, seq, key, exch_ns) == 1
+
+    def copy_to(self, QuoteRows other, exchange, Py_ssize_t start, Py_ssize_t limit):
+        """Append to ``other`` (same keys) the rows of ``exchange`` from row ``start`` on,
+        at most ``limit`` of them: ``(the row to go on from, how many were copied)``."""
+        cdef Py_ssize_t i, copied = 0
+        cdef _QuoteRow* row
+        if other.keys is not self.keys or other is self:
+            raise ValueError("QuoteRows.copy_to needs other rows of the same keys")
+        cdef bytearray wanted = self._wanted(exchange)
+        i = start
+        while i < self.n and copied < limit:
+            row = &self.rows[i]
+            i += 1
+            if not wanted[row.key]:
+                continue
+            other._append(self, row)
+            copied += 1
+        return i, copied
+
+    cdef bytearray _wanted(self, exchange):
+        """Per key: is it a book of ``exchange``?"""
+        cdef Py_ssize_t k
+        cdef bytearray wanted = bytearray(len(self.keys.keys))
+        for k, key in enumerate(self.keys.keys):
+            wanted[k] = 1 if key[0] == exchange else 0
+        return wanted
 
     def exchanges(self):
         """The exchanges of the rows, in order of first appearance."""
@@ -238,16 +279,7 @@ cdef class QuoteRows:
             row = &self.rows[i]
             if not (allowed[row.key] and start_ns <= row.recv_ns <= end_ns):
                 continue
-            kept._next_row()[0] = row[0]
-            kept.rows[kept.n].walk0 = <int32_t>kept.nw
-            memcpy(kept._next_walks(row.walks), &self.walks[row.walk0],
-                   row.walks * sizeof(_QuoteWalk))
-            kept.nw += row.walks
-            if kept.n == 0 or row.recv_ns < kept.min_recv_ns:
-                kept.min_recv_ns = row.recv_ns
-            if kept.n == 0 or row.recv_ns > kept.max_recv_ns:
-                kept.max_recv_ns = row.recv_ns
-            kept.n += 1
+            kept._append(self, row)
         return kept
 
     def quotes(self):
@@ -298,10 +330,7 @@ cdef class QuoteRows:
 
         if list(schema.names) != _QUOTE_SCHEMA_NAMES:
             raise ValueError(f"QuoteRows.batch makes {_QUOTE_SCHEMA_NAMES}, not {schema.names}")
-        cdef Py_ssize_t k
-        cdef bytearray wanted = bytearray(len(self.keys.keys))
-        for k, key in enumerate(self.keys.keys):
-            wanted[k] = 1 if key[0] == exchange else 0
+        cdef bytearray wanted = self._wanted(exchange)
         cdef Py_ssize_t* chosen = <Py_ssize_t*>malloc((self.n + 1) * sizeof(Py_ssize_t))
         if chosen == NULL:
             raise MemoryError()
