@@ -194,6 +194,20 @@ cdef inline const int32_t* _i32(object buf, Py_ssize_t offset) except NULL:
     return (<const int32_t*>&view[0]) + offset
 
 
+cdef inline void _part_head(list part, Py_ssize_t k, Py_ssize_t* at, Py_ssize_t* row,
+                            Py_ssize_t* size, long long* head) noexcept:
+    """``Lane.feed_parts``: part ``k``'s next row past any batch with no row left, and
+    that row's ``recv_ns`` in ``head[k]``."""
+    cdef _Batch b
+    while at[k] < size[k]:
+        b = <_Batch>part[at[k]]
+        if row[k] < b.rows:
+            head[k] = b.recv[b.row(row[k])] if b.recv != NULL else 0
+            return
+        at[k] += 1
+        row[k] = 0
+
+
 cdef class Lane:
     """Feeds Arrow record batches of the raw log to an ``Engine``; see the module notes.
 
@@ -346,45 +360,58 @@ cdef class Lane:
         share an exchange. No table is concatenated or sorted for it."""
         cdef Py_ssize_t count = len(parts)
         cdef Py_ssize_t k, best
-        cdef long long best_ns, ns
+        cdef long long best_ns = 0
         cdef list batches = [list(part) for part in parts]
-        cdef list cursor_batch = [0] * count
-        cdef list cursor_row = [0] * count
+        cdef list part
         cdef _Batch b
-        cdef Py_ssize_t bi, r
         for k in range(count):
             for b in batches[k]:
                 if b.python_only:
                     raise ValueError("feed_parts needs batches without null keys")
-        self._resume()
-        for k in range(count):
-            for b in batches[k]:
-                self._mark_watched(b)
+        # Per part, in C (per row, where Python ints cost a conversion each): its batch,
+        # its next (selected) row there, that row's recv_ns, its number of batches.
+        cdef Py_ssize_t* at = <Py_ssize_t*>malloc((3 * count + 1) * sizeof(Py_ssize_t))
+        cdef long long* head = <long long*>malloc((count + 1) * sizeof(long long))
+        if at == NULL or head == NULL:
+            free(at)
+            free(head)
+            raise MemoryError()
+        cdef Py_ssize_t* row = at + count
+        cdef Py_ssize_t* size = at + 2 * count
         try:
+            self._resume()
+            for k in range(count):
+                for b in batches[k]:
+                    self._mark_watched(b)
+        except BaseException:
+            free(at)
+            free(head)
+            raise
+        try:
+            for k in range(count):
+                at[k] = 0
+                row[k] = 0
+                size[k] = len(<list>batches[k])
+                _part_head(<list>batches[k], k, at, row, size, head)
             while True:
                 best = -1
-                best_ns = 0
                 for k in range(count):
-                    bi = cursor_batch[k]
-                    if bi >= len(batches[k]):
-                        continue
-                    b = batches[k][bi]
-                    ns = b.recv[b.row(<Py_ssize_t>cursor_row[k])]
-                    if best < 0 or ns < best_ns:
+                    if at[k] < size[k] and (best < 0 or head[k] < best_ns):
                         best = k
-                        best_ns = ns
+                        best_ns = head[k]
                 if best < 0:
                     break
-                bi = cursor_batch[best]
-                b = batches[best][bi]
-                r = cursor_row[best]
-                self._row(b, r, out)
-                r += 1
-                if r >= b.rows:
-                    cursor_batch[best] = bi + 1
-                    r = 0
-                cursor_row[best] = r
+                part = <list>batches[best]
+                b = <_Batch>part[at[best]]
+                self._row(b, row[best], out)
+                row[best] += 1
+                if row[best] >= b.rows:
+                    at[best] += 1
+                    row[best] = 0
+                _part_head(part, best, at, row, size, head)
         finally:
+            free(at)
+            free(head)
             self._pause()
 
     cdef int _row(self, _Batch b, Py_ssize_t r, list out) except -1:

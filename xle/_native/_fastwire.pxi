@@ -432,8 +432,17 @@ cdef object _text(const unsigned char* p, Py_ssize_t start, Py_ssize_t end):
 
 
 cdef inline bint _key(const unsigned char* p, Py_ssize_t start, Py_ssize_t end, bytes name) noexcept:
+    """Is ``p[start:end]`` ``name``? Byte by byte: the keys are a few bytes long, shorter
+    than a call of ``memcmp`` (which took 1-2 % of a replay for one-byte keys)."""
     cdef Py_ssize_t size = PyBytes_GET_SIZE(name)
-    return end - start == size and memcmp(p + start, PyBytes_AS_STRING(name), size) == 0
+    cdef const unsigned char* text = <const unsigned char*>PyBytes_AS_STRING(name)
+    cdef Py_ssize_t k
+    if end - start != size:
+        return False
+    for k in range(size):
+        if p[start + k] != text[k]:
+            return False
+    return True
 
 
 cdef Py_ssize_t _pairs(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels out) except -2:

@@ -247,7 +247,7 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     from xle.analytics.engine import Engine
     from xle.replay.session import corrupt_file_detail, feed_batches
     from xle.store.batches import batch_rows, read_batches, split_at
-    from xle.store.reader import read_records
+    from xle.store.reader import REPLAY_BATCH_ROWS, read_records
 
     root = as_root(job.root)  # a path or a URI: each worker opens the root itself
     shard, scope = job.shard, job.scope
@@ -295,7 +295,12 @@ def run_shard(job: ShardJob) -> ShardOutcome:
     try:
         # The last shard reads to the end of the range; the others may overrun to it.
         read = read_records(
-            root, shard.start_ns, scope.end_ns, exchanges=job.exchanges, symbols=scope.symbols
+            root,
+            shard.start_ns,
+            scope.end_ns,
+            exchanges=job.exchanges,
+            symbols=scope.symbols,
+            batch_size=REPLAY_BATCH_ROWS,
         )
         exhausted = True
         for item in read_batches(read, rounds=True):

@@ -37,7 +37,7 @@ from xle.store.derived import DerivedWriter, Scope
 from xle.store.fs import check_reachable, describe_contents, is_remote
 from xle.store.layout import Notice
 from xle.store.paths import raw_dir
-from xle.store.reader import LogRead, read_records
+from xle.store.reader import REPLAY_BATCH_ROWS, LogRead, read_records
 from xle.timeutil import format_ns
 
 __all__ = [
@@ -351,7 +351,12 @@ def run_replay(
         columnar = pacer is None and columnar_lane() is not None
     try:
         read = read_records(
-            root, scope.start_ns, scope.end_ns, exchanges=exchanges, symbols=scope.symbols
+            root,
+            scope.start_ns,
+            scope.end_ns,
+            exchanges=exchanges,
+            symbols=scope.symbols,
+            batch_size=REPLAY_BATCH_ROWS,
         )
         start_ns = scope.start_ns
         if columnar and pacer is None:

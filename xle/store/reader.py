@@ -64,6 +64,7 @@ from xle.store.seek import DEFAULT_MARGIN_NS, SeekPlan, plan_seek
 
 __all__ = [
     "LANE_BATCH_ROWS",
+    "REPLAY_BATCH_ROWS",
     "FileProblem",
     "LogRead",
     "check_files",
@@ -91,6 +92,15 @@ _BATCH_ROWS = 1024
 #: growing), 8-10 % faster than at 1,024 rows, a real-data backtest 15 % faster. Figures:
 #: benchmarks/README.md, "Measurements behind the code".
 LANE_BATCH_ROWS = 4096
+
+#: Rows per batch of a replay's read (``run_replay``, a fanned-out shard), which stops
+#: nowhere per batch, unlike a backtest. At 1,024 rows each batch's payload buffer stays
+#: small enough for the allocator to reuse, where 4,096-row batches (up to 8 MB of
+#: Coinbase frames) are grown into fresh pages by reallocation and copying: the 1M log on
+#: one core in 2.70-2.86 s against 2.79-2.98 s, kernel time 0.10-0.21 s against
+#: 0.23-0.45 s, peak RSS 151 MB against 237 MB (2026-12-05, six interleaved runs each;
+#: benchmarks/README.md, "Measurements behind the code").
+REPLAY_BATCH_ROWS = 1024
 
 #: Sort key of replay order (docs/design.md, "The raw event log").
 _REPLAY_ORDER = attrgetter("recv_ns", "exchange", "run", "seq")
