@@ -50,6 +50,26 @@ def _same_state(slow, fast):
     assert fast.bids == slow.bids and fast.asks == slow.asks
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 200),
+    st.lists(st.tuples(st.booleans(), st.integers(-5, 210), _qty), max_size=60),
+)
+def test_a_deep_book_finds_every_level_near_the_touch_and_far_from_it(depth, updates):
+    """Levels are looked up among the last 32 keys first (without a branch per key),
+    then by bisection: updates at, next to and beyond that window of a deep book."""
+    bids = [((9_999 - k) / 100, 1.0) for k in range(depth)]
+    asks = [((10_001 + k) / 100, 1.0) for k in range(depth)]
+    slow, fast = _pair(bids, asks)
+    for bid, distance, qty in updates:  # ``distance`` ticks from the first book's touch
+        if bid:
+            change = ([((9_999 - distance) / 100, qty)], [])
+        else:
+            change = ([], [((10_001 + distance) / 100, qty)])
+        assert fast.apply(*change) == slow.apply(*change)
+        _same_state(slow, fast)
+
+
 @settings(max_examples=150, deadline=None)
 @given(_levels, _levels, _ops)
 def test_compiled_book_keeps_the_same_levels_through_any_updates(bids, asks, ops):

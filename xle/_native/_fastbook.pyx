@@ -47,6 +47,45 @@ cdef int _cmp_entry(const void* a, const void* b) noexcept nogil:
     return 0
 
 
+cdef extern from *:
+    """
+    /* The number of the last XLE_NEAR_END keys (ascending) that are >= key, as the
+       index of the first of them: bisect_left within that window, or -1 when the key
+       lies before it. A fixed count of comparisons, which the compiler vectorizes. */
+    #define XLE_NEAR_END 32
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    static inline Py_ssize_t xle_find_near_end(const double* keys, Py_ssize_t n, double key) {
+        Py_ssize_t count = 0, j;
+        if (n < XLE_NEAR_END) {
+            for (j = 0; j < n; j++) count += keys[j] >= key;
+            return n - count;
+        }
+        keys += n - XLE_NEAR_END;
+    #if defined(__SSE2__)
+        {   /* two keys per comparison, four sums: no chain of dependent additions */
+            __m128d k = _mm_set1_pd(key);
+            __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
+            for (j = 0; j < XLE_NEAR_END; j += 8) {
+                a0 = _mm_sub_epi64(a0, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(keys + j), k)));
+                a1 = _mm_sub_epi64(a1, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(keys + j + 2), k)));
+                a2 = _mm_sub_epi64(a2, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(keys + j + 4), k)));
+                a3 = _mm_sub_epi64(a3, _mm_castpd_si128(_mm_cmpge_pd(_mm_loadu_pd(keys + j + 6), k)));
+            }
+            a0 = _mm_add_epi64(_mm_add_epi64(a0, a1), _mm_add_epi64(a2, a3));
+            count = (Py_ssize_t)(_mm_cvtsi128_si64(a0) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(a0, a0)));
+        }
+    #else
+        for (j = 0; j < XLE_NEAR_END; j++) count += keys[j] >= key;
+    #endif
+        return count < XLE_NEAR_END ? n - count : -1;
+    }
+    """
+    const Py_ssize_t _NEAR_END "XLE_NEAR_END"
+    Py_ssize_t xle_find_near_end(const double* keys, Py_ssize_t n, double key) nogil
+
+
 cdef class _Side:
     """Keys ascending, best last; ``sign`` turns a price into its key (+1 bids, -1 asks).
 
@@ -113,14 +152,15 @@ cdef class _Side:
         cdef Py_ssize_t lo = 0
         cdef Py_ssize_t hi = self.n
         cdef Py_ssize_t mid
-        cdef Py_ssize_t stop = hi - 48 if hi > 48 else 0
         cdef double* keys = self.K
-        # Updates cluster at the touch (the end): walk back from there first. A short
-        # predictable scan beats a binary search whose every branch is a coin toss.
-        while hi > stop and keys[hi - 1] >= key:
-            hi -= 1
-        if hi > stop or hi == 0:
-            return hi
+        # Updates cluster at the touch (the end): 95 % of them fall among the last 32
+        # levels on the generated logs (median 9). Counting the keys there that are
+        # >= ``key`` finds the place without a branch per key; a walk back from the end
+        # cost a mispredicted branch at its (random) stop, about half of ``set``'s time.
+        cdef Py_ssize_t at = xle_find_near_end(keys, hi, key)
+        if at >= 0:
+            return at
+        hi -= _NEAR_END
         while lo < hi:
             mid = (lo + hi) >> 1
             if keys[mid] < key:
