@@ -253,3 +253,20 @@ def test_add_keeps_the_rows_in_scope(tmp_path: Path) -> None:
     assert writer.add(rows) is True
     assert writer.rows["quotes"] == 1
     assert writer.add(rows.select(0, 9, lambda *_: True)) is False
+
+
+def test_rows_that_fill_a_row_group_exactly_leave_no_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three Binance rows fill a row group of three; the Coinbase row after them gives
+    the Binance file nothing more, so it closes with the one row group."""
+    monkeypatch.setattr(derived, "ROW_GROUP_ROWS", 3)
+    specs = [([(99.0, 1)], [(101.0, 1)], (), 0, ns, 1, ex, None) for ns, ex in enumerate(
+        ["binance", "binance", "binance", "coinbase"]
+    )]  # fmt: skip
+    rows, _ = _rows(specs)
+    writer = DerivedWriter(tmp_path, SCOPE)
+    writer.store_all([rows])
+    writer.commit()
+    binance = next((tmp_path / "derived" / "quotes" / "exchange=binance").rglob("*.parquet"))
+    assert pq.ParquetFile(binance).metadata.num_row_groups == 1

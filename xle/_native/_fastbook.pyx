@@ -16,6 +16,7 @@ The same module also holds the frame parsers that feed it (``parse_binance_depth
 ``parse_coinbase_l2`` and their ``Levels`` arrays), kept in ``_fastwire.pxi``.
 """
 
+cimport cython
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdlib cimport free, malloc, qsort, realloc
@@ -86,6 +87,7 @@ cdef extern from *:
     Py_ssize_t xle_find_near_end(const double* keys, Py_ssize_t n, double key) nogil
 
 
+@cython.final
 cdef class _Side:
     """Keys ascending, best last; ``sign`` turns a price into its key (+1 bids, -1 asks).
 
@@ -315,6 +317,7 @@ cdef inline tuple _level(object item):
     return float(price), float(qty)
 
 
+@cython.final
 cdef class Book:
     """One exchange's L2 book for one symbol (compiled). Pure: no clock, no I/O."""
 

@@ -35,6 +35,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 cdef class _Batch  # defined below: a record batch read for the lane
 
 
+@cython.final
 cdef class _LaneEdge:
     """The latest edge the lane priced for one pair key, shared by the slots of both
     books of the pair, so the later pricing wins whichever book made it."""
@@ -44,6 +45,7 @@ cdef class _LaneEdge:
     cdef bint priced  # ``edge`` set since the last flush
 
 
+@cython.final
 cdef class _LanePair:
     """One direction of arbitrage of a book's market, as the engine's ``Pair``."""
 
@@ -62,6 +64,7 @@ cdef struct _Pending:
     double v[4]  # b, B, a, A
 
 
+@cython.final
 cdef class _LaneSlot:
     """One book the lane may update: the engine's state and the decoder's sync of it."""
 
@@ -149,6 +152,7 @@ cdef class _LaneSlot:
         self.ring_popped += 1
 
 
+@cython.final
 cdef class _LaneConn:
     """A Coinbase connection's last ``sequence_num`` (the decoder's ``_last_seq``)."""
 
@@ -208,6 +212,7 @@ cdef inline void _part_head(list part, Py_ssize_t k, Py_ssize_t* at, Py_ssize_t*
         row[k] = 0
 
 
+@cython.final
 cdef class Lane:
     """Feeds Arrow record batches of the raw log to an ``Engine``; see the module notes.
 
@@ -1129,6 +1134,7 @@ cdef class Lane:
         self.engine_armed = False
 
 
+@cython.final
 cdef class _Batch:
     """A record batch as the lane reads it (``Lane.prepare``): pointers into its column
     buffers (kept alive by holding the arrays), and the RawRecord of a row on demand."""

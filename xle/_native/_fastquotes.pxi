@@ -44,6 +44,7 @@ cdef struct _QuoteWalk:
     uint8_t insufficient
 
 
+@cython.final
 cdef class QuoteKeys:
     """The books of one lane's quote rows: ``(exchange, symbol, market)`` by index, shared
     by all its ``QuoteRows`` (a row holds an index, not three strings)."""
@@ -71,6 +72,7 @@ cdef class QuoteKeys:
         return <int32_t>at
 
 
+@cython.final
 cdef class QuoteRows:
     """Quotes in the order the engine made them, as C rows (``Engine.quote_rows``: the
     replay's writer takes them as Arrow batches, one per exchange; see

@@ -79,6 +79,7 @@ from libc.stdint cimport int32_t, int64_t, uintptr_t
 from libc.string cimport memset
 
 
+@cython.final
 cdef class _Buffer:
     """A zeroed buffer from Arrow's memory pool (as ``pa.array``'s are: buffers from the
     C heap instead left the replay's peak RSS growing with the log's length)."""

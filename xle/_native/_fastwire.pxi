@@ -171,6 +171,7 @@ cdef inline Py_ssize_t _digits(const unsigned char* p, Py_ssize_t i, Py_ssize_t 
 cdef long long _MAX_EVENT_MS = 9223372036854
 
 
+@cython.final
 cdef class Levels:
     """(price, qty) pairs parsed straight into a C array: one object per side and message
     instead of a tuple and two floats per level. Iterates as ``(price, qty)`` tuples, so

@@ -412,8 +412,11 @@ class _Partition:
         return added
 
     def _rows_batch(self) -> None:
+        """The pending quote rows as a batch (none when there are none: an empty batch
+        would make an empty row group)."""
         assert self.rows is not None
-        self.batches.append(self.rows.batch(self.rows_exchange, self.schema))  # type: ignore[attr-defined]
+        if len(self.rows):  # type: ignore[arg-type]
+            self.batches.append(self.rows.batch(self.rows_exchange, self.schema))  # type: ignore[attr-defined]
         self.rows = None
 
     def flush(self) -> None:
