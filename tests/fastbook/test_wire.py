@@ -160,6 +160,20 @@ def test_coinbase_l2_steps_aside_for_escapes_and_control_bytes_anywhere_in_a_str
     assert parse_coinbase_l2(frame) is None
 
 
+@pytest.mark.parametrize("at", [0, 1, 7, 8, 9, 15, 16, 29])
+@pytest.mark.parametrize("plain", ["é", "\x7f", "€"])
+def test_coinbase_l2_accepts_bytes_above_ascii_anywhere_in_a_string(at, plain):
+    """Only a quote, a backslash or a control byte ends the eight-byte scan of a string;
+    UTF-8 and DEL are content."""
+    stamp = "2023-02-09T20:32:50.714964855Z"
+    raw = b'{"side":"bid","event_time":"%s","price_level":"1.5","new_quantity":"2"}' % (
+        (stamp[:at] + plain + stamp[at:]).encode()
+    )
+    frame = _l2([]).replace(b'"updates":[]', b'"updates":[' + raw + b"]")
+    _, events, _ = parse_coinbase_l2(frame)
+    assert [list(bids) for _, _, bids, _ in events] == [[(1.5, 2.0)]]
+
+
 @pytest.mark.parametrize("length", range(0, 34))
 def test_coinbase_l2_accepts_plain_strings_of_any_length(length):
     update = {"side": "offer", "event_time": "7" * length, "price_level": "2", "new_quantity": "3"}

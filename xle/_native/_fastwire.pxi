@@ -11,7 +11,7 @@
 # ``float(s)``; anything outside that exact range goes through ``PyOS_string_to_double``.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.string cimport memchr, memcmp
+from libc.string cimport memcmp
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, object overflow_exception) except? -1.0
@@ -44,14 +44,35 @@ cdef extern from *:
         memcpy(&v, p, 8);
         return v;
     }
-    /* Any of the 8 bytes below 0x20 (a control character) or equal to 0x5C (a
-       backslash)? The exact "has byte less than" / "has zero byte" tests of
-       Bit Twiddling Hacks; only whether some byte matches is used, never which. */
-    static inline int xle_eight_plain(uint64_t v) {
+    /* Just past the closing quote of a JSON string whose content starts at ``i``, or -1
+       when an escape or a control character comes first, or no quote does. Eight bytes
+       a step: a byte is flagged when it is a quote, a backslash or below 0x20 (the
+       "has zero byte" / "has byte less than" tests of Bit Twiddling Hacks); a test's
+       borrow only flags bytes after a matching one, so the lowest flag is exact. */
+    XLE_ALWAYS_INLINE Py_ssize_t xle_string_end(
+            const unsigned char* p, Py_ssize_t i, Py_ssize_t n) {
         const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-        uint64_t backslash = v ^ (ones * 0x5C);
-        return !(((v - ones * 0x20) & ~v & highs)
-                 | ((backslash - ones) & ~backslash & highs));
+        uint64_t v, quote, backslash, flags;
+        Py_ssize_t at;
+        while (XLE_SWAR && i + 8 <= n) {
+            v = xle_load8(p + i);
+            quote = v ^ (ones * 0x22);
+            backslash = v ^ (ones * 0x5C);
+            flags = (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote)
+                     | ((backslash - ones) & ~backslash)) & highs;
+            if (flags) {
+                at = i + (XLE_CTZ64(flags) >> 3);
+                return p[at] == '"' ? at + 1 : -1;
+            }
+            i += 8;
+        }
+        for (; i < n; i++) {
+            if (p[i] == '"')
+                return i + 1;
+            if (p[i] < 0x20 || p[i] == 0x5C)
+                return -1;
+        }
+        return -1;
     }
     static inline uint64_t xle_parse_eight(uint64_t v) {
         v -= 0x3030303030303030ULL;
@@ -124,7 +145,7 @@ cdef extern from *:
     unsigned long long xle_load8(const unsigned char* p) noexcept nogil
     bint XLE_SWAR
     unsigned long long xle_parse_eight(unsigned long long v) noexcept nogil
-    bint xle_eight_plain(unsigned long long v) noexcept nogil
+    Py_ssize_t xle_string_end(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil
     int xle_digit_run(unsigned long long v) noexcept nogil
     const unsigned long long xle_pow10_int[9]
     const double xle_pow10[23]
@@ -248,15 +269,8 @@ cdef Py_ssize_t _string(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_s
     i = _ws(p, i, n)
     if i >= n or p[i] != 34:
         return -1
-    i += 1
-    start[0] = i
-    while i < n:
-        if p[i] == 34:
-            return i + 1
-        if p[i] == 92 or p[i] < 32:
-            return -1
-        i += 1
-    return -1
+    start[0] = i + 1
+    return xle_string_end(p, i + 1, n)
 
 
 cdef Py_ssize_t _int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, long long* out) noexcept:
@@ -380,27 +394,7 @@ cdef inline Py_ssize_t _lit(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, 
 cdef inline Py_ssize_t _skip_string_body(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
     """From inside a string to just past its closing quote; -1 on an escape or control
     character (the generic path, and then msgspec, decide those)."""
-    cdef const unsigned char* end = <const unsigned char*>memchr(p + i, 34, n - i)
-    cdef Py_ssize_t stop, k
-    cdef int bad = 0
-    if end == NULL:
-        return -1
-    stop = end - p
-    k = i
-    while k + 8 <= stop:
-        if not xle_eight_plain(xle_load8(p + k)):
-            return -1
-        k += 8
-    if k < stop and stop - i >= 8:  # the tail: the last eight bytes, overlapping
-        if not xle_eight_plain(xle_load8(p + stop - 8)):
-            return -1
-        k = stop
-    while k < stop:
-        bad |= (p[k] < 32) | (p[k] == 92)
-        k += 1
-    if bad:
-        return -1
-    return stop + 1
+    return xle_string_end(p, i, n)
 
 
 # The few short strings every frame repeats (symbols, product ids, event types), kept
