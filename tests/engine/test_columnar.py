@@ -127,35 +127,23 @@ def _fed_records(records):
     return engine, out
 
 
-def _fed_batches(records, cuts):
+def _fed_batches(records, cuts, quote_rows=False):
+    """The engine fed ``records`` in batches cut at ``cuts``, and its outputs; with
+    ``quote_rows``, each ``QuoteRows`` among them read back as the ``Quote`` objects it
+    holds."""
     engine = Engine(load_config())
+    engine.quote_rows = quote_rows
     out = []
     bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
     for start, stop in itertools.pairwise(bounds):
         if stop > start:
-            out.extend(engine.on_batch(batch_of(records[start:stop])))
+            out.extend(_as_objects(engine.on_batch(batch_of(records[start:stop]))))
     out.extend(engine.finish())
     return engine, out
 
 
-def _fed_quote_rows(records, cuts):
-    """``_fed_batches`` with ``engine.quote_rows``: each ``QuoteRows`` in the outputs
-    read back as the ``Quote`` objects it holds; and how many there were."""
-    engine = Engine(load_config())
-    engine.quote_rows = True
-    out = []
-    blocks = 0
-    bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
-    for start, stop in itertools.pairwise(bounds):
-        if stop > start:
-            for item in engine.on_batch(batch_of(records[start:stop])):
-                if type(item) is QuoteRows:
-                    blocks += 1
-                    out.extend(item.quotes())
-                else:
-                    out.append(item)
-    out.extend(engine.finish())
-    return engine, out, blocks
+def _as_objects(outputs):
+    return [q for out in outputs for q in (out.quotes() if type(out) is QuoteRows else [out])]
 
 
 def _fed_batches_of(records, cuts, symbols):
@@ -182,28 +170,18 @@ def _state(engine):
     )
 
 
+@pytest.mark.parametrize("quote_rows", [False, True], ids=["quotes", "quote_rows"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
-def test_random_logs_give_the_same_outputs_and_state_both_ways(plan, cuts):
+def test_random_logs_give_the_same_outputs_and_state_both_ways(quote_rows, plan, cuts):
+    """Both ways, with the lane's quotes as objects or as rows (``Engine.quote_rows``)."""
     records = _log(plan)
     if not records:
         return
     by_records, expected = _fed_records(records)
-    by_batches, actual = _fed_batches(records, cuts)
-    assert actual == expected
-    assert _state(by_batches) == _state(by_records)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
-def test_quote_rows_hold_the_quotes_the_engine_makes_as_objects(plan, cuts):
-    records = _log(plan)
-    if not records:
-        return
-    by_records, expected = _fed_records(records)
-    by_rows, actual, _ = _fed_quote_rows(records, cuts)
+    by_batches, actual = _fed_batches(records, cuts, quote_rows)
     assert repr(actual) == repr(expected)  # repr: exact floats, and NaN equal to NaN
-    assert _state(by_rows) == _state(by_records)
+    assert _state(by_batches) == _state(by_records)
 
 
 def test_a_replay_engine_gives_its_ticks_quotes_as_rows():
@@ -212,9 +190,11 @@ def test_a_replay_engine_gives_its_ticks_quotes_as_rows():
         depth(151 + k, 151 + k, [(99.0, 2 + k)], [], t=T0 + (k + 2) * SECOND) for k in range(5)
     ]
     _, expected = _fed_records(records)
-    _, actual, blocks = _fed_quote_rows(records, [])
-    assert blocks == 1  # the ticks of one feed add to one QuoteRows
-    assert repr(actual) == repr(expected)
+    engine = Engine(load_config())
+    engine.quote_rows = True
+    outputs = engine.on_batch(batch_of(records))
+    assert [type(out) for out in outputs].count(QuoteRows) == 1  # the ticks of one feed
+    assert repr(_as_objects(outputs) + engine.finish()) == repr(expected)
     assert sum(type(out) is Quote for out in expected) == 6
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from tests.replay.writers import stored_both_ways
 from xle.records import IntegrityEvent, Quote, VwapResult
 from xle.store import derived
 from xle.store.derived import SCHEMAS, DerivedWriter, Scope
@@ -125,15 +126,7 @@ def test_store_all_writes_what_store_writes_one_by_one(tmp_path_factory, outputs
     """The short path for runs of quotes keeps every file and row of ``store``."""
     items = [_output(k, e, ns, seq) for seq, (k, e, ns) in enumerate(outputs)]
     cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=4)))
-    one, many = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("many")
-    by_one = DerivedWriter(one, SCOPE)
-    for item in items:
-        by_one.store(item)
-    by_one.commit()
-    by_list = DerivedWriter(many, SCOPE)
-    for lo, hi in zip([0, *cuts], [*cuts, len(items)], strict=True):
-        by_list.store_all(items[lo:hi])
-    by_list.commit()
+    (by_one, one), (by_list, many) = stored_both_ways(tmp_path_factory, SCOPE, items, items, cuts)
     assert by_list.rows == by_one.rows
     assert _written(many).keys() == _written(one).keys()
     for name, table in _written(one).items():

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.replay.writers import stored_both_ways
 from xle._native.book import COMPILED, Book, QuoteRows, arrow_columns
 from xle.records import IntegrityEvent
 from xle.store import derived
@@ -230,17 +231,11 @@ def test_the_writer_makes_the_same_files_of_rows_as_of_the_quotes(
 ) -> None:
     with_rows, with_objects = _outputs(drawn)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(with_rows)), max_size=3)))
-    one, many = tmp_path_factory.mktemp("objects"), tmp_path_factory.mktemp("rows")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(derived, "ROW_GROUP_ROWS", row_group_rows)
-        by_objects = DerivedWriter(one, SCOPE)
-        for out in with_objects:
-            by_objects.store(out)
-        by_objects.commit()
-        by_rows = DerivedWriter(many, SCOPE)
-        for lo, hi in zip([0, *cuts], [*cuts, len(with_rows)], strict=True):
-            by_rows.store_all(with_rows[lo:hi])
-        by_rows.commit()
+        (by_objects, one), (by_rows, many) = stored_both_ways(
+            tmp_path_factory, SCOPE, with_objects, with_rows, cuts
+        )
     assert by_rows.rows == by_objects.rows
     assert _file_bytes(many) == _file_bytes(one)
 
