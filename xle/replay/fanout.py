@@ -238,8 +238,17 @@ def _key(episode: ArbitrageEpisode) -> tuple[str, str, str]:
 def run_shard(job: ShardJob) -> ShardOutcome:
     """Replay one shard: warm up, stage the window's outputs, overrun to close episodes.
 
-    Runs in a worker process or a Ray task; raises what a replay raises.
+    Runs in a worker process or a Ray task; raises what a replay raises. The cyclic
+    garbage collector is paused meanwhile, as a serial replay pauses it
+    (``xle.replay.session.collector_paused``).
     """
+    from xle.replay.session import collector_paused
+
+    with collector_paused():
+        return _run_shard(job)
+
+
+def _run_shard(job: ShardJob) -> ShardOutcome:
     from dataclasses import replace as dc_replace
 
     from msgspec.structs import replace
