@@ -375,24 +375,21 @@ cdef class Lane:
                     raise ValueError("feed_parts needs batches without null keys")
         # Per part, in C (per row, where Python ints cost a conversion each): its batch,
         # its next (selected) row there, that row's recv_ns, its number of batches.
-        cdef Py_ssize_t* at = <Py_ssize_t*>malloc((3 * count + 1) * sizeof(Py_ssize_t))
-        cdef long long* head = <long long*>malloc((count + 1) * sizeof(long long))
-        if at == NULL or head == NULL:
-            free(at)
-            free(head)
-            raise MemoryError()
-        cdef Py_ssize_t* row = at + count
-        cdef Py_ssize_t* size = at + 2 * count
+        cdef Py_ssize_t* at = NULL
+        cdef long long* head = NULL
+        cdef Py_ssize_t* row
+        cdef Py_ssize_t* size
+        self._resume()
+        for k in range(count):
+            for b in batches[k]:
+                self._mark_watched(b)
+        at = <Py_ssize_t*>malloc((3 * count + 1) * sizeof(Py_ssize_t))
+        head = <long long*>malloc((count + 1) * sizeof(long long))
         try:
-            self._resume()
-            for k in range(count):
-                for b in batches[k]:
-                    self._mark_watched(b)
-        except BaseException:
-            free(at)
-            free(head)
-            raise
-        try:
+            if at == NULL or head == NULL:
+                raise MemoryError()
+            row = at + count
+            size = at + 2 * count
             for k in range(count):
                 at[k] = 0
                 row[k] = 0

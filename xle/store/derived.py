@@ -530,10 +530,11 @@ class DerivedWriter:
             self.rows["integrity"] += 1
 
     def _store_rows(self, rows: QuoteRows) -> None:  # type: ignore[valid-type]
-        """Quote rows (``Engine.quote_rows``): one Arrow batch per exchange when they all
-        fall on one day, not before the replay's (the common case: a day holds 86,400
-        quote intervals); else as ``Quote`` objects one by one. Either way the files are
-        the ones the objects would make, row group for row group."""
+        """Quote rows (``Engine.quote_rows``): into each exchange's partition as rows
+        (``_Partition.add_rows``) when they all fall on one day, not before the replay's
+        (the common case: a day holds 86,400 quote intervals); else as ``Quote`` objects
+        one by one. Either way the files are the ones the objects would make, row group
+        for row group."""
         if not len(rows):
             return
         days = self._days
