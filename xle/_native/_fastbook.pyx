@@ -19,6 +19,7 @@ The same module also holds the frame parsers that feed it (``parse_binance_depth
 cimport cython
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from libc.stdint cimport uint8_t, uint32_t
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memcpy, memmove
 
@@ -458,25 +459,101 @@ def vwap(Book book, str side, double size):
     raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
 
 
-cdef object _vwap(Book book, bint buy, double size, object size_float=None):
-    """``size_float``, when given, is ``size`` as a Python float: the result holds it (and
-    holds it again as ``filled`` when all of it filled) instead of new floats of the same
-    value, four to eight fewer objects per quote."""
-    cdef bint has_best
+cdef struct _QuoteWalk:
+    double size
+    double price  # with slippage: null when nothing filled (``priced`` false)
+    double filled
+    double slippage
+    uint8_t buy
+    uint8_t priced
+    uint8_t insufficient
+
+
+cdef void _walk_into(Book book, bint buy, double size, _QuoteWalk* out) noexcept:
+    """Walk-the-book price for ``size``: ``xle.analytics.metrics.vwap``'s operations, in
+    order (``_vwap`` makes the ``VwapResult``, ``QuoteRows`` keeps the struct)."""
     cdef double notional, remaining, filled, best, price, slippage
     cdef _Side s
-    side = "buy" if buy else "sell"
-    size_o = size_float if size_float is not None else size
-    has_best = book._walk(buy, size, &notional, &remaining)
+    cdef bint has_best = book._walk(buy, size, &notional, &remaining)
     filled = size - remaining
+    out.buy = buy
+    out.size = size
     if not has_best or filled <= 0.0:
-        return VwapResult(side, size_o, None, 0.0, None, size > 0.0)
+        out.price = 0.0
+        out.filled = 0.0
+        out.slippage = 0.0
+        out.priced = 0
+        out.insufficient = size > 0.0
+        return
     s = book._asks if buy else book._bids
     best = s.sign * s.K[s.n - 1]
     price = notional / filled
     slippage = (price - best) / best if buy else (best - price) / best
-    filled_o = size_o if filled == size else filled
-    return VwapResult(side, size_o, price, filled_o, slippage * 1e4, remaining > 0.0)
+    out.price = price
+    out.filled = filled
+    out.slippage = slippage * 1e4
+    out.priced = 1
+    out.insufficient = remaining > 0.0
+
+
+cdef object _vwap(Book book, bint buy, double size, object size_float=None):
+    """``size_float``, when given, is ``size`` as a Python float: the result holds it (and
+    holds it again as ``filled`` when all of it filled) instead of new floats of the same
+    value, four to eight fewer objects per quote."""
+    cdef _QuoteWalk w
+    _walk_into(book, buy, size, &w)
+    side = "buy" if buy else "sell"
+    size_o = size_float if size_float is not None else size
+    if not w.priced:
+        return VwapResult(side, size_o, None, 0.0, None, bool(w.insufficient))
+    filled_o = size_o if w.filled == size else w.filled
+    return VwapResult(side, size_o, w.price, filled_o, w.slippage, bool(w.insufficient))
+
+
+cdef bint _quote_values(Book book, Py_ssize_t depth, double* v, uint32_t* valid) noexcept:
+    """A quote's nine values into ``v`` (best bid, its size, best ask, its size, mid,
+    spread, spread in bps, imbalance and ratio over ``depth`` levels) and bit k of
+    ``valid`` set where ``v[k]`` is not null; ``Engine._quote_fields``' operations, in
+    order. False, nothing written, when the mid is zero (Python's division would raise:
+    the caller takes its own path)."""
+    cdef _Side b = book._bids
+    cdef _Side a = book._asks
+    cdef double bid, ask, mid, spread, bid_total, ask_total, total
+    cdef uint32_t bits = 0
+    cdef Py_ssize_t k
+    if b.n and a.n:
+        bid = b.sign * b.K[b.n - 1]
+        ask = a.sign * a.K[a.n - 1]
+        mid = (bid + ask) / 2.0
+        if mid == 0.0:
+            return False
+    for k in range(9):
+        v[k] = 0.0
+    if b.n:
+        v[0] = b.sign * b.K[b.n - 1]
+        v[1] = b.Q[b.n - 1]
+        bits |= 3u
+    if a.n:
+        v[2] = a.sign * a.K[a.n - 1]
+        v[3] = a.Q[a.n - 1]
+        bits |= 12u
+    if b.n and a.n:
+        spread = ask - bid
+        v[4] = mid
+        v[5] = spread
+        v[6] = spread / mid * 1e4
+        bits |= 0x70u
+    bid_total = b.depth_sum(depth)
+    ask_total = a.depth_sum(depth)
+    total = bid_total + ask_total
+    if not total <= 0.0:
+        if ask_total > 0.0:
+            v[8] = bid_total / ask_total
+            bits |= 0x100u
+        v[7] = (bid_total - ask_total) / total
+        bits |= 0x80u
+    valid[0] = bits
+    return True
 
 
 def make_quote(
@@ -503,44 +580,18 @@ def make_quote(
 
 
 cdef object _quote_fields(Book book, tuple sizes, Py_ssize_t depth):
-    cdef _Side b = book._bids
-    cdef _Side a = book._asks
-    cdef double bid, ask, mid, spread, bid_total, ask_total, total, size
-    cdef object mid_o = None, spread_o = None, bps_o = None, imb = None, ratio = None
+    cdef double v[9]
+    cdef uint32_t valid
+    cdef double size
     cdef list walks = []
-    if b.n and a.n:
-        bid = b.sign * b.K[b.n - 1]
-        ask = a.sign * a.K[a.n - 1]
-        mid = (bid + ask) / 2.0
-        if mid == 0.0:
-            return None
-        spread = ask - bid
-        mid_o = mid
-        spread_o = spread
-        bps_o = spread / mid * 1e4
-    bid_total = b.depth_sum(depth)
-    ask_total = a.depth_sum(depth)
-    total = bid_total + ask_total
-    if not total <= 0.0:
-        ratio = bid_total / ask_total if ask_total > 0.0 else None
-        imb = (bid_total - ask_total) / total
+    if not _quote_values(book, depth, v, &valid):
+        return None
     for item in sizes:
         size = item
         size_float = item if type(item) is float else None
         walks.append(_vwap(book, True, size, size_float))
         walks.append(_vwap(book, False, size, size_float))
-    return (
-        b.best(),
-        b.Q[b.n - 1] if b.n else None,
-        a.best(),
-        a.Q[a.n - 1] if a.n else None,
-        mid_o,
-        spread_o,
-        bps_o,
-        imb,
-        ratio,
-        walks,
-    )
+    return (*[v[k] if valid & (1u << k) else None for k in range(9)], walks)
 
 
 def book_edge_bps(Book buy_book, double fee_buy, Book sell_book, double fee_sell):

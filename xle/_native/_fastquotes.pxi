@@ -5,11 +5,8 @@
 # million-message log). As Python objects (a ``Quote`` and its ``VwapResult``s, then read
 # back attribute by attribute into Arrow columns) they cost about a quarter of the
 # replay; here the values go from the book to a C struct to the column buffers. The
-# arithmetic is ``_quote_fields``' and ``_vwap``'s, the same operations in the same
-# order, so every value is bit-identical; ``quotes()`` gives the objects back.
-
-from libc.stdint cimport uint8_t, uint32_t
-
+# arithmetic is ``make_quote``'s own (``_quote_values`` and ``_walk_into``, in
+# _fastbook.pyx), so every value is bit-identical; ``quotes()`` gives the objects back.
 
 cdef extern from *:
     bint __builtin_ssubll_overflow(long long a, long long b, long long* out) nogil
@@ -27,21 +24,11 @@ cdef struct _QuoteRow:
     int64_t recv_ns
     int64_t seq
     int64_t exch_ns
-    double v[9]  # _Q_VALUES
+    double v[9]  # _Q_VALUES, as ``_quote_values`` writes them
     uint32_t valid  # bit k: v[k] is not null; bit _Q_EXCH: exch_ns is not null
     int32_t key  # index into the keys' (exchange, symbol, market)
     int32_t walk0  # the row's first walk
     int32_t walks  # how many: buy then sell for each configured size
-
-
-cdef struct _QuoteWalk:
-    double size
-    double price  # with slippage: null when nothing filled (``priced`` false)
-    double filled
-    double slippage
-    uint8_t buy
-    uint8_t priced
-    uint8_t insufficient
 
 
 @cython.final
@@ -134,10 +121,6 @@ cdef class QuoteRows:
         """Append ``make_quote``'s quote of ``book``; 0 (nothing appended) where it would
         return None (a zero mid) or the row cannot hold it (a venue time so far off that
         the latency leaves int64): the caller makes the ``Quote`` then."""
-        cdef _Side b = book._bids
-        cdef _Side a = book._asks
-        cdef double bid = 0.0, ask = 0.0, mid = 0.0
-        cdef double spread, bid_total, ask_total, total
         cdef long long exch = 0, latency
         cdef bint has_exch = exch_ns is not None
         cdef Py_ssize_t count = 2 * len(sizes)
@@ -150,13 +133,9 @@ cdef class QuoteRows:
             exch = exch_ns
             if __builtin_ssubll_overflow(recv_ns, exch, &latency):
                 return 0
-        if b.n and a.n:
-            bid = b.sign * b.K[b.n - 1]
-            ask = a.sign * a.K[a.n - 1]
-            mid = (bid + ask) / 2.0
-            if mid == 0.0:
-                return 0
         row = self._next_row()
+        if not _quote_values(book, depth, row.v, &row.valid):
+            return 0
         walk = self._next_walks(count)
         row.recv_ns = recv_ns
         row.seq = seq
@@ -164,32 +143,8 @@ cdef class QuoteRows:
         row.key = key
         row.walk0 = <int32_t>self.nw
         row.walks = <int32_t>count
-        row.valid = (1u << _Q_EXCH) if has_exch else 0
-        for k in range(_Q_VALUES):
-            row.v[k] = 0.0
-        if b.n:
-            row.v[0] = b.sign * b.K[b.n - 1]
-            row.v[1] = b.Q[b.n - 1]
-            row.valid |= 3u
-        if a.n:
-            row.v[2] = a.sign * a.K[a.n - 1]
-            row.v[3] = a.Q[a.n - 1]
-            row.valid |= 12u
-        if b.n and a.n:
-            spread = ask - bid
-            row.v[4] = mid
-            row.v[5] = spread
-            row.v[6] = spread / mid * 1e4
-            row.valid |= 0x70u
-        bid_total = b.depth_sum(depth)
-        ask_total = a.depth_sum(depth)
-        total = bid_total + ask_total
-        if not total <= 0.0:
-            if ask_total > 0.0:
-                row.v[8] = bid_total / ask_total
-                row.valid |= 0x100u
-            row.v[7] = (bid_total - ask_total) / total
-            row.valid |= 0x80u
+        if has_exch:
+            row.valid |= 1u << _Q_EXCH
         k = 0
         for item in sizes:
             _walk_into(book, True, item, &walk[k])
@@ -509,31 +464,3 @@ _QUOTE_SCHEMA_NAMES = [
     "recv_ns", "seq", "symbol", "market", "bid", "bid_size", "ask", "ask_size", "mid",
     "spread", "spread_bps", "imbalance", "ratio", "exch_ns", "feed_latency_ns", "vwap",
 ]
-
-
-cdef inline int _walk_into(Book book, bint buy, object item, _QuoteWalk* out) except -1:
-    """``_vwap(book, buy, item)`` into ``out``."""
-    cdef double size = item
-    cdef double notional, remaining, filled, best, price, slippage
-    cdef _Side s
-    cdef bint has_best = book._walk(buy, size, &notional, &remaining)
-    filled = size - remaining
-    out.buy = buy
-    out.size = size
-    if not has_best or filled <= 0.0:
-        out.price = 0.0
-        out.filled = 0.0
-        out.slippage = 0.0
-        out.priced = 0
-        out.insufficient = size > 0.0
-        return 0
-    s = book._asks if buy else book._bids
-    best = s.sign * s.K[s.n - 1]
-    price = notional / filled
-    slippage = (price - best) / best if buy else (best - price) / best
-    out.price = price
-    out.filled = filled
-    out.slippage = slippage * 1e4
-    out.priced = 1
-    out.insufficient = remaining > 0.0
-    return 0
