@@ -127,17 +127,17 @@ def _fed_records(records):
     return engine, out
 
 
-def _fed_batches(records, cuts, quote_rows=False):
-    """The engine fed ``records`` in batches cut at ``cuts``, and its outputs; with
-    ``quote_rows``, each ``QuoteRows`` among them read back as the ``Quote`` objects it
-    holds."""
+def _fed_batches(records, cuts, quote_rows=False, shape=batch_of):
+    """The engine fed ``records`` in batches cut at ``cuts`` (each made by ``shape``),
+    and its outputs; with ``quote_rows``, each ``QuoteRows`` among them read back as
+    the ``Quote`` objects it holds."""
     engine = Engine(load_config())
     engine.quote_rows = quote_rows
     out = []
     bounds = sorted({0, len(records), *(c % (len(records) + 1) for c in cuts)})
     for start, stop in itertools.pairwise(bounds):
         if stop > start:
-            out.extend(_as_objects(engine.on_batch(batch_of(records[start:stop]))))
+            out.extend(_as_objects(engine.on_batch(shape(records[start:stop]))))
     out.extend(engine.finish())
     return engine, out
 
@@ -182,6 +182,47 @@ def test_random_logs_give_the_same_outputs_and_state_both_ways(quote_rows, plan,
     by_batches, actual = _fed_batches(records, cuts, quote_rows)
     assert repr(actual) == repr(expected)  # repr: exact floats, and NaN equal to NaN
     assert _state(by_batches) == _state(by_records)
+
+
+def _as_read(records):
+    """``batch_of`` with ``stream`` a dictionary, as the reader reads the log: what the
+    lane reads through Arrow's C data interface (plain strings go through pyarrow)."""
+    batch = batch_of(records)
+    index = batch.schema.get_field_index("stream")
+    return batch.set_column(index, "stream", batch.column(index).dictionary_encode())
+
+
+def _as_read_slice(records):
+    """``_as_read`` of a slice: every column, validity bitmaps included, starts at an
+    offset into its buffers (as a replay's warm-up split leaves them)."""
+    before = _log([("heartbeat", [], [], SECOND), ("disconnect", [], [], SECOND)])
+    return _as_read(before + records).slice(len(before))
+
+
+@pytest.mark.parametrize("shape", [_as_read, _as_read_slice], ids=["as read", "sliced"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
+def test_batches_as_the_reader_reads_them_give_the_same_outputs(shape, plan, cuts):
+    records = _log(plan)
+    if not records:
+        return
+    by_records, expected = _fed_records(records)
+    by_batches, actual = _fed_batches(records, cuts, True, shape)
+    assert repr(actual) == repr(expected)
+    assert _state(by_batches) == _state(by_records)
+
+
+def test_the_lane_reads_the_logs_batches_through_arrows_c_interface():
+    """Batches shaped as the log is read (dictionaries, int32 indices) are read from one
+    export; plain string columns through pyarrow. Both read the same rows."""
+    records = _log([(what, [(99.0, 1)], [], SECOND) for what in ("l2", "disconnect", "depth")])
+    lane = Engine(load_config())._columnar_lane()
+    exported = lane.prepare(None, _as_read_slice(records))
+    plain = lane.prepare(None, batch_of(records))
+    assert exported.exported and not plain.exported
+    rows = range(len(records))
+    assert [lane.row_record(exported, r) for r in rows] == records
+    assert [lane.row_record(plain, r) for r in rows] == records
 
 
 def test_a_replay_engine_gives_its_ticks_quotes_as_rows():
@@ -244,6 +285,25 @@ def _synced_log(messages):
         price = 99.0 + (k % 3) * 0.25
         records.append(depth(101 + k, 101 + k, [(price, 1 + k % 4)], [], t=T0 + (k + 1) * 1000))
     return records
+
+
+def test_the_lane_ticks_in_c_and_leaves_a_book_turning_stale_to_python():
+    """Quote ticks of armed books are the lane's own (no write-back before each); the
+    tick that finds a book stale is the engine's, which words the event."""
+    records = _synced_log(50)
+    records += [
+        depth(151 + k, 151 + k, [(99.0, 2 + k)], [], t=T0 + (k + 2) * SECOND) for k in range(3)
+    ]
+    records += [depth(154, 154, [(99.0, 9)], [], t=T0 + 80 * SECOND)]  # 76 s later: stale
+    records += [depth(155, 155, [(99.0, 8)], [], t=T0 + 81 * SECOND + 1)]
+    _, expected = _fed_records(records)
+    engine = Engine(load_config())
+    engine.quote_rows = True
+    actual = _as_objects(engine.on_batch(batch_of(records))) + engine.finish()
+    assert repr(actual) == repr(expected)
+    assert [out.kind for out in expected if type(out) is not Quote] == ["stale"]
+    lane = engine._columnar_lane()
+    assert (lane.ticks, lane.fast_ticks) == (5, 4)
 
 
 def test_the_lane_takes_a_synced_books_depth_frames_whole():

@@ -29,7 +29,64 @@
 # caller and names the contract.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport strcmp
+
+from sys import intern
+
+# Arrow's C data interface (https://arrow.apache.org/docs/format/CDataInterface.html, a
+# stable ABI): ``Lane.prepare`` reads a batch's buffers from one export instead of a
+# pyarrow object per column, buffer and dictionary (a third of its time per batch).
+cdef extern from *:
+    """
+    #ifndef ARROW_C_DATA_INTERFACE
+    #define ARROW_C_DATA_INTERFACE
+    #define ARROW_FLAG_DICTIONARY_ORDERED 1
+    #define ARROW_FLAG_NULLABLE 2
+    #define ARROW_FLAG_MAP_KEYS_SORTED 4
+    struct ArrowSchema {
+        const char* format;
+        const char* name;
+        const char* metadata;
+        int64_t flags;
+        int64_t n_children;
+        struct ArrowSchema** children;
+        struct ArrowSchema* dictionary;
+        void (*release)(struct ArrowSchema*);
+        void* private_data;
+    };
+    struct ArrowArray {
+        int64_t length;
+        int64_t null_count;
+        int64_t offset;
+        int64_t n_buffers;
+        int64_t n_children;
+        const void** buffers;
+        struct ArrowArray** children;
+        struct ArrowArray* dictionary;
+        void (*release)(struct ArrowArray*);
+        void* private_data;
+    };
+    #endif
+    """
+    struct ArrowSchema:
+        const char* format
+        const char* name
+        int64_t n_children
+        ArrowSchema** children
+        ArrowSchema* dictionary
+
+    struct ArrowArray:
+        int64_t length
+        int64_t null_count
+        int64_t offset
+        int64_t n_buffers
+        int64_t n_children
+        const void** buffers
+        ArrowArray** children
+        ArrowArray* dictionary
 
 
 cdef class _Batch  # defined below: a record batch read for the lane
@@ -108,6 +165,16 @@ cdef class _LaneSlot:
     cdef long long d_tickers
     cdef long long d_agreed
     cdef long long d_unmatched
+    # What a quote tick reads of the engine's state, mirrored while armed so that the
+    # lane's tick (``Lane._fast_tick``) needs no write-back: read at arming, kept by
+    # ``_applied``, written back by ``_flush``.
+    cdef bint dirty  # ``state.dirty``: updated since its last quote
+    cdef bint quoted  # quoted by the lane since the last flush
+    cdef bint stale_reported
+    cdef bint has_last  # ``state.last_recv_ns`` is not None
+    cdef bint tick_ok  # its state fits the mirror (a venue time within int64)
+    cdef tuple sizes
+    cdef int32_t quote_key
     # the last trade taken on the lane since the last flush (the engine's ``last_trade``)
     cdef bint has_trade
     cdef long long trade_id
@@ -212,6 +279,92 @@ cdef inline void _part_head(list part, Py_ssize_t k, Py_ssize_t* at, Py_ssize_t*
         row[k] = 0
 
 
+# The columns ``_Batch`` reads, by role (``_column_role``).
+cdef enum:
+    _COLUMN_RECV = 0
+    _COLUMN_SEQ = 1
+    _COLUMN_CONN = 2
+    _COLUMN_PAYLOAD = 3
+    _COLUMN_RUN = 4
+    _COLUMN_KIND = 5
+    _COLUMN_STREAM = 6
+    _COLUMN_SYMBOL = 7
+    _COLUMN_EXCHANGE = 8
+    _COLUMNS = 9
+    _DICTIONARY_CACHE = 256  # string dictionaries remembered, beyond which it starts over
+
+
+cdef const char* _COLUMN_NAMES[_COLUMNS]
+_COLUMN_NAMES[:] = [b"recv_ns", b"seq", b"conn", b"payload", b"run", b"kind", b"stream",
+                    b"symbol", b"exchange"]
+
+
+cdef int _column_role(const char* name) noexcept:
+    """The ``_COLUMN_*`` of a column name, -1 for a column the lane does not read."""
+    cdef int role
+    if name == NULL:
+        return -1
+    for role in range(_COLUMNS):
+        if strcmp(name, _COLUMN_NAMES[role]) == 0:
+            return role
+    return -1
+
+
+cdef bint _string_dictionary(ArrowSchema* field, ArrowArray* column) noexcept:
+    """Is the column int32 indices into a string dictionary without nulls?"""
+    return (
+        strcmp(field.format, "i") == 0
+        and field.dictionary != NULL
+        and strcmp(field.dictionary.format, "u") == 0
+        and column.dictionary != NULL
+        and column.dictionary.null_count == 0
+        and column.n_buffers == 2
+    )
+
+
+cdef bytes _dictionary_key(ArrowArray* values):
+    """A string dictionary's exact contents as bytes: its size, its end offsets from its
+    first value and its characters."""
+    cdef Py_ssize_t n = values.length
+    cdef const int32_t* ends = (<const int32_t*>values.buffers[1]) + values.offset
+    cdef Py_ssize_t size = ends[n] - ends[0]
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, (n + 1) * sizeof(int32_t) + size)
+    cdef int32_t* head = <int32_t*>PyBytes_AS_STRING(key)
+    cdef Py_ssize_t k
+    head[0] = <int32_t>n
+    for k in range(n):
+        head[k + 1] = ends[k + 1] - ends[0]
+    if size:
+        memcpy(head + n + 1, (<const char*>values.buffers[2]) + ends[0], size)
+    return key
+
+
+# String dictionaries met in exported batches, by ``_dictionary_key``: a log's batches
+# repeat the same few, and decoding them again took a fifth of ``Lane.prepare``. Shared
+# by every lane (the values are plain interned strings), outside any engine's objects.
+cdef dict _DICTIONARY_STRINGS = {}
+
+
+cdef list _dictionary_strings(ArrowArray* values):
+    """A string dictionary's values, interned, as the reader's RawRecords have them."""
+    cdef const int32_t* ends
+    cdef const char* chars
+    key = _dictionary_key(values)
+    found = _DICTIONARY_STRINGS.get(key)
+    if found is not None:
+        return <list>found
+    ends = (<const int32_t*>values.buffers[1]) + values.offset
+    chars = <const char*>values.buffers[2]
+    found = [
+        intern(PyUnicode_DecodeUTF8(chars + ends[k], ends[k + 1] - ends[k], NULL))
+        for k in range(values.length)
+    ]
+    if len(_DICTIONARY_STRINGS) >= _DICTIONARY_CACHE:
+        _DICTIONARY_STRINGS.clear()
+    _DICTIONARY_STRINGS[key] = found
+    return <list>found
+
+
 @cython.final
 cdef class Lane:
     """Feeds Arrow record batches of the raw log to an ``Engine``; see the module notes.
@@ -272,10 +425,16 @@ cdef class Lane:
     cdef public long long fast_rows
     cdef public long long python_rows
     cdef public long long ticks
+    cdef public long long fast_ticks  # of which ``_fast_tick`` did
     cdef bint quote_rows  # ``engine.quote_rows``: quotes of compiled books as ``QuoteRows``
     cdef Py_ssize_t depth  # the engine's ``imbalance_levels``
     cdef QuoteKeys quote_keys
     cdef QuoteRows quote_block  # the rows the last quote went to
+    cdef list tick_plan  # the engine's books' slots in its order, all armed; None: not known
+    cdef long long arms  # slots armed so far, to try a plan again only after one was
+    cdef long long plan_arms
+    cdef bint has_stale_after
+    cdef long long stale_after  # ``engine.config.stale_after_ns``
 
     def __cinit__(self, engine, dict exchanges, live, record, depth_channels, binance_type,
                   coinbase_type, ticker_channels=(), trade_channels=(), top_of_book=None,
@@ -319,6 +478,39 @@ cdef class Lane:
         those symbols and those without one are fed, numbered ``0..num_rows - 1``; the
         reader's symbol filter without copying the batch."""
         return _Batch(self, exchange, batch, symbols)
+
+    cdef object _decision(self, int role, list values):
+        """What the lane makes of a dictionary's values, per index: for ``exchange`` the
+        lane's exchange index, for ``run`` its run id, for ``kind`` whether it is
+        ``ws``, for ``stream`` its ``_ROUTE_*``; None for ``symbol``."""
+        cdef Py_ssize_t k
+        cdef bytearray flags
+        if role == _COLUMN_EXCHANGE:
+            return [self._exchange(name) for name in values]
+        if role == _COLUMN_RUN:
+            return [self._run_id(name) for name in values]
+        if role == _COLUMN_KIND:
+            flags = bytearray(1 + len(values))
+            for k, name in enumerate(values):
+                flags[k] = name == "ws"
+            return flags
+        if role == _COLUMN_STREAM:
+            flags = bytearray(1 + len(values))
+            for k, name in enumerate(values):
+                channel = name.partition("@")[2] if name else None
+                if channel in self.depth_channels:
+                    flags[k] = _ROUTE_DEPTH
+                elif channel in self.ticker_channels:
+                    flags[k] = _ROUTE_TICKER
+                elif channel in self.trade_channels:
+                    flags[k] = _ROUTE_TRADE
+            return flags
+        return None
+
+    cdef tuple _dictionary_values(self, int role, ArrowArray* column):
+        """``(values, _decision)`` of an exported dictionary column."""
+        values = _dictionary_strings(column.dictionary)
+        return values, self._decision(role, values)
 
     def feed(self, _Batch b, list out, Py_ssize_t start=0, bint until_output=False,
              stop_ns=None, bint until_notice=False):
@@ -442,7 +634,7 @@ cdef class Lane:
         if (
             venue == _VENUE_OTHER
             or not b.kind_ws[kidx]
-            or (b.valid_bits != NULL and not b.valid_bits[r])
+            or not b.has_payload(r)
         ):
             return self._python_row(b, r, out)
         if venue == _VENUE_BINANCE:
@@ -695,6 +887,9 @@ cdef class Lane:
         else:
             moved = (b.n != 0 and b.K[b.n - 1] != bk) or (a.n != 0 and a.K[a.n - 1] != ak)
         slot.touched = True
+        slot.dirty = True
+        slot.stale_reported = False
+        slot.has_last = True
         slot.exch_ns = exch_ns
         slot.has_exch = has_exch
         slot.last_recv_ns = recv_ns
@@ -785,14 +980,21 @@ cdef class Lane:
     cdef int _tick(self, _Batch row, Py_ssize_t r, long long recv_ns, list out) except -1:
         """A quote interval ended before row ``r``: the engine's ``_tick``. It quotes
         dirty books and flags stale ones, and changes nothing the lane keeps (ids,
-        connections, sync states, pairs), so the slots stay armed."""
-        self._flush()
+        connections, sync states, pairs), so the slots stay armed; in C when it can
+        (``_fast_tick``)."""
+        cdef _LaneSlot slot
         self.ticks += 1
         engine = self.engine
-        if self.quote_rows:
-            self._quote_tick(row, r, recv_ns, out)
-        else:
-            engine._tick(row.record(self, r), out)
+        if not (self.quote_rows and self._fast_tick(recv_ns, out)):
+            self._flush()
+            if self.quote_rows:
+                self._quote_tick(row, r, recv_ns, out)
+            else:
+                engine._tick(row.record(self, r), out)
+            for slot in self.slots:  # what that tick changed of the armed books' states
+                if slot.armed:
+                    slot.dirty = slot.state.dirty
+                    slot.stale_reported = slot.state.stale_reported
         # Python's floor division, as ``Engine.on_records`` computes it
         engine._next_tick = (<object>recv_ns // engine._interval + 1) * engine._interval
         self.next_tick = engine._next_tick
@@ -823,25 +1025,93 @@ cdef class Lane:
 
     cdef bint _quote_row(self, state, list out) except -1:
         """``state``'s quote as a row (see ``_quote_tick``); False when it is not one."""
-        cdef QuoteRows block = self.quote_block
-        cdef bint fresh = block is None or not out or out[len(out) - 1] is not block
         book = state.book
         if type(book) is not Book:
             return False
-        if fresh:
-            block = QuoteRows(self.quote_keys)
         venue = state.venue
         last = state.last_recv_ns
+        exch = state.exch_ns
+        if exch is not None and not _INT64_MIN <= exch <= _INT64_MAX:
+            return False
         key = self.quote_keys.of(venue.label, venue.exchange, state.symbol, state.market)
-        if not block.add(
-            <Book>book, state.sizes, self.depth, last if last is not None else 0,
-            state.last_seq, key, state.exch_ns,
+        if not self._add_quote_row(
+            <Book>book, state.sizes, last if last is not None else 0, state.last_seq, key,
+            exch is not None, exch if exch is not None else 0, out,
         ):
             return False
         state.dirty = False
+        return True
+
+    cdef bint _add_quote_row(self, Book book, tuple sizes, long long last, long long seq,
+                             int32_t key, bint has_exch, long long exch, list out) except -1:
+        """A quote row in the ``QuoteRows`` at the end of ``out`` (a new one when ``out``
+        ends with anything else); False when the row cannot hold that quote."""
+        cdef QuoteRows block = self.quote_block
+        cdef bint fresh = block is None or not out or out[len(out) - 1] is not block
+        if fresh:
+            block = QuoteRows(self.quote_keys)
+        if not block.add_row(book, sizes, self.depth, last, seq, key, has_exch, exch):
+            return False
         if fresh:
             self.quote_block = block
             out.append(block)
+        return True
+
+    cdef bint _fast_tick(self, long long recv_ns, list out) except -1:
+        """``_quote_tick`` from the slots' mirrors, with no write-back before it, when
+        every book of the engine is an armed slot and none turns stale now (Python words
+        that); False otherwise, when the caller writes back and runs ``_quote_tick``,
+        which then quotes what this did not (the books it quoted are no longer dirty)."""
+        cdef _LaneSlot slot
+        cdef long long stale_before
+        if not self.has_stale_after or not self._tick_plan_ready():
+            return False
+        if len(self.tick_plan) != len(self.engine._books):
+            self.tick_plan = None
+            return False
+        if __builtin_ssubll_overflow(recv_ns, self.stale_after, &stale_before):
+            return False
+        for slot in self.tick_plan:
+            if (
+                slot.has_last
+                and slot.last_recv_ns < stale_before
+                and not slot.stale_reported
+                and slot.synced
+            ):
+                return False
+        for slot in self.tick_plan:
+            if not slot.dirty:
+                continue
+            if not self._add_quote_row(
+                slot.book, slot.sizes, slot.last_recv_ns if slot.has_last else 0,
+                slot.last_seq, slot.quote_key, slot.has_exch, slot.exch_ns, out,
+            ):
+                return False
+            slot.dirty = False
+            slot.quoted = True
+        self.fast_ticks += 1
+        return True
+
+    cdef bint _tick_plan_ready(self) except -1:
+        """Is ``tick_plan`` known? Found again when a slot was armed since it was lost."""
+        cdef _LaneSlot slot
+        cdef _LaneSlot found
+        if self.tick_plan is not None:
+            return True
+        if self.plan_arms == self.arms:
+            return False
+        self.plan_arms = self.arms
+        plan = []
+        for state in self.engine._books.values():
+            found = None
+            for slot in self.slots:
+                if slot.armed and slot.state is state:
+                    found = slot
+                    break
+            if found is None or not found.tick_ok:
+                return False
+            plan.append(found)
+        self.tick_plan = plan
         return True
 
     cdef int _python_evaluate(self, _LaneSlot slot, long long recv_ns, long long seq, list out) except -1:
@@ -889,6 +1159,9 @@ cdef class Lane:
         self.interval = engine._interval
         self.quote_rows = engine.quote_rows
         self.depth = engine.config.imbalance_levels
+        stale_after = engine.config.stale_after_ns
+        self.has_stale_after = 0 <= stale_after <= _INT64_MAX
+        self.stale_after = stale_after if self.has_stale_after else 0
         self.episodes_open = bool(engine.arbitrage.opened)
         self.threshold = engine.arbitrage.threshold_bps
         self.engine_armed = True
@@ -978,8 +1251,23 @@ cdef class Lane:
                 )
             slot.pairs.append(lane_pair)
         self._watch(slot)
+        slot.dirty = state.dirty
+        slot.quoted = False
+        slot.stale_reported = state.stale_reported
+        last = state.last_recv_ns
+        slot.has_last = last is not None
+        slot.last_recv_ns = last if last is not None else 0
+        slot.last_seq = state.last_seq
+        exch = state.exch_ns
+        slot.tick_ok = exch is None or _INT64_MIN <= exch <= _INT64_MAX
+        slot.has_exch = exch is not None and slot.tick_ok
+        slot.exch_ns = exch if slot.has_exch else 0
+        slot.sizes = state.sizes
+        venue = state.venue
+        slot.quote_key = self.quote_keys.of(venue.label, venue.exchange, state.symbol, state.market)
         slot.touched = False
         slot.armed = True
+        self.arms += 1
         return True
 
     cdef _LaneConn _conn(self, int ex, long long run_id, long long conn):
@@ -1030,6 +1318,9 @@ cdef class Lane:
             self.pending_records = 0
             self.pending_updates = 0
         for slot in self.slots:
+            if slot.quoted:
+                slot.quoted = False
+                slot.state.dirty = slot.dirty
             if not slot.touched:
                 continue
             slot.touched = False
@@ -1038,7 +1329,7 @@ cdef class Lane:
             if self.exchange_venue[slot.exchange] == _VENUE_BINANCE:
                 sync.update_id = slot.update_id
                 sync.stale.count = 0
-            state.dirty = True
+            state.dirty = slot.dirty
             state.stale_reported = False
             state.last_recv_ns = slot.last_recv_ns
             state.last_seq = slot.last_seq
@@ -1129,17 +1420,20 @@ cdef class Lane:
         for c in self.conns:
             c.armed = False
         self.engine_armed = False
+        self.tick_plan = None
 
 
 @cython.final
 cdef class _Batch:
     """A record batch as the lane reads it (``Lane.prepare``): pointers into its column
-    buffers (kept alive by holding the arrays), and the RawRecord of a row on demand."""
+    buffers (kept alive by holding the arrays, or the batch's C data interface export),
+    and the RawRecord of a row on demand."""
 
     cdef object batch
     cdef object exchange
     cdef Py_ssize_t rows
     cdef bint python_only  # null keys: not a log the recorder writes, Python decides
+    cdef readonly bint exported  # read from the C data interface export (``_read_export``)
     cdef list arrays  # everything the pointers point into
     cdef list exchange_values
     cdef list run_values
@@ -1156,7 +1450,9 @@ cdef class _Batch:
     cdef const int32_t* exchanges
     cdef const int32_t* offsets
     cdef const unsigned char* data
-    cdef const unsigned char* valid_bits
+    cdef const unsigned char* valid_map  # the payload's validity bitmap, NULL: no null
+    cdef Py_ssize_t valid_offset  # its first row's bit
+    cdef int32_t* owned[5]  # index copies with -1 for nulls, freed with the batch
     cdef list ex_map  # exchange dictionary index -> lane exchange index
     cdef list run_map  # run dictionary index -> lane run id
     cdef bytearray kind_ws
@@ -1166,18 +1462,132 @@ cdef class _Batch:
     cdef unsigned char* watched  # = watched_flags, set by ``Lane._mark_watched`` per feed
 
     def __dealloc__(self):
+        cdef int k
         free(self.sel)
+        for k in range(5):
+            free(self.owned[k])
 
     cdef inline Py_ssize_t row(self, Py_ssize_t r) noexcept:
         """The batch's own index of selected row ``r``."""
         return self.sel[r] if self.sel != NULL else r
 
+    cdef inline bint has_payload(self, Py_ssize_t r) noexcept:
+        """Is row ``r``'s payload not null?"""
+        cdef Py_ssize_t bit
+        if self.valid_map == NULL:
+            return True
+        bit = self.valid_offset + r
+        return (self.valid_map[bit >> 3] >> (bit & 7)) & 1
+
     def __cinit__(self, Lane lane, exchange, batch, symbols=None):
-        cdef const signed char[::1] view
-        cdef Py_ssize_t k
         self.batch = batch
         self.exchange = exchange
         self.rows = batch.num_rows
+        if not (self.rows and self._read_export(lane)):
+            self._read_columns()
+            if self.rows == 0:
+                return
+            self.ex_map = lane._decision(_COLUMN_EXCHANGE, self.exchange_values)
+            self.run_map = lane._decision(_COLUMN_RUN, self.run_values)
+            self.kind_ws = lane._decision(_COLUMN_KIND, self.kind_values)
+            self.stream_route = lane._decision(_COLUMN_STREAM, self.stream_values)
+        if symbols is not None:
+            self._select(symbols)
+
+    cdef bint _read_export(self, Lane lane) except -1:
+        """The columns from the batch's C data interface export, when they have the
+        shapes the recorder writes and the reader reads (int64/int32 keys without nulls,
+        int32-indexed string dictionaries, a binary payload); False for anything else,
+        which ``_read_columns`` reads through pyarrow. The dictionaries' values and
+        what the lane makes of them are the lane's, cached by their bytes: a log's
+        batches repeat the same few."""
+        cdef ArrowSchema* schema
+        cdef ArrowArray* array
+        cdef ArrowArray* column[_COLUMNS]
+        cdef ArrowSchema* field[_COLUMNS]
+        cdef Py_ssize_t k, c
+        cdef int expect = _COLUMNS if self.exchange is None else _COLUMNS - 1
+        exported = self.batch.__arrow_c_array__()
+        schema = <ArrowSchema*>PyCapsule_GetPointer(exported[0], "arrow_schema")
+        array = <ArrowArray*>PyCapsule_GetPointer(exported[1], "arrow_array")
+        if strcmp(schema.format, "+s") != 0 or array.length != self.rows:
+            return False
+        for c in range(_COLUMNS):
+            column[c] = NULL
+            field[c] = NULL
+        for k in range(schema.n_children):
+            c = _column_role(schema.children[k].name)
+            if c >= 0 and field[c] == NULL:
+                field[c] = schema.children[k]
+                column[c] = array.children[k]
+                expect -= 1
+        if expect != 0:
+            return False
+        for c in (_COLUMN_RECV, _COLUMN_SEQ, _COLUMN_CONN):
+            if column[c].null_count != 0 and column[c].buffers[0] != NULL:
+                return False  # null keys: ``_read_columns`` marks the batch Python's
+        if not (
+            strcmp(field[_COLUMN_RECV].format, "l") == 0
+            and strcmp(field[_COLUMN_SEQ].format, "l") == 0
+            and strcmp(field[_COLUMN_CONN].format, "i") == 0
+            and strcmp(field[_COLUMN_PAYLOAD].format, "z") == 0
+        ):
+            return False
+        for c in (_COLUMN_RUN, _COLUMN_KIND, _COLUMN_STREAM, _COLUMN_SYMBOL, _COLUMN_EXCHANGE):
+            if field[c] != NULL and not _string_dictionary(field[c], column[c]):
+                return False
+        self.arrays = [exported]
+        self.exported = True
+        self.recv = (<const int64_t*>column[_COLUMN_RECV].buffers[1]) + column[_COLUMN_RECV].offset
+        self.seq = (<const int64_t*>column[_COLUMN_SEQ].buffers[1]) + column[_COLUMN_SEQ].offset
+        self.conn = (<const int32_t*>column[_COLUMN_CONN].buffers[1]) + column[_COLUMN_CONN].offset
+        array = column[_COLUMN_PAYLOAD]
+        self.offsets = (<const int32_t*>array.buffers[1]) + array.offset
+        self.data = <const unsigned char*>array.buffers[2]
+        if array.null_count != 0 and array.buffers[0] != NULL:
+            self.valid_map = <const unsigned char*>array.buffers[0]
+            self.valid_offset = array.offset
+        self.runs = self._indices(column[_COLUMN_RUN], 0)
+        self.kinds = self._indices(column[_COLUMN_KIND], 1)
+        self.streams = self._indices(column[_COLUMN_STREAM], 2)
+        self.symbols = self._indices(column[_COLUMN_SYMBOL], 3)
+        self.run_values, self.run_map = lane._dictionary_values(_COLUMN_RUN, column[_COLUMN_RUN])
+        self.kind_values, self.kind_ws = lane._dictionary_values(_COLUMN_KIND, column[_COLUMN_KIND])
+        self.stream_values, self.stream_route = lane._dictionary_values(
+            _COLUMN_STREAM, column[_COLUMN_STREAM]
+        )
+        self.symbol_values, _ = lane._dictionary_values(_COLUMN_SYMBOL, column[_COLUMN_SYMBOL])
+        if self.exchange is None:
+            self.exchanges = self._indices(column[_COLUMN_EXCHANGE], 4)
+            self.exchange_values, self.ex_map = lane._dictionary_values(
+                _COLUMN_EXCHANGE, column[_COLUMN_EXCHANGE]
+            )
+        else:
+            self.exchange_values = [self.exchange]
+            self.ex_map = lane._decision(_COLUMN_EXCHANGE, self.exchange_values)
+        return True
+
+    cdef const int32_t* _indices(self, ArrowArray* array, int slot) except NULL:
+        """A dictionary column's int32 indices, -1 for null (in a copy when it has any)."""
+        cdef const int32_t* indices = (<const int32_t*>array.buffers[1]) + array.offset
+        cdef const unsigned char* valid = <const unsigned char*>array.buffers[0]
+        cdef int32_t* copy
+        cdef Py_ssize_t r, bit
+        if array.null_count == 0 or valid == NULL:
+            return indices
+        copy = <int32_t*>malloc(self.rows * sizeof(int32_t))
+        if copy == NULL:
+            raise MemoryError()
+        self.owned[slot] = copy
+        for r in range(self.rows):
+            bit = array.offset + r
+            copy[r] = indices[r] if (valid[bit >> 3] >> (bit & 7)) & 1 else -1
+        return copy
+
+    cdef int _read_columns(self) except -1:
+        """The columns through pyarrow: any shape ``_read_export`` declines."""
+        cdef const signed char[::1] view
+        batch = self.batch
         self.arrays = []
         recv_col = batch.column("recv_ns")
         seq_col = batch.column("seq")
@@ -1187,17 +1597,17 @@ cdef class _Batch:
         self.kind_values, kind_idx = _dictionary(batch.column("kind"))
         self.stream_values, stream_idx = _dictionary(batch.column("stream"))
         self.symbol_values, symbol_idx = _dictionary(batch.column("symbol"))
-        if exchange is None:
+        if self.exchange is None:
             self.exchange_values, exchange_idx = _dictionary(batch.column("exchange"))
         else:
-            self.exchange_values, exchange_idx = [exchange], None
+            self.exchange_values, exchange_idx = [self.exchange], None
         self.arrays.extend((recv_col, seq_col, conn_col, payload_col, run_idx, kind_idx,
                             stream_idx, symbol_idx, exchange_idx))
         self.python_only = bool(
             recv_col.null_count or seq_col.null_count or conn_col.null_count or self.rows == 0
         )
         if self.rows == 0:
-            return
+            return 0
         self.recv = _i64(recv_col.buffers()[1], recv_col.offset)
         self.seq = _i64(seq_col.buffers()[1], seq_col.offset)
         self.conn = _i32(conn_col.buffers()[1], conn_col.offset)
@@ -1214,25 +1624,11 @@ cdef class _Batch:
             self.data = <const unsigned char*>&view[0]
             self.arrays.append(pbuffers[2])
         if payload_col.null_count:
-            valid = payload_col.is_valid().cast("uint8").buffers()[1].to_pybytes()
-            self.arrays.append(valid)
-            self.valid_bits = <const unsigned char*>PyBytes_AS_STRING(valid)
-        self.ex_map = [lane._exchange(name) for name in self.exchange_values]
-        self.run_map = [lane._run_id(name) for name in self.run_values]
-        self.kind_ws = bytearray(1 + len(self.kind_values))
-        self.stream_route = bytearray(1 + len(self.stream_values))
-        for k, name in enumerate(self.kind_values):
-            self.kind_ws[k] = name == "ws"
-        if symbols is not None:
-            self._select(symbols)
-        for k, name in enumerate(self.stream_values):
-            channel = name.partition("@")[2] if name else None
-            if channel in lane.depth_channels:
-                self.stream_route[k] = _ROUTE_DEPTH
-            elif channel in lane.ticker_channels:
-                self.stream_route[k] = _ROUTE_TICKER
-            elif channel in lane.trade_channels:
-                self.stream_route[k] = _ROUTE_TRADE
+            view = pbuffers[0]
+            self.valid_map = <const unsigned char*>&view[0]
+            self.valid_offset = payload_col.offset
+            self.arrays.append(pbuffers[0])
+        return 0
 
     cdef int _select(self, symbols) except -1:
         """Keep the rows of ``symbols`` and those without a symbol (``LogRead``'s
@@ -1284,7 +1680,7 @@ cdef class _Batch:
         exchange = self.exchange
         if exchange is None:
             exchange = _at(self.exchange_values, self.exchanges[r])
-        if self.valid_bits != NULL and not self.valid_bits[r]:
+        if not self.has_payload(r):
             payload = None
         else:
             payload = PyBytes_FromStringAndSize(

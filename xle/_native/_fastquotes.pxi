@@ -121,18 +121,22 @@ cdef class QuoteRows:
         """Append ``make_quote``'s quote of ``book``; 0 (nothing appended) where it would
         return None (a zero mid) or the row cannot hold it (a venue time so far off that
         the latency leaves int64): the caller makes the ``Quote`` then."""
-        cdef long long exch = 0, latency
-        cdef bint has_exch = exch_ns is not None
+        if exch_ns is None:
+            return self.add_row(book, sizes, depth, recv_ns, seq, key, False, 0)
+        if not _INT64_MIN <= exch_ns <= _INT64_MAX:
+            return 0
+        return self.add_row(book, sizes, depth, recv_ns, seq, key, True, exch_ns)
+
+    cdef int add_row(self, Book book, tuple sizes, Py_ssize_t depth, long long recv_ns,
+                     long long seq, int32_t key, bint has_exch, long long exch) except -1:
+        """``add`` with the venue time in C (``has_exch`` False: none)."""
+        cdef long long latency
         cdef Py_ssize_t count = 2 * len(sizes)
         cdef Py_ssize_t k
         cdef _QuoteRow* row
         cdef _QuoteWalk* walk
-        if has_exch:
-            if not _INT64_MIN <= exch_ns <= _INT64_MAX:
-                return 0
-            exch = exch_ns
-            if __builtin_ssubll_overflow(recv_ns, exch, &latency):
-                return 0
+        if has_exch and __builtin_ssubll_overflow(recv_ns, exch, &latency):
+            return 0
         row = self._next_row()
         if not _quote_values(book, depth, row.v, &row.valid):
             return 0
