@@ -39,6 +39,9 @@ cdef extern from *:
     #else
     #define XLE_ALWAYS_INLINE static inline
     #endif
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
     static inline uint64_t xle_load8(const unsigned char* p) {
         uint64_t v;
         memcpy(&v, p, 8);
@@ -54,6 +57,27 @@ cdef extern from *:
         const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
         uint64_t v, quote, backslash, flags;
         Py_ssize_t at;
+    #if defined(__SSE2__)
+        /* Sixteen bytes a step where SSE2 is (every x86-64): Coinbase's timestamps,
+           thirty bytes in every level update, take two steps instead of four. */
+        {
+            const __m128i quotes = _mm_set1_epi8('"'), backslashes = _mm_set1_epi8(0x5C);
+            const __m128i below = _mm_set1_epi8(0x1F);
+            __m128i w;
+            int mask;
+            while (i + 16 <= n) {
+                w = _mm_loadu_si128((const __m128i*)(p + i));
+                mask = _mm_movemask_epi8(_mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(w, quotes), _mm_cmpeq_epi8(w, backslashes)),
+                    _mm_cmpeq_epi8(_mm_max_epu8(w, below), below)));  /* w <= 0x1F */
+                if (mask) {
+                    at = i + __builtin_ctz(mask);
+                    return p[at] == '"' ? at + 1 : -1;
+                }
+                i += 16;
+            }
+        }
+    #endif
         while (XLE_SWAR && i + 8 <= n) {
             v = xle_load8(p + i);
             quote = v ^ (ones * 0x22);
