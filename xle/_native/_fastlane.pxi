@@ -1426,8 +1426,8 @@ cdef class Lane:
 @cython.final
 cdef class _Batch:
     """A record batch as the lane reads it (``Lane.prepare``): pointers into its column
-    buffers (kept alive by holding the arrays, or the batch's C data interface export),
-    and the RawRecord of a row on demand."""
+    buffers (kept alive by holding the batch and its arrays), and the RawRecord of a row
+    on demand."""
 
     cdef object batch
     cdef object exchange
@@ -1536,7 +1536,10 @@ cdef class _Batch:
         for c in (_COLUMN_RUN, _COLUMN_KIND, _COLUMN_STREAM, _COLUMN_SYMBOL, _COLUMN_EXCHANGE):
             if field[c] != NULL and not _string_dictionary(field[c], column[c]):
                 return False
-        self.arrays = [exported]
+        # The pointers stay valid while ``self.batch`` holds its buffers; the export is
+        # released on return. Held with the batch, its bookkeeping (allocated from
+        # Arrow's memory pool) pinned pool memory: 28 MB more peak RSS on the 1M log.
+        self.arrays = []
         self.exported = True
         self.recv = (<const int64_t*>column[_COLUMN_RECV].buffers[1]) + column[_COLUMN_RECV].offset
         self.seq = (<const int64_t*>column[_COLUMN_SEQ].buffers[1]) + column[_COLUMN_SEQ].offset

@@ -288,7 +288,7 @@ cdef inline Py_ssize_t _expect(const unsigned char* p, Py_ssize_t i, Py_ssize_t 
     return -1
 
 
-cdef Py_ssize_t _string(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* start) noexcept:
+cdef inline Py_ssize_t _string(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* start) noexcept:
     """A string without escapes at ``p[i]``: its content is ``p[start:returned - 1]``."""
     i = _ws(p, i, n)
     if i >= n or p[i] != 34:
