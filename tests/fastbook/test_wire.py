@@ -202,6 +202,26 @@ def test_long_decimals_finds_a_long_number_at_any_offset(pad, number, long):
         assert long_decimals(payload) is long
 
 
+def _levels_of(parsed):
+    return None if parsed is None else (*parsed[:3], list(parsed[3]), list(parsed[4]), parsed[5])
+
+
+@settings(max_examples=100, deadline=None)
+@given(_pairs, _pairs, st.booleans())
+def test_binance_depth_reads_the_same_frame_in_any_layout(bids, asks, wrapped):
+    """Binance's own layout is matched literally and any other key by key: a frame that
+    leaves the literal match late (a space before a closing brace, a repeated
+    ``stream``) keeps no level of that first attempt."""
+    compact = _depth([list(p) for p in bids], [list(p) for p in asks], wrapped)
+    last = compact.rindex(b"]}") + 1
+    late = [compact[:last] + b" " + compact[last:]]
+    if wrapped:
+        late.append(compact[:-1] + b',"stream":"again"}')
+    expected = _levels_of(parse_binance_depth(compact))
+    for payload in late:
+        assert _levels_of(parse_binance_depth(payload)) == expected
+
+
 def test_binance_depth_without_an_event_time_has_none():
     body = {"e": "depthUpdate", "s": "BTCUSDT", "U": 10, "u": 12, "b": [], "a": []}
     parsed = parse_binance_depth(json.dumps(body).encode())

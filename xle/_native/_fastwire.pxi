@@ -508,6 +508,41 @@ cdef struct _DepthOut:
     bint has_event
 
 
+cdef Py_ssize_t _depth_literal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -2:
+    """The layout Binance always sends, its keys matched as literals; -1 (the levels as
+    they were) sends the object to the key-by-key parser, which accepts everything this
+    does: ``{"e":"depthUpdate","E":…,"s":"…","U":…,"u":…,"b":[…],"a":[…]}``."""
+    cdef Py_ssize_t j, start, end
+    cdef Py_ssize_t had_bids = bids.n, had_asks = asks.n
+    cdef long long event = 0, first = 0, last = 0
+    j = _lit(p, i, n, b'{"e":"depthUpdate","E":', 23)
+    j = _int(p, j, n, &event) if j >= 0 else -1
+    if j < 0 or event > _MAX_EVENT_MS:
+        return -1
+    j = _lit(p, j, n, b',"s":"', 6)
+    if j < 0:
+        return -1
+    start = j
+    end = j = xle_string_end(p, j, n)
+    j = _then_int(p, j, n, b',"U":', &first) if j >= 0 else -1
+    j = _then_int(p, j, n, b',"u":', &last)
+    j = _lit(p, j, n, b',"b":', 5) if j >= 0 else -1
+    j = _pairs(p, j, n, bids) if j >= 0 else -1
+    j = _lit(p, j, n, b',"a":', 5) if j >= 0 else -1
+    j = _pairs(p, j, n, asks) if j >= 0 else -1
+    if j < 0 or j >= n or p[j] != 125:
+        bids.n = had_bids
+        asks.n = had_asks
+        return -1
+    o.sym_start = start
+    o.sym_end = end - 1
+    o.first = first
+    o.last = last
+    o.event_ms = event
+    o.has_event = True
+    return j + 1
+
+
 cdef Py_ssize_t _depth_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, _DepthOut* o, Levels bids, Levels asks) except -2:
     """A ``depthUpdate`` object into ``o`` (the symbol as a span of ``p``) and the levels
     into ``bids``/``asks``."""
@@ -515,6 +550,10 @@ cdef Py_ssize_t _depth_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n
     cdef long long value = 0
     cdef int seen = 0
     cdef long long first = 0, last = 0
+    i = _ws(p, i, n)
+    end = _depth_literal(p, i, n, o, bids, asks)
+    if end > 0:
+        return end
     i = _expect(p, i, n, 123)
     if i < 0:
         return -1
@@ -753,6 +792,35 @@ cdef Py_ssize_t _top_trade_fields(const unsigned char* p, Py_ssize_t i, Py_ssize
         return -1
 
 
+cdef Py_ssize_t _wrapped_literal(const unsigned char* p, Py_ssize_t n, int frame, _DepthOut* d,
+                                 Levels bids, Levels asks, _TopTradeOut* t) except -2:
+    """The combined-stream wrapper as Binance always sends it, ``{"stream":"…","data":…}``
+    with nothing after, matched literally: ``n`` when it is, else -1 (the levels as they
+    were) for ``_binance_frame``'s key-by-key parser."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t had_bids = bids.n if bids is not None else 0
+    cdef Py_ssize_t had_asks = asks.n if asks is not None else 0
+    if n <= 11 or memcmp(p, b'{"stream":"', 11) != 0:
+        return -1
+    i = xle_string_end(p, 11, n)
+    i = _lit(p, i, n, b',"data":', 8) if i >= 0 else -1
+    if i < 0:
+        return -1
+    if frame == _FRAME_DEPTH:
+        i = _depth_fields(p, i, n, d, bids, asks)
+    else:
+        i = _top_trade_fields(p, i, n, frame, t)
+    if i >= 0:
+        i = _ws(p, i, n)
+        if i < n and p[i] == 125 and _ws(p, i + 1, n) == n:
+            return n
+    if bids is not None:
+        bids.n = had_bids
+    if asks is not None:
+        asks.n = had_asks
+    return -1
+
+
 cdef bint _binance_frame(const unsigned char* p, Py_ssize_t n, int frame, _DepthOut* d,
                          Levels bids, Levels asks, _TopTradeOut* t) except -1:
     """A bare or combined-stream frame of one kind (``_FRAME_*``: a ``depthUpdate`` into
@@ -760,6 +828,9 @@ cdef bint _binance_frame(const unsigned char* p, Py_ssize_t n, int frame, _Depth
     anything else."""
     cdef Py_ssize_t i, start, end
     cdef bint got_data = False
+    i = _wrapped_literal(p, n, frame, d, bids, asks, t)
+    if i > 0:
+        return True
     i = 0
     if n > 9 and memcmp(p, b'{"stream"', 9) == 0:  # the wrapper, as ``_is_wrapped`` sees it
         i = 1
