@@ -222,6 +222,36 @@ def test_binance_depth_reads_the_same_frame_in_any_layout(bids, asks, wrapped):
         assert _levels_of(parse_binance_depth(payload)) == expected
 
 
+def _events_of(parsed):
+    if parsed is None:
+        return None
+    seq, events, stamp = parsed
+    return seq, [(kind, product, list(b), list(a)) for kind, product, b, a in events], stamp
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["bid", "offer"]), _decimal, _decimal), max_size=20))
+def test_coinbase_l2_reads_the_same_frame_in_any_layout(levels):
+    """Coinbase's own layout is matched literally and any other key by key: a frame that
+    leaves the literal match late (a space before an event's closing brace, a repeated
+    ``client_id``) keeps no event or level of that first attempt."""
+    updates = [
+        {"side": s, "event_time": "2023-02-09T20:32:50Z", "price_level": p, "new_quantity": q}
+        for s, p, q in levels
+    ]
+    compact = _l2(updates)
+    body = json.loads(compact)
+    reordered = {key: body[key] for key in reversed(body)}
+    layouts = [
+        compact.replace(b"]}]}", b"] }]}"),
+        compact[:-1] + b',"client_id":"again"}',
+        json.dumps(reordered, separators=(",", ":")).encode(),
+    ]
+    expected = _events_of(parse_coinbase_l2(compact))
+    for payload in layouts:
+        assert _events_of(parse_coinbase_l2(payload)) == expected
+
+
 def test_binance_depth_without_an_event_time_has_none():
     body = {"e": "depthUpdate", "s": "BTCUSDT", "U": 10, "u": 12, "b": [], "a": []}
     parsed = parse_binance_depth(json.dumps(body).encode())

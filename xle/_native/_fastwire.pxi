@@ -642,6 +642,12 @@ cdef inline Py_ssize_t _then_decimal(const unsigned char* p, Py_ssize_t i, Py_ss
     return _decimal(p, i, n, out) if i >= 0 else -1
 
 
+cdef inline Py_ssize_t _then_int_key(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* key, Py_ssize_t size, long long* out) noexcept:
+    """``key`` (``size`` bytes) then a non-negative integer, or -1."""
+    i = _lit(p, i, n, key, size) if i >= 0 else -1
+    return _int(p, i, n, out) if i >= 0 else -1
+
+
 cdef inline Py_ssize_t _then_int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* key, long long* out) noexcept:
     """``key`` (5 bytes) then a non-negative integer, or -1."""
     i = _lit(p, i, n, key, 5) if i >= 0 else -1
@@ -996,11 +1002,66 @@ cdef Py_ssize_t _l2_update(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, L
         return -1
 
 
+cdef Py_ssize_t _l2_updates(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks) except -2:
+    """An ``updates`` array into ``bids``/``asks``."""
+    i = _expect(p, i, n, 91)
+    if i < 0:
+        return -1
+    i = _ws(p, i, n)
+    if i < n and p[i] == 93:
+        return i + 1
+    while True:
+        i = _l2_update(p, i, n, bids, asks)
+        if i < 0:
+            return -1
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 93:
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t _l2_event_literal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks, Py_ssize_t* spans) except -2:
+    """The layout Coinbase always sends, matched literally; -1 (the levels as they were)
+    sends the element to the key-by-key parser, which accepts everything this does:
+    ``{"type":"…","product_id":"…","updates":[…]}``."""
+    cdef Py_ssize_t had_bids = bids.n, had_asks = asks.n
+    cdef Py_ssize_t j = _lit(p, i, n, b'{"type":"', 9)
+    if j < 0:
+        return -1
+    spans[0] = j
+    j = xle_string_end(p, j, n)
+    if j < 0:
+        return -1
+    spans[1] = j - 1
+    j = _lit(p, j, n, b',"product_id":"', 15)
+    if j < 0:
+        return -1
+    spans[2] = j
+    j = xle_string_end(p, j, n)
+    if j < 0:
+        return -1
+    spans[3] = j - 1
+    j = _lit(p, j, n, b',"updates":', 11)
+    j = _l2_updates(p, j, n, bids, asks) if j >= 0 else -1
+    if j < 0 or j >= n or p[j] != 125:
+        bids.n = had_bids
+        asks.n = had_asks
+        return -1
+    return j + 1
+
+
 cdef Py_ssize_t _l2_event_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, Levels bids, Levels asks, Py_ssize_t* spans) except -2:
     """One ``events`` element: its levels into ``bids``/``asks``, its ``type`` and
     ``product_id`` as spans of ``p`` (``spans[0:2]`` and ``spans[2:4]``)."""
     cdef Py_ssize_t start, end
     cdef int seen = 0
+    i = _ws(p, i, n)
+    end = _l2_event_literal(p, i, n, bids, asks, spans)
+    if end > 0:
+        return end
     i = _expect(p, i, n, 123)
     if i < 0:
         return -1
@@ -1030,25 +1091,7 @@ cdef Py_ssize_t _l2_event_fields(const unsigned char* p, Py_ssize_t i, Py_ssize_
             i = end
         elif _key(p, start, end, b"updates") and not seen & 4:
             seen |= 4
-            i = _expect(p, i, n, 91)
-            if i < 0:
-                return -1
-            i = _ws(p, i, n)
-            if i < n and p[i] == 93:
-                i += 1
-            else:
-                while True:
-                    i = _l2_update(p, i, n, bids, asks)
-                    if i < 0:
-                        return -1
-                    i = _ws(p, i, n)
-                    if i < n and p[i] == 44:
-                        i += 1
-                        continue
-                    if i < n and p[i] == 93:
-                        i += 1
-                        break
-                    return -1
+            i = _l2_updates(p, i, n, bids, asks)
         else:
             return -1
         if i < 0:
@@ -1140,6 +1183,70 @@ cdef struct _L2Out:
     Py_ssize_t spans[4]  # the one event's type and product_id (single-event mode)
 
 
+cdef Py_ssize_t _l2_events(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, _L2Out* o, list events, Levels bids, Levels asks) except -2:
+    """An ``events`` array: each element into ``events``, or with ``events`` None the one
+    element into ``bids``/``asks`` and ``o.spans`` (-1 for a second one)."""
+    i = _expect(p, i, n, 91)
+    if i < 0:
+        return -1
+    i = _ws(p, i, n)
+    if i < n and p[i] == 93:
+        return i + 1
+    while True:
+        if events is not None:
+            i = _l2_event(p, i, n, events)
+        elif o.events == 0:
+            i = _l2_event_fields(p, i, n, bids, asks, o.spans)
+        else:
+            return -1
+        if i < 0:
+            return -1
+        o.events += 1
+        i = _ws(p, i, n)
+        if i < n and p[i] == 44:
+            i += 1
+            continue
+        if i < n and p[i] == 93:
+            return i + 1
+        return -1
+
+
+cdef bint _l2_frame_literal(const unsigned char* p, Py_ssize_t n, _L2Out* o, list events, Levels bids, Levels asks) except -1:
+    """The layout Coinbase always sends, matched literally; False (``o``, ``events`` and
+    the levels as they were) sends the frame to the key-by-key parser, which accepts
+    everything this does: ``{"channel":"l2_data","client_id":"…","timestamp":"…",
+    "sequence_num":…,"events":[…]}``."""
+    cdef Py_ssize_t start
+    cdef Py_ssize_t had_events = len(events) if events is not None else 0
+    cdef Py_ssize_t had_bids = bids.n if bids is not None else 0
+    cdef Py_ssize_t had_asks = asks.n if asks is not None else 0
+    cdef Py_ssize_t j = _lit(p, 0, n, b'{"channel":"l2_data","client_id":"', 34)
+    j = xle_string_end(p, j, n) if j >= 0 else -1
+    j = _lit(p, j, n, b',"timestamp":"', 14) if j >= 0 else -1
+    if j < 0:
+        return False
+    start = j
+    j = xle_string_end(p, j, n)
+    if j < 0:
+        return False
+    o.stamped = _rfc3339(p, start, j - 1, &o.stamp)
+    j = _then_int_key(p, j, n, b',"sequence_num":', 16, &o.seq)
+    j = _lit(p, j, n, b',"events":', 10) if j >= 0 else -1
+    j = _l2_events(p, j, n, o, events, bids, asks) if j >= 0 else -1
+    if j >= 0:
+        j = _ws(p, j, n)
+        if j < n and p[j] == 125 and _ws(p, j + 1, n) == n:
+            return True
+    if events is not None:
+        del events[had_events:]
+    if bids is not None:
+        bids.n = had_bids
+    if asks is not None:
+        asks.n = had_asks
+    o.events = 0
+    return False
+
+
 cdef bint _l2_frame(const unsigned char* p, Py_ssize_t n, _L2Out* o, list events, Levels bids, Levels asks) except -1:
     """An ``l2_data`` frame whose every update is a bid or an offer; False for anything
     else. Each event goes to ``events`` as a tuple, or with ``events`` None (the columnar
@@ -1150,6 +1257,8 @@ cdef bint _l2_frame(const unsigned char* p, Py_ssize_t n, _L2Out* o, list events
     cdef long long seq = 0, stamp = 0
     cdef bint stamped = False
     o.events = 0
+    if _l2_frame_literal(p, n, o, events, bids, asks):
+        return True
     i = _expect(p, 0, n, 123)
     if i < 0:
         return False
@@ -1181,31 +1290,7 @@ cdef bint _l2_frame(const unsigned char* p, Py_ssize_t n, _L2Out* o, list events
             i = _int(p, i, n, &seq)
         elif _key(p, start, end, b"events") and not seen & 4:
             seen |= 4
-            i = _expect(p, i, n, 91)
-            if i < 0:
-                return False
-            i = _ws(p, i, n)
-            if i < n and p[i] == 93:
-                i += 1
-            else:
-                while True:
-                    if events is not None:
-                        i = _l2_event(p, i, n, events)
-                    elif o.events == 0:
-                        i = _l2_event_fields(p, i, n, bids, asks, o.spans)
-                    else:
-                        return False
-                    if i < 0:
-                        return False
-                    o.events += 1
-                    i = _ws(p, i, n)
-                    if i < n and p[i] == 44:
-                        i += 1
-                        continue
-                    if i < n and p[i] == 93:
-                        i += 1
-                        break
-                    return False
+            i = _l2_events(p, i, n, o, events, bids, asks)
         else:
             return False
         if i < 0:
