@@ -134,3 +134,16 @@ def test_guard_bounds_must_be_positive_numbers(tmp_path, line):
     conf.write_text(line + "\n")
     with pytest.raises(ConfigError, match="must be a positive number"):
         load_config(conf)
+
+
+@pytest.mark.parametrize("kind", ["ws", "rest", "event"])
+def test_a_record_without_a_payload_is_malformed_and_the_book_goes_on(harness, kind):
+    """Not a record the recorder writes (a log made elsewhere): one integrity event that
+    names it, then the next frames apply as before."""
+    empty = msgspec.structs.replace(_frame(11, 11), kind=kind, payload=None)
+    harness.feed(snapshot(10, BIDS, ASKS), empty, depth(11, 12, bids=[(100.0, 5.0)]))
+    (event,) = harness.integrity()
+    assert event.kind == "malformed"
+    assert event.detail == f"{kind} record of btcusdt@depth@100ms without a payload"
+    assert harness.status() == "synced"
+    assert harness.book().bids[0] == (100.0, 5.0)

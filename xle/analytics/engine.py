@@ -193,6 +193,10 @@ class Engine:
                 except ValueError as exc:
                     out.append(self._integrity(rec, None, IntegrityKind.MALFORMED, str(exc)))
                     continue
+            if rec.payload is None:  # not a record the recorder writes: say so, go on
+                detail = f"{rec.kind} record of {rec.stream or 'no stream'} without a payload"
+                out.append(self._integrity(rec, rec.symbol, IntegrityKind.MALFORMED, detail))
+                continue
             if rec.kind == "event":
                 kind = _CONTROL_INTEGRITY.get(rec.stream)
                 if kind is not None:
