@@ -175,11 +175,14 @@ def _state(engine):
 @given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
 def test_random_logs_give_the_same_outputs_and_state_both_ways(quote_rows, plan, cuts):
     """Both ways, with the lane's quotes as objects or as rows (``Engine.quote_rows``)."""
-    records = _log(plan)
+    _assert_both_ways(_log(plan), cuts, quote_rows, batch_of)
+
+
+def _assert_both_ways(records, cuts, quote_rows, shape):
     if not records:
         return
     by_records, expected = _fed_records(records)
-    by_batches, actual = _fed_batches(records, cuts, quote_rows)
+    by_batches, actual = _fed_batches(records, cuts, quote_rows, shape)
     assert repr(actual) == repr(expected)  # repr: exact floats, and NaN equal to NaN
     assert _state(by_batches) == _state(by_records)
 
@@ -203,13 +206,7 @@ def _as_read_slice(records):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
 def test_batches_as_the_reader_reads_them_give_the_same_outputs(shape, plan, cuts):
-    records = _log(plan)
-    if not records:
-        return
-    by_records, expected = _fed_records(records)
-    by_batches, actual = _fed_batches(records, cuts, True, shape)
-    assert repr(actual) == repr(expected)
-    assert _state(by_batches) == _state(by_records)
+    _assert_both_ways(_log(plan), cuts, True, shape)
 
 
 def test_the_lane_reads_the_logs_batches_through_arrows_c_interface():
