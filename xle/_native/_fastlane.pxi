@@ -1031,7 +1031,7 @@ cdef class Lane:
         venue = state.venue
         last = state.last_recv_ns
         exch = state.exch_ns
-        if exch is not None and not _INT64_MIN <= exch <= _INT64_MAX:
+        if not _fits_int64(exch):
             return False
         key = self.quote_keys.of(venue.label, venue.exchange, state.symbol, state.market)
         if not self._add_quote_row(
@@ -1259,7 +1259,7 @@ cdef class Lane:
         slot.last_recv_ns = last if last is not None else 0
         slot.last_seq = state.last_seq
         exch = state.exch_ns
-        slot.tick_ok = exch is None or _INT64_MIN <= exch <= _INT64_MAX
+        slot.tick_ok = _fits_int64(exch)
         slot.has_exch = exch is not None and slot.tick_ok
         slot.exch_ns = exch if slot.has_exch else 0
         slot.sizes = state.sizes
@@ -1498,9 +1498,9 @@ cdef class _Batch:
         """The columns from the batch's C data interface export, when they have the
         shapes the recorder writes and the reader reads (int64/int32 keys without nulls,
         int32-indexed string dictionaries, a binary payload); False for anything else,
-        which ``_read_columns`` reads through pyarrow. The dictionaries' values and
-        what the lane makes of them are the lane's, cached by their bytes: a log's
-        batches repeat the same few."""
+        which ``_read_columns`` reads through pyarrow. The dictionaries' strings come
+        from ``_dictionary_strings`` (decoded once per distinct dictionary), what the
+        lane makes of them from ``Lane._decision``, as on the pyarrow path."""
         cdef ArrowSchema* schema
         cdef ArrowArray* array
         cdef ArrowArray* column[_COLUMNS]

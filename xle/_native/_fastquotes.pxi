@@ -15,6 +15,11 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
 
+cdef inline bint _fits_int64(value) except -1:
+    """Is ``value`` (an int, or None for no value) one a C row holds?"""
+    return value is None or _INT64_MIN <= value <= _INT64_MAX
+
+
 cdef enum:
     _Q_VALUES = 9  # bid, bid_size, ask, ask_size, mid, spread, spread_bps, imbalance, ratio
     _Q_EXCH = 9  # the validity bit of exch_ns (and feed_latency_ns)
@@ -121,11 +126,12 @@ cdef class QuoteRows:
         """Append ``make_quote``'s quote of ``book``; 0 (nothing appended) where it would
         return None (a zero mid) or the row cannot hold it (a venue time so far off that
         the latency leaves int64): the caller makes the ``Quote`` then."""
-        if exch_ns is None:
-            return self.add_row(book, sizes, depth, recv_ns, seq, key, False, 0)
-        if not _INT64_MIN <= exch_ns <= _INT64_MAX:
+        if not _fits_int64(exch_ns):
             return 0
-        return self.add_row(book, sizes, depth, recv_ns, seq, key, True, exch_ns)
+        return self.add_row(
+            book, sizes, depth, recv_ns, seq, key, exch_ns is not None,
+            exch_ns if exch_ns is not None else 0,
+        )
 
     cdef int add_row(self, Book book, tuple sizes, Py_ssize_t depth, long long recv_ns,
                      long long seq, int32_t key, bint has_exch, long long exch) except -1:

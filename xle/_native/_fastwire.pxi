@@ -650,8 +650,7 @@ cdef inline Py_ssize_t _then_int_key(const unsigned char* p, Py_ssize_t i, Py_ss
 
 cdef inline Py_ssize_t _then_int(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, const char* key, long long* out) noexcept:
     """``key`` (5 bytes) then a non-negative integer, or -1."""
-    i = _lit(p, i, n, key, 5) if i >= 0 else -1
-    return _int(p, i, n, out) if i >= 0 else -1
+    return _then_int_key(p, i, n, key, 5, out)
 
 
 cdef Py_ssize_t _top_trade_literal(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, int frame, _TopTradeOut* o) except -2:
