@@ -16,108 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.conftest import batch_of
-from tests.engine.wire import cb_frame, control, depth, heartbeat, l2, raw_frame, snapshot
+from tests.engine.randomlog import SECOND, T0, random_log, steps
+from tests.engine.wire import depth, l2, raw_frame, snapshot
 from xle._native.book import QuoteRows, columnar_lane
 from xle.analytics.engine import Engine
 from xle.config import load_config
 from xle.records import Quote
 
 pytestmark = pytest.mark.skipif(columnar_lane() is None, reason="the compiled core is not built")
-
-SECOND = 1_000_000_000
-T0 = 1_700_000_000_000_000_000
-
-prices = st.integers(min_value=380, max_value=420).map(lambda i: i / 4)
-quantities = st.one_of(st.just(0), st.integers(1, 9), st.just(0.12345678901234567))
-levels = st.lists(st.tuples(prices, quantities), max_size=6)
-
-#: One step of a random log: what happens, and the small numbers it needs.
-steps = st.tuples(
-    st.sampled_from(
-        [
-            "depth", "depth", "depth", "depth", "depth_bare", "depth_gap", "depth_stale",
-            "depth_bad_ids", "snapshot", "trade", "trade_other", "ticker", "ticker",
-            "ticker_ahead", "ticker_jumped", "ticker_behind", "l2", "l2", "l2", "l2_jump",
-            "l2_snapshot", "l2_two_events", "heartbeat", "disconnect", "malformed",
-            "new_conn",
-        ]
-    ),
-    levels,
-    levels,
-    st.sampled_from([1_000_000, 30_000_000, 400_000_000, 1_300_000_000, 61 * SECOND]),
-)  # fmt: skip
-
-
-def _log(plan):
-    """RawRecords of a random plan: both venues, ids and sequence numbers mostly
-    contiguous, with every kind of trouble mixed in."""
-    records = []
-    t = T0
-    binance_id = 100
-    cb_seq = 1
-    conn = 0
-    for what, bids, asks, dt in plan:
-        t += dt
-        kw = {"t": t, "conn": conn}
-        if what in ("depth", "depth_bare"):
-            records.append(
-                depth(binance_id + 1, binance_id + 2, bids, asks, wrap=what == "depth", **kw)
-            )
-            binance_id += 2
-        elif what == "depth_gap":
-            records.append(depth(binance_id + 5, binance_id + 6, bids, asks, **kw))
-            binance_id += 6
-        elif what == "depth_stale":
-            records.append(depth(binance_id - 3, binance_id - 1, bids, asks, **kw))
-        elif what == "depth_bad_ids":
-            records.append(depth(binance_id + 1, binance_id + 5_000_000, bids, asks, **kw))
-        elif what == "snapshot":
-            base = [(99.0, 1), (98.5, 2), *list(bids)]
-            records.append(snapshot(binance_id, base, [(101.0, 1), (101.5, 2), *list(asks)], **kw))
-        elif what in ("trade", "trade_other"):
-            price = str(bids[0][0]) if bids else "100.0"
-            body = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": len(records), "p": price, "q": "1"}
-            body |= {"T": 1, "m": True} if what == "trade" else {"m": False}
-            records.append(raw_frame(json.dumps(body).encode(), stream="btcusdt@trade", **kw))
-        elif what.startswith("ticker"):
-            # At the book's id (compared now), the next frame's last id (compared then),
-            # its first id (jumped over: unmatched) or an older one (unmatched now); the
-            # prices often the book's, sometimes not (a doubt, then maybe a mismatch).
-            offset = {"ticker": 0, "ticker_ahead": 2, "ticker_jumped": 1}.get(what, -1)
-            bid = bids[0] if bids else (99.0, 1)
-            ask = asks[0] if asks else (101.0, 1)
-            body = {"u": binance_id + offset, "s": "BTCUSDT", "b": str(bid[0]), "B": str(bid[1])}
-            body |= {"a": str(ask[0]), "A": str(ask[1])}
-            records.append(raw_frame(json.dumps(body).encode(), stream="btcusdt@bookTicker", **kw))
-        elif what == "l2":
-            records.append(l2(cb_seq, "update", bids, asks, **kw))
-            cb_seq += 1
-        elif what == "l2_jump":
-            cb_seq += 3
-            records.append(l2(cb_seq, "update", bids, asks, **kw))
-            cb_seq += 1
-        elif what == "l2_snapshot":
-            base = [(99.25, 1), *list(bids)]
-            records.append(l2(cb_seq, "snapshot", base, [(100.75, 1), *list(asks)], **kw))
-            cb_seq += 1
-        elif what == "l2_two_events":
-            body = json.loads(l2(cb_seq, "update", bids, asks).payload)
-            body["events"] = body["events"] * 2
-            records.append(cb_frame(body, **kw))
-            cb_seq += 1
-        elif what == "heartbeat":
-            records.append(heartbeat(cb_seq, **kw))
-            cb_seq += 1
-        elif what == "disconnect":
-            records.append(control("disconnected", exchange="coinbase", **kw))
-            records.append(control("disconnected", **kw))
-        elif what == "malformed":
-            payload = depth(binance_id + 1, binance_id + 2, bids, asks).payload[:-7]
-            records.append(raw_frame(payload, stream="btcusdt@depth@100ms", **kw))
-        elif what == "new_conn":
-            conn += 1
-            cb_seq = 1
-    return records
 
 
 def _fed_records(records):
@@ -175,7 +81,7 @@ def _state(engine):
 @given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
 def test_random_logs_give_the_same_outputs_and_state_both_ways(quote_rows, plan, cuts):
     """Both ways, with the lane's quotes as objects or as rows (``Engine.quote_rows``)."""
-    _assert_both_ways(_log(plan), cuts, quote_rows, batch_of)
+    _assert_both_ways(random_log(plan), cuts, quote_rows, batch_of)
 
 
 def _assert_both_ways(records, cuts, quote_rows, shape):
@@ -198,7 +104,7 @@ def _as_read(records):
 def _as_read_slice(records):
     """``_as_read`` of a slice: every column, validity bitmaps included, starts at an
     offset into its buffers (as a replay's warm-up split leaves them)."""
-    before = _log([("heartbeat", [], [], SECOND), ("disconnect", [], [], SECOND)])
+    before = random_log([("heartbeat", [], [], SECOND), ("disconnect", [], [], SECOND)])
     return _as_read(before + records).slice(len(before))
 
 
@@ -206,13 +112,14 @@ def _as_read_slice(records):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, min_size=1, max_size=60), st.lists(st.integers(0, 200), max_size=4))
 def test_batches_as_the_reader_reads_them_give_the_same_outputs(shape, plan, cuts):
-    _assert_both_ways(_log(plan), cuts, True, shape)
+    _assert_both_ways(random_log(plan), cuts, True, shape)
 
 
 def test_the_lane_reads_the_logs_batches_through_arrows_c_interface():
     """Batches shaped as the log is read (dictionaries, int32 indices) are read from one
     export; plain string columns through pyarrow. Both read the same rows."""
-    records = _log([(what, [(99.0, 1)], [], SECOND) for what in ("l2", "disconnect", "depth")])
+    plan = [(what, [(99.0, 1)], [], SECOND) for what in ("l2", "disconnect", "depth")]
+    records = random_log(plan)
     lane = Engine(load_config())._columnar_lane()
     exported = lane.prepare(None, _as_read_slice(records))
     plain = lane.prepare(None, batch_of(records))
@@ -243,7 +150,7 @@ def test_a_replay_engine_gives_its_ticks_quotes_as_rows():
     st.sampled_from([frozenset({"BTCUSDT"}), frozenset({"BTC-USD"}), frozenset({"ETHUSDT"})]),
 )
 def test_a_symbol_filter_in_the_lane_equals_filtered_records(plan, cuts, symbols):
-    records = _log(plan)
+    records = random_log(plan)
     if not records:
         return
     kept = [r for r in records if r.symbol is None or r.symbol in symbols]
@@ -328,6 +235,35 @@ def test_the_lane_takes_a_live_books_tickers_and_trades_whole():
     assert lane.fast_rows == 49 + 3
     assert _state(engine) == _state(by_records)
     assert engine.cross_checks()[("binance", "BTCUSDT")].agreed == 2
+
+
+def test_the_lane_stops_after_each_update_of_a_changed_book_and_names_it():
+    """A backtest's "book" subscription: the lane applies the frames itself and stops
+    after each one that updates a book of ``changed_books``, not for other books."""
+    eth = [
+        snapshot(500, [(9.0, 1)], [(11.0, 1)], symbol="ETHUSDT", t=T0 + 1),
+        *(depth(501 + k, 501 + k, [(9.0, 2 + k)], [], symbol="ETHUSDT", t=T0 + 2 + k * 1000)
+          for k in range(5)),
+    ]  # fmt: skip
+    records = sorted([*_synced_log(5), *eth], key=lambda rec: rec.recv_ns)
+    engine = Engine(load_config())
+    engine.on_batch(batch_of(records[:4]))  # both snapshots and a first frame each, in Python
+    engine.changed_books = {("binance", "BTCUSDT")}
+    lane = engine._columnar_lane()
+    python_rows = lane.python_rows
+    prepared = lane.prepare("binance", batch_of(records[4:]))
+    stops = []
+    row = 0
+    while row < prepared.num_rows:
+        row = lane.feed(prepared, [], row, False, None, True)
+        stops.append((row, lane.changed))
+    symbols = [rec.symbol for rec in records[4:]]
+    expected = [(k + 1, ("binance", "BTCUSDT")) for k, s in enumerate(symbols) if s == "BTCUSDT"]
+    if symbols[-1] != "BTCUSDT":
+        expected.append((len(symbols), None))
+    assert stops == expected
+    assert lane.python_rows == python_rows  # every frame taken whole
+    assert _state(engine) == _state(_fed_records(records)[0])
 
 
 def test_on_round_merges_exchanges_in_replay_order():

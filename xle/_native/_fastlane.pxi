@@ -145,6 +145,7 @@ cdef class _LaneSlot:
     cdef object check  # the engine's ``CrossCheck`` of this book, or None
     cdef bint watched  # the engine's observer must see this book's events: Python's rows
     cdef bint top  # a caller waits for this book's top-of-book changes (``until_notice``)
+    cdef object changes_key  # (exchange, symbol) if a caller waits for its every update
     cdef list pairs
     cdef object decoder_exchange  # the decoder's name for the exchange, as its events carry
     # The cross-check's Binance tickers waiting for their update id, mirrored in C while
@@ -411,8 +412,11 @@ cdef class Lane:
     cdef bint observed  # an observer that sees every book: every row is Python's
     cdef object observed_books  # else the books it sees (a set), or None
     cdef object top_books
-    cdef bint noticed  # a Python row, or a moved top of a ``top`` book, since the last check
+    cdef object changed_books
+    cdef bint noticed  # a Python row, an update a caller waits for, since the last check
     cdef public bint top_moved  # the last feed stopped at a moved top of a ``top`` book
+    # The book of ``engine.changed_books`` whose update the last feed stopped at, or None
+    cdef public object changed
     cdef object generation  # ``engine._generation`` when the lane last wrote back: if it
     # differs at the next feed, someone fed the engine meanwhile and the slots are stale
     # what the lane did since the last flush
@@ -519,7 +523,8 @@ cdef class Lane:
         ``until_output`` it returns after the first row that made ``out`` non-empty, so
         a caller can look at the engine right after the record behind an output; with
         ``until_notice`` after a row the engine's observer may have seen (any row taken
-        by Python) or one that moved the top of a book in ``engine.top_books``; with
+        by Python), one that moved the top of a book in ``engine.top_books`` or one that
+        updated a book in ``engine.changed_books`` (then ``changed`` names it); with
         ``stop_ns`` before any row but the first with ``recv_ns >= stop_ns``.
         Returns the index of the next row to feed (``num_rows`` once done)."""
         cdef Py_ssize_t r = start
@@ -529,6 +534,7 @@ cdef class Lane:
         cdef long long stop = stop_ns if has_stop else 0
         self.noticed = False
         self.top_moved = False
+        self.changed = None
         self._resume()
         self._mark_watched(b)
         try:
@@ -918,6 +924,9 @@ cdef class Lane:
                         return 0  # (cannot happen: a verdict changes no sync state)
                 elif not check._doubts and check.history is None:
                     self._import_check(slot)  # nothing in doubt any more: back to C
+        if slot.changes_key is not None:
+            self.noticed = True
+            self.changed = slot.changes_key
         if moved and slot.top:
             self.noticed = True
             self.top_moved = True
@@ -1153,6 +1162,7 @@ cdef class Lane:
         self.observed_books = engine.observed_books
         self.observed = engine.observer is not None and self.observed_books is None
         self.top_books = engine.top_books
+        self.changed_books = engine.changed_books
         tick = engine._next_tick
         self.has_tick = tick is not None
         self.next_tick = tick if tick is not None else 0
@@ -1394,8 +1404,10 @@ cdef class Lane:
         """The slot's share of the engine's switches (read by ``_arm_engine``): they
         change only between feeds, so this holds for armed and disarmed slots alike."""
         name = self.exchange_names[slot.exchange]
+        key = (name, slot.symbol)
         slot.watched = self._observes(name, slot.symbol)
-        slot.top = (name, slot.symbol) in self.top_books
+        slot.top = key in self.top_books
+        slot.changes_key = key if key in self.changed_books else None
         return 0
 
     cdef bint _observes(self, exchange, symbol) except -1:

@@ -140,6 +140,9 @@ class Engine:
         #: Books whose top-of-book changes a caller of ``Lane.feed(until_notice=True)``
         #: waits for (a backtest strategy subscribed to ``"top"``).
         self.top_books: set[tuple[str, str]] = set()
+        #: Books whose every applied update such a caller waits for (``"book"``): the
+        #: lane applies their depth frames itself and stops after each, naming the book.
+        self.changed_books: set[tuple[str, str]] = set()
         #: Quotes of compiled books made by the columnar lane's ticks come as rows of a
         #: ``QuoteRows`` (``xle._native._fastbook``) in the outputs, instead of ``Quote``
         #: objects: for a consumer that stores them as Arrow columns (``run_replay``'s

@@ -119,8 +119,10 @@ class _Run:
         self._counter = 0
         self._subs: dict[tuple[str, str], frozenset[str]] = {}
         self._quote_subs: set[tuple[str, str]] = set()
-        #: Books whose every record the strategy sees: subscribed with "book" or "trades"
-        self._book_subs: set[tuple[str, str]] = set()
+        #: Books whose every record the backtest must see: subscribed with "trades"
+        self._trade_subs: set[tuple[str, str]] = set()
+        #: Books subscribed with "book": the lane stops after each update of theirs
+        self._change_subs: set[tuple[str, str]] = set()
         #: Books subscribed with "top": the (best bid, best ask) last shown to on_book.
         self._tops: dict[tuple[str, str], tuple[float | None, float | None] | None] = {}
         self._top_books: set[tuple[str, str]] = set()  # the keys of ``_tops``, for the lane
@@ -155,8 +157,10 @@ class _Run:
         if "quotes" in wanted:
             self._quote_subs.add(key)
             self.engine.set_quoting(True)
-        if "book" in wanted or "trades" in wanted:
-            self._book_subs.add(key)
+        if "trades" in wanted:
+            self._trade_subs.add(key)
+        if "book" in wanted:
+            self._change_subs.add(key)
         if "top" in wanted and key not in self._tops:
             self._tops[key] = None  # the top last shown: none yet
             self._top_books.add(key)
@@ -240,8 +244,9 @@ class _Run:
         """``run`` on record batches through the engine's compiled lane: it takes the
         depth frames of books nothing watches whole, and stops for everything the
         backtest must see (a heap event or an equity sample due, a record the engine's
-        observer saw, a top-of-book change of a "top" book, a quote when quotes are
-        subscribed). The same callbacks in the same order as ``run``."""
+        observer saw, an update of a "book" book, a top-of-book change of a "top" book, a
+        quote when quotes are subscribed). The same callbacks in the same order as
+        ``run``."""
         engine = self.engine
         lane = engine._columnar_lane()
         heap = self._heap
@@ -274,6 +279,7 @@ class _Run:
                     stop_ns = due
                 engine.observed_books = self._watched()
                 engine.top_books = self._top_books
+                engine.changed_books = self._change_subs
                 self._events = no_events
                 outputs: list[object] = []
                 row = lane.feed(prepared, outputs, row, bool(self._quote_subs), stop_ns, True)
@@ -282,6 +288,8 @@ class _Run:
                 if events:
                     self._events = no_events
                     self._book_events(self.now_ns, events)
+                elif lane.changed is not None:
+                    self._book_changed(lane.changed)
                 elif lane.top_moved:
                     self._check_tops([])  # a "top" book's best prices moved on the lane
                 if self._quote_subs and outputs:
@@ -313,13 +321,14 @@ class _Run:
         return due
 
     def _watched(self) -> set[tuple[str, str]]:
-        """Books whose every record the backtest must see: subscribed with "book" or
-        "trades", or holding the simulator's resting orders or liquidity taken by fills
-        (trades fill resting orders). The lane takes the other books' records whole."""
+        """Books whose every record the backtest must see: subscribed with "trades", or
+        holding the simulator's resting orders or liquidity taken by fills (trades fill
+        resting orders). The lane takes the other books' records whole, stopping after
+        the updates of "book" books (``_book_changed``)."""
         sim = self.sim
         if not sim._taken and not sim._resting:
-            return self._book_subs
-        watched = set(self._book_subs)
+            return self._trade_subs
+        watched = set(self._trade_subs)
         watched.update(key for key, taken in sim._taken.items() if taken[0] or taken[1])
         watched.update(key for key, resting in sim._resting.items() if resting)
         return watched
@@ -362,6 +371,16 @@ class _Run:
                 self.strategy.on_book(self, view)
         if tops:
             self._check_tops(changed)
+
+    def _book_changed(self, key: tuple[str, str]) -> None:
+        """``_book_events`` for a depth update the lane applied to a "book" book that
+        the simulator has no interest in (no resting order, no taken liquidity there):
+        what its ``BookUpdate`` would have called."""
+        view = self.book(*key)
+        if view is not None:
+            self.strategy.on_book(self, view)
+        if self._tops:
+            self._check_tops([key])
 
     def _check_tops(self, shown: list[tuple[str, str]]) -> None:
         """``on_book`` for each "top" book (in subscription order) whose best prices
