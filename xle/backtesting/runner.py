@@ -289,7 +289,7 @@ class _Run:
                     self._events = no_events
                     self._book_events(self.now_ns, events)
                 elif lane.changed is not None:
-                    self._book_changed(lane.changed)
+                    self._show_books([lane.changed])
                 elif lane.top_moved:
                     self._check_tops([])  # a "top" book's best prices moved on the lane
                 if self._quote_subs and outputs:
@@ -324,7 +324,7 @@ class _Run:
         """Books whose every record the backtest must see: subscribed with "trades", or
         holding the simulator's resting orders or liquidity taken by fills (trades fill
         resting orders). The lane takes the other books' records whole, stopping after
-        the updates of "book" books (``_book_changed``)."""
+        the updates of "book" books (``_show_books``)."""
         sim = self.sim
         if not sim._taken and not sim._resting:
             return self._trade_subs
@@ -353,7 +353,6 @@ class _Run:
         if not self._subs:
             return
         changed: list[tuple[str, str]] = []
-        tops = self._tops
         for event in events:
             kind = type(event)
             if kind is BookUpdate or kind is BookReset:
@@ -365,22 +364,19 @@ class _Run:
                 wanted = self._subs.get((event.exchange, event.symbol))
                 if wanted and "trades" in wanted:
                     self.strategy.on_trade(self, event)
+        self._show_books(changed)
+
+    def _show_books(self, changed: list[tuple[str, str]]) -> None:
+        """``on_book`` for the "book" books a record changed, then for the "top" books
+        whose best prices it moved. The lane calls it directly (``lane.changed``) for a
+        depth update it applied to a "book" book the simulator has no interest in (no
+        resting order, no taken liquidity there): its ``BookUpdate`` would call no more."""
         for venue, symbol in changed:
             view = self.book(venue, symbol)
             if view is not None:
                 self.strategy.on_book(self, view)
-        if tops:
-            self._check_tops(changed)
-
-    def _book_changed(self, key: tuple[str, str]) -> None:
-        """``_book_events`` for a depth update the lane applied to a "book" book that
-        the simulator has no interest in (no resting order, no taken liquidity there):
-        what its ``BookUpdate`` would have called."""
-        view = self.book(*key)
-        if view is not None:
-            self.strategy.on_book(self, view)
         if self._tops:
-            self._check_tops([key])
+            self._check_tops(changed)
 
     def _check_tops(self, shown: list[tuple[str, str]]) -> None:
         """``on_book`` for each "top" book (in subscription order) whose best prices
